@@ -1,0 +1,86 @@
+"""A tenant's CRM connection and sync options (*Organisationseinstellungen*, C2–C6)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from mailworx_crm.encryption import EncryptedTextField
+from tenants.models import Tenant
+
+DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
+
+
+class Deployment(models.TextChoices):
+    ONLINE = "online", _("Online (Dynamics 365 / CRM Online)")
+    ON_PREMISE = "on_premise", _("On-premise (Dynamics CRM 2016 or later)")
+
+
+class ReactionMode(models.TextChoices):
+    ABSOLUTE = "absolute", _("Absolute (counts)")
+    RELATIVE = "relative", _("Relative (rates against the campaign's recipients)")
+
+
+class OrgSettings(models.Model):
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="org_settings")
+
+    # Connection (C3). The organisation name and Web API URL are derived from crm_url.
+    crm_url = models.CharField(_("CRM URL"), max_length=300)
+    organisation_name = models.CharField(_("organisation name"), max_length=120, editable=False)
+    web_api_url = models.CharField(_("Web API URL"), max_length=400, editable=False)
+    deployment = models.CharField(_("deployment"), max_length=20, choices=Deployment.choices)
+    directory_tenant_id = models.CharField(_("directory (tenant) id"), max_length=100, blank=True)
+    client_id = models.CharField(_("application (client) id"), max_length=100, blank=True)
+    client_secret = EncryptedTextField(_("client secret"), blank=True)
+    onprem_username = models.CharField(_("domain user"), max_length=200, blank=True)
+    onprem_password = EncryptedTextField(_("password"), blank=True)
+    authority_url = models.URLField(_("sign-in authority"), default=DEFAULT_AUTHORITY)
+    ca_bundle = models.TextField(_("CA certificates (PEM)"), blank=True)
+
+    # Activities (C4, C5).
+    export_opens = models.BooleanField(_("export opens"), default=True)
+    export_clicks = models.BooleanField(_("export clicks"), default=True)
+    export_bounces = models.BooleanField(_("export bounces"), default=True)
+    reaction_export_interval_minutes = models.PositiveIntegerField(
+        _("reaction export interval (minutes)"), default=60
+    )
+    write_back_unsubscribes = models.BooleanField(_("write unsubscribes back"), default=True)
+    # No default: the admin must choose (C5).
+    reaction_mode = models.CharField(_("reaction figures"), max_length=10,
+                                     choices=ReactionMode.choices)
+
+    # Subscriber data sync (C6).
+    bidirectional_sync = models.BooleanField(_("bidirectional sync"), default=True)
+    reactivate_deactivated = models.BooleanField(
+        _("reactivate deactivated records in the CRM"), default=False
+    )
+    sync_interval_minutes = models.PositiveIntegerField(_("sync interval (minutes)"), default=15)
+    sync_paused = models.BooleanField(_("sync paused"), default=False)
+
+    # Non-secret witnesses of secret changes, so the audit history can say "changed" (N4/N5).
+    client_secret_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    onprem_password_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    history = HistoricalRecords(excluded_fields=["client_secret", "onprem_password"])
+
+    class Meta:
+        verbose_name = _("organisation settings")
+        verbose_name_plural = _("organisation settings")
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: {self.crm_url}"
+
+    @property
+    def has_credentials(self) -> bool:
+        if self.deployment == Deployment.ONLINE:
+            return bool(self.client_secret)
+        return bool(self.onprem_password)

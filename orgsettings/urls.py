@@ -1,0 +1,4 @@
+
+app_name = "orgsettings"
+
+urlpatterns: list = []  # filled by the foundation views

@@ -1,0 +1,91 @@
+"""Shared fixtures: the owner / member / outsider personas (STYLE.md #9).
+
+- ``tenant``: the tenant under test; ``other_tenant``: someone else's.
+- ``owner``: administrator of ``tenant``; ``member``: role *user* in ``tenant``;
+  ``outsider``: administrator of ``other_tenant`` only.
+- ``owner_client`` / ``member_client`` / ``outsider_client``: logged-in Django test clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.test import Client
+
+from tenants.models import Membership, Role, Tenant
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest.fixture(autouse=True)
+def _english_and_fast(settings: object) -> None:
+    settings.LANGUAGE_CODE = "en"  # type: ignore[attr-defined]
+    settings.PASSWORD_HASHERS = [  # type: ignore[attr-defined]
+        "django.contrib.auth.hashers.MD5PasswordHasher"
+    ]
+    settings.AXES_ENABLED = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., AbstractUser]:
+    def make(email: str) -> AbstractUser:
+        return get_user_model().objects.create_user(  # type: ignore[return-value]
+            username=email, email=email, password=PASSWORD
+        )
+
+    return make
+
+
+@pytest.fixture
+def tenant(db: None) -> Tenant:
+    return Tenant.objects.create(name="Acme Newsletter", slug="acme")
+
+
+@pytest.fixture
+def other_tenant(db: None) -> Tenant:
+    return Tenant.objects.create(name="Globex Mailings", slug="globex")
+
+
+@pytest.fixture
+def owner(make_user: Callable[..., AbstractUser], tenant: Tenant) -> AbstractUser:
+    user = make_user("owner@acme.example")
+    Membership.objects.create(user=user, tenant=tenant, role=Role.ADMINISTRATOR)
+    return user
+
+
+@pytest.fixture
+def member(make_user: Callable[..., AbstractUser], tenant: Tenant) -> AbstractUser:
+    user = make_user("member@acme.example")
+    Membership.objects.create(user=user, tenant=tenant, role=Role.USER)
+    return user
+
+
+@pytest.fixture
+def outsider(make_user: Callable[..., AbstractUser], other_tenant: Tenant) -> AbstractUser:
+    user = make_user("outsider@globex.example")
+    Membership.objects.create(user=user, tenant=other_tenant, role=Role.ADMINISTRATOR)
+    return user
+
+
+def _client_for(user: AbstractUser) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner: AbstractUser) -> Client:
+    return _client_for(owner)
+
+
+@pytest.fixture
+def member_client(member: AbstractUser) -> Client:
+    return _client_for(member)
+
+
+@pytest.fixture
+def outsider_client(outsider: AbstractUser) -> Client:
+    return _client_for(outsider)
