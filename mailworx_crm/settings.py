@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "simple_history",
+    "mailworx_crm",
     "tenants",
     "audience",
     "orgsettings",

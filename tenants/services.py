@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
@@ -50,17 +52,23 @@ def add_member(
     return InviteResult(membership=membership, created_user=created)
 
 
+class _InvitationForm(PasswordResetForm):
+    """The password-reset flow doubles as the invitation; unlike a reset it must reach a
+    user who has no usable password yet."""
+
+    def get_users(self, email: str) -> Iterator[Any]:
+        return iter(get_user_model().objects.filter(email__iexact=email, is_active=True))
+
+
 def _send_invitation(request: HttpRequest, email: str) -> None:
-    # The password-reset flow doubles as the invitation: the new user sets a password.
-    form = PasswordResetForm({"email": email})
+    form = _InvitationForm({"email": email})
     if form.is_valid():
-        # Users with an unusable password are skipped by default; an invitee has one.
-        user_model = get_user_model()
-        users = list(user_model.objects.filter(email__iexact=email))
-        form.get_users = lambda _email: iter(users)  # type: ignore[method-assign]
-        form.save(request=request, use_https=request.is_secure(),
-                  subject_template_name="registration/invitation_subject.txt",
-                  email_template_name="registration/invitation_email.txt")
+        form.save(
+            request=request,
+            use_https=request.is_secure(),
+            subject_template_name="registration/invitation_subject.txt",
+            email_template_name="registration/invitation_email.txt",
+        )
 
 
 def _other_admins(membership: Membership) -> bool:
@@ -74,9 +82,9 @@ def _other_admins(membership: Membership) -> bool:
 
 @transaction.atomic
 def change_role(membership: Membership, role: Role) -> None:
-    if membership.role == Role.ADMINISTRATOR and role != Role.ADMINISTRATOR:
-        if not _other_admins(membership):
-            raise MembershipError(_("The last administrator of a tenant cannot be demoted."))
+    demoting = membership.role == Role.ADMINISTRATOR and role != Role.ADMINISTRATOR
+    if demoting and not _other_admins(membership):
+        raise MembershipError(_("The last administrator of a tenant cannot be demoted."))
     membership.role = role
     membership.save(update_fields=["role"])
 

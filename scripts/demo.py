@@ -1,0 +1,101 @@
+"""`make demo`: migrate SQLite, seed the demo data, start the web server and a Celery worker
+(filesystem broker) — and the local Dynamics emulator once it exists — then print the URL
+and login. Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+HOST = os.environ.get("MWX_DEMO_HOST", "127.0.0.1")
+PORT = int(os.environ.get("MWX_DEMO_PORT", "8000"))
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex((HOST, port)) != 0
+
+
+def wait_for_port(port: int, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not port_free(port):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def main() -> int:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mailworx_crm.settings",
+           "PUBLIC_BASE_URL": f"http://{HOST}:{PORT}"}
+    var = ROOT / "var"
+    for sub in ("broker/out", "broker/processed", "logs"):
+        (var / sub).mkdir(parents=True, exist_ok=True)
+    if not port_free(PORT):
+        print(f"Port {PORT} is in use; set MWX_DEMO_PORT to another port.", file=sys.stderr)
+        return 1
+    manage = [PY, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, env=env)
+    subprocess.run([*manage, "seed_demo"], check=True, env=env)
+
+    logs = var / "logs"
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, cmd: list[str]) -> None:
+        log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log))
+
+    start("web", [*manage, "runserver", f"{HOST}:{PORT}", "--noreload"])
+    start("worker", [PY, "-m", "celery", "-A", "mailworx_crm", "worker", "--pool=solo",
+                     "--loglevel=INFO"])
+    if not wait_for_port(PORT):
+        print(f"The web server did not start; see {logs / 'web.log'}", file=sys.stderr)
+        for p in procs:
+            p.terminate()
+        return 1
+
+    from mailworx_crm.demo import DEMO_EMAIL, DEMO_PASSWORD
+
+    print()
+    print(f"  mailworx CRM Connector:  http://{HOST}:{PORT}/")
+    print(f"  log in as:               {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    print(f"  logs:                    {logs}/")
+    print("  Ctrl-C stops the web server and the worker.")
+    print(flush=True)
+
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            for p in procs:
+                if p.poll() is not None:
+                    print(f"A demo process exited ({p.args!r}); see {logs}/", file=sys.stderr)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""`make test`: lint, then pytest in stages, then one summary.
+
+Stages
+  lint         ruff + mypy
+  unit         the whole suite except browser tests, on SQLite (or DATABASE_URL if set)
+  integration  the Django suite again on a throw-away PostgreSQL cluster, with Redis
+  browser      end-to-end tests in real Chromium (Debian package) driven by Playwright
+
+Stages that need system packages install them with apt-get when run as root, and are
+otherwise SKIPPED with a loud line in the summary. MWX_REQUIRE_ALL_STAGES=1 (set by CI)
+turns any skip into a failure.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+_apt_updated = False
+
+
+class Skip(Exception):
+    """A stage cannot run on this machine; the message says why."""
+
+
+@dataclass
+class Outcome:
+    stage: str
+    status: str  # passed | FAILED | SKIPPED
+    detail: str = ""
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None) -> int:
+    print(f"\n$ {' '.join(cmd)}", flush=True)
+    return subprocess.call(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
+
+
+def apt_install(*packages: str) -> None:
+    global _apt_updated
+    if not IS_ROOT or shutil.which("apt-get") is None:
+        raise Skip(f"needs {' '.join(packages)} (run as root to install them with apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if not _apt_updated:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        _apt_updated = True
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+        check=True, env=env, stdout=subprocess.DEVNULL,
+    )
+
+
+def pytest(args: list[str], env: dict[str, str] | None = None) -> int:
+    code = run([PY, "-m", "pytest", *args], env)
+    return 0 if code == 5 else code  # 5 = nothing collected for this selection
+
+
+# --- stages -------------------------------------------------------------------------------
+
+
+def stage_lint() -> None:
+    if run([PY, "-m", "ruff", "check", "."]) or run([PY, "-m", "mypy", "."]):
+        raise RuntimeError("ruff or mypy reported problems")
+
+
+def stage_unit() -> None:
+    workers = ["-n", "2"] if os.cpu_count() and os.cpu_count() > 1 else []  # type: ignore[operator]
+    if pytest(["-q", "-m", "not e2e and not integration", *workers]):
+        raise RuntimeError("unit tests failed")
+
+
+def _pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        apt_install("postgresql")
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise Skip("PostgreSQL server binaries not found")
+    return Path(found[-1]).parent
+
+
+@contextmanager
+def postgres() -> Iterator[str]:
+    """A throw-away cluster on loopback; yields its DATABASE_URL."""
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        yield os.environ["DATABASE_URL"]
+        return
+    bindir = _pg_bin()
+    port = "54329"
+    tmp = Path(tempfile.mkdtemp(prefix="mwx-pg-"))
+    as_pg: list[str] = []
+    if IS_ROOT:  # initdb refuses to run as root
+        shutil.chown(tmp, "postgres", "postgres")
+        as_pg = ["runuser", "-u", "postgres", "--"]
+    data = tmp / "data"
+    subprocess.run([*as_pg, str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
+                    "--auth=trust", "-E", "UTF8", "--no-sync"], check=True,
+                   stdout=subprocess.DEVNULL)
+    opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off " \
+           "-c synchronous_commit=off -c full_page_writes=off"
+    subprocess.run([*as_pg, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-w",
+                    "-l", str(tmp / "log"), "start"], check=True, stdout=subprocess.DEVNULL)
+    try:
+        yield f"postgres://postgres@127.0.0.1:{port}/mailworx"
+    finally:
+        subprocess.run([*as_pg, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+                       stdout=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def redis() -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    server = shutil.which("redis-server")
+    if server is None:
+        apt_install("redis-server")
+        server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not Path(server).exists():
+        raise Skip("redis-server not found")
+    port = "63799"
+    proc = subprocess.Popen([server, "--port", port, "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    time.sleep(0.3)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def stage_integration() -> None:
+    with postgres() as database_url, redis() as redis_url:
+        env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
+               "MWX_INTEGRATION": "1"}
+        # The emulator's own tests touch no database: they already ran in the unit stage.
+        if pytest(["-q", "-m", "not e2e", "--ignore=tests/dynamics_emulator"], env):
+            raise RuntimeError("integration tests failed on PostgreSQL")
+
+
+def stage_browser() -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        apt_install("chromium")
+        chromium = shutil.which("chromium")
+    if chromium is None:
+        raise Skip("Debian's chromium is not installed")
+    if pytest(["-q", "-m", "e2e", "-p", "no:xdist"], {"MWX_CHROMIUM": chromium}):
+        raise RuntimeError("browser tests failed")
+
+
+STAGES = [
+    ("lint", stage_lint),
+    ("unit", stage_unit),
+    ("integration", stage_integration),
+    ("browser", stage_browser),
+]
+
+
+def main(argv: list[str]) -> int:
+    wanted = set(argv) or {name for name, _ in STAGES}
+    require_all = os.environ.get("MWX_REQUIRE_ALL_STAGES") == "1"
+    outcomes: list[Outcome] = []
+    for name, stage in STAGES:
+        if name not in wanted:
+            continue
+        print(f"\n===== stage: {name} =====", flush=True)
+        started = time.monotonic()
+        try:
+            stage()
+        except Skip as skip:
+            outcomes.append(Outcome(name, "SKIPPED", str(skip)))
+        except (RuntimeError, subprocess.CalledProcessError) as exc:
+            outcomes.append(Outcome(name, "FAILED", str(exc)))
+        else:
+            outcomes.append(Outcome(name, "passed", f"{time.monotonic() - started:.0f} s"))
+    print("\n===== make test summary =====")
+    for o in outcomes:
+        line = f"{o.stage:<12} {o.status:<8} {o.detail}"
+        print(("!!!!! " if o.status != "passed" else "      ") + line)
+    failed = [o for o in outcomes if o.status == "FAILED"]
+    skipped = [o for o in outcomes if o.status == "SKIPPED"]
+    if skipped:
+        print(f"!!!!! {len(skipped)} stage(s) SKIPPED — this run did not test everything.")
+        if require_all:
+            print("!!!!! MWX_REQUIRE_ALL_STAGES=1: a skipped stage is a failure.")
+    return 1 if failed or (skipped and require_all) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
