@@ -32,6 +32,7 @@ def _from_file_or_env(name: str, default: str | None = None) -> str | None:
 MODE = env.str("MWX_MODE", default="demo")  # demo | test | production
 PRODUCTION = MODE == "production"
 VAR_DIR = Path(env.str("MWX_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def _secret(name: str, demo_default: str) -> str:
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
     "orgsettings",
     "businessunits",
     "fieldmapping",
+    "syncjobs",
 ]
 
 MIDDLEWARE = [
@@ -129,6 +131,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # A file, not memory: tests start workers in other processes against the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -208,10 +212,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("filesystem")
     else {}
 )
+if CELERY_BROKER_URL.startswith("filesystem"):
+    for _sub in ("out", "processed"):
+        (_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE = {
+    # Resume or fail runs whose worker died (lease expired); re-send lost queued runs.
+    "reap-expired-jobs": {"task": "syncjobs.reap", "schedule": 60.0},
+}
+
+# Background jobs: a running job renews its lease; the reaper acts on expired ones.
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+JOB_QUEUE_STALE_SECONDS = env.int("JOB_QUEUE_STALE_SECONDS", default=300)
+# Extra job bodies, kind → dotted path (JSON); for extensions and the test suite.
+JOB_EXTRA_BODIES = env.json("JOB_EXTRA_BODIES", default={})
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True

@@ -1,0 +1,284 @@
+"""The one runner that owns every background run's lifecycle.
+
+enqueue ─▶ (after commit) Celery task ─▶ execute: claim (conditional UPDATE) ─▶ body ─▶ finish
+                                              ▲
+reap_expired: a running job whose lease expired (worker killed) is queued again or failed.
+
+Job bodies are plain functions ``body(ctx: JobContext) -> dict | None`` named in
+``BODIES``; they never touch the run row directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from syncjobs.models import JobLogLine, JobRun, JobStatus, Trigger
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+JobBody = Callable[["JobContext"], "dict[str, Any] | None"]
+
+# kind → dotted path of the body; resolved lazily so syncjobs imports no job modules.
+BODIES: dict[str, str | JobBody] = {
+    "integration_check": "orgsettings.checks.run_integration_check",
+    "attribute_pull": "fieldmapping.metadata.run_attribute_pull",
+    "owner_refresh": "businessunits.owners.run_owner_refresh",
+}
+
+
+class JobAlreadyActive(Exception):
+    """A run of this kind is already queued or running for the tenant."""
+
+    def __init__(self, run: JobRun) -> None:
+        super().__init__(f"{run.get_kind_display()} is already {run.get_status_display()}.")
+        self.run = run
+
+
+class JobCancelled(Exception):
+    """Raised inside a body at the next progress call after a cancel request."""
+
+
+def lease_seconds() -> int:
+    return int(getattr(settings, "JOB_LEASE_SECONDS", 120))
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "JOB_MAX_ATTEMPTS", 3))
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- enqueue -------------------------------------------------------------------------------
+
+
+def enqueue(
+    tenant: Tenant,
+    kind: str,
+    *,
+    trigger: str = Trigger.MANUAL,
+    user: Any = None,
+    params: dict[str, Any] | None = None,
+) -> JobRun:
+    """Create a queued run and send it to a worker once the surrounding transaction commits."""
+    try:
+        with transaction.atomic():
+            run = JobRun.objects.create(
+                tenant=tenant, kind=kind, trigger=trigger, params=params or {},
+                requested_by=user if user is not None and user.is_authenticated else None,
+            )
+    except IntegrityError:
+        active = JobRun.objects.filter(
+            tenant=tenant, kind=kind, status__in=JobStatus.active()
+        ).first()
+        if active is None:  # finished between our insert and this read: try once more
+            return enqueue(tenant, kind, trigger=trigger, user=user, params=params)
+        raise JobAlreadyActive(active) from None
+    transaction.on_commit(partial(dispatch, run.pk))
+    return run
+
+
+def dispatch(run_id: int) -> None:
+    from syncjobs.tasks import run_job
+
+    run_job.delay(run_id)
+
+
+# --- execute -------------------------------------------------------------------------------
+
+
+class JobContext:
+    """What a body may do with its run: log, report progress and results, honour cancels."""
+
+    def __init__(self, run: JobRun) -> None:
+        self.run_id = run.pk
+        self.tenant = run.tenant
+        self.params = run.params
+        self.attempt = run.attempts
+        self.result: dict[str, Any] = dict(run.result)
+        self.counters: dict[str, int] = dict(run.counters)
+
+    def _mine(self) -> Any:
+        # Fencing: only the attempt that claimed the run may write to it.
+        return JobRun.objects.filter(pk=self.run_id, status=JobStatus.RUNNING,
+                                     attempts=self.attempt)
+
+    def log(self, message: str, level: str = JobLogLine.Level.INFO, **data: Any) -> None:
+        JobLogLine.objects.create(run_id=self.run_id, level=level, message=message, data=data)
+
+    def progress(self, done: int, total: int | None = None, label: str | None = None) -> None:
+        fields: dict[str, Any] = {"progress_done": done, "counters": self.counters}
+        if total is not None:
+            fields["progress_total"] = total
+        if label is not None:
+            fields["progress_label"] = label[:200]
+        self._mine().update(**fields)
+        self.check_cancelled()
+
+    def set_result(self, **values: Any) -> None:
+        """Merge ``values`` into the run's result now, so pages show it while it runs."""
+        self.result.update(values)
+        self._mine().update(result=self.result)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    def check_cancelled(self) -> None:
+        if JobRun.objects.filter(pk=self.run_id, cancel_requested=True).exists():
+            raise JobCancelled
+
+
+def claim(run_id: int, worker: str | None = None) -> JobRun | None:
+    """Move a queued run to running; exactly one caller wins (conditional UPDATE)."""
+    now = timezone.now()
+    won = JobRun.objects.filter(pk=run_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        lease_expires_at=now + timedelta(seconds=lease_seconds()),
+        attempts=F("attempts") + 1,
+        worker=worker or worker_name(),
+    )
+    if not won:
+        return None
+    return JobRun.objects.select_related("tenant").get(pk=run_id)
+
+
+def resolve_body(kind: str) -> JobBody:
+    body = BODIES.get(kind) or getattr(settings, "JOB_EXTRA_BODIES", {}).get(kind)
+    if body is None:
+        raise LookupError(f"no job body registered for {kind!r}")
+    return import_string(body) if isinstance(body, str) else body
+
+
+def explain(exc: BaseException) -> str:
+    """An admin-readable reason; stack traces go to the worker log only (N3)."""
+    explanation = getattr(exc, "explanation", None)
+    if isinstance(explanation, str) and explanation:
+        return explanation
+    return _("Unexpected error (%(kind)s). The details are in the worker log.") % {
+        "kind": type(exc).__name__}
+
+
+def execute(run_id: int) -> str | None:
+    """Run a queued job to its end. Returns the final status, or None if not claimed."""
+    run = claim(run_id)
+    if run is None:
+        return None
+    ctx = JobContext(run)
+    if run.attempts > 1:
+        ctx.log(_("Resumed (attempt %(n)s).") % {"n": run.attempts}, JobLogLine.Level.WARNING)
+    status, error, result = JobStatus.SUCCEEDED, "", None
+    with _heartbeat(ctx):
+        try:
+            cancel_pending = JobRun.objects.filter(pk=run_id, cancel_requested=True).exists()
+            if cancel_pending:
+                raise JobCancelled
+            result = resolve_body(run.kind)(ctx)
+        except JobCancelled:
+            status = JobStatus.CANCELLED
+            ctx.log(_("Cancelled on request."), JobLogLine.Level.WARNING)
+        except Exception as exc:
+            logger.exception("job %s (%s) failed", run_id, run.kind)
+            status, error = JobStatus.FAILED, explain(exc)
+            ctx.log(error, JobLogLine.Level.ERROR)
+    if result:
+        ctx.result.update(result)
+    ctx._mine().update(
+        status=status, error=error, result=ctx.result, counters=ctx.counters,
+        finished_at=timezone.now(), lease_expires_at=None,
+    )
+    return status
+
+
+@contextmanager
+def _heartbeat(ctx: JobContext) -> Iterator[None]:
+    """Renew the lease from a side thread while the body runs (a body may block in I/O)."""
+    stop = threading.Event()
+    interval = max(lease_seconds() / 3, 0.05)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval):
+                now = timezone.now()
+                ctx._mine().update(heartbeat_at=now,
+                                   lease_expires_at=now + timedelta(seconds=lease_seconds()))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{ctx.run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+# --- reaper --------------------------------------------------------------------------------
+
+
+def reap_expired(now: datetime | None = None) -> list[tuple[int, str]]:
+    """Resume or fail runs whose worker stopped renewing the lease; re-send stale queued runs.
+
+    Returns ``(run id, "resumed" | "failed" | "redispatched")`` for each run acted on.
+    """
+    now = now or timezone.now()
+    acted: list[tuple[int, str]] = []
+    expired = JobRun.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+    for run in expired:
+        stale = JobRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING,
+                                      attempts=run.attempts, lease_expires_at__lt=now)
+        when = timezone.localtime(run.lease_expires_at).strftime("%Y-%m-%d %H:%M:%S")
+        if run.attempts < max_attempts():
+            if stale.update(status=JobStatus.QUEUED, worker="", lease_expires_at=None):
+                JobLogLine.objects.create(
+                    run=run, level=JobLogLine.Level.WARNING,
+                    message=_("The worker running this job stopped responding (lease expired "
+                              "at %(when)s); the job was queued again.") % {"when": when})
+                transaction.on_commit(partial(dispatch, run.pk))
+                acted.append((run.pk, "resumed"))
+        else:
+            reason = _("The worker running this job stopped responding %(n)s times (last lease "
+                       "expired at %(when)s); the job was given up. Start it again; if it keeps "
+                       "failing, check the worker's log.") % {"n": run.attempts, "when": when}
+            if stale.update(status=JobStatus.FAILED, error=reason, finished_at=now,
+                            lease_expires_at=None):
+                JobLogLine.objects.create(run=run, level=JobLogLine.Level.ERROR, message=reason)
+                acted.append((run.pk, "failed"))
+    # A queued run nobody claimed for long: its broker message was lost. Claims are
+    # idempotent, so sending it again is safe even if the first message turns up.
+    stale_after = timedelta(seconds=int(getattr(settings, "JOB_QUEUE_STALE_SECONDS", 300)))
+    for run_id in JobRun.objects.filter(
+        status=JobStatus.QUEUED, created_at__lt=now - stale_after
+    ).values_list("pk", flat=True):
+        transaction.on_commit(partial(dispatch, run_id))
+        acted.append((run_id, "redispatched"))
+    return acted
+
+
+def request_cancel(run: JobRun) -> bool:
+    """Ask a run to stop at its next progress call; a queued run is cancelled at once."""
+    if JobRun.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+    ):
+        return True
+    return bool(JobRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING)
+                .update(cancel_requested=True))

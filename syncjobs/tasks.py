@@ -1,0 +1,20 @@
+"""Celery tasks: one or two lines each; the runner does the work."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import close_old_connections
+
+from syncjobs import runner
+
+
+@shared_task(name="syncjobs.run_job", acks_late=True, ignore_result=True)
+def run_job(run_id: int) -> None:
+    close_old_connections()  # a long-lived worker must not reuse a broken connection
+    runner.execute(run_id)
+
+
+@shared_task(name="syncjobs.reap", ignore_result=True)
+def reap() -> None:
+    close_old_connections()
+    runner.reap_expired()
