@@ -40,11 +40,18 @@ class Tenant(models.Model):
 class Role(models.TextChoices):
     ADMINISTRATOR = "administrator", _("Administrator")
     USER = "user", _("User")
+    # The account the CRM side uses to call mailworx (C8); never admitted to the UI.
+    INTEGRATION = "integration", _("Integration (CRM side)")
 
     @property
     def can_write(self) -> bool:
         """Administrators change configuration; users only read it (and start syncs)."""
         return self is Role.ADMINISTRATOR
+
+    @classmethod
+    def ui_choices(cls) -> list[tuple[str, str]]:
+        """The roles a person can be given on the members page."""
+        return [(r.value, r.label) for r in (cls.ADMINISTRATOR, cls.USER)]
 
 
 class Membership(models.Model):
