@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -49,7 +51,7 @@ class Role(models.TextChoices):
         return self is Role.ADMINISTRATOR
 
     @classmethod
-    def ui_choices(cls) -> list[tuple[str, str]]:
+    def ui_choices(cls) -> list[tuple[str, Any]]:
         """The roles a person can be given on the members page."""
         return [(r.value, r.label) for r in (cls.ADMINISTRATOR, cls.USER)]
 
