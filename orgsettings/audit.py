@@ -136,13 +136,17 @@ def describe(model: type[models.Model], record: Any) -> Change:
     if record.history_type == "-":
         return change
     prev = record.prev_record if record.history_type == "~" else None
-    if prev is not None:
-        delta = record.diff_against(prev, included_fields=names)
-        pairs = [(c.field, c.old, c.new) for c in delta.changes]
-    else:
-        pairs = [(n, None, getattr(record, _attname(model, n), None)) for n in names]
-        pairs = [p for p in pairs if p[2] not in (None, "")]
-    for name, old, new in sorted(pairs, key=lambda p: names.index(p[0])):
+    # Compared by hand rather than with diff_against(): simple-history's diff goes through
+    # model_to_dict(), which skips non-editable fields — exactly the derived Web API URL
+    # and the secret witnesses the audit must show.
+    pairs = []
+    for name in names:
+        attname = _attname(model, name)
+        new = getattr(record, attname, None)
+        old = getattr(prev, attname, None) if prev is not None else None
+        if (prev is not None and old != new) or (prev is None and new not in (None, "")):
+            pairs.append((name, old, new))
+    for name, old, new in pairs:
         if name in SECRET_WITNESSES:
             change.fields.append(FieldChange(label=_(SECRET_WITNESSES[name]), secret=True))
         else:
