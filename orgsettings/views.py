@@ -38,8 +38,8 @@ def edit(request: HttpRequest, access: TenantAccess) -> HttpResponse:
                 )
             except services.SettingsError as exc:
                 form.add_error(None, str(exc))
-            except ValidationError as exc:
-                form.add_error(None, exc)
+            except ValidationError as exc:  # model-level checks in the service
+                form.add_error(None, exc.messages)
             else:
                 messages.success(request, _("Settings saved for: %(tenants)s.") % {
                     "tenants": ", ".join(s.tenant.name for s in saved)})
