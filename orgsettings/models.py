@@ -1,8 +1,9 @@
-"""A tenant's CRM connection and sync options (*Organisationseinstellungen*, C2–C6)."""
+"""A tenant's CRM connection and sync options (*Organisationseinstellungen*, C2-C6)."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -84,3 +85,39 @@ class OrgSettings(models.Model):
         if self.deployment == Deployment.ONLINE:
             return bool(self.client_secret)
         return bool(self.onprem_password)
+
+
+class IntegrationAccess(models.Model):
+    """The tenant's integration user (C8): the account the CRM side calls mailworx with.
+
+    The password lives hashed on the Django user, the activation key hashed here; both
+    are shown once, right after they were issued.
+    """
+
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, related_name="integration_access"
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="integration_access"
+    )
+    activation_key = models.CharField(_("activation key (hashed)"), max_length=200)
+    created_at = models.DateTimeField(_("prepared"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("prepared by"),
+    )
+    issued_at = models.DateTimeField(_("credentials issued"))
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("credentials issued by"),
+    )
+
+    class Meta:
+        verbose_name = _("integration access")
+        verbose_name_plural = _("integration accesses")
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: {self.user}"
+
+    def check_activation_key(self, raw_key: str) -> bool:
+        return check_password(raw_key, self.activation_key)

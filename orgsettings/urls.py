@@ -1,4 +1,13 @@
+from django.urls import path
+
+from orgsettings import views
 
 app_name = "orgsettings"
 
-urlpatterns: list = []  # filled by the foundation views
+urlpatterns = [
+    path("t/<slug:tenant>/setup/", views.progress, name="progress"),
+    path("t/<slug:tenant>/settings/", views.edit, name="edit"),
+    path("t/<slug:tenant>/setup/prepare/", views.prepare, name="prepare"),
+    path("t/<slug:tenant>/setup/reissue/", views.reissue, name="reissue"),
+    path("t/<slug:tenant>/history/", views.history, name="history"),
+]

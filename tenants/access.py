@@ -57,7 +57,12 @@ def tenants_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]
 
 
 def admin_tenants_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]:
-    return tenants_for_user(user).filter(memberships__role=Role.ADMINISTRATOR)
+    # One filter() call: both conditions must hold for the SAME membership row.
+    if not user.is_authenticated:
+        return Tenant.objects.none()
+    return Tenant.objects.filter(
+        memberships__user=user.pk, memberships__role=Role.ADMINISTRATOR
+    ).order_by("name")
 
 
 def get_tenant_access(request: HttpRequest, slug: str) -> TenantAccess:

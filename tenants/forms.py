@@ -14,11 +14,11 @@ class AddMemberForm(forms.Form):
     )
     role = forms.ChoiceField(
         label=_("Role"),
-        choices=Role.choices,
+        choices=Role.ui_choices,
         initial=Role.USER,
         help_text=_("Administrators change the configuration; users can view it and start syncs."),
     )
 
 
 class ChangeRoleForm(forms.Form):
-    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.ui_choices)

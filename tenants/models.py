@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -40,11 +42,18 @@ class Tenant(models.Model):
 class Role(models.TextChoices):
     ADMINISTRATOR = "administrator", _("Administrator")
     USER = "user", _("User")
+    # The account the CRM side uses to call mailworx (C8); never admitted to the UI.
+    INTEGRATION = "integration", _("Integration (CRM side)")
 
     @property
     def can_write(self) -> bool:
         """Administrators change configuration; users only read it (and start syncs)."""
         return self is Role.ADMINISTRATOR
+
+    @classmethod
+    def ui_choices(cls) -> list[tuple[str, Any]]:
+        """The roles a person can be given on the members page."""
+        return [(r.value, r.label) for r in (cls.ADMINISTRATOR, cls.USER)]
 
 
 class Membership(models.Model):

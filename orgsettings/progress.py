@@ -1,0 +1,104 @@
+"""Setup progress (C7): which step is done, which is next, what is blocked and why.
+
+Pure queries over the tenant's configuration; views render the result.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext_lazy as _
+
+from businessunits.models import BusinessUnit
+from fieldmapping.models import FieldMapping
+from orgsettings.models import IntegrationAccess, OrgSettings
+from tenants.models import Tenant
+
+
+class State(enum.StrEnum):
+    DONE = "done"
+    OPEN = "open"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    title: str
+    state: State
+    reason: str = ""  # why blocked, or what is still missing
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.state is State.DONE
+
+    @property
+    def blocked(self) -> bool:
+        return self.state is State.BLOCKED
+
+    @property
+    def state_label(self) -> str:
+        return str({State.DONE: _("done"), State.OPEN: _("to do"),
+                    State.BLOCKED: _("blocked")}[self.state])
+
+
+def settings_saved(tenant: Tenant) -> bool:
+    """True once the tenant's organisation settings were saved (gates C7 steps)."""
+    return OrgSettings.objects.filter(tenant=tenant).exists()
+
+
+def mailworx_prepared(tenant: Tenant) -> bool:
+    return IntegrationAccess.objects.filter(tenant=tenant).exists()
+
+
+def missing_mappings(tenant: Tenant) -> list[str]:
+    """Human-readable gaps: units without mappings, (unit, entity type) without language."""
+    gaps: list[str] = []
+    units = list(BusinessUnit.objects.filter(tenant=tenant).order_by("name"))
+    pairs: dict[int, dict[str, bool]] = {u.pk: {} for u in units}
+    rows = FieldMapping.objects.filter(business_unit__tenant=tenant).values_list(
+        "business_unit_id", "entity_type", "subscriber_field__key")
+    for unit_id, entity_type, key in rows:
+        seen = pairs[unit_id]
+        seen[entity_type] = seen.get(entity_type, False) or key == "language"
+    for unit in units:
+        if not pairs[unit.pk]:
+            gaps.append(str(_("%(unit)s has no field mappings.") % {"unit": unit.name}))
+        for entity_type, has_language in sorted(pairs[unit.pk].items()):
+            if not has_language:
+                gaps.append(str(_("%(unit)s: the %(entity)s mappings lack a language mapping.")
+                                % {"unit": unit.name, "entity": entity_type}))
+    return gaps
+
+
+def setup_steps(tenant: Tenant) -> list[Step]:
+    saved = settings_saved(tenant)
+    prepared = mailworx_prepared(tenant)
+    has_unit = BusinessUnit.objects.filter(tenant=tenant).exists()
+    first = str(_("Save the organisation settings first."))
+    steps = [
+        Step("settings", str(_("Save the organisation settings")),
+             State.DONE if saved else State.OPEN),
+        Step("prepare", str(_("Prepare mailworx")),
+             State.DONE if prepared else (State.OPEN if saved else State.BLOCKED),
+             "" if saved else first),
+        Step("check", str(_("Check the integration")),
+             State.OPEN if prepared else State.BLOCKED,
+             str(_("Not yet checked. The integration check arrives with the CRM client; "
+                   "this step will run it.")) if prepared else
+             str(_("Prepare mailworx first."))),
+        Step("business_unit", str(_("Save a business unit")),
+             State.DONE if has_unit else (State.OPEN if saved else State.BLOCKED),
+             "" if saved else first),
+    ]
+    if not has_unit:
+        steps.append(Step("mappings", str(_("Map fields, including the language")),
+                          State.BLOCKED, str(_("Save a business unit first."))))
+    else:
+        gaps = missing_mappings(tenant)
+        steps.append(Step("mappings", str(_("Map fields, including the language")),
+                          State.OPEN if gaps else State.DONE,
+                          str(_("Still missing:")) if gaps else "", gaps))
+    return steps

@@ -1,0 +1,188 @@
+"""Business operations on organisation settings (C2-C8). Views call these; no signals."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from orgsettings.crm_url import parse_crm_url
+from orgsettings.models import Deployment, IntegrationAccess, OrgSettings
+from orgsettings.progress import settings_saved
+from tenants.models import Membership, Role, Tenant
+
+# secret field -> its non-secret witness, so history can say "changed" (N4/N5)
+SECRET_WITNESSES = {
+    "client_secret": "client_secret_changed_at",
+    "onprem_password": "onprem_password_changed_at",
+}
+SETTINGS_FIELDS = frozenset({
+    "crm_url", "deployment", "directory_tenant_id", "client_id", "onprem_username",
+    "authority_url", "ca_bundle", "export_opens", "export_clicks", "export_bounces",
+    "reaction_export_interval_minutes", "write_back_unsubscribes", "reaction_mode",
+    "bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes", "sync_paused",
+})
+
+
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+def _actor(user: Actor) -> AbstractBaseUser | None:
+    return user if isinstance(user, AbstractBaseUser) else None
+
+
+class SettingsError(Exception):
+    """The save was refused as a whole; the message is shown to the admin."""
+
+
+class MissingSecretError(SettingsError):
+    def __init__(self, tenants: list[Tenant], deployment: str) -> None:
+        self.tenants = tenants
+        names = ", ".join(t.name for t in tenants)
+        secret = _("client secret") if deployment == Deployment.ONLINE else _("password")
+        super().__init__(ngettext(
+            "Nothing was saved: %(tenants)s has no %(secret)s yet. Enter one.",
+            "Nothing was saved: %(tenants)s have no %(secret)s yet. Enter one.",
+            len(tenants),
+        ) % {"tenants": names, "secret": secret})
+
+
+def secret_field_for(deployment: str) -> str:
+    return "client_secret" if deployment == Deployment.ONLINE else "onprem_password"
+
+
+@transaction.atomic
+def save_org_settings(
+    tenants: Iterable[Tenant],
+    values: Mapping[str, Any],
+    new_secrets: Mapping[str, str],
+    *,
+    user: Actor,
+) -> list[OrgSettings]:
+    """Save the same settings for every tenant in ``tenants``, all or none (C2).
+
+    A blank secret keeps each tenant's own; a tenant that ends up without the secret its
+    deployment needs fails the whole save (``MissingSecretError`` naming it).
+    """
+    unknown = set(values) - SETTINGS_FIELDS
+    if unknown:
+        raise ValueError(f"not a settings field: {sorted(unknown)}")
+    endpoint = parse_crm_url(values["crm_url"], values["deployment"])
+    now = timezone.now()
+    tenant_list = sorted(tenants, key=lambda t: t.name)
+    existing = {
+        s.tenant_id: s
+        for s in OrgSettings.objects.select_for_update().filter(tenant__in=tenant_list)
+    }
+    pending: list[OrgSettings] = []
+    missing: list[Tenant] = []
+    for tenant in tenant_list:
+        obj = existing.get(tenant.pk) or OrgSettings(tenant=tenant)
+        for name, value in values.items():
+            setattr(obj, name, value)
+        obj.crm_url = endpoint.base_url
+        obj.organisation_name = endpoint.organisation_name
+        obj.web_api_url = endpoint.web_api_url
+        for name, witness in SECRET_WITNESSES.items():
+            new = new_secrets.get(name) or ""
+            if new and new != getattr(obj, name):
+                setattr(obj, name, new)
+                setattr(obj, witness, now)
+        obj.updated_by = _actor(user)  # type: ignore[assignment]
+        if not obj.has_credentials:
+            missing.append(tenant)
+        pending.append(obj)
+    if missing:
+        raise MissingSecretError(missing, values["deployment"])
+    for obj in pending:
+        obj.full_clean(exclude=["tenant", "updated_by"])
+        obj.save()
+    return pending
+
+
+# --- C8 prepare mailworx -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    """What the CRM side must be given; exists only in the response right after issuing."""
+
+    access: IntegrationAccess
+    webservice_url: str
+    crm_webservice_url: str
+    username: str
+    password: str = ""
+    activation_key: str = ""
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and logs
+        return f"IssuedCredentials(username={self.username!r}, password=***, key=***)"
+
+
+class PrepareError(Exception):
+    """Preparing mailworx is not possible yet; the message says why."""
+
+
+def integration_username(tenant: Tenant) -> str:
+    return f"integration-{tenant.slug}"
+
+
+def webservice_url() -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + "/api/v1/"
+
+
+def _issue(access: IntegrationAccess, user: Actor) -> IssuedCredentials:
+    password = secrets.token_urlsafe(24)
+    key = secrets.token_urlsafe(24)
+    integration_user = access.user
+    integration_user.set_password(password)
+    integration_user.save(update_fields=["password"])
+    access.activation_key = make_password(key)
+    access.issued_at = timezone.now()
+    access.issued_by = _actor(user)  # type: ignore[assignment]
+    access.save()
+    org = OrgSettings.objects.get(tenant=access.tenant)
+    return IssuedCredentials(
+        access=access, webservice_url=webservice_url(), crm_webservice_url=org.web_api_url,
+        username=integration_user.get_username(), password=password, activation_key=key,
+    )
+
+
+@transaction.atomic
+def prepare_mailworx(tenant: Tenant, *, user: Actor) -> IssuedCredentials:
+    """Create the tenant's integration user and its credentials (C8)."""
+    if not settings_saved(tenant):
+        raise PrepareError(_("Save the organisation settings first."))
+    if IntegrationAccess.objects.filter(tenant=tenant).exists():
+        raise PrepareError(_("mailworx is already prepared; re-issue the credentials instead."))
+    username = integration_username(tenant)
+    user_model = get_user_model()
+    if user_model.objects.filter(username=username).exists():
+        raise PrepareError(_("A user named %(name)s already exists; remove it first.")
+                           % {"name": username})
+    integration_user = user_model.objects.create_user(username=username)
+    Membership.objects.create(user=integration_user, tenant=tenant, role=Role.INTEGRATION)
+    access = IntegrationAccess(tenant=tenant, user=integration_user, issued_at=timezone.now())
+    access.created_by = _actor(user)  # type: ignore[assignment]
+    return _issue(access, user)
+
+
+@transaction.atomic
+def reissue_credentials(tenant: Tenant, *, user: Actor) -> IssuedCredentials:
+    """Rotate the integration user's password and the activation key."""
+    access = (
+        IntegrationAccess.objects.select_for_update().select_related("user", "tenant")
+        .filter(tenant=tenant).first()
+    )
+    if access is None:
+        raise PrepareError(_("mailworx is not prepared yet."))
+    return _issue(access, user)

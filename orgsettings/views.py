@@ -1,0 +1,100 @@
+"""Organisation settings, setup progress, prepare mailworx and the audit history."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from orgsettings import services
+from orgsettings.audit import describe_page, tenant_history
+from orgsettings.forms import OrgSettingsForm
+from orgsettings.models import IntegrationAccess, OrgSettings
+from orgsettings.progress import setup_steps
+from tenants.access import TenantAccess, admin_tenants_for_user, tenant_view
+
+
+@tenant_view()
+def edit(request: HttpRequest, access: TenantAccess) -> HttpResponse:
+    tenant = access.tenant
+    instance = OrgSettings.objects.filter(tenant=tenant).first() or OrgSettings(tenant=tenant)
+    form_kwargs = {
+        "instance": instance,
+        "admin_tenants": admin_tenants_for_user(request.user) if access.can_write else None,
+        "read_only": not access.can_write,
+    }
+    if request.method == "POST":
+        access.require_write()
+        form = OrgSettingsForm(request.POST, **form_kwargs)  # type: ignore[arg-type]
+        if form.is_valid():
+            tenants = form.chosen_tenants() or [tenant]
+            try:
+                saved = services.save_org_settings(
+                    tenants, form.settings_values(), form.secrets(), user=request.user
+                )
+            except services.SettingsError as exc:
+                form.add_error(None, str(exc))
+            except ValidationError as exc:  # model-level checks in the service
+                form.add_error(None, exc.messages)
+            else:
+                messages.success(request, _("Settings saved for: %(tenants)s.") % {
+                    "tenants": ", ".join(s.tenant.name for s in saved)})
+                return redirect("orgsettings:edit", tenant=tenant.slug)
+    else:
+        form = OrgSettingsForm(initial={"tenants": [tenant.pk]}, **form_kwargs)  # type: ignore[arg-type]
+    return render(request, "orgsettings/edit.html", {
+        "access": access, "form": form, "org": instance if instance.pk else None,
+    })
+
+
+@tenant_view()
+def progress(request: HttpRequest, access: TenantAccess) -> HttpResponse:
+    integration = (
+        IntegrationAccess.objects.select_related("created_by", "issued_by", "user")
+        .filter(tenant=access.tenant).first()
+    )
+    return render(request, "orgsettings/progress.html", {
+        "access": access, "steps": setup_steps(access.tenant), "integration": integration,
+    })
+
+
+def _show_credentials(request: HttpRequest, access: TenantAccess,
+                      issued: services.IssuedCredentials) -> HttpResponse:
+    response = render(request, "orgsettings/prepared.html", {"access": access, "issued": issued})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@tenant_view(write=True)
+@require_POST
+def prepare(request: HttpRequest, access: TenantAccess) -> HttpResponse:
+    try:
+        issued = services.prepare_mailworx(access.tenant, user=request.user)
+    except services.PrepareError as exc:
+        messages.error(request, str(exc))
+        return redirect("orgsettings:progress", tenant=access.tenant.slug)
+    return _show_credentials(request, access, issued)
+
+
+@tenant_view(write=True)
+@require_POST
+def reissue(request: HttpRequest, access: TenantAccess) -> HttpResponse:
+    try:
+        issued = services.reissue_credentials(access.tenant, user=request.user)
+    except services.PrepareError as exc:
+        messages.error(request, str(exc))
+        return redirect("orgsettings:progress", tenant=access.tenant.slug)
+    return _show_credentials(request, access, issued)
+
+
+@tenant_view()
+def history(request: HttpRequest, access: TenantAccess) -> HttpResponse:
+    paginator = Paginator(tenant_history(access.tenant), 25)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(request, "orgsettings/history.html", {
+        "access": access, "page": page, "changes": describe_page(page.object_list),
+    })
