@@ -1,4 +1,4 @@
-"""The CRM attribute catalogue (pulled metadata, C10) and field mappings (C12–C14)."""
+"""The CRM attribute catalogue (pulled metadata, C10) and field mappings (C12-C14)."""
 
 from __future__ import annotations
 

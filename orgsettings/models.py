@@ -1,4 +1,4 @@
-"""A tenant's CRM connection and sync options (*Organisationseinstellungen*, C2–C6)."""
+"""A tenant's CRM connection and sync options (*Organisationseinstellungen*, C2-C6)."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ class TenantAccess:
 def tenants_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]:
     if not user.is_authenticated:
         return Tenant.objects.none()
-    return Tenant.objects.filter(memberships__user=user).order_by("name")
+    return Tenant.objects.filter(memberships__user=user.pk).order_by("name")
 
 
 def admin_tenants_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]:

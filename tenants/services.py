@@ -57,7 +57,7 @@ def _send_invitation(request: HttpRequest, email: str) -> None:
         # Users with an unusable password are skipped by default; an invitee has one.
         user_model = get_user_model()
         users = list(user_model.objects.filter(email__iexact=email))
-        form.get_users = lambda _email: iter(users)  # type: ignore[method-assign]
+        form.get_users = lambda _email: iter(users)  # type: ignore[method-assign,assignment]
         form.save(request=request, use_https=request.is_secure(),
                   subject_template_name="registration/invitation_subject.txt",
                   email_template_name="registration/invitation_email.txt")
@@ -74,9 +74,9 @@ def _other_admins(membership: Membership) -> bool:
 
 @transaction.atomic
 def change_role(membership: Membership, role: Role) -> None:
-    if membership.role == Role.ADMINISTRATOR and role != Role.ADMINISTRATOR:
-        if not _other_admins(membership):
-            raise MembershipError(_("The last administrator of a tenant cannot be demoted."))
+    if (membership.role == Role.ADMINISTRATOR and role != Role.ADMINISTRATOR
+            and not _other_admins(membership)):
+        raise MembershipError(_("The last administrator of a tenant cannot be demoted."))
     membership.role = role
     membership.save(update_fields=["role"])
 
