@@ -65,9 +65,11 @@ def update_unit(
     unit.owner_id = owner_id
     unit.owner_name = owner_name
     unit.owner_type = OwnerType(owner_type)
-    if is_default and not unit.is_default:
+    # Read the stored flag: a bound ModelForm has already copied its value onto ``unit``.
+    stored_default = BusinessUnit.objects.filter(pk=unit.pk, is_default=True).exists()
+    if is_default:
         _undefault_others(unit)
-        unit.is_default = True
+    unit.is_default = is_default or stored_default
     unit.save()
     return unit
 
