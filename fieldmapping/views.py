@@ -41,7 +41,9 @@ def mapping_create(request: HttpRequest, access: TenantAccess, unit_pk: int, ent
     if request.method == "POST":
         access.require_write()
         form = MappingForm(unit, entity, request.POST)
-        if form.is_valid():
+        if "refresh" in request.POST:  # no-JS "update choices": re-render, save nothing
+            form = MappingForm(unit, entity, initial=request.POST.dict())
+        elif form.is_valid():
             mapping = services.save_mapping(unit, entity, form.to_input())
             messages.success(request, _("Mapping “%(mapping)s” saved.") % {"mapping": mapping})
             return _overview(access, unit)
@@ -63,7 +65,10 @@ def mapping_edit(request: HttpRequest, access: TenantAccess, pk: int) -> HttpRes
     if request.method == "POST":
         access.require_write()
         form = MappingForm(unit, mapping.entity_type, request.POST, mapping=mapping)
-        if form.is_valid():
+        if "refresh" in request.POST:
+            form = MappingForm(unit, mapping.entity_type, initial=request.POST.dict(),
+                               mapping=mapping)
+        elif form.is_valid():
             services.save_mapping(unit, mapping.entity_type, form.to_input(), mapping)
             messages.success(request, _("Mapping “%(mapping)s” saved.") % {"mapping": mapping})
             return _overview(access, unit)

@@ -156,3 +156,14 @@ def test_option_used_by_mapping_needs_confirmation(tenant: Tenant, standard_fiel
     owner_client.post(url("option_remove", tenant, pk=language.pk, option_pk=de.pk),
                       {"confirm": "yes"})
     assert not SubscriberFieldOption.objects.filter(pk=de.pk).exists()
+
+
+def test_option_changes_are_audited(owner_client: Client, tenant: Tenant,
+                                    standard_fields: dict) -> None:
+    language = standard_fields["language"]
+    option = language.options.get(value="en")
+    owner_client.post(url("option_edit", tenant, pk=language.pk, option_pk=option.pk),
+                      {"label_en": "English (UK)", "label_de": "Englisch"})
+    latest = option.history.first()
+    assert latest.label_en == "English (UK)"
+    assert latest.history_user.email == "owner@acme.example"

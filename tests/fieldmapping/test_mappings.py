@@ -208,3 +208,12 @@ def test_overview_lists_mappings_with_options_and_warnings(
     assert "100000000 (German) → German" in page
     assert "parentcustomerid → account.name" in page
     assert "CRM → mailworx only" in page
+
+
+def test_refresh_without_javascript_saves_nothing(owner_client: Client, tenant: Tenant,
+                                                  unit: BusinessUnit,
+                                                  standard_fields: dict) -> None:
+    page = post_mapping(owner_client, unit, attr(tenant, "contact", "parentcustomerid"),
+                        standard_fields["company"], refresh="1")
+    assert 'name="related_attribute"' in page and "account.name" in page
+    assert not FieldMapping.objects.exists()
