@@ -19,8 +19,9 @@ from fieldmapping.models import CrmAttribute, Direction, FieldMapping
 class AttributeChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         suffix = "" if obj.is_valid_for_update else f", {_('read-only')}"
-        return (f"{obj.display_name} ({obj.entity}.{obj.logical_name}, "
-                f"{obj.get_attribute_type_display()}{suffix})")
+        kind = (obj.get_date_behavior_display() if obj.date_behavior
+                else obj.get_attribute_type_display())
+        return f"{obj.display_name} ({obj.entity}.{obj.logical_name}, {kind}{suffix})"
 
 
 class MappingForm(forms.Form):
