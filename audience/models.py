@@ -78,6 +78,8 @@ class SubscriberFieldOption(models.Model):
     label_de = models.CharField(_("label (German)"), max_length=120)
     position = models.PositiveIntegerField(default=0)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["position", "value"]
         constraints = [

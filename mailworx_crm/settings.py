@@ -110,6 +110,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "tenants.context_processors.tenant_nav",
+                "fieldmapping.context_processors.tenant_warnings",
             ],
         },
     },

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext_lazy as _
 
 from businessunits.models import BusinessUnit
-from fieldmapping.models import FieldMapping
 from orgsettings.models import IntegrationAccess, OrgSettings
 from tenants.models import Tenant
 
@@ -55,21 +54,18 @@ def mailworx_prepared(tenant: Tenant) -> bool:
 
 def missing_mappings(tenant: Tenant) -> list[str]:
     """Human-readable gaps: units without mappings, (unit, entity type) without language."""
-    gaps: list[str] = []
-    units = list(BusinessUnit.objects.filter(tenant=tenant).order_by("name"))
-    pairs: dict[int, dict[str, bool]] = {u.pk: {} for u in units}
-    rows = FieldMapping.objects.filter(business_unit__tenant=tenant).values_list(
-        "business_unit_id", "entity_type", "subscriber_field__key")
-    for unit_id, entity_type, key in rows:
-        seen = pairs[unit_id]
-        seen[entity_type] = seen.get(entity_type, False) or key == "language"
-    for unit in units:
-        if not pairs[unit.pk]:
-            gaps.append(str(_("%(unit)s has no field mappings.") % {"unit": unit.name}))
-        for entity_type, has_language in sorted(pairs[unit.pk].items()):
-            if not has_language:
-                gaps.append(str(_("%(unit)s: the %(entity)s mappings lack a language mapping.")
-                                % {"unit": unit.name, "entity": entity_type}))
+    from fieldmapping.services import language_mapping_gaps
+
+    gaps = [
+        str(_("%(unit)s has no field mappings.") % {"unit": unit.name})
+        for unit in BusinessUnit.objects.filter(tenant=tenant, field_mappings__isnull=True)
+        .order_by("name")
+    ]
+    gaps += [
+        str(_("%(unit)s: the %(entity)s mappings lack a language mapping.")
+            % {"unit": unit.name, "entity": entity_type.label})
+        for unit, entity_type in language_mapping_gaps(tenant)
+    ]
     return gaps
 
 

@@ -67,7 +67,7 @@ def test_mapping_step_needs_a_language_mapping_per_entity_type(
                                 subscriber_field=email)
     step = setup_steps(tenant)[-1]
     assert step.state is State.OPEN
-    assert step.details == ["Sales: the contact mappings lack a language mapping."]
+    assert step.details == ["Sales: the Contact mappings lack a language mapping."]
     FieldMapping.objects.create(business_unit=unit, entity_type="contact", crm_attribute=attr,
                                 subscriber_field=lang)
     assert setup_steps(tenant)[-1].state is State.DONE

@@ -21,7 +21,8 @@ PROD_ENV = {
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.endswith("_FILE")}
+    clean = {k: v for k, v in os.environ.items()
+             if not k.endswith("_FILE") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, text=True,
                           capture_output=True, env={**clean, **env}, timeout=120)
 

@@ -1,0 +1,101 @@
+"""Field mappings of a business unit (C12-C14). The overview is the unit's detail page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from businessunits.models import BusinessUnit
+from fieldmapping import services
+from fieldmapping.forms import MappingForm
+from fieldmapping.models import EntityType, FieldMapping
+from tenants.access import TenantAccess, tenant_view
+
+
+def _entity(entity: str) -> str:
+    if entity not in EntityType.values:
+        raise Http404
+    return entity
+
+
+def _overview(access: TenantAccess, unit: BusinessUnit) -> HttpResponse:
+    return redirect("businessunits:detail", tenant=access.tenant.slug, pk=unit.pk)
+
+
+def _form_page(request: HttpRequest, access: TenantAccess, form: MappingForm) -> HttpResponse:
+    return render(request, "fieldmapping/mapping_form.html", {
+        "access": access, "form": form, "unit": form.unit,
+        "entity_label": EntityType(form.entity_type).label, "mapping": form.mapping,
+        "catalogue_loaded": services.catalogue_loaded(access.tenant),
+    })
+
+
+@tenant_view()
+def mapping_create(request: HttpRequest, access: TenantAccess, unit_pk: int, entity: str
+                   ) -> HttpResponse:
+    unit = access.get(BusinessUnit.objects.all(), pk=unit_pk)
+    entity = _entity(entity)
+    form = MappingForm(unit, entity)
+    if request.method == "POST":
+        access.require_write()
+        form = MappingForm(unit, entity, request.POST)
+        if "refresh" in request.POST:  # no-JS "update choices": re-render, save nothing
+            form = MappingForm(unit, entity, initial=request.POST.dict())
+        elif form.is_valid():
+            mapping = services.save_mapping(unit, entity, form.to_input())
+            messages.success(request, _("Mapping “%(mapping)s” saved.") % {"mapping": mapping})
+            return _overview(access, unit)
+    return _form_page(request, access, form)
+
+
+def _mapping(access: TenantAccess, pk: int) -> FieldMapping:
+    return get_object_or_404(
+        FieldMapping.objects.select_related("business_unit__tenant", "crm_attribute",
+                                            "related_attribute", "subscriber_field"),
+        business_unit__tenant=access.tenant, pk=pk)
+
+
+@tenant_view()
+def mapping_edit(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
+    mapping = _mapping(access, pk)
+    unit = mapping.business_unit
+    form = MappingForm(unit, mapping.entity_type, mapping=mapping)
+    if request.method == "POST":
+        access.require_write()
+        form = MappingForm(unit, mapping.entity_type, request.POST, mapping=mapping)
+        if "refresh" in request.POST:
+            form = MappingForm(unit, mapping.entity_type, initial=request.POST.dict(),
+                               mapping=mapping)
+        elif form.is_valid():
+            services.save_mapping(unit, mapping.entity_type, form.to_input(), mapping)
+            messages.success(request, _("Mapping “%(mapping)s” saved.") % {"mapping": mapping})
+            return _overview(access, unit)
+    return _form_page(request, access, form)
+
+
+@tenant_view()
+def mapping_delete(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
+    mapping = _mapping(access, pk)
+    if request.method == "POST":
+        access.require_write()
+        services.delete_mapping(mapping)
+        messages.success(request, _("Mapping deleted."))
+        return _overview(access, mapping.business_unit)
+    return render(request, "fieldmapping/mapping_delete.html", {
+        "access": access, "mapping": mapping, "unit": mapping.business_unit})
+
+
+@tenant_view()
+def mapping_dynamic(request: HttpRequest, access: TenantAccess, unit_pk: int, entity: str
+                    ) -> HttpResponse:
+    """htmx partial: the related-attribute select and the option table for the current
+    choice of attribute and subscriber field (GET parameters)."""
+    unit = access.get(BusinessUnit.objects.all(), pk=unit_pk)
+    entity = _entity(entity)
+    mapping = None
+    if request.GET.get("mapping"):
+        mapping = _mapping(access, int(request.GET["mapping"]))
+    form = MappingForm(unit, entity, initial=request.GET.dict(), mapping=mapping)
+    return render(request, "fieldmapping/_mapping_dynamic.html", {"form": form})

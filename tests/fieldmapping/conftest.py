@@ -1,0 +1,1 @@
+from tests.mapping_fixtures import *  # noqa: F403
