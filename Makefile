@@ -30,8 +30,7 @@ bench: install
 
 ## make messages: refresh the German and English catalogues from the code
 messages: install
-	$(BIN)/python manage.py makemessages -l de -l en --ignore '.venv/*' --ignore 'dynamics*' --ignore 'bench/*' --ignore 'tests/*'
-	$(BIN)/python scripts/compile_messages.py
+	$(BIN)/python scripts/update_messages.py
 
 clean:
 	rm -rf $(VENV) var

@@ -33,6 +33,7 @@ MODE = env.str("MWX_MODE", default="demo")  # demo | test | production
 PRODUCTION = MODE == "production"
 VAR_DIR = Path(env.str("MWX_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+(VAR_DIR / "staticfiles").mkdir(exist_ok=True)  # whitenoise warns about a missing root
 
 
 def _secret(name: str, demo_default: str) -> str:
