@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from dynamics.errors import DynamicsError, PreconditionFailed
+from dynamics.errors import DuplicateRecord, DynamicsError, PreconditionFailed
 from dynamics.odata import chunk_in_values, id_from_entity_url, in_filter, record_path
 from dynamics.transport import Transport, build_query, entity_set_of, parse_json
 
@@ -108,10 +107,13 @@ class RecordsApi:
         (412) instead of making a second one, and that counts as success.
         """
         if id is not None:
-            # 412 = the record with this id exists: an earlier attempt created it.
-            with contextlib.suppress(PreconditionFailed):
+            try:
                 self.transport.request("PATCH", record_path(entity_set, id), json_body=data,
                                        headers={"If-None-Match": "*"})
+            except (PreconditionFailed, DuplicateRecord) as exc:
+                # 412 = the record with this id exists: an earlier attempt created it.
+                if exc.status != 412:
+                    raise
             return id.lower()
         resp = self.transport.request("POST", entity_set, json_body=data)
         new_id = id_from_entity_url(resp.headers.get("OData-EntityId")

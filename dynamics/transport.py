@@ -153,6 +153,8 @@ class Transport:
                                                 timeout=self.timeout, verify=self.verify)
             except requests.RequestException as exc:
                 error = translate_network_error(exc, what)
+            except DynamicsError as exc:
+                error = exc  # from sign-in (token endpoint), raised inside the auth hook
             else:
                 status = resp.status_code
                 ok = status < 400 or (
