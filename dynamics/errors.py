@@ -17,6 +17,7 @@ CODE_DUPLICATE_DETECTED = "0x80040333"
 CODE_DUPLICATE_KEY = "0x80060892"
 CODE_CONCURRENCY_MISMATCH = "0x80060882"
 CODE_CHANGE_TRACKING_NOT_ENABLED = "0x80072491"
+CODE_NOT_ORG_MEMBER = "0x80072560"
 CODE_CHANGE_TRACKING_INTERSECT = "0x80072492"
 THROTTLING_CODES = frozenset({"0x80072322", "0x80072321", "0x80072326", "0x80072327"})
 DUPLICATE_CODES = frozenset({CODE_DUPLICATE_RECORD, CODE_DUPLICATE_DETECTED, CODE_DUPLICATE_KEY})
@@ -231,6 +232,11 @@ def error_from_response(
             "The CRM did not accept the sign-in (HTTP 401). Check the user name and password, "
             "or the app registration's client id and secret and its application user in the CRM.",
             **kw)
+    if status == 403 and code_l == CODE_NOT_ORG_MEMBER:
+        return PrivilegeError(
+            "The sign-in worked, but this user or app is not a member of the CRM organisation. "
+            "Online: create an application user with the app's client id and give it the "
+            "connector's security role; on-premise: add the user to the organisation.", **kw)
     if status == 403:
         return PrivilegeError(**kw)
     if status == 404:

@@ -124,3 +124,11 @@ def test_it_never_retries_other_4xx(crm: DataverseClient, admin: Any) -> None:
         crm.get("contacts", "00000000-0000-0000-0000-000000000001")
     assert exc.value.code == "0x80040217"
     assert admin.count("GET contacts") == 1 and crm.log.totals().retries == 0
+
+
+def test_it_explains_an_app_without_an_application_user(server: Any, creds: Any) -> None:
+    conn = online_connection(server, creds, client_id=creds.ORPHAN_CLIENT_ID,
+                             client_secret=creds.ORPHAN_CLIENT_SECRET)
+    with DataverseClient(conn) as crm, pytest.raises(errors.PermanentError) as exc:
+        crm.who_am_i()
+    assert exc.value.status == 403 and "application user" in exc.value.explanation

@@ -166,3 +166,22 @@ def test_it_totals_the_request_log() -> None:
     assert (totals.round_trips, totals.operations, totals.throttled, totals.retries,
             totals.wait_seconds) == (3, 51, 1, 1, 5.0)
     assert totals.budget_share == 3 / 6000
+
+
+def test_the_bulk_fallback_sends_create_only_and_update_only_patches() -> None:
+    from dynamics.bulk import _batch_ops
+
+    rid = "11111111-1111-1111-1111-111111111111"
+    create = _batch_ops("CreateMultiple", "contacts", [{"contactid": rid, "lastname": "A"}],
+                        "contactid")
+    update = _batch_ops("UpdateMultiple", "contacts", [{"contactid": rid, "lastname": "B"}],
+                        "contactid")
+    upsert = _batch_ops("UpsertMultiple", "contacts",
+                        [{"@odata.id": "contacts(emailaddress1='a@b.c')", "lastname": "C"}],
+                        "contactid")
+    assert [(o.method, o.path, o.headers, o.body) for o in create if
+            isinstance(o, BatchOperation)] == [
+        ("PATCH", f"contacts({rid})", {"If-None-Match": "*"}, {"lastname": "A"})]
+    assert isinstance(update[0], BatchOperation) and update[0].headers == {"If-Match": "*"}
+    assert isinstance(upsert[0], BatchOperation)
+    assert upsert[0].path == "contacts(emailaddress1='a@b.c')" and upsert[0].headers == {}
