@@ -1,0 +1,127 @@
+"""Sign-in: OAuth2 client credentials through msal (Online) or NTLM (on-premise).
+
+msal gets its own requests.Session with the connection's CA bundle and trust_env off,
+so the per-connection trust applies to the token endpoint too. msal's token cache
+answers repeated calls and treats a token that expires within five minutes as
+expired, which gives us refresh-before-expiry without our own timer.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import msal
+import requests
+from requests.auth import AuthBase
+from requests_ntlm import HttpNtlmAuth
+
+from dynamics.connection import Connection
+from dynamics.errors import (
+    AuthenticationFailed,
+    CertificateError,
+    ConnectionFailed,
+    DynamicsError,
+    RequestTimeout,
+)
+
+# Entra ID error codes worth their own words (AADSTS…).
+_AAD_EXPLANATIONS = {
+    "AADSTS7000215": "The CRM rejected the client secret (AADSTS7000215). Check that the secret "
+                     "is the secret's value (not its id) and has not expired.",
+    "AADSTS7000222": "The client secret has expired (AADSTS7000222). Create a new secret in the "
+                     "app registration and enter it in the connection.",
+    "AADSTS700016": "The client id is not known in this directory (AADSTS700016). Check the "
+                    "client id and the directory (tenant) id.",
+    "AADSTS90002": "The directory (tenant) id was not found (AADSTS90002). Check the tenant id.",
+}
+
+
+def _aad_explanation(result: dict[str, Any]) -> str:
+    description = str(result.get("error_description") or "")
+    for code, words in _AAD_EXPLANATIONS.items():
+        if code in description:
+            return words
+    error = result.get("error") or "unknown error"
+    if error == "invalid_client":
+        return ("The sign-in service rejected the client credentials (invalid_client). Check the "
+                "client id and client secret.")
+    return f"The sign-in service refused to issue a token ({error}). Check the Online settings."
+
+
+def translate_network_error(exc: requests.RequestException, what: str) -> DynamicsError:
+    """requests exceptions → named errors; the URL is left out (it can carry secrets)."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return CertificateError(request=what)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return RequestTimeout(request=what)
+    return ConnectionFailed(request=what)
+
+
+class BearerToken(AuthBase):
+    """Adds `Authorization: Bearer …` from msal, acquiring and caching tokens as needed."""
+
+    def __init__(self, connection: Connection, verify: str | bool) -> None:
+        self._connection = connection
+        self._verify = verify
+        self._lock = threading.Lock()
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._http = requests.Session()
+        self._http.trust_env = False  # REQUESTS_CA_BUNDLE must not override the bundle
+        self._http.verify = verify
+        self.acquisitions = 0  # tokens actually fetched from the sign-in service
+
+    def _application(self) -> msal.ConfidentialClientApplication:
+        if self._app is None:
+            c = self._connection
+            kwargs: dict[str, Any] = {}
+            if not c.is_microsoft_authority:
+                # A private authority (AD FS-like or the emulator) is not in Microsoft's list.
+                kwargs.update(validate_authority=False, instance_discovery=False)
+            self._app = msal.ConfidentialClientApplication(
+                c.client_id,
+                client_credential=c.client_secret,
+                authority=f"{c.authority}/{c.tenant_id}",
+                http_client=self._http,
+                timeout=(c.connect_timeout, c.read_timeout),
+                **kwargs,
+            )
+        return self._app
+
+    def token(self) -> str:
+        with self._lock:
+            try:
+                app = self._application()
+                result = app.acquire_token_for_client(scopes=[self._connection.scope])
+            except requests.RequestException as exc:
+                raise translate_network_error(exc, "token request") from None
+            except ValueError as exc:
+                # msal raises ValueError when the authority's discovery document is unusable.
+                raise AuthenticationFailed(
+                    "The sign-in authority could not be used. Check the authority URL and the "
+                    f"directory (tenant) id. ({type(exc).__name__})") from None
+            if "access_token" not in result:
+                raise AuthenticationFailed(_aad_explanation(result),
+                                           code=str(result.get("error") or "") or None,
+                                           request="token request")
+            if result.get("token_source") != "cache":
+                self.acquisitions += 1
+            return str(result["access_token"])
+
+    def invalidate(self) -> None:
+        """Forget cached tokens, e.g. after the CRM answered 401 to a token msal still trusts."""
+        with self._lock:
+            self._app = None
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self.token()}"
+        return r
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def make_auth(connection: Connection, verify: str | bool) -> AuthBase:
+    if connection.deployment == "on_premise":
+        return HttpNtlmAuth(connection.username, connection.password)
+    return BearerToken(connection, verify)

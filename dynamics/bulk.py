@@ -1,0 +1,139 @@
+"""`$batch` execution and the bulk messages (CreateMultiple/UpdateMultiple/UpsertMultiple).
+
+Bulk messages are used where the table supports them (probed per table, see
+capabilities); otherwise — and to learn per-record errors after an all-or-nothing bulk
+failure — the same records go through `$batch`. Both paths return one
+`OperationResult` per record, in input order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from dynamics.batch import (
+    BatchItem,
+    BatchOperation,
+    OperationResult,
+    Transaction,
+    decode_multipart,
+    encode_batch,
+    item_size,
+    match_results,
+    split_batches,
+)
+from dynamics.capabilities import CapabilitiesApi
+from dynamics.errors import DynamicsError, PermanentError
+from dynamics.odata import record_path
+from dynamics.transport import parse_json
+
+BULK_CHUNK = 500  # Microsoft suggests starting near 1000 for small records; stay below
+
+
+class BulkApi(CapabilitiesApi):
+    def batch(self, operations: Sequence[BatchItem],
+              continue_on_error: bool = False) -> list[OperationResult]:
+        """Send operations in as few `$batch` requests as the 1000-request limit allows."""
+        results: list[OperationResult] = []
+        for chunk in split_batches(operations):
+            body, ctype = encode_batch(chunk, self.transport.connection.api_path)
+            headers = {"Content-Type": ctype, "Accept": "application/json"}
+            if continue_on_error:
+                headers["Prefer"] = "odata.continue-on-error"
+            resp = self.transport.request(
+                "POST", "$batch", data=body, headers=headers,
+                operations=sum(item_size(i) for i in chunk), accept_multipart_error=True)
+            rtype = resp.headers.get("Content-Type", "")
+            if not rtype.startswith("multipart/"):
+                raise DynamicsError("The CRM answered a $batch request without a multipart body.",
+                                    status=resp.status_code, request="POST $batch")
+            try:
+                parts = decode_multipart(rtype, resp.content)
+            except ValueError as exc:
+                raise DynamicsError(f"The CRM's $batch answer could not be read ({exc}).",
+                                    status=resp.status_code, request="POST $batch") from None
+            results.extend(match_results(chunk, parts))
+        return results
+
+    # -- bulk messages -------------------------------------------------------------------
+
+    def create_multiple(self, entity_set: str, table: str, records: Sequence[dict[str, Any]],
+                        *, primary_key: str | None = None) -> list[OperationResult]:
+        """Create records; each gets a client-side id first so a retry can't duplicate it."""
+        key = primary_key or f"{table}id"
+        targets = [dict(r) for r in records]
+        for t in targets:
+            t.setdefault(key, str(uuid.uuid4()))
+        return self._bulk("CreateMultiple", entity_set, table, targets, key)
+
+    def update_multiple(self, entity_set: str, table: str, records: Sequence[dict[str, Any]],
+                        *, primary_key: str | None = None) -> list[OperationResult]:
+        """Update records; each must carry its primary key."""
+        key = primary_key or f"{table}id"
+        if any(key not in r for r in records):
+            raise ValueError(f"every record needs its primary key {key!r}")
+        return self._bulk("UpdateMultiple", entity_set, table, [dict(r) for r in records], key)
+
+    def upsert_multiple(self, entity_set: str, table: str, records: Sequence[dict[str, Any]],
+                        *, primary_key: str | None = None) -> list[OperationResult]:
+        """Upsert records identified by primary key (or `@odata.id` with an alternate key)."""
+        key = primary_key or f"{table}id"
+        if any(key not in r and "@odata.id" not in r for r in records):
+            raise ValueError(f"every record needs {key!r} or '@odata.id'")
+        return self._bulk("UpsertMultiple", entity_set, table, [dict(r) for r in records], key)
+
+    def _bulk(self, message: str, entity_set: str, table: str,
+              targets: list[dict[str, Any]], key: str) -> list[OperationResult]:
+        results: list[OperationResult] = []
+        use_bulk = self.supports_bulk(table)
+        for start in range(0, len(targets), BULK_CHUNK):
+            chunk = targets[start:start + BULK_CHUNK]
+            if use_bulk:
+                try:
+                    results.extend(self._bulk_chunk(message, entity_set, table, chunk, key))
+                    continue
+                except PermanentError:
+                    # Standard tables roll the whole message back; $batch then tells which
+                    # records are at fault and saves the others (ids are client-side, so safe).
+                    pass
+            results.extend(self.batch(_batch_ops(message, entity_set, chunk, key),
+                                      continue_on_error=True))
+        return results
+
+    def _bulk_chunk(self, message: str, entity_set: str, table: str,
+                    chunk: list[dict[str, Any]], key: str) -> list[OperationResult]:
+        body = {"Targets": [{"@odata.type": f"Microsoft.Dynamics.CRM.{table}", **t}
+                            for t in chunk]}
+        path = f"{entity_set}/Microsoft.Dynamics.CRM.{message}"
+        resp = self.transport.request("POST", path, json_body=body, operations=len(chunk))
+        ids: list[Any] = []
+        if message == "CreateMultiple":
+            data = parse_json(resp, f"POST {entity_set}")
+            ids = data.get("Ids", []) if isinstance(data, dict) else []
+        out = []
+        for i, target in enumerate(chunk):
+            rid = str(ids[i]) if i < len(ids) else str(target.get(key, ""))
+            op = BatchOperation("POST", path, target)
+            out.append(OperationResult(op, resp.status_code, {
+                "OData-EntityId": f"{self.transport.connection.api_url}{entity_set}({rid})"}))
+        return out
+
+
+def _batch_ops(message: str, entity_set: str, chunk: list[dict[str, Any]],
+               key: str) -> list[BatchItem]:
+    ops: list[BatchItem] = []
+    for target in chunk:
+        data = {k: v for k, v in target.items() if k != "@odata.id"}
+        if "@odata.id" in target:
+            path, headers = str(target["@odata.id"]), {}
+        else:
+            path = record_path(entity_set, str(data.pop(key)))
+            # Create only / update only, as the bulk message would (reference §3.3).
+            headers = {"CreateMultiple": {"If-None-Match": "*"},
+                       "UpdateMultiple": {"If-Match": "*"}}.get(message, {})
+        ops.append(BatchOperation("PATCH", path, data, headers))
+    return ops
+
+
+__all__ = ["BulkApi", "Transaction"]

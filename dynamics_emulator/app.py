@@ -1,0 +1,117 @@
+"""Top-level dispatch: `Emulator.handle(request) -> response`, independent of HTTP.
+
+Routes: `/_admin/…` (inspection), `/<tenant>/…` (token service), `/<org>/api/data/vX.Y/…`.
+`before_hooks` see every Web API request after authentication (request accounting now,
+throttling and fault injection in part 2) and may answer it themselves.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from dynamics_emulator import admin, ntlm, webapi
+from dynamics_emulator.auth import TokenService
+from dynamics_emulator.clock import Clock
+from dynamics_emulator.http_types import DataverseError, Request, Response
+from dynamics_emulator.orgs import Ctx, Org, load_caller
+from dynamics_emulator.seed import NTLM_USERS, build_apps, build_orgs, populate
+
+Hook = Callable[[Request, Org, str], Response | None]
+LEGACY_404 = (b"<!DOCTYPE html><html><head><title>404 - File or directory not found.</title>"
+              b"</head><body><h2>404 - File or directory not found.</h2></body></html>")
+
+
+class Emulator:
+    def __init__(self, seed: str = "demo", token_lifetime: int = 3600,
+                 state_dir: Path | None = None) -> None:
+        self.seed = seed
+        self.clock = Clock()
+        self.orgs: dict[str, Org] = {o.name: o for o in build_orgs()}
+        for org in self.orgs.values():
+            populate(org, seed)
+        self.tokens = TokenService(build_apps(), token_lifetime)
+        self.counters: Counter[str] = Counter()
+        self._counter_lock = threading.Lock()
+        self.before_hooks: list[Hook] = [self._count]
+        if state_dir is not None:
+            ntlm.install_user_file(state_dir / "ntlm_users.txt", NTLM_USERS)
+
+    def reset(self, org_name: str | None = None) -> None:
+        for org in self.orgs.values():
+            if org_name in (None, org.name) and org.snapshot is not None:
+                org.store.restore(org.snapshot)
+
+    def _count(self, req: Request, org: Org, route: str) -> Response | None:
+        with self._counter_lock:
+            self.counters[f"{org.name} {req.method} {route}"] += 1
+        return None
+
+    def handle(self, req: Request) -> Response:
+        try:
+            return self._handle(req)
+        except DataverseError as err:
+            return err.to_response()
+
+    def _handle(self, req: Request) -> Response:
+        parts = req.path.split("/")
+        head = parts[1] if len(parts) > 1 else ""
+        if head == "_admin":
+            return admin.handle(self, req, parts[2:])
+        if head in self.tokens.tenants:
+            rest = "/".join(parts[2:])
+            if rest == "v2.0/.well-known/openid-configuration" and req.method == "GET":
+                return self.tokens.openid_configuration(req, head)
+            if rest == "oauth2/v2.0/token" and req.method == "POST":
+                return self.tokens.token(req, head, self.orgs)
+            return Response.json({"error": "not_found"}, 404, odata=False)
+        org = self.orgs.get(head.lower())
+        if org is None:
+            return Response.text("Not found", 404)
+        return self._org_request(req, org, parts[2:])
+
+    def _org_request(self, req: Request, org: Org, parts: list[str]) -> Response:
+        user_id, denied = self._authenticate(req, org)
+        if denied is not None:
+            return denied
+        assert user_id is not None
+        if not org.has_web_api or parts[:2] != ["api", "data"] or len(parts) < 3:
+            resp = Response(status=404, body=LEGACY_404)
+            resp.headers.set("Content-Type", "text/html")
+            return resp
+        version = parts[2]
+        if version not in org.api_versions:
+            raise DataverseError(404, "0x80060888",
+                                 f"Resource not found for the segment '{version}'.")
+        path = "/".join(parts[3:])
+        route = webapi.route_name(path)
+        for hook in self.before_hooks:
+            early = hook(req, org, route)
+            if early is not None:
+                return early
+        ctx = Ctx(org, load_caller(org, user_id), req, version, self.clock)
+        return webapi.dispatch(ctx, path)
+
+    def _authenticate(self, req: Request, org: Org) -> tuple[str | None, Response | None]:
+        """The caller's systemuserid, or the challenge to send back."""
+        if org.kind == "online":
+            header = req.headers.get("Authorization") or ""
+            claims = self.tokens.verify(header[7:], org) if header.startswith("Bearer ") else None
+            if claims is None:
+                return None, self.tokens.challenge(req, org)
+            user = org.store.scalar("SELECT systemuserid FROM systemuser WHERE applicationid = ?",
+                                    (claims["appid"],))
+            if user is None:
+                raise DataverseError(403, "0x80072560",
+                                     "The user is not a member of the organization.")
+            return str(user), None
+        principal, challenge = ntlm.authenticate(req)
+        if challenge is not None:
+            return None, challenge
+        user = org.store.scalar("SELECT systemuserid FROM systemuser WHERE domainname = ?",
+                                (principal,))
+        if user is None:
+            raise DataverseError(401, "0x80040220", "The caller is not a user of this org.")
+        return str(user), None

@@ -1,0 +1,1 @@
+"""Entity and attribute definitions (the emulator's view of CRM metadata)."""

@@ -1,0 +1,214 @@
+"""Seeds: organisations, identities, security roles and (for demo/bench) business data.
+
+All ids and values come from fixed seeds, so every start produces the same data.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dynamics_emulator.clock import fmt_dt
+from dynamics_emulator.orgs import AppRegistration, Org, stable_id
+from dynamics_emulator.schema.model import Entity
+
+TENANT_ID = "2f5c7a9e-1b3d-4e6f-8a0c-2e4f6a8b0c1d"
+CLIENT_ID = "6b1f3c5d-7e9a-4b2c-8d0e-1f3a5c7e9b20"
+CLIENT_SECRET = "mwx-demo-secret-1"
+LIMITED_CLIENT_ID = "8c2e4a6f-0b1d-4c3e-9f5a-7b9d1f3e5a71"
+LIMITED_CLIENT_SECRET = "mwx-limited-secret-1"
+ORPHAN_CLIENT_ID = "9d3f5b7a-1c2e-4d4f-8a6b-8c0e2a4f6b82"  # registered, no application user
+ORPHAN_CLIENT_SECRET = "mwx-orphan-secret-1"
+NTLM_DOMAIN = "FABRIKAM"
+NTLM_USERS = [("FABRIKAM", "crmadmin", "Pass@word1"), ("FABRIKAM", "mwxsync", "Sync@2016!"),
+              ("FABRIKAM", "reader", "Reader@2016!")]
+PRIV_ENTITIES = ["contact", "account", "lead", "list", "campaign", "campaignactivity",
+                 "mwx_emailreaction", "systemuser", "team", "businessunit", "role", "listmember"]
+OPS = ["Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share"]
+EPOCH = datetime(2024, 1, 8, 9, 0, tzinfo=UTC)
+
+
+def build_orgs() -> list[Org]:
+    return [
+        Org("contoso", "online", "9.2.25044.00181",
+            ("v9.0", "v9.1", "v9.2", "v8.0", "v8.1", "v8.2"), stable_id("org", "contoso"),
+            tenant_id=TENANT_ID),
+        Org("fabrikam", "onprem", "8.2.2.112", ("v8.0", "v8.1", "v8.2"),
+            stable_id("org", "fabrikam"), domain=NTLM_DOMAIN),
+        Org("legacy2015", "legacy", "7.1.0.2014", (), stable_id("org", "legacy2015"),
+            domain=NTLM_DOMAIN),
+    ]
+
+
+def build_apps() -> list[AppRegistration]:
+    return [AppRegistration(CLIENT_ID, CLIENT_SECRET, TENANT_ID, "mailworx CRM Connector"),
+            AppRegistration(LIMITED_CLIENT_ID, LIMITED_CLIENT_SECRET, TENANT_ID,
+                            "mailworx limited"),
+            AppRegistration(ORPHAN_CLIENT_ID, ORPHAN_CLIENT_SECRET, TENANT_ID, "not in any org")]
+
+
+@dataclass
+class Builder:
+    """Accumulates rows per entity and writes them with bulk inserts."""
+
+    org: Org
+    rng: random.Random
+    version: int = 1000
+
+    def __post_init__(self) -> None:
+        self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.links: list[tuple[str, str, str]] = []  # (intersect table, left, right)
+        self.admin_id = stable_id(self.org.name, "user", "admin")
+        self.root_bu = stable_id(self.org.name, "bu", "root")
+        self.templates: dict[str, dict[str, Any]] = {}
+
+    def _template(self, ent_name: str) -> dict[str, Any]:
+        """Defaults shared by every row of an entity (computed once: bench speed)."""
+        if ent_name not in self.templates:
+            ent = self.org.schema.entity(ent_name)
+            tpl: dict[str, Any] = {"createdby": self.admin_id, "createdby_t": "systemuser",
+                                   "modifiedby": self.admin_id, "modifiedby_t": "systemuser"}
+            tpl.update({a.name: 0 for a in ent.attrs.values() if a.kind == "Boolean"})
+            if "statecode" in ent.attrs:
+                tpl.update(statecode=0, statuscode=ent.attrs["statecode"].options[0].default_status)
+            if "ownerid" in ent.attrs:
+                tpl.update(ownerid=self.admin_id, ownerid_t="systemuser",
+                           owningbusinessunit=self.root_bu, owningbusinessunit_t="businessunit")
+            if ent.is_activity:
+                tpl["activitytypecode"] = ent.name
+            self.templates[ent_name] = tpl
+        return self.templates[ent_name]
+
+    def row(self, ent_name: str, ident: str, values: dict[str, Any],
+            when: datetime | None = None, owner: str | None = None) -> dict[str, Any]:
+        ent = self.org.schema.entity(ent_name)
+        self.version += 1
+        stamp = fmt_dt(when) if when else "2024-01-08T09:00:00Z"
+        row = dict(self._template(ent_name))
+        row.update({ent.primary_id: ident, "createdon": stamp, "modifiedon": stamp,
+                    "versionnumber": self.version})
+        if owner:
+            row["ownerid"] = owner
+        if "statecode" in values and "statuscode" not in values:
+            row["statuscode"] = ent.attrs["statecode"].option(values["statecode"]).default_status  # type: ignore[union-attr]
+        row.update(values)
+        if "fullname" in ent.attrs and "fullname" not in values:
+            row["fullname"] = " ".join(p for p in (row.get("firstname"), row.get("lastname")) if p)
+        self.rows.setdefault(ent_name, []).append(row)
+        return row
+
+    def org_id(self, *parts: object) -> str:
+        return stable_id(self.org.name, *parts)
+
+    def flush(self) -> None:
+        store = self.org.store
+        for ent_name, rows in self.rows.items():
+            ent: Entity = self.org.schema.entity(ent_name)
+            cols: list[str] = sorted(set().union(*map(dict.keys, rows)))
+            store.insert_many(ent, cols, [tuple(map(r.get, cols)) for r in rows])
+        for table, left, right in self.links:
+            store.execute(f'INSERT OR IGNORE INTO "{table}" VALUES (?, ?)', (left, right))
+        store.execute("UPDATE meta SET value = ? WHERE key = 'version'", (self.version,))
+        store.execute("UPDATE list SET membercount = (SELECT COUNT(*) FROM listmember m "
+                      "WHERE m.listid = list.listid)")
+        self.rows.clear()
+        self.links.clear()
+
+
+def seed_security(b: Builder, online: bool) -> dict[str, str]:
+    """Business units, privileges, roles, users and teams. Returns role ids by name."""
+    org = b.org.name
+    b.row("businessunit", b.root_bu, {"name": org})
+    for bu in ("Sales Germany", "Sales UK"):
+        b.row("businessunit", stable_id(org, "bu", bu),
+              {"name": bu, "parentbusinessunitid": b.root_bu,
+               "parentbusinessunitid_t": "businessunit"})
+    privs: dict[str, str] = {}
+    for ent_name in PRIV_ENTITIES:
+        schema_name = b.org.schema.entity(ent_name).schema_name
+        for op in OPS:
+            name = f"prv{op}{schema_name}"
+            privs[name] = stable_id("privilege", name)
+            b.row("privilege", privs[name], {"name": name, "canbeglobal": 1, "canbelocal": 1,
+                                             "canbebasic": 1, "canbedeep": 1})
+    mwx = ["contact", "account", "lead", "list", "campaign", "campaignactivity",
+           "mwx_emailreaction", "listmember"]
+    readers = ["systemuser", "team", "businessunit", "role"]
+    user_ops = {"contact": OPS[:3] + OPS[4:6], "account": OPS[:3] + OPS[4:6],
+                "lead": OPS[:3] + OPS[4:6], "list": ["Read", "Write", "Append", "AppendTo"],
+                "campaign": ["Read", "Write"], "campaignactivity": ["Read", "Write"],
+                "mwx_emailreaction": ["Create", "Read", "Write", "Append"],
+                "listmember": ["Create", "Read"]}
+    role_privs = {
+        "System Administrator": list(privs),
+        "mailworx Administrator": [f"prv{op}{b.org.schema.entity(e).schema_name}"
+                                   for e in mwx for op in OPS] +
+                                  [f"prvRead{b.org.schema.entity(e).schema_name}" for e in readers],
+        "mailworx User": [f"prv{op}{b.org.schema.entity(e).schema_name}"
+                          for e, ops in user_ops.items() for op in ops] +
+                         [f"prvRead{b.org.schema.entity(e).schema_name}" for e in readers],
+        "Salesperson": ["prvReadContact", "prvReadAccount", "prvReadLead"],
+    }
+    roles: dict[str, str] = {}
+    for role_name, granted in role_privs.items():
+        roles[role_name] = stable_id(org, "role", role_name)
+        b.row("role", roles[role_name], {"name": role_name, "businessunitid": b.root_bu,
+                                         "businessunitid_t": "businessunit"})
+        b.links.extend(("roleprivileges", roles[role_name], privs[p]) for p in granted)
+    users: list[tuple[str, str, str, str, str | None, str | None]] = [
+        ("admin", "CRM", "Admin", "System Administrator", "admin@contoso.onmicrosoft.com",
+         f"{NTLM_DOMAIN}\\crmadmin")]
+    if online:
+        users += [("app", "# mailworx", "Connector", "mailworx Administrator", None, None),
+                  ("limited", "# mailworx", "Limited", "mailworx User", None, None)]
+    else:
+        users += [("mwxsync", "mailworx", "Sync", "mailworx User", None, f"{NTLM_DOMAIN}\\mwxsync"),
+                  ("reader", "Read", "Only", "Salesperson", None, f"{NTLM_DOMAIN}\\reader")]
+    users += [("anna", "Anna", "Berger", "Salesperson", "anna.berger@contoso.example", None),
+              ("john", "John", "Smith", "Salesperson", "john.smith@contoso.example", None),
+              ("gone", "Gerhard", "Ausgeschieden", "Salesperson", None, None)]
+    for key, first, last, role_name, email, domain in users:
+        ident = b.admin_id if key == "admin" else stable_id(org, "user", key)
+        app_id = {"app": CLIENT_ID, "limited": LIMITED_CLIENT_ID}.get(key)
+        b.row("systemuser", ident, {
+            "firstname": first, "lastname": last, "internalemailaddress": email,
+            "domainname": domain or email or f"{key}@{org}.example", "applicationid": app_id,
+            "businessunitid": b.root_bu, "businessunitid_t": "businessunit",
+            "isdisabled": int(key == "gone"), "accessmode": 4 if app_id else 0})
+        b.links.append(("systemuserroles", ident, roles[role_name]))
+    for team, bu in ((org, b.root_bu), ("Marketing DACH", stable_id(org, "bu", "Sales Germany")),
+                     ("Marketing UK", stable_id(org, "bu", "Sales UK"))):
+        tid = stable_id(org, "team", team)
+        b.row("team", tid, {"name": team, "businessunitid": bu, "businessunitid_t": "businessunit",
+                            "teamtype": 0, "isdefault": int(team == org)})
+        b.links.append(("teamroles", tid, roles["Salesperson"]))
+        b.links.append(("teammembership", tid, stable_id(org, "user", "anna")))
+    return roles
+
+
+def org_user(org: Org, key: str) -> str:
+    return stable_id(org.name, "user", key)
+
+
+def fast_uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def populate(org: Org, mode: str) -> None:
+    """Fill one organisation for a seed mode: empty | demo | bench:N."""
+    from dynamics_emulator import seed_data
+
+    b = Builder(org, random.Random(f"{org.name}-20240108"))  # noqa: S311 - fixture data, not secrets
+    seed_security(b, online=org.kind == "online")
+    if mode == "demo":
+        seed_data.demo(b, 100 if org.kind == "online" else 15)
+    elif mode.startswith("bench:") and org.kind == "online":
+        seed_data.bench(b, int(mode.split(":", 1)[1]))
+    elif mode not in ("empty",) and not mode.startswith("bench:"):
+        raise ValueError(f"unknown seed {mode!r}: use demo, empty or bench:N")
+    b.flush()
+    org.store.create_indexes()
+    org.snapshot = org.store.snapshot()

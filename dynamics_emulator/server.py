@@ -1,0 +1,148 @@
+"""HTTP(S) front end: a threading server translating sockets to `Emulator.handle`.
+
+HTTP/1.1 keep-alive matters: NTLM authenticates a TCP connection, and the per-connection
+state dict handed to each `Request` lives as long as the handler instance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote
+
+from dynamics_emulator.app import Emulator
+from dynamics_emulator.certs import write_certificates
+from dynamics_emulator.http_types import Headers, Request
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(30)
+            self.request.do_handshake()  # in the worker thread, not the accept loop
+        super().setup()
+        self.conn_state: dict[str, Any] = {}
+
+    def handle(self) -> None:
+        with contextlib.suppress(ssl.SSLError, ConnectionError, TimeoutError):
+            super().handle()
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        raw_path, _, query = self.path.partition("?")
+        req = Request(method=self.command, path=unquote(raw_path), query_string=query,
+                      headers=Headers(list(self.headers.items())), body=body,
+                      scheme=self.server.scheme, connection=self.conn_state)
+        resp = self.server.emulator.handle(req)
+        self.send_response(resp.status)
+        for name, value in resp.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(resp.body)))
+        self.end_headers()
+        if self.command != "HEAD" and resp.body:
+            self.wfile.write(resp.body)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    emulator: Emulator
+    scheme: str
+    verbose: bool
+
+
+class EmulatorServer:
+    """Start/stop the emulator in this process (tests) — see README for the fixture."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: str = "demo",
+                 https: bool = True, token_lifetime: int = 3600,
+                 state_dir: str | Path | None = None, verbose: bool = False) -> None:
+        self.host, self.port, self.https = host, port, https
+        self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="dynamics-emulator-"))
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.emulator = Emulator(seed, token_lifetime, self.state_dir)
+        self.ca_file: Path | None = None
+        self.verbose = verbose
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> EmulatorServer:
+        httpd = _Server((self.host, self.port), _Handler)
+        httpd.emulator, httpd.verbose = self.emulator, self.verbose
+        httpd.scheme = "https" if self.https else "http"
+        if self.https:
+            ca, cert, key = write_certificates(self.state_dir, [self.host, "localhost",
+                                                                "127.0.0.1"])
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            httpd.socket = context.wrap_socket(httpd.socket, server_side=True,
+                                               do_handshake_on_connect=False)
+            self.ca_file = ca
+        self.port = httpd.server_address[1]
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, name="dynamics-emulator",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.start()
+        assert self._thread is not None
+        try:
+            self._thread.join()
+        except KeyboardInterrupt:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- addresses and credentials -----------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.https else 'http'}://{self.host}:{self.port}"
+
+    def org_url(self, org: str = "contoso") -> str:
+        return f"{self.base_url}/{org}"
+
+    def web_api_url(self, org: str = "contoso", version: str | None = None) -> str:
+        default = "v9.2" if self.emulator.orgs[org].kind == "online" else "v8.2"
+        return f"{self.org_url(org)}/api/data/{version or default}/"
+
+    @property
+    def authority(self) -> str:
+        from dynamics_emulator.seed import TENANT_ID
+        return f"{self.base_url}/{TENANT_ID}"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.authority}/oauth2/v2.0/token"
+
+    def reset(self) -> None:
+        self.emulator.reset()
+        self.emulator.counters.clear()
+        self.emulator.clock.set_offset(0)
