@@ -226,6 +226,13 @@ CELERY_BEAT_SCHEDULE = {
     "reap-expired-jobs": {"task": "syncjobs.reap", "schedule": 60.0},
 }
 
+# CRM connections (every call has explicit timeouts; retries are bounded).
+CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=10.0)
+CRM_READ_TIMEOUT = env.float("CRM_READ_TIMEOUT", default=120.0)
+CRM_MAX_RETRIES = env.int("CRM_MAX_RETRIES", default=5)
+CRM_MAX_WAIT_SECONDS = env.float("CRM_MAX_WAIT_SECONDS", default=300.0)
+CRM_CONCURRENCY = env.int("CRM_CONCURRENCY", default=8)
+
 # Background jobs: a running job renews its lease; the reaper acts on expired ones.
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)

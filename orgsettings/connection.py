@@ -1,0 +1,56 @@
+"""Build a Dataverse client from a tenant's organisation settings.
+
+Only job bodies call this (DESIGN.md: never a CRM call inside a web request).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from dynamics import Connection, DataverseClient
+from dynamics import Deployment as ClientDeployment
+from dynamics.clock import Clock
+from orgsettings.models import Deployment, OrgSettings
+from tenants.models import Tenant
+
+
+class NotConfigured(Exception):
+    """The tenant has no usable connection settings yet."""
+
+    def __init__(self, explanation: str) -> None:
+        super().__init__(explanation)
+        self.explanation = explanation
+
+
+def connection_for(org: OrgSettings) -> Connection:
+    if not org.has_credentials:
+        raise NotConfigured(_("The organisation settings have no secret or password yet."))
+    common: dict[str, Any] = {
+        "api_url": org.web_api_url,
+        "ca_bundle": org.ca_bundle or None,
+        "connect_timeout": settings.CRM_CONNECT_TIMEOUT,
+        "read_timeout": settings.CRM_READ_TIMEOUT,
+        "max_retries": settings.CRM_MAX_RETRIES,
+        "max_wait": settings.CRM_MAX_WAIT_SECONDS,
+        "concurrency": settings.CRM_CONCURRENCY,
+    }
+    if org.deployment == Deployment.ONLINE:
+        return Connection(
+            deployment=ClientDeployment.ONLINE, authority=org.authority_url,
+            tenant_id=org.directory_tenant_id, client_id=org.client_id,
+            client_secret=org.client_secret, **common,
+        )
+    return Connection(
+        deployment=ClientDeployment.ON_PREMISE, username=org.onprem_username,
+        password=org.onprem_password, **common,
+    )
+
+
+def client_for(tenant: Tenant, *, clock: Clock | None = None) -> DataverseClient:
+    org = OrgSettings.objects.filter(tenant=tenant).first()
+    if org is None:
+        raise NotConfigured(_("Save the organisation settings first."))
+    return DataverseClient(connection_for(org), clock=clock)
