@@ -128,7 +128,7 @@ def _shape(items: list[dict[str, Any]], opts: QueryOptions) -> list[dict[str, An
         node, _ = parse_filter(text, opts.aliases)
         items = [i for i in items if matches(node, i)]
     if opts.select:
-        keep = {*opts.select, "MetadataId", "@odata.type"}
+        keep = {*opts.select, "MetadataId", "@odata.type", *(e.nav for e in opts.expand)}
         items = [{k: v for k, v in i.items() if k in keep} for i in items]
     return items
 

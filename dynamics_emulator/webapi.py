@@ -30,7 +30,11 @@ def route_name(path: str) -> str:
 
 def dispatch(ctx: Ctx, path: str) -> Response:
     try:
-        return _dispatch(ctx, path)
+        if ctx.request.method == "GET":
+            return _dispatch(ctx, path)
+        # Each write request is atomic and serialised: a failure half-way rolls back.
+        with ctx.org.store.transaction():
+            return _dispatch(ctx, path)
     except DataverseError as err:
         return err.to_response()
 

@@ -128,3 +128,15 @@ def test_v82_org_lists_without_remove_action(emulator: EmulatorServer) -> None:
                    timeout=10).json()["value"][0]
     assert http.delete(f"{base}listmembers({row['listmemberid']})", timeout=10).status_code == 204
     assert _list(http, base, "Newsletter DE")["membercount"] == lst["membercount"] - 1
+
+
+def test_failed_add_list_members_rolls_back_the_whole_request(api: requests.Session,
+                                                              base: str) -> None:
+    lst = _list(api, base, "Newsletter EN")
+    contact = _ids(api, base, "contacts", "contactid", "statecode eq 0")[-5]
+    lead = _ids(api, base, "leads", "leadid", "statecode eq 0")[0]
+    body = {"List": {"@odata.type": f"{NS}list", "listid": lst["listid"]},
+            "Members": [{"@odata.type": f"{NS}contact", "contactid": contact},
+                        {"@odata.type": f"{NS}lead", "leadid": lead}]}
+    assert api.post(base + "AddListMembersList", json=body, timeout=10).status_code == 400
+    assert _list(api, base, "Newsletter EN")["membercount"] == lst["membercount"]
