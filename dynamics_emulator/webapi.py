@@ -206,6 +206,9 @@ def _below_record(ctx: Ctx, ent: Entity, row: dict[str, Any], segs: list[Segment
         return actions.bound(ctx, ent, row, seg.name + ("()" if seg.key == "" else ""))
     if seg.name in ent.many:
         return _many(ctx, ent, row, segs, path)
+    navs = ent.nav_props()
+    if seg.name in navs and len(segs) == 2 and segs[1].name == "$ref":
+        return _lookup_ref(ctx, ent, row, seg.name)
     if len(segs) == 1 and method == "GET":
         return reads.single_property(ctx, ent, row, key, seg.name)
     if len(segs) == 1 and method in ("PUT", "DELETE"):
@@ -266,4 +269,17 @@ def _disassociate(ctx: Ctx, ent: Entity, row: dict[str, Any], rel_name: str,
     ctx.require("Write", ent)
     ctx.org.store.execute(f'DELETE FROM "{rel.table}" WHERE "{rel.self_col}" = ? AND '
                           f'"{rel.other_col}" = ?', (row[ent.primary_id], other_id))
+    return Response.empty(204)
+
+
+def _lookup_ref(ctx: Ctx, ent: Entity, row: dict[str, Any], nav: str) -> Response:
+    """PUT …/<lookup nav>/$ref sets a lookup, DELETE clears it (reference §4)."""
+    method = ctx.request.method
+    if method == "PUT":
+        ref = str((ctx.request.json() or {}).get("@odata.id") or "")
+        writes.update(ctx, ent, row, {f"{nav}@odata.bind": ref})
+    elif method == "DELETE":
+        writes.update(ctx, ent, row, {f"{nav}@odata.bind": None})
+    else:
+        raise _method_not_allowed(method)
     return Response.empty(204)

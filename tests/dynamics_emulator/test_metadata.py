@@ -86,3 +86,15 @@ def test_lookup_cast_and_single_attribute(api: requests.Session, base: str) -> N
 
 def test_unknown_entity_definition_is_404(api: requests.Session, base: str) -> None:
     assert api.get(f"{base}{MD}(LogicalName='nope')", timeout=10).status_code == 404
+
+
+def test_relationships_name_the_bind_properties_and_keys(api: requests.Session,
+                                                         base: str) -> None:
+    rels = api.get(f"{base}{MD}(LogicalName='mwx_emailreaction')/ManyToOneRelationships"
+                   "?$select=ReferencingEntityNavigationPropertyName,ReferencedEntity",
+                   timeout=10).json()["value"]
+    navs = {r["ReferencingEntityNavigationPropertyName"]: r["ReferencedEntity"] for r in rels}
+    assert navs["regardingobjectid_contact_mwx_emailreaction"] == "contact"
+    assert navs["mwx_campaignid"] == "campaign"
+    keys = api.get(f"{base}{MD}(LogicalName='mwx_emailreaction')/Keys", timeout=10).json()
+    assert keys["value"][0]["KeyAttributes"] == ["mwx_reactionkey"]

@@ -197,3 +197,20 @@ def test_missing_privilege_gives_403(emulator: EmulatorServer, base: str) -> Non
     assert resp.status_code == 403
     err = resp.json()["error"]
     assert err["code"] == "0x80042f09" and "is missing prvDeleteContact privilege" in err["message"]
+
+
+def test_lookup_ref_set_and_clear(api: requests.Session, base: str) -> None:
+    cid = _first(api, base, "contacts", "contactid")
+    acc = _first(api, base, "accounts", "accountid")
+    url = f"{base}contacts({cid})"
+    assert api.put(url + "/parentcustomerid_account/$ref",
+                   json={"@odata.id": f"{base}accounts({acc})"}, timeout=10).status_code == 204
+    assert api.get(url + "?$select=_parentcustomerid_value",
+                   timeout=10).json()["_parentcustomerid_value"] == acc
+    assert api.delete(url + "/parentcustomerid_account/$ref", timeout=10).status_code == 204
+    assert api.get(url + "?$select=_parentcustomerid_value",
+                   timeout=10).json()["_parentcustomerid_value"] is None
+    assert api.patch(url, json={"parentcustomerid_account@odata.bind": f"/accounts({acc})"},
+                     timeout=10).status_code == 204
+    assert api.patch(url, json={"parentcustomerid_account@odata.bind": None},
+                     timeout=10).status_code == 204
