@@ -55,6 +55,11 @@ def _dispatch(ctx: Ctx, path: str) -> Response:
         result = actions.unbound(ctx, head.name + ("()" if head.key == "" else ""))
         if result is not None:
             return result
+        if head.name in actions.UNBOUND:
+            # Known operation, wrong method: the documented 404 with an empty code.
+            url = f"{ctx.base_url}{path}"
+            raise DataverseError(404, "", f"No HTTP resource was found that matches the "
+                                          f"request URI '{url}'.")
     ent = ctx.org.schema.by_set_name(head.name)
     if ent is None:
         raise resource_not_found(head.name)

@@ -195,3 +195,18 @@ def test_service_document_lists_entity_sets(api: requests.Session, base: str) ->
     body = _get(api, base).json()
     names = {v["name"] for v in body["value"]}
     assert {"contacts", "accounts", "leads", "lists", "mwx_emailreactions"} <= names
+
+
+def test_documented_client_errors(api: requests.Session, base: str) -> None:
+    """Shapes from Microsoft's 'Troubleshoot Web API client errors' page."""
+    wrong_set = _get(api, base + "Account")
+    assert wrong_set.status_code == 404
+    assert wrong_set.json()["error"] == {"code": "0x8006088a",
+                                         "message": "Resource not found for the segment 'Account'."}
+    wrong_case = _get(api, base + "accounts?$select=Name")
+    assert wrong_case.status_code == 400 and wrong_case.json()["error"]["code"] == "0x0"
+    post_function = api.post(base + "WhoAmI", timeout=10)
+    assert post_function.status_code == 404
+    assert post_function.json()["error"] == {
+        "code": "", "message": f"No HTTP resource was found that matches the request URI "
+                               f"'{base}WhoAmI'."}

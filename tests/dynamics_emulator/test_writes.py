@@ -68,7 +68,7 @@ def test_client_supplied_id_and_duplicate_key(api: requests.Session, base: str) 
     again = api.post(base + "contacts", json={"contactid": ident, "lastname": "B"}, timeout=10)
     assert again.status_code == 412
     assert again.json()["error"] == {"code": "0x80040237",
-                                     "message": "Cannot insert duplicate key."}
+                                     "message": "A record with matching key values already exists."}
 
 
 def test_update_upsert_and_conditions(api: requests.Session, base: str) -> None:
