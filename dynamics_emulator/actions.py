@@ -10,6 +10,7 @@ from dynamics_emulator.orgs import Ctx
 from dynamics_emulator.schema.model import Entity
 
 NS = "Microsoft.Dynamics.CRM."
+UNBOUND = frozenset({"WhoAmI", "RetrieveVersion", "AddListMembersList"})
 
 
 def _result(ctx: Ctx, type_name: str, data: dict[str, Any]) -> Response:

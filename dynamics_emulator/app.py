@@ -83,7 +83,7 @@ class Emulator:
             return resp
         version = parts[2]
         if version not in org.api_versions:
-            raise DataverseError(404, "0x80060888",
+            raise DataverseError(404, "0x8006088a",
                                  f"Resource not found for the segment '{version}'.")
         path = "/".join(parts[3:])
         route = webapi.route_name(path)

@@ -132,4 +132,4 @@ def no_property(name: str, entity: str) -> DataverseError:
 
 
 def resource_not_found(segment: str) -> DataverseError:
-    return DataverseError(404, "0x80060888", f"Resource not found for the segment '{segment}'.")
+    return DataverseError(404, "0x8006088a", f"Resource not found for the segment '{segment}'.")

@@ -128,7 +128,7 @@ def _shape(items: list[dict[str, Any]], opts: QueryOptions) -> list[dict[str, An
         node, _ = parse_filter(text, opts.aliases)
         items = [i for i in items if matches(node, i)]
     if opts.select:
-        keep = {*opts.select, "MetadataId", "@odata.type"}
+        keep = {*opts.select, "MetadataId", "@odata.type", *(e.nav for e in opts.expand)}
         items = [{k: v for k, v in i.items() if k in keep} for i in items]
     return items
 
@@ -154,7 +154,34 @@ def handle(ctx: Ctx, segs: list[Segment]) -> Response:
         if any(e.nav == "Attributes" for e in opts.expand):
             md["Attributes"] = [attribute_md(ent, a) for a in ent.attrs.values()]
         return Response.json({"@odata.context": f"{base}/$entity", **md})
+    if segs[1].name in ("ManyToOneRelationships", "Keys") and len(segs) == 2:
+        items = relationships(ctx, ent) if segs[1].name == "ManyToOneRelationships" \
+            else keys(ent)
+        return Response.json({"@odata.context": f"{base}({key})/{segs[1].name}",
+                              "value": _shape(items, opts)})
     return _attributes(ctx, ent, segs[1:], opts, f"{base}({key})")
+
+
+def relationships(ctx: Ctx, ent: Entity) -> list[dict[str, Any]]:
+    """N:1 relationships, one per navigation property (the bind names clients need)."""
+    items = []
+    for nav in ent.nav_props().values():
+        target = ctx.org.schema.entity(nav.targets[0])
+        name = f"{ent.name}_{nav.name}"
+        items.append({
+            "MetadataId": stable_id("relationship", name), "SchemaName": name,
+            "RelationshipType": "OneToManyRelationship", "ReferencedEntity": target.name,
+            "ReferencedAttribute": target.primary_id, "ReferencingEntity": ent.name,
+            "ReferencingAttribute": nav.attr, "ReferencingEntityNavigationPropertyName": nav.name,
+            "ReferencedEntityNavigationPropertyName": name, "IsCustomRelationship": ent.custom})
+    return items
+
+
+def keys(ent: Entity) -> list[dict[str, Any]]:
+    return [{"MetadataId": stable_id("key", ent.name, name), "LogicalName": name,
+             "SchemaName": name, "KeyAttributes": list(cols), "EntityLogicalName": ent.name,
+             "EntityKeyIndexStatus": "Active", "DisplayName": label(name, name, name)}
+            for name, cols in ent.keys.items()]
 
 
 def _attributes(ctx: Ctx, ent: Entity, segs: list[Segment], opts: QueryOptions,

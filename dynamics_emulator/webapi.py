@@ -30,7 +30,11 @@ def route_name(path: str) -> str:
 
 def dispatch(ctx: Ctx, path: str) -> Response:
     try:
-        return _dispatch(ctx, path)
+        if ctx.request.method == "GET":
+            return _dispatch(ctx, path)
+        # Each write request is atomic and serialised: a failure half-way rolls back.
+        with ctx.org.store.transaction():
+            return _dispatch(ctx, path)
     except DataverseError as err:
         return err.to_response()
 
@@ -51,6 +55,11 @@ def _dispatch(ctx: Ctx, path: str) -> Response:
         result = actions.unbound(ctx, head.name + ("()" if head.key == "" else ""))
         if result is not None:
             return result
+        if head.name in actions.UNBOUND:
+            # Known operation, wrong method: the documented 404 with an empty code.
+            url = f"{ctx.base_url}{path}"
+            raise DataverseError(404, "", f"No HTTP resource was found that matches the "
+                                          f"request URI '{url}'.")
     ent = ctx.org.schema.by_set_name(head.name)
     if ent is None:
         raise resource_not_found(head.name)
@@ -202,6 +211,9 @@ def _below_record(ctx: Ctx, ent: Entity, row: dict[str, Any], segs: list[Segment
         return actions.bound(ctx, ent, row, seg.name + ("()" if seg.key == "" else ""))
     if seg.name in ent.many:
         return _many(ctx, ent, row, segs, path)
+    navs = ent.nav_props()
+    if seg.name in navs and len(segs) == 2 and segs[1].name == "$ref":
+        return _lookup_ref(ctx, ent, row, seg.name)
     if len(segs) == 1 and method == "GET":
         return reads.single_property(ctx, ent, row, key, seg.name)
     if len(segs) == 1 and method in ("PUT", "DELETE"):
@@ -262,4 +274,17 @@ def _disassociate(ctx: Ctx, ent: Entity, row: dict[str, Any], rel_name: str,
     ctx.require("Write", ent)
     ctx.org.store.execute(f'DELETE FROM "{rel.table}" WHERE "{rel.self_col}" = ? AND '
                           f'"{rel.other_col}" = ?', (row[ent.primary_id], other_id))
+    return Response.empty(204)
+
+
+def _lookup_ref(ctx: Ctx, ent: Entity, row: dict[str, Any], nav: str) -> Response:
+    """PUT …/<lookup nav>/$ref sets a lookup, DELETE clears it (reference §4)."""
+    method = ctx.request.method
+    if method == "PUT":
+        ref = str((ctx.request.json() or {}).get("@odata.id") or "")
+        writes.update(ctx, ent, row, {f"{nav}@odata.bind": ref})
+    elif method == "DELETE":
+        writes.update(ctx, ent, row, {f"{nav}@odata.bind": None})
+    else:
+        raise _method_not_allowed(method)
     return Response.empty(204)

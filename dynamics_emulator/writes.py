@@ -192,7 +192,9 @@ def create(ctx: Ctx, ent: Entity, body: Any, key: str | None = None,
     store = ctx.org.store
     with store.transaction():
         if store.get(ent, ident) is not None:
-            raise DataverseError(412, "0x80040237", "Cannot insert duplicate key.")
+            # Real 412 body (SQL "Cannot insert duplicate key" is only in the error details).
+            raise DataverseError(412, "0x80040237",
+                                 "A record with matching key values already exists.")
         for key_name, cols in ent.keys.items():
             values = {c: changes.get(c) for c in cols}
             if all(v is not None for v in values.values()) and store.find_by_key(ent, values):
