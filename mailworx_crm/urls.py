@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("businessunits.urls")),
     path("", include("fieldmapping.urls")),
     path("", include("audience.urls")),
+    path("", include("audience.urls_data")),
 ]
 
