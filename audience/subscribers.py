@@ -202,8 +202,8 @@ def _value_rows(
     sub: Subscriber, values: Mapping[str, str], fields: Mapping[str, SubscriberField],
     now: dt.datetime,
 ) -> list[SubscriberValue]:
-    return [SubscriberValue(tenant_id=sub.tenant_id, subscriber=sub, field=fields[k], value=v,
-                            modified_at=now) for k, v in values.items()]
+    return [SubscriberValue(tenant_id=sub.tenant_id, subscriber_id=sub.pk, field_id=fields[k].pk,
+                            value=v, modified_at=now) for k, v in values.items()]
 
 
 def _write_values(rows: list[SubscriberValue]) -> None:
@@ -344,7 +344,7 @@ def _upsert_chunk(
             else:
                 results[index] = UpsertResult(index, Outcome.UNCHANGED, found[0].pk)
         else:
-            sub = Subscriber(tenant=tenant, created_at=now, updated_at=now)
+            sub = Subscriber(tenant_id=tenant.pk, created_at=now, updated_at=now)
             _mirror(sub, values, tenant)
             new_subs.append((index, sub, {k: v for k, v in values.items() if v != ""}))
 
@@ -375,10 +375,17 @@ def _store(
     rows: list[SubscriberValue] = []
     for _i, sub, values in new_subs + updated:
         rows += _value_rows(sub, values, fields, now)
+    # Most updates leave the mirrored columns alone: one UPDATE bumps ``updated_at`` for
+    # all of them, and only subscribers whose address or language changed are rewritten
+    # (bulk_update's CASE expressions are slow on large batches).
+    mirrored = []
     for _i, sub, changed in updated:
-        _mirror(sub, changed, tenant)
         sub.updated_at = now
-    Subscriber.objects.bulk_update(
-        [s for _i, s, _c in updated], ["email", "email_normalised", "language", "updated_at"],
-        batch_size=500)
+        if SubscriberField.EMAIL in changed or SubscriberField.LANGUAGE in changed:
+            _mirror(sub, changed, tenant)
+            mirrored.append(sub)
+    if updated:
+        Subscriber.objects.filter(pk__in=[s.pk for _i, s, _c in updated]).update(updated_at=now)
+    Subscriber.objects.bulk_update(mirrored, ["email", "email_normalised", "language"],
+                                   batch_size=100)
     _write_values(rows)
