@@ -3,6 +3,8 @@ issue adds subscribers, groups, campaigns and reactions."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -92,3 +94,264 @@ class SubscriberFieldOption(models.Model):
     @property
     def label(self) -> str:
         return self.label_de if (get_language() or "en").startswith("de") else self.label_en
+
+
+# --- Subscribers, groups, campaigns and reactions (the audience data issue) -----------------
+#
+# Storage choice for field values: one row per (subscriber, field) in ``SubscriberValue``
+# with its own ``modified_at``, rather than a JSON column plus a JSON of modification times.
+# - S11 decides conflicts field by field, so every value needs its own modification time;
+#   as a row it is a plain indexed column, not a key inside a blob.
+# - The sync reads "values changed since the cursor": ``(tenant, modified_at)`` is an index
+#   on this table, where a JSON design would scan every subscriber of the tenant.
+# - Bulk writes stay fast: new and changed values go out as one multi-row
+#   ``INSERT … ON CONFLICT (subscriber, field) DO UPDATE`` per chunk (PostgreSQL and SQLite),
+#   and an update that changes one field writes one row, not the subscriber's whole profile.
+# Every field — the standard ones included — is a value. ``email`` and ``language`` are also
+# mirrored as columns on ``Subscriber`` (kept equal by ``audience.subscribers``) because
+# matching and the language of records need them indexed; their modification times live in
+# the value rows like any other field's.
+
+
+class SubscriberStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    BOUNCED = "bounced", _("Bounced")
+
+
+class SubscriberQuerySet(models.QuerySet["Subscriber"]):
+    def live(self) -> SubscriberQuerySet:
+        """Subscribers that were not merged into another one (tombstones excluded, S9)."""
+        return self.filter(merged_into__isnull=True)
+
+
+class Subscriber(models.Model):
+    """A mailworx recipient (*Abonnent*). Addresses are not unique (S9)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="subscribers")
+    email = models.CharField(_("email address"), max_length=254)
+    email_normalised = models.CharField(max_length=254, editable=False)
+    language = models.CharField(_("language"), max_length=8)
+    status = models.CharField(
+        _("status"), max_length=20, choices=SubscriberStatus.choices,
+        default=SubscriberStatus.ACTIVE,
+    )
+    status_changed_at = models.DateTimeField(_("status changed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # A merged-away subscriber is a tombstone pointing at the survivor (S9).
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from",
+        verbose_name=_("merged into"),
+    )
+
+    objects = SubscriberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["tenant", "email_normalised"], name="subscriber_tenant_email"),
+            models.Index(fields=["tenant", "updated_at"], name="subscriber_tenant_updated"),
+        ]
+        verbose_name = _("subscriber")
+        verbose_name_plural = _("subscribers")
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.merged_into_id is not None
+
+
+class SubscriberValue(models.Model):
+    """One field value of one subscriber, with its own modification time (S11).
+
+    ``value`` is the canonical text form (numbers as written, booleans ``true``/``false``,
+    dates ISO 8601, select fields the option's ``value``); ``""`` is a cleared value.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="values")
+    field = models.ForeignKey(SubscriberField, on_delete=models.CASCADE, related_name="values")
+    value = models.TextField(_("value"), blank=True)
+    modified_at = models.DateTimeField(_("modified"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "field"], name="one_value_per_field")
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "modified_at"], name="value_tenant_modified"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field_id}={self.value}"
+
+
+class SubscriberGroup(models.Model):
+    """A set of subscribers (*Abonnentengruppe*); the unit that syncs with marketing lists."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="subscriber_groups")
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="subscriber_group_name_unique")
+        ]
+        verbose_name = _("subscriber group")
+        verbose_name_plural = _("subscriber groups")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupMembership(models.Model):
+    group = models.ForeignKey(SubscriberGroup, on_delete=models.CASCADE, related_name="memberships")
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="memberships"
+    )
+    added_at = models.DateTimeField(_("added"), auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "subscriber"], name="one_membership_per_group")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id} in {self.group_id}"
+
+
+class SyncMode(models.TextChoices):
+    CREATE = "create", _("Create new CRM records only")
+    LINK = "link", _("Link existing CRM records only")
+    BOTH = "both", _("Create and link")
+
+
+def entity_type_choices() -> list[tuple[str, Any]]:
+    """``fieldmapping.models.EntityType`` — imported late: fieldmapping imports this module."""
+    from fieldmapping.models import EntityType
+
+    return list(EntityType.choices)
+
+
+class GroupSyncSetting(models.Model):
+    """A group's CRM sync setting (S5)."""
+
+    group = models.OneToOneField(
+        SubscriberGroup, on_delete=models.CASCADE, related_name="sync_setting"
+    )
+    enabled = models.BooleanField(_("sync with the CRM"), default=True)
+    future_owner = models.CharField(
+        _("owner of new records"), max_length=200, blank=True,
+        help_text=_("The CRM user who will own records this group creates, written as that "
+                    "user logs in: an email address for Online, DOMAIN\\user for on-premise."),
+    )
+    entity_type = models.CharField(
+        _("new records become"), max_length=20,
+        choices=entity_type_choices, default="contact",
+    )
+    mode = models.CharField(
+        _("mode"), max_length=10, choices=SyncMode.choices, default=SyncMode.BOTH
+    )
+    business_unit = models.ForeignKey(
+        "businessunits.BusinessUnit", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", verbose_name=_("business unit"),
+        help_text=_("Whose field mappings and reaction owner apply; empty means the tenant's "
+                    "default unit."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("group sync setting")
+        verbose_name_plural = _("group sync settings")
+
+    def __str__(self) -> str:
+        return f"{self.group}: {self.mode}"
+
+
+class Campaign(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="campaigns")
+    name = models.CharField(_("name"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    business_unit = models.ForeignKey(
+        "businessunits.BusinessUnit", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", verbose_name=_("business unit"),
+    )
+    group = models.ForeignKey(
+        SubscriberGroup, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="campaigns", verbose_name=_("group"),
+    )
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+    crm_campaign_id = models.UUIDField(null=True, blank=True)
+    crm_campaign_activity_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReactionKind(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLICK = "click", _("Click")
+    BOUNCE = "bounce", _("Bounce")
+
+
+class BounceType(models.TextChoices):
+    HARD = "hard", _("Hard bounce")
+    SOFT = "soft", _("Soft bounce")
+
+
+class Reaction(models.Model):
+    """What a recipient did with a mailing; ``source_event_id`` makes ingest idempotent."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="reactions")
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="reactions"
+    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reactions")
+    kind = models.CharField(_("kind"), max_length=10, choices=ReactionKind.choices)
+    bounce_type = models.CharField(
+        _("bounce type"), max_length=10, choices=BounceType.choices, blank=True
+    )
+    url = models.TextField(_("clicked URL"), blank=True)
+    occurred_at = models.DateTimeField(_("occurred"))
+    source_event_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "source_event_id"], name="reaction_event_unique"
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(kind="bounce") & ~models.Q(bounce_type=""))
+                | (~models.Q(kind="bounce") & models.Q(bounce_type="")),
+                name="reaction_bounce_type_only_for_bounces",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="click") | models.Q(url=""),
+                name="reaction_url_only_for_clicks",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "id"], name="reaction_tenant_cursor"),
+            models.Index(fields=["campaign", "kind"], name="reaction_campaign_kind"),
+        ]
+        verbose_name = _("reaction")
+        verbose_name_plural = _("reactions")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subscriber_id}/{self.campaign_id}"

@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("fieldmapping.urls")),
     path("", include("audience.urls")),
     path("", include("syncjobs.urls")),
+    path("", include("audience.urls_data")),
 ]
 

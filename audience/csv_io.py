@@ -1,0 +1,151 @@
+"""CSV import into a group (all rows or none) and streaming CSV export.
+
+Import columns are field keys (``email``, ``first_name`` …) or field labels in either
+language; ``;`` and ``,`` separated files are both accepted (Excel writes ``;`` in German
+locales). Row numbers in messages count the header as row 1, as a spreadsheet shows them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from audience.models import Subscriber, SubscriberField, SubscriberGroup
+from audience.subscribers import Outcome, UpsertResult, bulk_upsert, current_values, tenant_fields
+from tenants.models import Tenant
+
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+PREVIEW_ROWS = 10
+EXPORT_CHUNK = 2000
+
+
+@dataclass
+class RowError:
+    row: int
+    message: str
+
+    def __str__(self) -> str:
+        return _("Row %(row)s: %(message)s") % {"row": self.row, "message": self.message}
+
+
+@dataclass
+class ImportReport:
+    columns: list[str] = field(default_factory=list)
+    preview: list[list[str]] = field(default_factory=list)
+    rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    imported: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else Windows-1252 as Excel exports it."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _columns(header: list[str], fields: dict[str, SubscriberField]) -> tuple[list[str], list[str]]:
+    names: dict[str, str] = {}
+    for f in fields.values():
+        names.update({f.key.lower(): f.key, f.label_en.lower(): f.key, f.label_de.lower(): f.key})
+    keys, unknown = [], []
+    for name in header:
+        key = names.get(name.strip().lower())
+        if key is None:
+            unknown.append(name)
+        keys.append(key or "")
+    return keys, unknown
+
+
+def import_csv(
+    group: SubscriberGroup, text: str, *, confirm: bool
+) -> ImportReport:
+    """Validate ``text``; with ``confirm`` store it — every row or, on any error, none."""
+    report = ImportReport()
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ";,\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = next(reader, None)
+    if not header:
+        report.errors.append(RowError(1, _("The file is empty.")))
+        return report
+    fields = tenant_fields(group.tenant)
+    keys, unknown = _columns(header, fields)
+    report.columns = [k or h for k, h in zip(keys, header, strict=True)]
+    if unknown:
+        report.errors.append(RowError(1, _("Unknown column(s): %(names)s.")
+                                      % {"names": ", ".join(unknown)}))
+    if SubscriberField.EMAIL not in keys:
+        report.errors.append(RowError(1, _("There is no email column.")))
+    if report.errors:
+        return report
+    items, row_numbers = [], []
+    for number, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(keys):
+            report.errors.append(RowError(number, _("%(found)s cells, expected %(expected)s.")
+                                          % {"found": len(row), "expected": len(keys)}))
+            continue
+        if len(report.preview) < PREVIEW_ROWS:
+            report.preview.append(row)
+        items.append(dict(zip(keys, row, strict=True)))
+        row_numbers.append(number)
+    report.rows = len(items)
+    with transaction.atomic():
+        results = bulk_upsert(group.tenant, items, group=group,
+                              dry_run=not confirm or bool(report.errors))
+        _collect(report, results, row_numbers)
+        if report.errors:
+            transaction.set_rollback(True)
+        else:
+            report.imported = confirm
+    return report
+
+
+def _collect(report: ImportReport, results: list[UpsertResult], row_numbers: list[int]) -> None:
+    for result in results:
+        if not result.ok:
+            report.errors.append(RowError(row_numbers[result.index], result.message))
+        report.counts[result.outcome] = report.counts.get(result.outcome, 0) + 1
+    report.errors.sort(key=lambda e: e.row)
+    for outcome in Outcome:
+        report.counts.setdefault(outcome, 0)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def export_rows(tenant: Tenant, group: SubscriberGroup | None = None) -> Iterator[str]:
+    """CSV lines of the tenant's (or the group's) live subscribers, read in keyset chunks."""
+    fields = list(tenant_fields(tenant).values())
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow(["id", "status", *[f.key for f in fields]])
+    subscribers = Subscriber.objects.live().filter(tenant=tenant).order_by("pk")
+    if group is not None:
+        subscribers = subscribers.filter(memberships__group=group)
+    last = 0
+    while True:
+        chunk = list(subscribers.filter(pk__gt=last).values_list("pk", "status")[:EXPORT_CHUNK])
+        if not chunk:
+            return
+        values = current_values([pk for pk, _s in chunk])
+        for pk, status in chunk:
+            row = values.get(pk, {})
+            yield writer.writerow([pk, status, *[row.get(f.key, "") for f in fields]])
+        last = chunk[-1][0]

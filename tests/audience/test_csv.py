@@ -1,0 +1,88 @@
+"""CSV import into a group (upload → preview → confirm; all rows or none) and export."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from audience import subscribers as svc
+from audience.csv_io import import_csv
+from audience.groups import create_group
+from audience.models import GroupMembership, Subscriber, SubscriberGroup, SubscriberValue
+from tenants.models import Tenant
+
+pytestmark = pytest.mark.django_db
+
+GOOD = "email;Vorname;last_name\nanna.schmidt@example.com;Anna;Schmidt\nben@example.com;Ben;\n"
+BAD = "email;first_name\nanna.schmidt@example.com;Anna\nnot-an-address;Ben\nc@example.com;C\n"
+
+
+@pytest.fixture
+def group(tenant: Tenant) -> SubscriberGroup:
+    return create_group(tenant, "Import")
+
+
+def import_url(group: SubscriberGroup) -> str:
+    return reverse("audience_data:group_import",
+                   kwargs={"tenant": group.tenant.slug, "pk": group.pk})
+
+
+def test_a_bad_row_imports_nothing_and_names_the_row(group: SubscriberGroup) -> None:
+    report = import_csv(group, BAD, confirm=True)
+    assert not report.imported
+    assert [str(e) for e in report.errors] == [
+        "Row 3: “not-an-address” is not a valid email address."]
+    assert not Subscriber.objects.exists() and not GroupMembership.objects.exists()
+
+
+def test_an_ambiguous_row_imports_nothing(tenant: Tenant, group: SubscriberGroup) -> None:
+    svc.create_subscriber(tenant, {"email": "ben@example.com"})
+    svc.create_subscriber(tenant, {"email": "ben@example.com"})
+    report = import_csv(group, GOOD, confirm=True)
+    assert [e.row for e in report.errors] == [3]
+    assert Subscriber.objects.count() == 2 and not GroupMembership.objects.exists()
+
+
+def test_upload_preview_confirm(owner_client: Client, group: SubscriberGroup) -> None:
+    upload = SimpleUploadedFile("list.csv", GOOD.encode("utf-8-sig"), "text/csv")
+    preview = owner_client.post(import_url(group), {"file": upload})
+    assert preview.status_code == 200
+    assert b"anna.schmidt@example.com" in preview.content
+    assert b"Confirm import" in preview.content
+    assert not Subscriber.objects.exists()  # a preview stores nothing
+
+    done = owner_client.post(import_url(group), {"csv_text": preview.context["csv_text"]})
+    assert done.status_code == 302
+    assert set(Subscriber.objects.filter(memberships__group=group)
+               .values_list("email", flat=True)) == {"anna.schmidt@example.com",
+                                                     "ben@example.com"}
+    assert SubscriberValue.objects.get(field__key="first_name",
+                                       subscriber__email="anna.schmidt@example.com").value == "Anna"
+
+
+def test_view_with_a_bad_row_lists_it_and_imports_nothing(
+    owner_client: Client, group: SubscriberGroup
+) -> None:
+    upload = SimpleUploadedFile("list.csv", BAD.encode(), "text/csv")
+    preview = owner_client.post(import_url(group), {"file": upload})
+    assert "Row 3" in preview.content.decode()
+    assert b"Confirm import" not in preview.content
+    # Even a forged confirm of the same text stores nothing.
+    response = owner_client.post(import_url(group), {"csv_text": BAD})
+    assert response.status_code == 200 and "Row 3" in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_export_streams_the_group(owner_client: Client, tenant: Tenant,
+                                  group: SubscriberGroup) -> None:
+    import_csv(group, GOOD, confirm=True)
+    svc.create_subscriber(tenant, {"email": "outside@example.com"})
+    response = owner_client.get(reverse("audience_data:group_export",
+                                        kwargs={"tenant": tenant.slug, "pk": group.pk}))
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("id,status,email,first_name,last_name")
+    assert len(lines) == 3 and "outside@" not in text
+    assert "anna.schmidt@example.com,Anna,Schmidt" in text
