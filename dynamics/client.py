@@ -6,7 +6,10 @@ import random
 import threading
 from types import TracebackType
 
+import requests
+
 from dynamics.accounting import RequestLog
+from dynamics.auth import translate_network_error
 from dynamics.bulk import BulkApi
 from dynamics.changes import ChangesApi
 from dynamics.clock import Clock
@@ -33,6 +36,22 @@ class DataverseClient(BulkApi, ChangesApi, MetadataApi, SecurityApi):
     @property
     def log(self) -> RequestLog:
         return self.transport.log
+
+    def probe(self) -> int:
+        """Unauthenticated GET of the Web API root: proves the host answers and its
+        certificate is trusted, before any credentials are involved. Returns the status
+        (401 is the normal answer); raises ConnectionFailed, RequestTimeout or
+        CertificateError. Never retried: a check wants the first answer."""
+        conn = self.transport.connection
+        with requests.Session() as session:
+            session.trust_env = False  # REQUESTS_CA_BUNDLE must not replace the bundle
+            try:
+                resp = session.get(conn.api_url, verify=self.transport.verify,
+                                   timeout=(conn.connect_timeout, min(conn.read_timeout, 30.0)),
+                                   allow_redirects=False)
+            except requests.RequestException as exc:
+                raise translate_network_error(exc, "GET service root") from None
+        return resp.status_code
 
     def close(self) -> None:
         self.transport.close()

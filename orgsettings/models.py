@@ -64,6 +64,10 @@ class OrgSettings(models.Model):
     client_secret_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     onprem_password_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # C9: syncs run only when an integration check passed after the connection last changed.
+    connection_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    check_passed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
@@ -79,6 +83,14 @@ class OrgSettings(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant}: {self.crm_url}"
+
+    @property
+    def integration_ready(self) -> bool:
+        """An integration check passed since the connection settings last changed (C9)."""
+        if self.check_passed_at is None:
+            return False
+        changed = self.connection_changed_at
+        return changed is None or self.check_passed_at >= changed
 
     @property
     def has_credentials(self) -> bool:

@@ -69,6 +69,26 @@ def missing_mappings(tenant: Tenant) -> list[str]:
     return gaps
 
 
+def _check_step(tenant: Tenant, prepared: bool) -> Step:
+    title = str(_("Check the integration"))
+    if not prepared:
+        return Step("check", title, State.BLOCKED, str(_("Prepare mailworx first.")))
+    org = OrgSettings.objects.filter(tenant=tenant).first()
+    if org is not None and org.integration_ready:
+        return Step("check", title, State.DONE)
+    if org is not None and org.check_passed_at is not None:
+        return Step("check", title, State.OPEN, str(_(
+            "The connection settings changed after the last successful check; check again "
+            "before syncs can run.")))
+    return Step("check", title, State.OPEN, str(_("Syncs start only after a check passed.")))
+
+
+def integration_ready(tenant: Tenant) -> bool:
+    """Syncs may run: a check passed after the connection settings last changed (C9)."""
+    org = OrgSettings.objects.filter(tenant=tenant).first()
+    return org is not None and org.integration_ready
+
+
 def setup_steps(tenant: Tenant) -> list[Step]:
     saved = settings_saved(tenant)
     prepared = mailworx_prepared(tenant)
@@ -80,11 +100,7 @@ def setup_steps(tenant: Tenant) -> list[Step]:
         Step("prepare", str(_("Prepare mailworx")),
              State.DONE if prepared else (State.OPEN if saved else State.BLOCKED),
              "" if saved else first),
-        Step("check", str(_("Check the integration")),
-             State.OPEN if prepared else State.BLOCKED,
-             str(_("Not yet checked. The integration check arrives with the CRM client; "
-                   "this step will run it.")) if prepared else
-             str(_("Prepare mailworx first."))),
+        _check_step(tenant, prepared),
         Step("business_unit", str(_("Save a business unit")),
              State.DONE if has_unit else (State.OPEN if saved else State.BLOCKED),
              "" if saved else first),

@@ -26,6 +26,9 @@ SECRET_WITNESSES = {
     "client_secret": "client_secret_changed_at",
     "onprem_password": "onprem_password_changed_at",
 }
+# Changing any of these (or a secret) asks for a new integration check before syncs (C9).
+CONNECTION_FIELDS = ("crm_url", "deployment", "directory_tenant_id", "client_id",
+                     "onprem_username", "authority_url", "ca_bundle")
 SETTINGS_FIELDS = frozenset({
     "crm_url", "deployment", "directory_tenant_id", "client_id", "onprem_username",
     "authority_url", "ca_bundle", "export_opens", "export_clicks", "export_bounces",
@@ -88,6 +91,7 @@ def save_org_settings(
     missing: list[Tenant] = []
     for tenant in tenant_list:
         obj = existing.get(tenant.pk) or OrgSettings(tenant=tenant)
+        before = [getattr(obj, name) for name in CONNECTION_FIELDS]
         for name, value in values.items():
             setattr(obj, name, value)
         obj.crm_url = endpoint.base_url
@@ -98,6 +102,9 @@ def save_org_settings(
             if new and new != getattr(obj, name):
                 setattr(obj, name, new)
                 setattr(obj, witness, now)
+                obj.connection_changed_at = now
+        if obj.pk is None or before != [getattr(obj, name) for name in CONNECTION_FIELDS]:
+            obj.connection_changed_at = now
         obj.updated_by = _actor(user)  # type: ignore[assignment]
         if not obj.has_credentials:
             missing.append(tenant)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orgsettings import views
+from orgsettings import check_views, views
 
 app_name = "orgsettings"
 
@@ -9,5 +9,6 @@ urlpatterns = [
     path("t/<slug:tenant>/settings/", views.edit, name="edit"),
     path("t/<slug:tenant>/setup/prepare/", views.prepare, name="prepare"),
     path("t/<slug:tenant>/setup/reissue/", views.reissue, name="reissue"),
+    path("t/<slug:tenant>/setup/check/", check_views.check, name="check"),
     path("t/<slug:tenant>/history/", views.history, name="history"),
 ]

@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
@@ -76,12 +76,19 @@ def enqueue(
     trigger: str = Trigger.MANUAL,
     user: Any = None,
     params: dict[str, Any] | None = None,
+    language: str | None = None,
 ) -> JobRun:
-    """Create a queued run and send it to a worker once the surrounding transaction commits."""
+    """Create a queued run and send it to a worker once the surrounding transaction commits.
+
+    ``language`` (the requester's UI language) is the language the job writes its texts in.
+    """
+    params = dict(params or {})
+    if language:
+        params["language"] = language
     try:
         with transaction.atomic():
             run = JobRun.objects.create(
-                tenant=tenant, kind=kind, trigger=trigger, params=params or {},
+                tenant=tenant, kind=kind, trigger=trigger, params=params,
                 requested_by=user if user is not None and user.is_authenticated else None,
             )
     except IntegrityError:
@@ -89,7 +96,8 @@ def enqueue(
             tenant=tenant, kind=kind, status__in=JobStatus.active()
         ).first()
         if active is None:  # finished between our insert and this read: try once more
-            return enqueue(tenant, kind, trigger=trigger, user=user, params=params)
+            return enqueue(tenant, kind, trigger=trigger, user=user, params=params,
+                           language=language)
         raise JobAlreadyActive(active) from None
     transaction.on_commit(partial(dispatch, run.pk))
     return run
@@ -186,7 +194,8 @@ def execute(run_id: int) -> str | None:
     if run.attempts > 1:
         ctx.log(_("Resumed (attempt %(n)s).") % {"n": run.attempts}, JobLogLine.Level.WARNING)
     status, error, result = JobStatus.SUCCEEDED, "", None
-    with _heartbeat(ctx):
+    # Texts a body writes (log lines, step results) are in the requester's UI language.
+    with _heartbeat(ctx), translation.override(run.params.get("language") or None):
         try:
             cancel_pending = JobRun.objects.filter(pk=run_id, cancel_requested=True).exists()
             if cancel_pending:
@@ -196,7 +205,10 @@ def execute(run_id: int) -> str | None:
             status = JobStatus.CANCELLED
             ctx.log(_("Cancelled on request."), JobLogLine.Level.WARNING)
         except Exception as exc:
-            logger.exception("job %s (%s) failed", run_id, run.kind)
+            if getattr(exc, "explanation", None):  # an explained failure needs no traceback
+                logger.warning("job %s (%s) failed: %s", run_id, run.kind, explain(exc))
+            else:
+                logger.exception("job %s (%s) failed", run_id, run.kind)
             status, error = JobStatus.FAILED, explain(exc)
             ctx.log(error, JobLogLine.Level.ERROR)
     if result:

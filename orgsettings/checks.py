@@ -1,0 +1,285 @@
+"""Check integration (C9, C15): a job that tests the CRM connection step by step.
+
+Every step ends ok / warning / failed / skipped with a sentence an admin can act on. The
+steps are written to the run's result as they finish, so the page turns them green live.
+A fundamental failure (no answer, untrusted certificate, refused sign-in, unsupported
+version) skips the steps that depend on it. A passing check is recorded on the
+organisation settings: syncs start only after one passed since the connection changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from dynamics import DataverseClient
+from dynamics.errors import (
+    AuthenticationFailed,
+    CertificateError,
+    ConnectionFailed,
+    DynamicsError,
+    NotFound,
+    PrivilegeError,
+    RequestTimeout,
+    RetriesExhausted,
+    UnsupportedVersion,
+)
+from orgsettings import solution
+from orgsettings.connection import client_for
+from orgsettings.models import OrgSettings
+from syncjobs.runner import JobContext
+
+OK, WARNING, FAILED, SKIPPED = "ok", "warning", "failed", "skipped"
+
+# Titles are stored untranslated and translated when rendered (the page's language).
+STEPS: list[tuple[str, str]] = [
+    ("reach", gettext_noop("The CRM answers")),
+    ("tls", gettext_noop("Its certificate is trusted")),
+    ("auth", gettext_noop("Sign-in works")),
+    ("whoami", gettext_noop("WhoAmI: the connector's CRM user")),
+    ("version", gettext_noop("The CRM version is supported")),
+    ("schema", gettext_noop("The mailworx solution is installed")),
+    ("privileges", gettext_noop("The user has the privileges it needs")),
+    ("roles", gettext_noop("The mailworx security roles")),
+    ("change_tracking", gettext_noop("Change tracking")),
+    ("bulk", gettext_noop("Bulk operations")),
+]
+
+
+@dataclass
+class StepResult:
+    key: str
+    title: str
+    status: str = "pending"
+    message: str = ""
+    hint: str = ""
+
+
+class _Check:
+    def __init__(self, ctx: JobContext, client: DataverseClient) -> None:
+        self.ctx = ctx
+        self.client = client
+        self.steps = {key: StepResult(key, title) for key, title in STEPS}
+        self.user_id = ""
+
+    def publish(self) -> None:
+        self.ctx.set_result(steps=[asdict(s) for s in self.steps.values()])
+
+    def set(self, key: str, status: str, message: str, hint: str = "") -> None:
+        step = self.steps[key]
+        step.status, step.message, step.hint = status, message, hint
+        done = sum(s.status != "pending" for s in self.steps.values())
+        self.publish()
+        self.ctx.progress(done, len(self.steps), str(step.title))
+
+    def skip_rest(self, after: str) -> None:
+        title = dict(STEPS)[after]
+        for step in self.steps.values():
+            if step.status == "pending":
+                step.status = SKIPPED
+                step.message = _("Not checked: needs “%(step)s”.") % {"step": _(title)}
+        self.publish()
+
+    def run(self) -> bool:
+        fundamentals: list[tuple[str, Callable[[], bool]]] = [
+            ("reach", self.reach), ("auth", self.auth), ("version", self.version)]
+        for key, fundamental in fundamentals:
+            if not fundamental():
+                self.skip_rest(key)
+                return False
+        needs: list[Callable[[], None]] = [
+            self.schema, self.privileges, self.roles, self.change_tracking, self.bulk]
+        for step in needs:
+            try:
+                step()
+            except DynamicsError as exc:
+                current = next(s for s in self.steps.values() if s.status == "pending")
+                self.set(current.key, FAILED, exc.explanation)
+        return all(s.status in (OK, WARNING) for s in self.steps.values())
+
+    # -- fundamentals --------------------------------------------------------------------
+
+    def reach(self) -> bool:
+        url = self.client.transport.connection.api_url
+        https = urlsplit(url).scheme == "https"
+        try:
+            status = self.client.probe()
+        except CertificateError as exc:
+            self.set("reach", OK, _("The CRM answered the TLS handshake."))
+            self.set("tls", FAILED, exc.explanation, _(
+                "If the CRM uses a certificate of your own CA, paste that CA's certificate "
+                "(PEM) into “CA certificates” in the organisation settings."))
+            return False
+        except (ConnectionFailed, RequestTimeout) as exc:
+            self.set("reach", FAILED, exc.explanation, _(
+                "Check the CRM URL and that the CRM accepts connections from the mailworx "
+                "servers (firewall, proxy)."))
+            return False
+        self.set("reach", OK, _("The Web API answered (HTTP %(status)s).") % {"status": status})
+        if https:
+            self.set("tls", OK, _("The certificate is valid and trusted."))
+        else:
+            self.set("tls", WARNING, _("The connection uses plain HTTP: nothing is encrypted."),
+                     _("Use https:// for a CRM reachable outside a protected network."))
+        return True
+
+    def auth(self) -> bool:
+        try:
+            who = self.client.who_am_i()
+        except AuthenticationFailed as exc:
+            self.set("auth", FAILED, exc.explanation)
+            return False
+        except PrivilegeError as exc:
+            self.set("auth", OK, _("The sign-in service issued a token."))
+            self.set("whoami", FAILED, exc.explanation, _(
+                "Create an application user for the app registration in the CRM and give "
+                "it the “mailworx User” or “mailworx Administrator” role."))
+            return False
+        except UnsupportedVersion as exc:
+            self.set("auth", OK, _("The server accepted the credentials."))
+            self.set("whoami", FAILED, exc.explanation)
+            self.set("version", FAILED, exc.explanation)
+            return False
+        except NotFound:
+            self.set("auth", OK, _("The server accepted the credentials."))
+            message = _("The CRM has no Web API at this address. CRM 2013 and 2015 have no "
+                        "Web API; the connector needs Dynamics CRM 2016 (8.x) or later.")
+            self.set("whoami", FAILED, message)
+            self.set("version", FAILED, message)
+            return False
+        except (RetriesExhausted, ConnectionFailed, RequestTimeout) as exc:
+            self.set("auth", FAILED, exc.explanation)
+            return False
+        self.user_id = who.user_id
+        self.set("auth", OK, _("Signed in."))
+        self.set("whoami", OK, _("User %(user)s in business unit %(bu)s.") % {
+            "user": who.user_id, "bu": who.business_unit_id})
+        return True
+
+    def version(self) -> bool:
+        try:
+            caps = self.client.capabilities
+        except UnsupportedVersion as exc:
+            self.set("version", FAILED, exc.explanation)
+            return False
+        self.set("version", OK, _("Version %(version)s.") % {"version": caps.version})
+        return True
+
+    # -- what the connector needs --------------------------------------------------------
+
+    def schema(self) -> None:
+        missing: list[str] = []
+        for entity, needed in solution.REQUIRED_ATTRIBUTES.items():
+            try:
+                attributes = {a.logical_name: a for a in self.client.entity_attributes(entity)}
+            except NotFound:
+                missing.append(_("table %(entity)s") % {"entity": entity})
+                continue
+            missing += [f"{entity}.{name}" for name in needed if name not in attributes]
+            channel = attributes.get("channeltypecode")
+            if entity == "campaignactivity" and channel is not None and not any(
+                    o.value == solution.MAILWORX_CHANNEL for o in channel.options):
+                missing.append(_("the “mailworx campaign” channel of campaign activities"))
+        if missing:
+            self.set("schema", FAILED, _("Missing: %(list)s.") % {"list": ", ".join(missing)},
+                     _("Import the mailworx managed solution into the CRM (see the "
+                       "installation guide), then check again."))
+        else:
+            self.set("schema", OK, _("All tables and columns of the mailworx solution exist."))
+
+    def privileges(self) -> None:
+        hint = _("Assign the “mailworx User” or “mailworx Administrator” role to the "
+                 "connector's user in the CRM.")
+        try:
+            held = {p.name for p in self.client.user_privileges(self.user_id)}
+        except PrivilegeError:
+            self.set("privileges", FAILED, _(
+                "The connector's user may not even read its own privileges (it lacks "
+                "prvReadUser), so it certainly lacks the ones the sync needs."), hint)
+            return
+        missing = [p for p in solution.REQUIRED_PRIVILEGES if p not in held]
+        if missing:
+            self.set("privileges", FAILED,
+                     _("The connector's user lacks %(n)s privileges: %(list)s.") % {
+                         "n": len(missing), "list": ", ".join(missing[:12])
+                         + (" …" if len(missing) > 12 else "")}, hint)
+        else:
+            self.set("privileges", OK, _("All %(n)s required privileges are granted.") % {
+                "n": len(solution.REQUIRED_PRIVILEGES)})
+
+    def roles(self) -> None:
+        existing = {str(r.get("name")) for r in self.client.query(
+            "roles", select=["name"], filter=" or ".join(
+                f"name eq '{name}'" for name in solution.ROLES))}
+        assigned = {str(r.get("name")) for r in self.client.user_roles(self.user_id)}
+        absent = [name for name in solution.ROLES if name not in existing]
+        mine = [name for name in solution.ROLES if name in assigned]
+        if absent:
+            self.set("roles", FAILED, _("Role(s) not found in the CRM: %(list)s.") % {
+                "list": ", ".join(absent)},
+                _("Import the mailworx managed solution; it ships both roles."))
+        elif not mine:
+            self.set("roles", WARNING, _("Both roles exist, but neither is assigned to the "
+                                         "connector's user."),
+                     _("Assign “mailworx User” (or “mailworx Administrator”) to that user."))
+        else:
+            self.set("roles", OK, _("Both roles exist; the connector's user has %(list)s.")
+                     % {"list": ", ".join(mine)})
+
+    def change_tracking(self) -> None:
+        off = [t for t in solution.TRACKED_TABLES if not self.client.change_tracking_enabled(t)]
+        if off:
+            self.set("change_tracking", WARNING, _(
+                "Not enabled for %(list)s: syncs read changes by modification date instead, "
+                "and deletions there are found by the periodic reconcile run.") % {
+                "list": ", ".join(off)},
+                _("Enable change tracking on these tables in the CRM for faster, complete "
+                  "incremental syncs."))
+        else:
+            self.set("change_tracking", OK, _("Enabled for every table the sync reads."))
+
+    def bulk(self) -> None:
+        supported = [t for t in solution.BULK_TABLES if self.client.supports_bulk(t)]
+        if supported:
+            self.set("bulk", OK, _("Bulk messages (CreateMultiple/UpdateMultiple) for %(list)s.")
+                     % {"list": ", ".join(supported)})
+        else:
+            self.set("bulk", OK, _("No bulk messages on this CRM: writes are grouped in "
+                                   "$batch requests instead."))
+
+
+def run_integration_check(ctx: JobContext) -> dict[str, Any]:
+    with client_for(ctx.tenant) as client:  # NotConfigured explains itself
+        check = _Check(ctx, client)
+        check.publish()
+        passed = check.run()
+    _record_outcome(ctx, passed)
+    ctx.log(_("Integration check passed.") if passed else _("Integration check failed."))
+    if not passed:
+        failed = [s for s in check.steps.values() if s.status == FAILED]
+        raise CheckFailed(failed[0] if failed else None)
+    return {"passed": True}
+
+
+def _record_outcome(ctx: JobContext, passed: bool) -> None:
+    if passed:
+        OrgSettings.objects.filter(tenant=ctx.tenant).update(check_passed_at=timezone.now())
+
+
+class CheckFailed(Exception):
+    """Marks the run failed; the explanation names the first failing step."""
+
+    def __init__(self, step: StepResult | None) -> None:
+        super().__init__(step.key if step else "check")
+        if step is None:
+            self.explanation = _("The integration check failed.")
+        else:
+            self.explanation = _("The integration check failed at “%(step)s”: %(message)s") % {
+                "step": _(step.title), "message": step.message}
+

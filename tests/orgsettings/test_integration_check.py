@@ -1,0 +1,179 @@
+"""Check integration (C9, C15) against the Dataverse emulator over real HTTPS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from dynamics_emulator import credentials
+from dynamics_emulator.server import EmulatorServer
+from orgsettings.models import OrgSettings
+from orgsettings.progress import integration_ready, setup_steps
+from orgsettings.services import prepare_mailworx
+from syncjobs import runner
+from syncjobs.models import JobKind, JobRun, JobStatus
+from tenants.models import Tenant
+from tests.crm_fixtures import configure_tenant_for_emulator, crm, emulator  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_dispatch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sent: list[int] = []
+    monkeypatch.setattr(runner, "dispatch", sent.append)
+    return sent
+
+
+def run_check(tenant: Tenant) -> JobRun:
+    run = runner.enqueue(tenant, JobKind.INTEGRATION_CHECK)
+    runner.execute(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def steps(run: JobRun) -> dict[str, dict[str, Any]]:
+    return {s["key"]: s for s in run.result["steps"]}
+
+
+def test_a_correct_online_setup_passes_every_step(tenant: Tenant, crm: EmulatorServer) -> None:
+    configure_tenant_for_emulator(tenant, crm)
+    run = run_check(tenant)
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    result = steps(run)
+    assert [s["status"] for s in result.values()] == ["ok"] * 10, result
+    assert result["version"]["message"].startswith("Version 9.2")
+    assert "mailworx Administrator" in result["roles"]["message"]
+    assert integration_ready(tenant)
+
+
+def test_a_wrong_secret_fails_at_sign_in_and_skips_the_rest(tenant: Tenant, crm: EmulatorServer
+                                                           ) -> None:
+    configure_tenant_for_emulator(tenant, crm, client_secret="not-the-secret")
+    run = run_check(tenant)
+    assert run.status == JobStatus.FAILED
+    result = steps(run)
+    assert result["reach"]["status"] == "ok" and result["tls"]["status"] == "ok"
+    assert result["auth"]["status"] == "failed"
+    assert "client secret" in result["auth"]["message"]
+    assert {result[k]["status"] for k in ("whoami", "version", "schema", "roles")} == {"skipped"}
+    assert "Sign-in works" in run.error
+    assert not integration_ready(tenant)
+
+
+def test_an_untrusted_certificate_is_named_with_a_fix(tenant: Tenant, crm: EmulatorServer) -> None:
+    configure_tenant_for_emulator(tenant, crm, ca_bundle="")
+    result = steps(run_check(tenant))
+    assert result["tls"]["status"] == "failed"
+    assert "CA certificates" in result["tls"]["hint"]
+
+
+def test_an_app_without_application_user_fails_at_whoami(tenant: Tenant, crm: EmulatorServer
+                                                         ) -> None:
+    configure_tenant_for_emulator(tenant, crm, client_id=credentials.ORPHAN_CLIENT_ID,
+                                  client_secret=credentials.ORPHAN_CLIENT_SECRET)
+    result = steps(run_check(tenant))
+    assert result["auth"]["status"] == "ok"
+    assert result["whoami"]["status"] == "failed"
+    assert "application user" in result["whoami"]["hint"]
+
+
+def test_on_premise_ntlm_passes_with_warnings_for_tracking(tenant: Tenant, crm: EmulatorServer
+                                                          ) -> None:
+    configure_tenant_for_emulator(tenant, crm, org="fabrikam")
+    run = run_check(tenant)
+    result = steps(run)
+    assert result["version"]["message"].startswith("Version 8.2")
+    assert result["change_tracking"]["status"] == "warning"
+    assert "$batch" in result["bulk"]["message"]
+    assert run.status == JobStatus.SUCCEEDED, run.error
+
+
+def test_a_user_without_the_roles_fails_at_privileges(tenant: Tenant, crm: EmulatorServer) -> None:
+    domain, user, password = credentials.NTLM_USERS[2]  # a salesperson, no mailworx role
+    configure_tenant_for_emulator(tenant, crm, org="fabrikam", onprem_username=f"{domain}\\{user}",
+                                  onprem_password=password)
+    run = run_check(tenant)
+    result = steps(run)
+    assert result["privileges"]["status"] == "failed"
+    assert "prvReadUser" in result["privileges"]["message"]
+    assert "mailworx User" in result["privileges"]["hint"]
+    assert result["roles"]["status"] == "failed"  # may not even read the roles
+    assert run.status == JobStatus.FAILED
+    assert "privileges" in run.error
+
+
+def test_crm_2015_is_reported_as_unsupported(tenant: Tenant, crm: EmulatorServer) -> None:
+    configure_tenant_for_emulator(tenant, crm, org="legacy2015")
+    result = steps(run_check(tenant))
+    assert result["version"]["status"] == "failed"
+    assert "CRM 2013 and 2015" in result["version"]["message"]
+
+
+def test_an_unreachable_crm_fails_at_the_first_step(tenant: Tenant, crm: EmulatorServer) -> None:
+    configure_tenant_for_emulator(tenant, crm, crm_url="https://127.0.0.1:9/contoso")
+    result = steps(run_check(tenant))
+    assert result["reach"]["status"] == "failed"
+    assert "firewall" in result["reach"]["hint"]
+
+
+def test_changing_the_connection_asks_for_a_new_check(tenant: Tenant, crm: EmulatorServer) -> None:
+    configure_tenant_for_emulator(tenant, crm)
+    prepare_mailworx(tenant, user=None)
+    run_check(tenant)
+    assert integration_ready(tenant)
+    assert next(s for s in setup_steps(tenant) if s.key == "check").done
+    configure_tenant_for_emulator(tenant, crm, sync_interval_minutes=30)  # not a connection field
+    assert integration_ready(tenant)
+    configure_tenant_for_emulator(tenant, crm, client_secret=credentials.LIMITED_CLIENT_SECRET,
+                                  client_id=credentials.LIMITED_CLIENT_ID)
+    assert not integration_ready(tenant)
+    step = next(s for s in setup_steps(tenant) if s.key == "check")
+    assert not step.done and "changed" in step.reason
+
+
+class TestCheckPage:
+    def url(self, tenant: Tenant) -> str:
+        return reverse("orgsettings:check", kwargs={"tenant": tenant.slug})
+
+    def test_owner_and_member_start_a_check(self, tenant: Tenant, crm: EmulatorServer,
+                                            owner_client: Client, member_client: Client,
+                                            no_dispatch: list[int],
+                                            django_capture_on_commit_callbacks: Any) -> None:
+        configure_tenant_for_emulator(tenant, crm)
+        prepare_mailworx(tenant, user=None)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = member_client.post(self.url(tenant))
+        assert response.status_code == 302
+        run = JobRun.objects.get(tenant=tenant, kind=JobKind.INTEGRATION_CHECK)
+        assert no_dispatch == [run.pk]
+        runner.execute(run.pk)
+        page = owner_client.get(self.url(tenant)).content.decode()
+        assert 'data-step="schema" data-status="ok"' in page
+        assert "The mailworx solution is installed" in page
+
+    def test_check_needs_settings_and_prepare(self, tenant: Tenant, owner_client: Client) -> None:
+        response = owner_client.post(self.url(tenant), follow=True)
+        assert "Save the organisation settings first." in response.content.decode()
+        assert not JobRun.objects.filter(tenant=tenant).exists()
+
+    def test_outsider_gets_404(self, tenant: Tenant, outsider_client: Client) -> None:
+        assert outsider_client.get(self.url(tenant)).status_code == 404
+        assert outsider_client.post(self.url(tenant)).status_code == 404
+        assert not JobRun.objects.filter(tenant=tenant).exists()
+
+    def test_results_render_in_german(self, tenant: Tenant, crm: EmulatorServer,
+                                      owner_client: Client) -> None:
+        configure_tenant_for_emulator(tenant, crm, client_secret="wrong")
+        prepare_mailworx(tenant, user=None)
+        owner_client.post(reverse("set_language"), {"language": "de"})
+        owner_client.post(self.url(tenant))
+        run = JobRun.objects.get(tenant=tenant)
+        assert run.params["language"] == "de"
+        runner.execute(run.pk)
+        page = owner_client.get(self.url(tenant)).content.decode()
+        assert OrgSettings.objects.get(tenant=tenant).check_passed_at is None
+        assert 'lang="de"' in page
