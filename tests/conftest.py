@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractUser
 from django.test import Client
 
 from tenants.models import Membership, Role, Tenant
+from tests.crm_fixtures import crm, emulator  # noqa: F401  (the CRM: Dataverse emulator)
 
 PASSWORD = "correct horse battery staple 42"
 

@@ -16,7 +16,7 @@ from orgsettings.services import prepare_mailworx
 from syncjobs import runner
 from syncjobs.models import JobKind, JobRun, JobStatus
 from tenants.models import Tenant
-from tests.crm_fixtures import configure_tenant_for_emulator, crm, emulator  # noqa: F401
+from tests.crm_fixtures import configure_tenant_for_emulator
 
 pytestmark = pytest.mark.django_db
 
