@@ -101,7 +101,8 @@ class EmulatorServer:
         return self
 
     def serve_forever(self) -> None:
-        self.start()
+        if self._httpd is None:
+            self.start()
         assert self._thread is not None
         try:
             self._thread.join()

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 HOST = os.environ.get("MWX_DEMO_HOST", "127.0.0.1")
 PORT = int(os.environ.get("MWX_DEMO_PORT", "8000"))
+EMULATOR_PORT = int(os.environ.get("MWX_EMULATOR_PORT", "8765"))
 
 
 def port_free(port: int) -> bool:
@@ -41,16 +42,39 @@ def main() -> int:
     if not port_free(PORT):
         print(f"Port {PORT} is in use; set MWX_DEMO_PORT to another port.", file=sys.stderr)
         return 1
+    if not port_free(EMULATOR_PORT):
+        print(f"Port {EMULATOR_PORT} is in use; set MWX_EMULATOR_PORT to another port.",
+              file=sys.stderr)
+        return 1
     manage = [PY, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, env=env)
-    subprocess.run([*manage, "seed_demo"], check=True, env=env)
-
     logs = var / "logs"
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(name: str, cmd: list[str]) -> None:
         log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
         procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log))
+
+    # The local Dynamics emulator (demo seed) is the demo's CRM.
+    emulator_dir = var / "emulator"
+    start("emulator", [PY, "-m", "dynamics_emulator", "--host", HOST, "--port",
+                       str(EMULATOR_PORT), "--seed", "demo", "--state-dir", str(emulator_dir)])
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, env=env)
+    if not wait_for_port(EMULATOR_PORT):
+        print(f"The emulator did not start; see {logs / 'emulator.log'}", file=sys.stderr)
+        for p in procs:
+            p.terminate()
+        return 1
+    from dynamics_emulator import credentials
+
+    crm_base = f"https://{HOST}:{EMULATOR_PORT}"
+    secret_file = emulator_dir / "demo-client-secret"
+    secret_file.write_text(credentials.CLIENT_SECRET)
+    subprocess.run([*manage, "seed_demo", "--crm-url", f"{crm_base}/contoso",
+                    "--authority", crm_base, "--directory-tenant-id", credentials.TENANT_ID,
+                    "--client-id", credentials.CLIENT_ID, "--client-secret-file",
+                    str(secret_file), "--ca-file", str(emulator_dir / "ca.pem")],
+                   check=True, env=env)
+    subprocess.run([*manage, "seed_demo_audience", "demo", "--if-empty"], check=True, env=env)
 
     start("web", [*manage, "runserver", f"{HOST}:{PORT}", "--noreload"])
     start("worker", [PY, "-m", "celery", "-A", "mailworx_crm", "worker", "--pool=solo",
@@ -66,6 +90,7 @@ def main() -> int:
     print()
     print(f"  mailworx CRM Connector:  http://{HOST}:{PORT}/")
     print(f"  log in as:               {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    print(f"  Dynamics emulator (CRM): {crm_base}/contoso  (CA: {emulator_dir / 'ca.pem'})")
     print(f"  logs:                    {logs}/")
     print("  Ctrl-C stops the web server and the worker.")
     print(flush=True)

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from django.db import connection
+
+from tests.worker_fixtures import worker_env
+
+__all__ = ["BODIES", "worker_env"]
 
 BODIES = {
     "test_succeed": "tests.syncjobs.bodies.succeed",
@@ -19,16 +19,3 @@ BODIES = {
 @pytest.fixture(autouse=True)
 def _test_bodies(settings: object) -> None:
     settings.JOB_EXTRA_BODIES = BODIES  # type: ignore[attr-defined]
-
-
-def worker_env(**extra: str) -> dict[str, str]:
-    """Environment for a worker process that uses the current test database."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        url = f"sqlite:///{Path(db['NAME']).resolve()}"
-    else:
-        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    import json
-
-    return {**os.environ, "DATABASE_URL": url, "JOB_EXTRA_BODIES": json.dumps(BODIES),
-            "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **extra}

@@ -37,6 +37,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("tenant", help="slug of the tenant")
         parser.add_argument("--count", type=int, default=300)
+        parser.add_argument("--if-empty", action="store_true",
+                            help="do nothing when the tenant has subscribers already")
         parser.add_argument("--reset", action="store_true",
                             help="delete the tenant's subscribers, groups and campaigns first")
 
@@ -50,6 +52,8 @@ class Command(BaseCommand):
                 SubscriberGroup.objects.filter(tenant=tenant).delete()
                 Subscriber.objects.filter(tenant=tenant).delete()
             elif Subscriber.objects.filter(tenant=tenant).exists():
+                if options["if_empty"]:
+                    return
                 raise CommandError("The tenant has subscribers already; use --reset.")
             self._seed(tenant, options["count"])
 

@@ -1,0 +1,69 @@
+"""A real Celery worker process for tests, on the filesystem broker (or Redis in the
+integration stage, REDIS_URL), using the current test database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from mailworx_crm.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    """Environment for another process that must use the current test database."""
+    from django.conf import settings
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{Path(db['NAME']).resolve()}"
+    else:
+        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT),
+            "JOB_EXTRA_BODIES": json.dumps(getattr(settings, "JOB_EXTRA_BODIES", {})),
+            **extra}
+
+
+def _reset_producer_pool() -> None:
+    # The pool caches connections made with the old broker settings.
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a worker; this process's Celery app sends to the same broker meanwhile."""
+    url = os.environ.get("REDIS_URL") or "filesystem://"
+    options: dict[str, str] = {}
+    if url.startswith("filesystem"):
+        out, processed = tmp_path / "broker" / "out", tmp_path / "broker" / "processed"
+        out.mkdir(parents=True)
+        processed.mkdir(parents=True)
+        options = {"data_folder_in": str(out), "data_folder_out": str(out),
+                   "processed_folder": str(processed)}
+    saved = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
+    celery_app.conf.broker_url = url
+    celery_app.conf.broker_transport_options = options
+    _reset_producer_pool()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "mailworx_crm", "worker", "--pool=solo",
+         "--concurrency=1", "--loglevel=WARNING", "--without-mingle", "--without-gossip",
+         f"--hostname=test-{os.getpid()}@localhost"],
+        cwd=ROOT, env=worker_env(CELERY_BROKER_URL=url, MWX_VAR_DIR=str(tmp_path)),
+    )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+        celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
+        _reset_producer_pool()
