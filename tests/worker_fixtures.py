@@ -46,10 +46,11 @@ def celery_worker_process(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     options: dict[str, str] = {}
     if url.startswith("filesystem"):
         out, processed = tmp_path / "broker" / "out", tmp_path / "broker" / "processed"
-        out.mkdir(parents=True)
-        processed.mkdir(parents=True)
+        control = tmp_path / "broker" / "control"
+        for folder in (out, processed, control):
+            folder.mkdir(parents=True)
         options = {"data_folder_in": str(out), "data_folder_out": str(out),
-                   "processed_folder": str(processed)}
+                   "processed_folder": str(processed), "control_folder": str(control)}
     saved = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
     celery_app.conf.broker_url = url
     celery_app.conf.broker_transport_options = options
