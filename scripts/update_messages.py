@@ -22,6 +22,10 @@ def main() -> int:
         cmd += ["--ignore", pattern]
     subprocess.run(cmd, cwd=ROOT, check=True)
     en = ROOT / "locale" / "en" / "LC_MESSAGES" / "django.po"
+    # gettext's fuzzy guesses from older strings are moot in the source language: empty
+    # them, then msgen fills every empty msgstr with its msgid.
+    subprocess.run(["msgattrib", "--clear-fuzzy", "--empty", "--clear-previous", str(en),
+                    "-o", str(en)], check=True)
     subprocess.run(["msgen", str(en), "-o", str(en)], check=True)
     for po in (en, ROOT / "locale" / "de" / "LC_MESSAGES" / "django.po"):
         text = po.read_text(encoding="utf-8")
