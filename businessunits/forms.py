@@ -35,6 +35,10 @@ class BusinessUnitForm(forms.ModelForm):
             self.fields["is_default"].help_text = _(
                 "This is the default unit. To change that, make another unit the default.")
 
+    @property
+    def owner_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("owner_type", "owner_id", "owner_name")]
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         owner_id = cleaned.get("owner_id")

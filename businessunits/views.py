@@ -119,4 +119,6 @@ def unit_detail(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResp
         "groups": mapping_services.overview(unit),
         "catalogue_loaded": mapping_services.catalogue_loaded(access.tenant),
         "attribute_pull": latest_run(access.tenant, JobKind.ATTRIBUTE_PULL),
+        "owner_unknown": not owners.cache_is_empty(access.tenant)
+        and owners.find_active(access.tenant, unit.owner_id) is None,
     })

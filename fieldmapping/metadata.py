@@ -117,6 +117,8 @@ def run_attribute_pull(ctx: JobContext) -> dict[str, Any]:
     with client_for(ctx.tenant) as client:
         data = pull_catalogue(client, ctx)
     result = load_catalogue(ctx.tenant, data)
+    tables = len(data["entities"])
+    ctx.progress(tables, tables, _("Done"))
     summary = summarise(result)
     ctx.log(_("%(added)s attributes added, %(changed)s changed, %(vanished)s vanished.")
             % {"added": len(result.added), "changed": len(result.changed),

@@ -237,3 +237,23 @@ def test_another_tenants_unit_ids_stay_404_for_the_form(
     save_settings(other_tenant)
     theirs = make_unit(other_tenant, "Theirs")
     assert owner_client.get(url("edit", tenant, pk=theirs.pk)).status_code == 404
+
+
+def test_unit_page_warns_when_its_owner_is_no_longer_active(
+    owner_client: Client, tenant: Tenant, cached: JobRun
+) -> None:
+    anna = principal(tenant, "Anna Berger")
+    unit = make_unit(tenant, owner_id=anna.crm_id, owner_name=anna.name,
+                     owner_type="systemuser")
+    detail = url("detail", tenant, pk=unit.pk)
+    assert "owner-unknown" not in owner_client.get(detail).content.decode()
+    anna.is_active = False
+    anna.save()
+    assert "owner-unknown" in owner_client.get(detail).content.decode()
+
+
+def test_the_form_renders_each_field_once(owner_client: Client, tenant: Tenant,
+                                          cached: JobRun) -> None:
+    page = owner_client.get(url("create", tenant)).content.decode()
+    for name in ("name", "owner_id", "owner_name", "owner_type"):
+        assert page.count(f'name="{name}"') == 1, name

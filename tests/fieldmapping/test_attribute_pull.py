@@ -204,3 +204,18 @@ def test_the_pull_waits_for_the_settings(
     response = owner_client.post(pull_url(tenant))
     assert response.status_code == 302
     assert not JobRun.objects.filter(tenant=tenant).exists()
+
+
+def test_setup_progress_points_to_the_pull_until_the_catalogue_is_filled(
+    tenant: Tenant, unit: BusinessUnit, crm_server: Any, no_dispatch: list[int]
+) -> None:
+    from orgsettings.progress import setup_steps
+
+    def hint() -> bool:
+        step = setup_steps(tenant)[-1]
+        return any("Synchronise CRM attributes" in d for d in step.details)
+
+    assert hint()
+    configure_tenant_for_emulator(tenant, crm_server)
+    assert pull(tenant).status == JobStatus.SUCCEEDED
+    assert not hint()
