@@ -64,8 +64,10 @@ def lookup_targets(attributes: list[AttributeInfo]) -> set[str]:
             for target in a.targets}
 
 
-def pull_catalogue(client: DataverseClient, ctx: JobContext) -> CatalogueData:
-    """Read contact, account, lead and their lookup targets; report progress per table."""
+def pull_catalogue(client: DataverseClient, ctx: JobContext,
+                   unread: list[str] | None = None) -> CatalogueData:
+    """Read contact, account, lead and their lookup targets; report progress per table.
+    Lookup targets that cannot be read are appended to ``unread``."""
     entities: dict[str, EntityData] = {}
     pending = list(MAIN_ENTITIES)
     done = 0
@@ -82,6 +84,8 @@ def pull_catalogue(client: DataverseClient, ctx: JobContext) -> CatalogueData:
                       "are skipped: %(reason)s") % {"entity": name, "reason": exc.explanation},
                     JobLogLine.Level.WARNING)
             attributes = None
+            if unread is not None:
+                unread.append(name)
         if attributes is not None:
             entities[name] = {"attributes": [attribute_data(a) for a in attributes]}
             ctx.count("attributes", len(attributes))
@@ -114,9 +118,10 @@ def summarise(result: CatalogueResult) -> dict[str, Any]:
 
 def run_attribute_pull(ctx: JobContext) -> dict[str, Any]:
     """Job body of ``attribute_pull``."""
+    unread: list[str] = []
     with client_for(ctx.tenant) as client:
-        data = pull_catalogue(client, ctx)
-    result = load_catalogue(ctx.tenant, data)
+        data = pull_catalogue(client, ctx, unread)
+    result = load_catalogue(ctx.tenant, data, unread=unread)
     tables = len(data["entities"])
     ctx.progress(tables, tables, _("Done"))
     summary = summarise(result)

@@ -219,3 +219,26 @@ def test_setup_progress_points_to_the_pull_until_the_catalogue_is_filled(
     configure_tenant_for_emulator(tenant, crm_server)
     assert pull(tenant).status == JobStatus.SUCCEEDED
     assert not hint()
+
+
+def test_an_unreadable_lookup_target_is_skipped_not_reported_as_vanished(
+    tenant: Tenant, crm_server: Any, no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dynamics.errors import PrivilegeError
+
+    configure_tenant_for_emulator(tenant, crm_server)
+    assert pull(tenant).status == JobStatus.SUCCEEDED
+    original = DataverseClient.entity_attributes
+
+    def no_systemuser(self: DataverseClient, logical_name: str) -> Any:
+        if logical_name == "systemuser":
+            raise PrivilegeError("You may not read the user table's metadata.")
+        return original(self, logical_name)
+
+    monkeypatch.setattr(DataverseClient, "entity_attributes", no_systemuser)
+    run = pull(tenant)
+    assert run.status == JobStatus.SUCCEEDED
+    assert run.result["vanished"] == []
+    assert attr(tenant, "systemuser.fullname").present
+    assert any("systemuser" in line.message and line.level == "warning"
+               for line in run.log_lines.all())
