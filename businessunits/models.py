@@ -50,3 +50,32 @@ class BusinessUnit(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CrmPrincipal(models.Model):
+    """A CRM user or team that can own reactions: the owner picker's cache (C11).
+
+    Filled only by the ``owner_refresh`` job; the picker searches these rows, so a web
+    request never calls the CRM. Users and teams the CRM no longer lists as active stay,
+    marked inactive, so units that still name them can say so.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="crm_principals")
+    crm_id = models.UUIDField(_("CRM id"))
+    name = models.CharField(_("name"), max_length=200)
+    principal_type = models.CharField(_("type"), max_length=20, choices=OwnerType.choices)
+    email = models.CharField(_("email"), max_length=200, blank=True)
+    domain_name = models.CharField(_("user name"), max_length=1024, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    refreshed_at = models.DateTimeField(_("refreshed"))
+
+    class Meta:
+        ordering = ["name", "crm_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "crm_id"], name="crm_principal_unique"),
+        ]
+        verbose_name = _("CRM user or team")
+        verbose_name_plural = _("CRM users and teams")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_principal_type_display()})"

@@ -7,10 +7,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from businessunits import gating, services
+from businessunits import gating, owners, services
 from businessunits.forms import BusinessUnitForm
 from businessunits.models import BusinessUnit
 from fieldmapping import services as mapping_services
+from syncjobs.models import JobKind
+from syncjobs.starting import latest_run
 from tenants.access import TenantAccess, tenant_view
 
 
@@ -32,17 +34,29 @@ def unit_list(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     return render(request, "businessunits/list.html", {
         "access": access, "units": units, "ready": gating.settings_saved(access.tenant),
         "not_ready_reason": gating.NOT_READY_REASON,
+        "attribute_pull": latest_run(access.tenant, JobKind.ATTRIBUTE_PULL),
+    })
+
+
+def _form_page(request: HttpRequest, access: TenantAccess, form: BusinessUnitForm,
+               unit: BusinessUnit | None = None) -> HttpResponse:
+    return render(request, "businessunits/form.html", {
+        "access": access, "form": form, "unit": unit,
+        "ready": gating.settings_saved(access.tenant),
+        "not_ready_reason": gating.NOT_READY_REASON,
+        "owner_cache_empty": owners.cache_is_empty(access.tenant),
+        "owner_refresh": latest_run(access.tenant, JobKind.OWNER_REFRESH),
     })
 
 
 @tenant_view()
 def unit_create(request: HttpRequest, access: TenantAccess) -> HttpResponse:
-    form = BusinessUnitForm()
+    form = BusinessUnitForm(tenant=access.tenant)
     if request.method == "POST":
         access.require_write()
         if (refused := _refuse_if_not_ready(request, access)) is not None:
             return refused
-        form = BusinessUnitForm(request.POST)
+        form = BusinessUnitForm(request.POST, tenant=access.tenant)
         if form.is_valid():
             try:
                 unit = services.create_unit(access.tenant, **form.cleaned_data)
@@ -52,21 +66,18 @@ def unit_create(request: HttpRequest, access: TenantAccess) -> HttpResponse:
                 messages.success(request, _("Business unit “%(name)s” created.") % {
                     "name": unit.name})
                 return redirect("businessunits:detail", tenant=access.tenant.slug, pk=unit.pk)
-    return render(request, "businessunits/form.html", {
-        "access": access, "form": form, "ready": gating.settings_saved(access.tenant),
-        "not_ready_reason": gating.NOT_READY_REASON,
-    })
+    return _form_page(request, access, form)
 
 
 @tenant_view()
 def unit_edit(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
     unit = access.get(BusinessUnit.objects.all(), pk=pk)
-    form = BusinessUnitForm(instance=unit)
+    form = BusinessUnitForm(instance=unit, tenant=access.tenant)
     if request.method == "POST":
         access.require_write()
         if (refused := _refuse_if_not_ready(request, access)) is not None:
             return refused
-        form = BusinessUnitForm(request.POST, instance=unit)
+        form = BusinessUnitForm(request.POST, instance=unit, tenant=access.tenant)
         if form.is_valid():
             try:
                 services.update_unit(unit, **form.cleaned_data)
@@ -75,11 +86,7 @@ def unit_edit(request: HttpRequest, access: TenantAccess, pk: int) -> HttpRespon
             else:
                 messages.success(request, _("Business unit saved."))
                 return redirect("businessunits:detail", tenant=access.tenant.slug, pk=unit.pk)
-    return render(request, "businessunits/form.html", {
-        "access": access, "form": form, "unit": unit,
-        "ready": gating.settings_saved(access.tenant),
-        "not_ready_reason": gating.NOT_READY_REASON,
-    })
+    return _form_page(request, access, form, unit)
 
 
 @tenant_view()
@@ -111,4 +118,7 @@ def unit_detail(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResp
         "not_ready_reason": gating.NOT_READY_REASON,
         "groups": mapping_services.overview(unit),
         "catalogue_loaded": mapping_services.catalogue_loaded(access.tenant),
+        "attribute_pull": latest_run(access.tenant, JobKind.ATTRIBUTE_PULL),
+        "owner_unknown": not owners.cache_is_empty(access.tenant)
+        and owners.find_active(access.tenant, unit.owner_id) is None,
     })

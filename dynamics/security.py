@@ -32,6 +32,8 @@ class Principal:
     id: str
     name: str
     kind: str  # "systemuser" or "team"
+    email: str = ""  # users: primary email (internalemailaddress)
+    domain_name: str = ""  # users: how they sign in (UPN, or DOMAIN\\user on-premise)
 
 
 class SecurityApi(RecordsApi):
@@ -57,11 +59,14 @@ class SecurityApi(RecordsApi):
                                select=["roleid", "name"]))
 
     def users(self, include_disabled: bool = False) -> list[Principal]:
-        rows = self.query("systemusers", select=["systemuserid", "fullname"],
+        rows = self.query("systemusers",
+                          select=["systemuserid", "fullname", "internalemailaddress",
+                                  "domainname"],
                           filter=None if include_disabled else "isdisabled eq false",
                           orderby="fullname")
         return [Principal(str(r["systemuserid"]).lower(), str(r.get("fullname") or ""),
-                          "systemuser") for r in rows]
+                          "systemuser", email=str(r.get("internalemailaddress") or ""),
+                          domain_name=str(r.get("domainname") or "")) for r in rows]
 
     def teams(self) -> list[Principal]:
         rows = self.query("teams", select=["teamid", "name"], orderby="name")

@@ -9,6 +9,7 @@ and returns what changed and which mappings are affected.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NotRequired, TypedDict
 
@@ -112,8 +113,12 @@ def _sync_options(attribute: CrmAttribute, options: list[OptionData]) -> bool:
 
 
 @transaction.atomic
-def load_catalogue(tenant: Tenant, data: CatalogueData) -> CatalogueResult:
+def load_catalogue(tenant: Tenant, data: CatalogueData,
+                   unread: Iterable[str] = ()) -> CatalogueResult:
+    """``unread``: entities this pull could not read; their attributes stay as they were
+    instead of being reported as vanished."""
     result = CatalogueResult()
+    keep = set(unread)
     now = timezone.now()
     existing = {(a.entity, a.logical_name): a
                 for a in CrmAttribute.objects.filter(tenant=tenant)}
@@ -151,7 +156,7 @@ def load_catalogue(tenant: Tenant, data: CatalogueData) -> CatalogueResult:
                 result.changed.append(name)
     vanished_ids = []
     for key, attribute in existing.items():
-        if key not in seen and attribute.present:
+        if key not in seen and attribute.present and key[0] not in keep:
             attribute.present = False
             attribute.save(update_fields=["present"])
             vanished_ids.append(attribute.pk)

@@ -11,4 +11,5 @@ urlpatterns = [
          views.mapping_dynamic, name="dynamic"),
     path("t/<slug:tenant>/mappings/<int:pk>/", views.mapping_edit, name="edit"),
     path("t/<slug:tenant>/mappings/<int:pk>/delete/", views.mapping_delete, name="delete"),
+    path("t/<slug:tenant>/crm-attributes/pull/", views.attribute_pull, name="attribute_pull"),
 ]

@@ -6,11 +6,15 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from businessunits.models import BusinessUnit
 from fieldmapping import services
 from fieldmapping.forms import MappingForm
 from fieldmapping.models import EntityType, FieldMapping
+from orgsettings.progress import settings_saved
+from syncjobs.models import JobKind
+from syncjobs.starting import start_from_request
 from tenants.access import TenantAccess, tenant_view
 
 
@@ -99,3 +103,14 @@ def mapping_dynamic(request: HttpRequest, access: TenantAccess, unit_pk: int, en
         mapping = _mapping(access, int(request.GET["mapping"]))
     form = MappingForm(unit, entity, initial=request.GET.dict(), mapping=mapping)
     return render(request, "fieldmapping/_mapping_dynamic.html", {"form": form})
+
+
+@require_POST
+@tenant_view()
+def attribute_pull(request: HttpRequest, access: TenantAccess) -> HttpResponse:
+    """Start the CRM attribute pull (C10); the pull itself runs in a worker."""
+    access.require_write()
+    if not settings_saved(access.tenant):
+        messages.error(request, _("Save the organisation settings first."))
+        return redirect("businessunits:list", tenant=access.tenant.slug)
+    return start_from_request(request, access, JobKind.ATTRIBUTE_PULL)

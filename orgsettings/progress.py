@@ -53,10 +53,15 @@ def mailworx_prepared(tenant: Tenant) -> bool:
 
 
 def missing_mappings(tenant: Tenant) -> list[str]:
-    """Human-readable gaps: units without mappings, (unit, entity type) without language."""
-    from fieldmapping.services import language_mapping_gaps
+    """Human-readable gaps: an empty attribute catalogue, units without mappings,
+    (unit, entity type) without language."""
+    from fieldmapping.services import catalogue_loaded, language_mapping_gaps
 
-    gaps = [
+    gaps = [] if catalogue_loaded(tenant) else [
+        str(_("The CRM attribute catalogue is empty: mappings are chosen from the attributes "
+              "that “Synchronise CRM attributes” (on the business units' pages) pulls from "
+              "the CRM."))]
+    gaps += [
         str(_("%(unit)s has no field mappings.") % {"unit": unit.name})
         for unit in BusinessUnit.objects.filter(tenant=tenant, field_mappings__isnull=True)
         .order_by("name")

@@ -1,7 +1,15 @@
-"""The Dataverse emulator as the CRM of Django-side tests (a real HTTPS server on loopback).
+"""Django-side tests against the Dataverse emulator over real HTTPS (no mocks).
 
-Import the fixtures into a test package's conftest:
-``from tests.crm_fixtures import emulator, crm  # noqa: F401``.
+``tests/conftest.py`` makes ``emulator`` and ``crm`` available everywhere; other fixtures
+come with ``from tests.crm_fixtures import *`` in a package's conftest.
+
+- ``emulator`` (session): the running :class:`dynamics_emulator.server.EmulatorServer`.
+- ``crm`` / ``crm_server``: the same server, reset to its seed (data, counters, clock).
+- ``crm_admin``: its ``/_admin`` endpoints (request counters, records) over HTTPS.
+- ``no_dispatch``: record enqueued run ids instead of sending them to the broker; the test
+  runs them with ``runner.execute(run_id)``.
+- ``configure_tenant_for_emulator(tenant, server, org="contoso", **overrides)``: save real
+  organisation settings that point the tenant at the emulator's organisation.
 """
 
 from __future__ import annotations
@@ -16,7 +24,11 @@ from dynamics_emulator import credentials
 from dynamics_emulator.server import EmulatorServer
 from orgsettings.models import Deployment, OrgSettings, ReactionMode
 from orgsettings.services import save_org_settings
+from syncjobs import runner
 from tenants.models import Tenant
+
+__all__ = ["EmulatorAdmin", "configure_tenant_for_emulator", "crm", "crm_admin", "crm_server",
+           "emulator", "no_dispatch"]
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +44,18 @@ def crm(emulator: EmulatorServer) -> EmulatorServer:
     return emulator
 
 
+@pytest.fixture
+def crm_server(crm: EmulatorServer) -> EmulatorServer:
+    return crm
+
+
 def configure_tenant_for_emulator(
     tenant: Tenant, server: EmulatorServer, org: str = "contoso", **overrides: Any
 ) -> OrgSettings:
-    """Save real organisation settings that point ``tenant`` at the emulator.
-
-    ``overrides`` replace settings values or secrets (``client_secret``,
-    ``onprem_password``), e.g. ``client_secret="wrong"`` or ``ca_bundle=""``.
-    """
+    """Save real organisation settings that point ``tenant`` at the emulator's ``org``
+    (client credentials for Online orgs, NTLM for on-premise ones; the emulator's CA as PEM
+    text). ``overrides`` replace settings values or the secrets (``client_secret``,
+    ``onprem_password``), e.g. ``client_secret="wrong"`` or ``ca_bundle=""``."""
     online = server.emulator.orgs[org].kind == "online"
     assert server.ca_file is not None
     values: dict[str, Any] = {
@@ -64,16 +80,37 @@ def configure_tenant_for_emulator(
 
 
 class EmulatorAdmin:
-    """The emulator's admin endpoints (counters, clock, faults), spoken over HTTPS."""
+    """The emulator's ``/_admin`` endpoints (no auth), spoken over HTTPS."""
 
     def __init__(self, server: EmulatorServer) -> None:
         self.base = server.base_url + "/_admin"
         self.session = requests.Session()
-        self.session.trust_env = False
+        self.session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify=
         self.session.verify = str(server.ca_file)
 
     def counters(self) -> dict[str, int]:
-        return dict(self.session.get(f"{self.base}/counters", timeout=10).json())
+        response = self.session.get(f"{self.base}/counters", timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
 
-    def total(self) -> int:
-        return sum(self.counters().values())
+    def total(self, org: str = "contoso") -> int:
+        """Requests the organisation has answered (Web API and token endpoint)."""
+        return sum(n for key, n in self.counters().items() if key.startswith(f"{org} "))
+
+    def patch(self, org: str, entity_set: str, record_id: str, body: dict[str, Any]) -> None:
+        """Change a record as a CRM user would (a later ``modifiedon``)."""
+        self.session.patch(f"{self.base}/{org}/{entity_set}/{record_id}", json=body,
+                           timeout=10).raise_for_status()
+
+
+@pytest.fixture
+def crm_admin(crm: EmulatorServer) -> EmulatorAdmin:
+    return EmulatorAdmin(crm)
+
+
+@pytest.fixture
+def no_dispatch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record instead of sending to the broker; the test runs the job itself."""
+    sent: list[int] = []
+    monkeypatch.setattr(runner, "dispatch", sent.append)
+    return sent
