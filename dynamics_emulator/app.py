@@ -32,7 +32,8 @@ class Emulator:
         self.orgs: dict[str, Org] = {o.name: o for o in build_orgs()}
         for org in self.orgs.values():
             populate(org, seed)
-        self.tokens = TokenService(build_apps(), token_lifetime)
+        self.tokens = TokenService(build_apps(), token_lifetime,
+                                   lambda: self.clock.now().timestamp())
         self.counters: Counter[str] = Counter()
         self._counter_lock = threading.Lock()
         self.before_hooks: list[Hook] = [self._count]

@@ -145,4 +145,4 @@ class EmulatorServer:
     def reset(self) -> None:
         self.emulator.reset()
         self.emulator.counters.clear()
-        self.emulator.clock.set_offset(0)
+        self.emulator.clock.reset()

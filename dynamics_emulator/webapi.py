@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynamics_emulator import actions, lists, metadata, reads, writes
+from dynamics_emulator import actions, batch, lists, metadata, reads, writes
 from dynamics_emulator.http_types import (
     DataverseError,
     Response,
@@ -30,6 +30,9 @@ def route_name(path: str) -> str:
 
 def dispatch(ctx: Ctx, path: str) -> Response:
     try:
+        if path.rstrip("/") == "$batch":
+            # Not one transaction: only changesets are atomic (batch.py).
+            return batch.handle(ctx, dispatch)
         if ctx.request.method == "GET":
             return _dispatch(ctx, path)
         # Each write request is atomic and serialised: a failure half-way rolls back.
