@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynamics_emulator import actions, batch, lists, metadata, reads, writes
+from dynamics_emulator import actions, batch, bulk, lists, metadata, reads, writes
 from dynamics_emulator.http_types import (
     DataverseError,
     Response,
@@ -63,6 +63,8 @@ def _dispatch(ctx: Ctx, path: str) -> Response:
             url = f"{ctx.base_url}{path}"
             raise DataverseError(404, "", f"No HTTP resource was found that matches the "
                                           f"request URI '{url}'.")
+    if head.name == "sdkmessagefilters":
+        return bulk.message_filters(ctx, path)
     ent = ctx.org.schema.by_set_name(head.name)
     if ent is None:
         raise resource_not_found(head.name)
@@ -97,6 +99,8 @@ def _collection(ctx: Ctx, ent: Entity, segs: list[Segment], path: str) -> Respon
         ctx.require("Read", ent)
         total = ctx.org.store.scalar(f'SELECT COUNT(*) FROM "{ent.name}"')
         return Response.text(str(min(int(total), MAX_PAGE)))
+    if len(segs) == 2 and segs[1].name.startswith(bulk.NS):
+        return bulk.handle(ctx, ent, segs[1].name)
     if len(segs) > 1:
         raise resource_not_found(segs[1].name)
     if method == "GET":
