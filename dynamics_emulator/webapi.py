@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynamics_emulator import actions, batch, bulk, lists, metadata, reads, writes
+from dynamics_emulator import actions, batch, bulk, lists, metadata, reads, tracking, writes
 from dynamics_emulator.http_types import (
     DataverseError,
     Response,
@@ -96,6 +96,9 @@ def find(ctx: Ctx, ent: Entity, key: str | None, alt: dict[str, Any] | None
 def _collection(ctx: Ctx, ent: Entity, segs: list[Segment], path: str) -> Response:
     method = ctx.request.method
     if len(segs) == 2 and segs[1].name == "$count" and method == "GET":
+        token = ctx.request.query_dict().get("$deltatoken")
+        if token is not None:
+            return tracking.count(ctx, ent, token)
         ctx.require("Read", ent)
         total = ctx.org.store.scalar(f'SELECT COUNT(*) FROM "{ent.name}"')
         return Response.text(str(min(int(total), MAX_PAGE)))
@@ -104,6 +107,8 @@ def _collection(ctx: Ctx, ent: Entity, segs: list[Segment], path: str) -> Respon
     if len(segs) > 1:
         raise resource_not_found(segs[1].name)
     if method == "GET":
+        if tracking.wanted(ctx) and ctx.org.kind != "legacy":
+            return tracking.collection(ctx, ent, path)
         return reads.collection(ctx, ent, parse_options(ctx.request.query()), path)
     if method == "POST":
         return _create(ctx, ent)
