@@ -80,10 +80,11 @@ class Emulator:
         head = parts[1] if len(parts) > 1 else ""
         if head == "_admin":
             return admin.handle(self, req, parts[2:])
-        injected = self.faults.check(req)
+        injected, req.delay_ms = self.faults.check(req)
         if injected is not None:
             return injected
         if head in self.tokens.tenants:
+            time.sleep(req.delay_ms / 1000)
             rest = "/".join(parts[2:])
             if rest == "v2.0/.well-known/openid-configuration" and req.method == "GET":
                 return self.tokens.openid_configuration(req, head)
@@ -121,6 +122,8 @@ class Emulator:
             return refused
         start = time.perf_counter()
         try:
+            # An injected slow response stays inside the accounted (concurrent) time.
+            time.sleep(req.delay_ms / 1000)
             ctx = Ctx(org, load_caller(org, user_id), req, version, self.clock)
             resp = webapi.dispatch(ctx, path)
         finally:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import re
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,17 +87,17 @@ class Faults:
             for item in data.get("fail_next", []):
                 self.fail_next.append(FailNext(**item))
 
-    def check(self, req: Request) -> Response | None:
-        """The injected answer, or None to serve normally (after any injected delay)."""
+    def check(self, req: Request) -> tuple[Response | None, int]:
+        """(The injected answer or None to serve normally, delay in ms to add)."""
         if not self.enabled or (not self.rules and not self.fail_next):
-            return None
+            return None, 0
         delay = 0
         with self._lock:
             for rule in self.fail_next:
                 if rule.count > 0 and rule.matches(req):
                     rule.count -= 1
                     self.injected[f"fail_next {rule.status}"] += 1
-                    return DROP if rule.status == 0 else _fault(rule.status, rule.retry_after)
+                    return (DROP if rule.status == 0 else _fault(rule.status, rule.retry_after)), 0
             for r in self.rules:
                 if not r.matches(req):
                     continue
@@ -106,14 +105,12 @@ class Faults:
                 for kind, p in (("429", r.p429), ("503", r.p503), ("drop", r.pdrop)):
                     if roll < p:
                         self.injected[kind] += 1
-                        return DROP if kind == "drop" else _fault(int(kind), r.retry_after)
+                        return (DROP if kind == "drop" else _fault(int(kind), r.retry_after)), 0
                     roll -= p
                 if roll < r.pslow:
                     self.injected["slow"] += 1
                     delay = max(delay, r.slow_ms)
-        if delay:
-            time.sleep(delay / 1000)
-        return None
+        return None, delay
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
