@@ -44,6 +44,7 @@ class Emulator:
         self.protection = ServiceProtection(self.clock, limits)
         self.faults = Faults(fault_seed)
         self.fault_seed = fault_seed
+        self.change_retention_days = 7.0  # default for every org; --change-retention-days
         self._tracking_defaults = {o.name: {e.name: e.change_tracking
                                             for e in o.schema.by_name.values()}
                                    for o in self.orgs.values()}
@@ -60,7 +61,7 @@ class Emulator:
         self.protection.reset()
         self.faults.reset(self.fault_seed)
         for org in self.orgs.values():
-            org.change_retention_days = 7.0
+            org.change_retention_days = self.change_retention_days
             for ent in org.schema.by_name.values():
                 ent.change_tracking = self._tracking_defaults[org.name][ent.name]
 
