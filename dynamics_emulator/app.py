@@ -85,7 +85,8 @@ class Emulator:
         if injected is not None:
             return injected
         if head in self.tokens.tenants:
-            time.sleep(req.delay_ms / 1000)
+            if req.delay_ms:
+                time.sleep(req.delay_ms / 1000)
             rest = "/".join(parts[2:])
             if rest == "v2.0/.well-known/openid-configuration" and req.method == "GET":
                 return self.tokens.openid_configuration(req, head)
@@ -124,7 +125,8 @@ class Emulator:
         start = time.perf_counter()
         try:
             # An injected slow response stays inside the accounted (concurrent) time.
-            time.sleep(req.delay_ms / 1000)
+            if req.delay_ms:
+                time.sleep(req.delay_ms / 1000)
             ctx = Ctx(org, load_caller(org, user_id), req, version, self.clock)
             resp = webapi.dispatch(ctx, path)
         finally:
@@ -141,8 +143,8 @@ class Emulator:
             claims = self.tokens.verify(header[7:], org) if header.startswith("Bearer ") else None
             if claims is None:
                 return None, self.tokens.challenge(req, org)
-            user = org.store.scalar("SELECT systemuserid FROM systemuser WHERE applicationid = ?",
-                                    (claims["appid"],))
+            user = org.cached("app", claims["appid"], lambda: org.store.scalar(
+                "SELECT systemuserid FROM systemuser WHERE applicationid = ?", (claims["appid"],)))
             if user is None:
                 raise DataverseError(403, "0x80072560",
                                      "The user is not a member of the organization.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -56,6 +56,7 @@ class ServiceProtection:
         self._lock = threading.Lock()
         self._requests: dict[str, deque[float]] = {}
         self._times: dict[str, deque[tuple[float, float]]] = {}
+        self._spent: dict[str, float] = defaultdict(float)  # running sum of _times per user (ms)
         self._active: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
 
@@ -64,6 +65,7 @@ class ServiceProtection:
             self.limits = Limits(**asdict(self.defaults))
             self._requests.clear()
             self._times.clear()
+            self._spent.clear()
             self.refused.clear()
 
     def _now(self) -> float:
@@ -96,8 +98,8 @@ class ServiceProtection:
                     self._retry(stamps[0] - horizon))
             spent = self._times.setdefault(user, deque())
             while spent and spent[0][0] <= horizon:
-                spent.popleft()
-            if sum(ms for _, ms in spent) >= lim.execution_ms:
+                self._spent[user] -= spent.popleft()[1]
+            if self._spent[user] >= lim.execution_ms:
                 self.refused["execution_time"] += 1
                 return throttled(
                     "0x80072321", f"Combined execution time of incoming requests exceeded limit "
@@ -114,6 +116,7 @@ class ServiceProtection:
             self._active[user] -= 1
             if self.limits.enabled:
                 self._times.setdefault(user, deque()).append((self._now(), elapsed_ms))
+                self._spent[user] += elapsed_ms
 
     def describe(self) -> dict[str, Any]:
         with self._lock:

@@ -28,6 +28,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
+        # Headers and body go out in separate writes: without TCP_NODELAY, Nagle plus
+        # delayed ACKs add ~40 ms to every keep-alive request.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if isinstance(self.request, ssl.SSLSocket):
             self.request.settimeout(30)
             self.request.do_handshake()  # in the worker thread, not the accept loop
@@ -109,7 +112,8 @@ class EmulatorServer:
         return self
 
     def serve_forever(self) -> None:
-        self.start()
+        if self._httpd is None:  # the CLI starts first to print the URLs
+            self.start()
         assert self._thread is not None
         try:
             self._thread.join()
