@@ -127,3 +127,21 @@ def test_inner_requests_use_the_callers_privileges(emulator, base) -> None:
     # Without a token the batch itself is refused.
     resp = post_batch(trusted_session(emulator), base, [])
     assert resp.status_code == 401
+
+
+def test_batch_on_the_8_2_org_over_ntlm(emulator) -> None:
+    from requests_ntlm import HttpNtlmAuth
+
+    from dynamics_emulator.testing import trusted_session
+    s = trusted_session(emulator)
+    s.auth = HttpNtlmAuth("FABRIKAM\\crmadmin", "Pass@word1")
+    base = emulator.web_api_url("fabrikam")
+    changeset = [request_part("POST", "/fabrikam/api/data/v8.2/contacts",
+                              {"lastname": "Onprem"}, content_id="1"),
+                 request_part("PATCH", "$1", {"jobtitle": "CRM 2016"}, content_id="2")]
+    wrong_version = request_part("GET", "/api/data/v9.2/WhoAmI")
+    resp = post_batch(s, base, [changeset, wrong_version], prefer="odata.continue-on-error")
+    assert resp.status_code == 200
+    parts = parse_response(resp)
+    assert [p["status"] for p in parts] == [204, 204, 404]
+    assert parts[0]["headers"]["OData-EntityId"].startswith(base + "contacts(")
