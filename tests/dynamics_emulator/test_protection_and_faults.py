@@ -117,3 +117,13 @@ def test_slow_response(api, base, plain, emulator) -> None:
     start = time.perf_counter()
     assert api.get(base + "WhoAmI").status_code == 200
     assert time.perf_counter() - start >= 0.3
+
+
+def test_limits_are_per_user(api, base, plain, emulator) -> None:
+    from dynamics_emulator.seed import LIMITED_CLIENT_ID, LIMITED_CLIENT_SECRET
+    from dynamics_emulator.testing import web_api_session
+    other = web_api_session(emulator, client_id=LIMITED_CLIENT_ID, secret=LIMITED_CLIENT_SECRET)
+    _limits(plain, emulator, requests=1, retry_after=0)
+    assert api.get(base + "WhoAmI").status_code == 200
+    assert api.get(base + "WhoAmI").status_code == 429
+    assert other.get(base + "WhoAmI").status_code == 200  # another application user
