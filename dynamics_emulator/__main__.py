@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dynamics_emulator.admin import describe, dumps
+from dynamics_emulator.protection import Limits
 from dynamics_emulator.server import EmulatorServer
 
 
@@ -18,9 +19,25 @@ def main() -> None:
     parser.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS")
     parser.add_argument("--state-dir", default=None, help="where the CA and NTLM files go")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    limits = parser.add_argument_group("service protection (per user, sliding window)")
+    limits.add_argument("--max-requests", type=int, default=6000)
+    limits.add_argument("--window-seconds", type=float, default=300.0)
+    limits.add_argument("--max-concurrent", type=int, default=52)
+    limits.add_argument("--max-execution-ms", type=int, default=1_200_000)
+    limits.add_argument("--retry-after", type=float, default=None, metavar="SECONDS",
+                        help="test mode: fixed Retry-After (e.g. 0 or 1) on every 429")
+    limits.add_argument("--no-throttling", action="store_true", help="disable the limits")
+    parser.add_argument("--fault-seed", type=int, default=0, help="seed for injected faults")
+    parser.add_argument("--change-retention-days", type=float, default=7.0,
+                        help="delta tokens older than this (emulator clock) expire")
     args = parser.parse_args()
+    protection = Limits(enabled=not args.no_throttling, requests=args.max_requests,
+                        window_seconds=args.window_seconds, concurrent=args.max_concurrent,
+                        execution_ms=args.max_execution_ms, retry_after=args.retry_after)
     server = EmulatorServer(args.host, args.port, args.seed, not args.http, args.token_lifetime,
-                            args.state_dir, args.verbose)
+                            args.state_dir, args.verbose, protection, args.fault_seed)
+    server.emulator.change_retention_days = args.change_retention_days
+    server.emulator.reset_settings()
     server.start()
     if server.ca_file:
         print(f"CA certificate: {server.ca_file}")

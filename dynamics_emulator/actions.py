@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynamics_emulator import lists
+from dynamics_emulator import lists, sales
 from dynamics_emulator.http_types import Response, bad_request, resource_not_found
 from dynamics_emulator.orgs import Ctx
 from dynamics_emulator.schema.model import Entity
 
 NS = "Microsoft.Dynamics.CRM."
-UNBOUND = frozenset({"WhoAmI", "RetrieveVersion", "AddListMembersList"})
+UNBOUND = frozenset({"WhoAmI", "RetrieveVersion", "AddListMembersList", "Merge",
+                     "DistributeCampaignActivity"})
 
 
 def _result(ctx: Ctx, type_name: str, data: dict[str, Any]) -> Response:
@@ -29,6 +30,10 @@ def unbound(ctx: Ctx, name: str) -> Response | None:
     if fn == "AddListMembersList" and method == "POST":
         lists.add_list_members(ctx, ctx.request.json())
         return Response.empty(204)
+    if fn == "Merge" and method == "POST":
+        return sales.merge(ctx)
+    if fn == "DistributeCampaignActivity" and method == "POST":
+        return sales.distribute(ctx)
     return None
 
 
@@ -53,6 +58,9 @@ def bound(ctx: Ctx, ent: Entity, row: dict[str, Any], name: str) -> Response:
         ctx.require("Read", ent)
         return _result(ctx, "RetrieveUserPrivilegesResponse",
                        {"RolePrivileges": user_privileges(ctx, row["systemuserid"])})
+    if ent.name == "lead" and action == "QualifyLead" and method == "POST" \
+            and ctx.org.supports_representation:
+        return sales.qualify_lead(ctx, row)  # QualifyLead arrived with 8.2 (reference §15)
     if ent.name == "list" and method == "POST":
         body = ctx.request.json() or {}
         if action == "AddMemberList":

@@ -206,9 +206,12 @@ def _attributes(ctx: Ctx, ent: Entity, segs: list[Segment], opts: QueryOptions,
     items = []
     for attr in attrs:
         md = attribute_md(ent, attr)
-        if any(e.nav in ("OptionSet", "GlobalOptionSet") for e in opts.expand):
+        # Only what was expanded comes back (and survives $select, as on real orgs).
+        navs = {e.nav for e in opts.expand}
+        if "OptionSet" in navs:
             md["OptionSet"] = option_set(ent, attr) if attr.options or attr.kind == "Boolean" \
                 else None
+        if "GlobalOptionSet" in navs:
             md["GlobalOptionSet"] = None
         items.append(md)
     if rest and rest[0].name == "OptionSet" and len(items) == 1:

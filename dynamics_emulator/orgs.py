@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,10 +34,22 @@ class Org:
     schema: Schema = field(init=False)
     store: Store = field(init=False)
     snapshot: sqlite3.Connection | None = None
+    change_retention_days: float = 7.0  # organization.ExpireChangeTrackingInDays
 
     def __post_init__(self) -> None:
         self.schema = build_schema(change_tracking=self.kind == "online")
         self.store = Store(self.schema)
+        self._cache: dict[tuple[str, str], tuple[int, Any]] = {}
+
+    def cached(self, kind: str, key: str, compute: Callable[[], Any]) -> Any:
+        """Per-request look-ups (caller, privileges) memoised until the next write."""
+        generation = self.store.generation
+        hit = self._cache.get((kind, key))
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        value = compute()
+        self._cache[(kind, key)] = (generation, value)
+        return value
 
     @property
     def has_web_api(self) -> bool:
@@ -117,6 +130,11 @@ class Ctx:
 
 
 def load_caller(org: Org, user_id: str) -> Caller:
+    caller: Caller = org.cached("caller", user_id, lambda: _load_caller(org, user_id))
+    return caller
+
+
+def _load_caller(org: Org, user_id: str) -> Caller:
     store = org.store
     user = store.fetch('SELECT businessunitid, accessmode, isdisabled FROM systemuser '
                        'WHERE systemuserid = ?', (user_id,))

@@ -132,6 +132,8 @@ def collection(ctx: Ctx, ent: Entity, opts: QueryOptions, path: str,
 
 def expand_into(ctx: Ctx, ent: Entity, row: dict[str, Any], out: dict[str, Any],
                 specs: list[ExpandSpec], notes: Annotations) -> None:
+    if not specs:
+        return  # the common case; nav_props() per row is measurable on big pages
     navs = ent.nav_props()
     for spec in specs:
         if spec.nav in navs:

@@ -49,6 +49,8 @@ class Store:
         self.conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
         self._depth = 0
+        # Bumped by every write path (and rollbacks): read caches key on it (orgs.py).
+        self.generation = 0
         self._create()
 
     def _create(self) -> None:
@@ -57,6 +59,7 @@ class Store:
         cur.execute("INSERT INTO meta VALUES ('version', 1000)")
         cur.execute("CREATE TABLE changelog (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                     "entity TEXT, id TEXT, op TEXT, version INTEGER)")
+        cur.execute("CREATE INDEX ix_changelog ON changelog (entity, version)")
         for ent in self.schema.by_name.values():
             cols: list[str] = []
             for attr in ent.attrs.values():
@@ -91,6 +94,7 @@ class Store:
             try:
                 yield
             except BaseException:
+                self.generation += 1
                 self.conn.execute(f"ROLLBACK TO {name}")
                 self.conn.execute(f"RELEASE {name}")
                 raise
@@ -116,6 +120,7 @@ class Store:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self.lock:
+            self.generation += 1
             return self.conn.execute(sql, params).rowcount
 
     def get(self, ent: Entity, key: str) -> dict[str, Any] | None:
@@ -142,6 +147,7 @@ class Store:
         names = ", ".join(f'"{c}"' for c in cols)
         sql = f'INSERT INTO "{ent.name}" ({names}) VALUES ({", ".join("?" for _ in cols)})'
         with self.transaction():
+            self.generation += 1
             self.conn.executemany(sql, rows)
 
     def update(self, ent: Entity, key: str, changes: dict[str, Any]) -> None:
@@ -157,6 +163,9 @@ class Store:
             self._log(ent.name, key, "delete", self.next_version())
 
     def _log(self, entity: str, key: str, op: str, version: Any) -> None:
+        self.generation += 1
+        if version is None:
+            version = self.next_version()  # every logged change is newer than any token
         self.conn.execute("INSERT INTO changelog (entity, id, op, version) VALUES (?, ?, ?, ?)",
                           (entity, key, op, version))
 
@@ -168,4 +177,5 @@ class Store:
 
     def restore(self, snapshot: sqlite3.Connection) -> None:
         with self.lock:
+            self.generation += 1
             snapshot.backup(self.conn)

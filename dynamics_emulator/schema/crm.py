@@ -24,6 +24,12 @@ TOPICS = opts((100000000, "Newsletter", "Newsletter"), (100000001, "Events", "Ve
               (100000002, "Products", "Produkte"), (100000003, "Offers", "Angebote"))
 
 
+def merge_attrs(name: str) -> list[Attr]:
+    """Set by the Merge message on the subordinate record."""
+    return [ro("masterid", "Lookup", "Master ID", "Master-ID", targets=(name,)),
+            ro("merged", "Boolean", "Merged", "Zusammengeführt")]
+
+
 def _email_attrs() -> list[Attr]:
     return [
         s("emailaddress1", 100, "Email", "E-Mail"),
@@ -69,6 +75,8 @@ def contact() -> Entity:
           date_behavior="TimeZoneIndependent", custom=True),
         s("mwx_subscriberid", 100, "mailworx Subscriber ID", "mailworx Abonnenten-ID",
           custom=True, update=True),
+        lookup("originatingleadid", "lead", "Originating Lead", "Ursprünglicher Lead"),
+        *merge_attrs("contact"),
         *_email_attrs(), *ACTIVE_INACTIVE, *owner_attrs(), *system_attrs(),
     ]
     return entity("contact", "contacts", 2, "Contact", "Kontakt", "Contact",
@@ -80,6 +88,7 @@ def account() -> Entity:
         s("name", 160, "Account Name", "Firmenname", required="ApplicationRequired"),
         s("accountnumber", 20, "Account Number", "Kontonummer"),
         s("websiteurl", 200, "Website", "Website"),
+        s("fax", 50, "Fax", "Fax"),
         a("numberofemployees", "Integer", "Number of Employees", "Anzahl der Mitarbeiter"),
         a("revenue", "Money", "Annual Revenue", "Jahresumsatz"),
         a("industrycode", "Picklist", "Industry", "Branche",
@@ -90,6 +99,8 @@ def account() -> Entity:
         lookup("parentaccountid", "account", "Parent Account", "Übergeordnete Firma"),
         s("mwx_subscriberid", 100, "mailworx Subscriber ID", "mailworx Abonnenten-ID",
           custom=True),
+        lookup("originatingleadid", "lead", "Originating Lead", "Ursprünglicher Lead"),
+        *merge_attrs("account"),
         *_email_attrs(), *ACTIVE_INACTIVE, *owner_attrs(), *system_attrs(),
     ]
     return entity("account", "accounts", 1, "Account", "Firma", "Account",
@@ -119,6 +130,7 @@ def lead() -> Entity:
         lookup("parentcontactid", "contact", "Contact", "Kontakt"),
         s("mwx_subscriberid", 100, "mailworx Subscriber ID", "mailworx Abonnenten-ID",
           custom=True),
+        *merge_attrs("lead"),
         *_email_attrs(), *states, *owner_attrs(), *system_attrs(),
     ]
     return entity("lead", "leads", 4, "Lead", "Lead", "Lead", "leadid", "fullname", attrs)

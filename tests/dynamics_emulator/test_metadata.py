@@ -98,3 +98,17 @@ def test_relationships_name_the_bind_properties_and_keys(api: requests.Session,
     assert navs["mwx_campaignid"] == "campaign"
     keys = api.get(f"{base}{MD}(LogicalName='mwx_emailreaction')/Keys", timeout=10).json()
     assert keys["value"][0]["KeyAttributes"] == ["mwx_reactionkey"]
+
+
+def test_cast_with_select_keeps_the_expanded_option_set(api, base) -> None:
+    # Part-1 report: $select on an attribute cast dropped the expanded OptionSet.
+    url = (base + "EntityDefinitions(LogicalName='contact')/Attributes/Microsoft.Dynamics.CRM."
+           "PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet")
+    items = api.get(url).json()["value"]
+    gender = next(i for i in items if i["LogicalName"] == "gendercode")
+    assert set(gender) == {"@odata.type", "MetadataId", "LogicalName", "OptionSet"}
+    assert [o["Value"] for o in gender["OptionSet"]["Options"]] == [1, 2]
+    one = api.get(base + "EntityDefinitions(LogicalName='contact')/Attributes(LogicalName="
+                         "'gendercode')/Microsoft.Dynamics.CRM.PicklistAttributeMetadata"
+                         "?$select=LogicalName&$expand=OptionSet($select=Options)").json()
+    assert one["OptionSet"]["Options"][0]["Value"] == 1
