@@ -20,7 +20,7 @@ from api.serializers.campaigns import (
 from api.serializers.subscribers import summary
 from api.views.base import TenantScopedMixin, check_bulk_size, check_item_count, field_error
 from audience.campaigns import create_campaign, with_figures
-from audience.models import Campaign, SubscriberGroup
+from audience.models import Campaign, Reaction, SubscriberGroup
 from audience.reactions import record_reactions
 from businessunits.models import BusinessUnit
 
@@ -65,6 +65,11 @@ class ReactionIngestView(TenantScopedMixin):
     """
 
     serializer_class = ReactionIngestSerializer
+
+    def get_queryset(self) -> QuerySet[Reaction]:
+        if self.is_schema:
+            return Reaction.objects.none()
+        return Reaction.objects.filter(tenant=self.tenant)
 
     @extend_schema(request=ReactionIngestSerializer,
                    responses={200: ReactionIngestResponseSerializer})

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -28,6 +30,14 @@ from tenants.models import Tenant
 
 class OrgSettingsView(TenantScopedMixin):
     serializer_class = OrgSettingsSerializer
+
+    def get_queryset(self) -> QuerySet[OrgSettings]:
+        if self.is_schema:
+            return OrgSettings.objects.none()
+        return OrgSettings.objects.filter(tenant=self.tenant)
+
+    def get_object(self) -> OrgSettings:
+        return get_object_or_404(self.get_queryset())
 
     @extend_schema(responses={200: OrgSettingsSerializer})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
