@@ -109,6 +109,9 @@ class FieldMappingViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retri
         v = data.validated_data
         attrs = CrmAttribute.objects.filter(tenant=self.tenant)
         errors: dict[str, list[str]] = {}
+        if mapping is not None and v["entity_type"] != mapping.entity_type:
+            errors["entity_type"] = [_("The entity type of a mapping cannot change; delete it "
+                                       "and create a new one.")]
         crm_attribute = attrs.filter(pk=v["crm_attribute"]).first()
         if crm_attribute is None:
             errors["crm_attribute"] = [_("No CRM attribute with this id in the catalogue.")]

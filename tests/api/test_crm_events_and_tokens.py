@@ -123,3 +123,18 @@ def test_token_page_in_the_ui(owner_client: Client, owner: AbstractUser) -> None
     assert key.encode() in created.content
     assert key.encode() not in owner_client.get("/api/v1/account/token/").content
     assert Client().get("/api/v1/account/token/").status_code == 302  # login first
+
+
+def test_basic_auth_failures_lock_out(integration: Integration, settings: object) -> None:
+    settings.AXES_ENABLED = True  # type: ignore[attr-defined]
+    client = APIClient()
+    basic = base64.b64encode(f"{integration.username}:wrong".encode()).decode()
+    client.credentials(HTTP_AUTHORIZATION=f"Basic {basic}",
+                       HTTP_X_MAILWORX_ACTIVATION_KEY=integration.key)
+    for _attempt in range(6):
+        client.post(f"{T}list-marked/", {"list_id": LIST_ID}, format="json")
+    # Locked out: even the right password is refused now (axes, per user name + IP).
+    response = integration.client.post(f"{T}list-marked/", {"list_id": LIST_ID},
+                                       format="json")
+    assert response.status_code in (401, 403, 429)
+    assert not CrmEvent.objects.exists()

@@ -146,3 +146,8 @@ def test_update_mapping(owner_api: APIClient, tenant: Tenant, unit: BusinessUnit
                              format="json")
     assert response.status_code == 200, response.content
     assert FieldMapping.objects.get().crm_attribute.logical_name == "lastname"
+    moved = owner_api.put(url, {"entity_type": "lead",
+                                "crm_attribute": attr(tenant, "lead", "mwx_interest"),
+                                "subscriber_field": standard_fields["first_name"].pk},
+                          format="json")
+    assert moved.status_code == 400 and "entity_type" in moved.json()
