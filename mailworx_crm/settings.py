@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "businessunits",
     "fieldmapping",
     "syncjobs",
+    "crmevents",
 ]
 
 MIDDLEWARE = [

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = {lang: ROOT / "locale" / lang / "LC_MESSAGES" / "django.po" for lang in ("de", "en")}
 SOURCES = ["manage.py", "mailworx_crm", "tenants", "audience", "orgsettings", "businessunits",
-           "fieldmapping", "syncjobs", "templates", "locale", "scripts"]
+           "fieldmapping", "syncjobs", "crmevents", "api", "templates", "locale", "scripts"]
 
 
 def msgids(po: Path) -> set[str]:

@@ -1,0 +1,51 @@
+"""``/api/v1/``: the REST API (tenant-scoped under ``tenants/<slug>/``), its schema and docs."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from rest_framework.routers import SimpleRouter
+
+from api.views.account import (
+    ObtainTokenView,
+    RotateTokenView,
+    TenantListView,
+    token_page,
+)
+from api.views.businessunits import BusinessUnitViewSet, FieldMappingViewSet
+from api.views.campaigns import CampaignViewSet, ReactionIngestView
+from api.views.crmevents import ActivityDistributedView, ListMarkedView
+from api.views.fields import SubscriberFieldViewSet
+from api.views.groups import GroupViewSet
+from api.views.orgsettings import OrgSettingsView
+from api.views.subscribers import SubscriberViewSet
+
+app_name = "api"
+
+router = SimpleRouter(use_regex_path=False)
+router.register("subscribers", SubscriberViewSet, basename="subscriber")
+router.register("subscriber-fields", SubscriberFieldViewSet, basename="subscriber-field")
+router.register("groups", GroupViewSet, basename="group")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("business-units", BusinessUnitViewSet, basename="business-unit")
+router.register("business-units/<int:unit_pk>/field-mappings", FieldMappingViewSet,
+                basename="field-mapping")
+
+tenant_urls: list[URLPattern | URLResolver] = [
+    path("", include(router.urls)),
+    path("reactions/ingest/", ReactionIngestView.as_view(), name="reaction-ingest"),
+    path("org-settings/", OrgSettingsView.as_view(), name="org-settings"),
+    path("crm-events/list-marked/", ListMarkedView.as_view(), name="crm-list-marked"),
+    path("crm-events/activity-distributed/", ActivityDistributedView.as_view(),
+         name="crm-activity-distributed"),
+]
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularRedocView.as_view(url_name="api:schema"), name="docs"),
+    path("auth/token/", ObtainTokenView.as_view(), name="token-obtain"),
+    path("auth/token/rotate/", RotateTokenView.as_view(), name="token-rotate"),
+    path("account/token/", token_page, name="token-page"),
+    path("tenants/", TenantListView.as_view(), name="tenant-list"),
+    path("tenants/<slug:tenant>/", include(tenant_urls)),
+]

@@ -1,0 +1,136 @@
+"""Subscribers: list/search, CRUD and bulk upsert by address (S9)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from api.serializers.subscribers import (
+    BulkUpsertResponseSerializer,
+    BulkUpsertSerializer,
+    SubscriberSerializer,
+    SubscriberUpdateSerializer,
+    SubscriberWriteSerializer,
+    summary,
+)
+from api.views.base import TenantScopedMixin, check_bulk_size, check_item_count, field_error
+from audience.models import Subscriber, SubscriberGroup, SubscriberStatus
+from audience.subscribers import (
+    SubscriberError,
+    bulk_upsert,
+    create_subscriber,
+    normalise_email,
+    set_status,
+    update_subscriber,
+)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[
+        OpenApiParameter("search", str, description="Part of the email address."),
+        OpenApiParameter("email", str, description="The exact address (case-insensitive)."),
+        OpenApiParameter("status", str, enum=SubscriberStatus.values),
+        OpenApiParameter("group", int, description="Only members of this group."),
+    ]),
+    create=extend_schema(request=SubscriberWriteSerializer,
+                         responses={201: SubscriberSerializer}),
+    update=extend_schema(request=SubscriberUpdateSerializer,
+                         responses={200: SubscriberSerializer}),
+    partial_update=extend_schema(request=SubscriberUpdateSerializer,
+                                 responses={200: SubscriberSerializer}),
+)
+class SubscriberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    serializer_class = SubscriberSerializer
+    lookup_value_converter = "int"
+
+    def get_queryset(self) -> QuerySet[Subscriber]:
+        if self.is_schema:
+            return Subscriber.objects.none()
+        qs = Subscriber.objects.live().filter(tenant=self.tenant).prefetch_related(
+            "values__field")
+        params = self.request.query_params
+        if params.get("search"):
+            qs = qs.filter(email_normalised__contains=normalise_email(params["search"]))
+        if params.get("email"):
+            qs = qs.filter(email_normalised=normalise_email(params["email"]))
+        if params.get("status") in SubscriberStatus.values:
+            qs = qs.filter(status=params["status"])
+        if (group := params.get("group", "")).isdigit():
+            qs = qs.filter(memberships__group_id=int(group))
+        return qs
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        if self.action == "create":
+            return SubscriberWriteSerializer
+        if self.action in ("update", "partial_update"):
+            return SubscriberUpdateSerializer
+        if self.action == "bulk_upsert":
+            return BulkUpsertSerializer
+        return SubscriberSerializer
+
+    def _out(self, subscriber: Subscriber, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=subscriber.pk)
+        return Response(SubscriberSerializer(fresh).data, status=code)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            subscriber = create_subscriber(self.tenant, data.validated_data["values"])
+        except SubscriberError as exc:
+            raise field_error("values", str(exc)) from None
+        if data.validated_data.get("status"):
+            set_status(subscriber, SubscriberStatus(data.validated_data["status"]))
+        return self._out(subscriber, status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        subscriber = self.get_object()
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            update_subscriber(subscriber, data.validated_data.get("values") or {})
+        except SubscriberError as exc:
+            raise field_error("values", str(exc)) from None
+        if data.validated_data.get("status"):
+            set_status(subscriber, SubscriberStatus(data.validated_data["status"]))
+        return self._out(subscriber)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.update(request, *args, **kwargs)
+
+    @extend_schema(request=BulkUpsertSerializer,
+                   responses={200: BulkUpsertResponseSerializer},
+                   description="Create or update subscribers by email address. Every item is "
+                               "applied whole or not at all and gets its own result: created, "
+                               "updated, unchanged, ambiguous (several subscribers share the "
+                               "address) or invalid (with a message).")
+    @action(detail=False, methods=["post"], url_path="bulk-upsert")
+    def bulk_upsert(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        check_bulk_size(request)
+        if isinstance(request.data, dict) and isinstance(request.data.get("items"), list):
+            check_item_count(request.data["items"])
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        group = None
+        if data.validated_data.get("group") is not None:
+            group = SubscriberGroup.objects.filter(
+                tenant=self.tenant, pk=data.validated_data["group"]).first()
+            if group is None:
+                raise field_error("group", _("No group with this id in this tenant."))
+        results = bulk_upsert(self.tenant, data.validated_data["items"], group=group,
+                              dry_run=data.validated_data["dry_run"])
+        return Response({
+            "counts": summary(results),
+            "results": [{**asdict(r), "outcome": str(r.outcome), "changed": list(r.changed)}
+                        for r in results],
+        })
