@@ -9,6 +9,7 @@ GET    /_admin/<org>/<set>[?$filter=…]        dump records (all columns, Web A
 POST   /_admin/<org>/<set>                    create as the org's admin user
 PATCH  /_admin/<org>/<set>/<id>               change as a CRM user would (later modifiedon)
 DELETE /_admin/<org>/<set>/<id>
+Change tracking, service protection and fault injection: see admin_control.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from dynamics_emulator import reads, writes
+from dynamics_emulator import admin_control, reads, writes
 from dynamics_emulator.clock import fmt_dt, parse_dt
 from dynamics_emulator.http_types import DataverseError, Request, Response, not_found
 from dynamics_emulator.orgs import Ctx, Org, load_caller, stable_id
@@ -66,6 +67,9 @@ def _system_ctx(emu: Emulator, org: Org, req: Request) -> Ctx:
 def handle(emu: Emulator, req: Request, parts: list[str]) -> Response:
     parts = [p for p in parts if p]
     method = req.method
+    control = admin_control.handle(emu, req, parts)
+    if control is not None:
+        return control
     if parts == ["orgs"] and method == "GET":
         return Response.json(describe(emu, req.origin), odata=False)
     if parts == ["reset"] and method == "POST":

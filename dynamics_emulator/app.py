@@ -8,6 +8,7 @@ throttling and fault injection in part 2) and may answer it themselves.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +16,10 @@ from pathlib import Path
 from dynamics_emulator import admin, ntlm, webapi
 from dynamics_emulator.auth import TokenService
 from dynamics_emulator.clock import Clock
+from dynamics_emulator.faults import Faults
 from dynamics_emulator.http_types import DataverseError, Request, Response
 from dynamics_emulator.orgs import Ctx, Org, load_caller
+from dynamics_emulator.protection import Limits, ServiceProtection
 from dynamics_emulator.seed import NTLM_USERS, build_apps, build_orgs, populate
 
 Hook = Callable[[Request, Org, str], Response | None]
@@ -26,16 +29,24 @@ LEGACY_404 = (b"<!DOCTYPE html><html><head><title>404 - File or directory not fo
 
 class Emulator:
     def __init__(self, seed: str = "demo", token_lifetime: int = 3600,
-                 state_dir: Path | None = None) -> None:
+                 state_dir: Path | None = None, limits: Limits | None = None,
+                 fault_seed: int = 0) -> None:
         self.seed = seed
         self.clock = Clock()
         self.orgs: dict[str, Org] = {o.name: o for o in build_orgs()}
         for org in self.orgs.values():
             populate(org, seed)
-        self.tokens = TokenService(build_apps(), token_lifetime)
+        self.tokens = TokenService(build_apps(), token_lifetime,
+                                   lambda: self.clock.now().timestamp())
         self.counters: Counter[str] = Counter()
         self._counter_lock = threading.Lock()
         self.before_hooks: list[Hook] = [self._count]
+        self.protection = ServiceProtection(self.clock, limits)
+        self.faults = Faults(fault_seed)
+        self.fault_seed = fault_seed
+        self._tracking_defaults = {o.name: {e.name: e.change_tracking
+                                            for e in o.schema.by_name.values()}
+                                   for o in self.orgs.values()}
         if state_dir is not None:
             ntlm.install_user_file(state_dir / "ntlm_users.txt", NTLM_USERS)
 
@@ -43,6 +54,15 @@ class Emulator:
         for org in self.orgs.values():
             if org_name in (None, org.name) and org.snapshot is not None:
                 org.store.restore(org.snapshot)
+
+    def reset_settings(self) -> None:
+        """Limits, faults and change-tracking switches back to their start values."""
+        self.protection.reset()
+        self.faults.reset(self.fault_seed)
+        for org in self.orgs.values():
+            org.change_retention_days = 7.0
+            for ent in org.schema.by_name.values():
+                ent.change_tracking = self._tracking_defaults[org.name][ent.name]
 
     def _count(self, req: Request, org: Org, route: str) -> Response | None:
         with self._counter_lock:
@@ -60,7 +80,11 @@ class Emulator:
         head = parts[1] if len(parts) > 1 else ""
         if head == "_admin":
             return admin.handle(self, req, parts[2:])
+        injected, req.delay_ms = self.faults.check(req)
+        if injected is not None:
+            return injected
         if head in self.tokens.tenants:
+            time.sleep(req.delay_ms / 1000)
             rest = "/".join(parts[2:])
             if rest == "v2.0/.well-known/openid-configuration" and req.method == "GET":
                 return self.tokens.openid_configuration(req, head)
@@ -91,8 +115,23 @@ class Emulator:
             early = hook(req, org, route)
             if early is not None:
                 return early
-        ctx = Ctx(org, load_caller(org, user_id), req, version, self.clock)
-        return webapi.dispatch(ctx, path)
+        # Service protection: per org and user; $batch and bulk messages count once.
+        user_key = f"{org.name}/{user_id}"
+        refused = self.protection.enter(user_key)
+        if refused is not None:
+            return refused
+        start = time.perf_counter()
+        try:
+            # An injected slow response stays inside the accounted (concurrent) time.
+            time.sleep(req.delay_ms / 1000)
+            ctx = Ctx(org, load_caller(org, user_id), req, version, self.clock)
+            resp = webapi.dispatch(ctx, path)
+        finally:
+            elapsed = (time.perf_counter() - start) * 1000
+            self.protection.leave(user_key, elapsed)
+        # Server time for benchmarks and diagnostics (the real service sends no such header).
+        resp.headers.set("Server-Timing", f"app;dur={elapsed:.2f}")
+        return resp
 
     def _authenticate(self, req: Request, org: Org) -> tuple[str | None, Response | None]:
         """The caller's systemuserid, or the challenge to send back."""

@@ -16,6 +16,12 @@ class Clock:
         with self._lock:
             self._offset = timedelta(seconds=seconds)
 
+    def reset(self) -> None:
+        """Back to real time (also forgets the high-water mark; used between tests)."""
+        with self._lock:
+            self._offset = timedelta()
+            self._last = datetime.min.replace(tzinfo=UTC)
+
     @property
     def offset_seconds(self) -> float:
         return self._offset.total_seconds()

@@ -50,6 +50,7 @@ class Request:
     scheme: str = "https"
     # Per-TCP-connection state (NTLM contexts live here); None for re-dispatched requests.
     connection: dict[str, Any] | None = None
+    delay_ms: int = 0  # injected slow-response delay (faults.py)
 
     @property
     def host(self) -> str:

@@ -64,8 +64,7 @@ def add_member(ctx: Ctx, lst: dict[str, Any], entity_id: str,
             "createdby": ctx.caller.user_id, "createdby_t": "systemuser",
             "modifiedby": ctx.caller.user_id, "modifiedby_t": "systemuser",
         })
-        store.execute("UPDATE list SET membercount = membercount + 1, versionnumber = ? "
-                      "WHERE listid = ?", (store.next_version(), lst["listid"]))
+        touch_list(ctx, lst["listid"], 1)
     return ident
 
 
@@ -82,14 +81,26 @@ def remove_member(ctx: Ctx, lst: dict[str, Any], member_id: str) -> None:
     store = ctx.org.store
     with store.transaction():
         # EntityId may name the member record or the listmember row (sources disagree).
-        removed = store.execute("DELETE FROM listmember WHERE listid = ? AND "
-                                "(entityid = ? OR listmemberid = ?)",
-                                (lst["listid"], member_id, member_id))
-        if not removed:
+        members = store.fetch("SELECT listmemberid FROM listmember WHERE listid = ? AND "
+                              "(entityid = ? OR listmemberid = ?)",
+                              (lst["listid"], member_id, member_id))
+        if not members:
             raise DataverseError(400, "0x80048458",
                                  "Specified Item not a member of the specified List.")
-        store.execute("UPDATE list SET membercount = membercount - 1, versionnumber = ? "
-                      "WHERE listid = ?", (store.next_version(), lst["listid"]))
+        # Through store.delete, so the change log records the removal (change tracking).
+        for member in members:
+            store.delete(ctx.org.schema.entity("listmember"), member["listmemberid"])
+        touch_list(ctx, lst["listid"], -len(members))
+
+
+def touch_list(ctx: Ctx, list_id: str, delta: int) -> None:
+    """Membership changed: the list's membercount and versionnumber move (logged)."""
+    store = ctx.org.store
+    row = store.get(ctx.org.schema.entity("list"), list_id)
+    if row is not None:
+        store.update(ctx.org.schema.entity("list"), list_id, {
+            "membercount": (row["membercount"] or 0) + delta,
+            "versionnumber": store.next_version()})
 
 
 def add_list_members(ctx: Ctx, body: Any) -> None:

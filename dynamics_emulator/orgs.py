@@ -33,6 +33,7 @@ class Org:
     schema: Schema = field(init=False)
     store: Store = field(init=False)
     snapshot: sqlite3.Connection | None = None
+    change_retention_days: float = 7.0  # organization.ExpireChangeTrackingInDays
 
     def __post_init__(self) -> None:
         self.schema = build_schema(change_tracking=self.kind == "online")

@@ -7,6 +7,7 @@ state dict handed to each `Request` lives as long as the handler instance.
 from __future__ import annotations
 
 import contextlib
+import socket
 import ssl
 import tempfile
 import threading
@@ -19,6 +20,7 @@ from urllib.parse import unquote
 from dynamics_emulator.app import Emulator
 from dynamics_emulator.certs import write_certificates
 from dynamics_emulator.http_types import Headers, Request
+from dynamics_emulator.protection import Limits
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -44,6 +46,11 @@ class _Handler(BaseHTTPRequestHandler):
                       headers=Headers(list(self.headers.items())), body=body,
                       scheme=self.server.scheme, connection=self.conn_state)
         resp = self.server.emulator.handle(req)
+        if resp.status == 0:  # injected fault: drop the connection without a response
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.send_response(resp.status)
         for name, value in resp.headers.items():
             self.send_header(name, value)
@@ -71,11 +78,12 @@ class EmulatorServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: str = "demo",
                  https: bool = True, token_lifetime: int = 3600,
-                 state_dir: str | Path | None = None, verbose: bool = False) -> None:
+                 state_dir: str | Path | None = None, verbose: bool = False,
+                 limits: Limits | None = None, fault_seed: int = 0) -> None:
         self.host, self.port, self.https = host, port, https
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="dynamics-emulator-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.emulator = Emulator(seed, token_lifetime, self.state_dir)
+        self.emulator = Emulator(seed, token_lifetime, self.state_dir, limits, fault_seed)
         self.ca_file: Path | None = None
         self.verbose = verbose
         self._httpd: _Server | None = None
@@ -146,4 +154,5 @@ class EmulatorServer:
     def reset(self) -> None:
         self.emulator.reset()
         self.emulator.counters.clear()
-        self.emulator.clock.set_offset(0)
+        self.emulator.clock.reset()
+        self.emulator.reset_settings()

@@ -57,6 +57,7 @@ class Store:
         cur.execute("INSERT INTO meta VALUES ('version', 1000)")
         cur.execute("CREATE TABLE changelog (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                     "entity TEXT, id TEXT, op TEXT, version INTEGER)")
+        cur.execute("CREATE INDEX ix_changelog ON changelog (entity, version)")
         for ent in self.schema.by_name.values():
             cols: list[str] = []
             for attr in ent.attrs.values():
@@ -157,6 +158,8 @@ class Store:
             self._log(ent.name, key, "delete", self.next_version())
 
     def _log(self, entity: str, key: str, op: str, version: Any) -> None:
+        if version is None:
+            version = self.next_version()  # every logged change is newer than any token
         self.conn.execute("INSERT INTO changelog (entity, id, op, version) VALUES (?, ?, ?, ?)",
                           (entity, key, op, version))
 

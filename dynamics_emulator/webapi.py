@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynamics_emulator import actions, lists, metadata, reads, writes
+from dynamics_emulator import actions, batch, bulk, lists, metadata, reads, tracking, writes
 from dynamics_emulator.http_types import (
     DataverseError,
     Response,
@@ -30,6 +30,9 @@ def route_name(path: str) -> str:
 
 def dispatch(ctx: Ctx, path: str) -> Response:
     try:
+        if path.rstrip("/") == "$batch":
+            # Not one transaction: only changesets are atomic (batch.py).
+            return batch.handle(ctx, dispatch)
         if ctx.request.method == "GET":
             return _dispatch(ctx, path)
         # Each write request is atomic and serialised: a failure half-way rolls back.
@@ -60,6 +63,8 @@ def _dispatch(ctx: Ctx, path: str) -> Response:
             url = f"{ctx.base_url}{path}"
             raise DataverseError(404, "", f"No HTTP resource was found that matches the "
                                           f"request URI '{url}'.")
+    if head.name == "sdkmessagefilters":
+        return bulk.message_filters(ctx, path)
     ent = ctx.org.schema.by_set_name(head.name)
     if ent is None:
         raise resource_not_found(head.name)
@@ -91,12 +96,19 @@ def find(ctx: Ctx, ent: Entity, key: str | None, alt: dict[str, Any] | None
 def _collection(ctx: Ctx, ent: Entity, segs: list[Segment], path: str) -> Response:
     method = ctx.request.method
     if len(segs) == 2 and segs[1].name == "$count" and method == "GET":
+        token = ctx.request.query_dict().get("$deltatoken")
+        if token is not None:
+            return tracking.count(ctx, ent, token)
         ctx.require("Read", ent)
         total = ctx.org.store.scalar(f'SELECT COUNT(*) FROM "{ent.name}"')
         return Response.text(str(min(int(total), MAX_PAGE)))
+    if len(segs) == 2 and segs[1].name.startswith(bulk.NS):
+        return bulk.handle(ctx, ent, segs[1].name)
     if len(segs) > 1:
         raise resource_not_found(segs[1].name)
     if method == "GET":
+        if tracking.wanted(ctx) and ctx.org.kind != "legacy":
+            return tracking.collection(ctx, ent, path)
         return reads.collection(ctx, ent, parse_options(ctx.request.query()), path)
     if method == "POST":
         return _create(ctx, ent)

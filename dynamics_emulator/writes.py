@@ -8,6 +8,7 @@ from typing import Any
 
 from dynamics_emulator.clock import fmt_dt, parse_dt
 from dynamics_emulator.http_types import DataverseError, bad_request, not_found
+from dynamics_emulator.lists import touch_list
 from dynamics_emulator.orgs import Ctx
 from dynamics_emulator.schema.model import Attr, Entity
 
@@ -252,10 +253,12 @@ def delete(ctx: Ctx, ent: Entity, row: dict[str, Any]) -> None:
     with store.transaction():
         store.delete(ent, key)
         if ent.name in ("contact", "account", "lead"):
-            lists = store.fetch("SELECT listid FROM listmember WHERE entityid = ?", (key,))
-            store.execute("DELETE FROM listmember WHERE entityid = ?", (key,))
-            for lst in lists:
-                store.execute("UPDATE list SET membercount = membercount - 1 WHERE listid = ?",
-                              (lst["listid"],))
+            # Cascade through the store so change tracking sees the removed members.
+            member_ent = ctx.org.schema.entity("listmember")
+            for m in store.fetch("SELECT listmemberid, listid FROM listmember "
+                                 "WHERE entityid = ?", (key,)):
+                store.delete(member_ent, m["listmemberid"])
+                touch_list(ctx, m["listid"], -1)
         if ent.name == "list":
-            store.execute("DELETE FROM listmember WHERE listid = ?", (key,))
+            for m in store.fetch("SELECT listmemberid FROM listmember WHERE listid = ?", (key,)):
+                store.delete(ctx.org.schema.entity("listmember"), m["listmemberid"])

@@ -80,6 +80,7 @@ def account() -> Entity:
         s("name", 160, "Account Name", "Firmenname", required="ApplicationRequired"),
         s("accountnumber", 20, "Account Number", "Kontonummer"),
         s("websiteurl", 200, "Website", "Website"),
+        s("fax", 50, "Fax", "Fax"),
         a("numberofemployees", "Integer", "Number of Employees", "Anzahl der Mitarbeiter"),
         a("revenue", "Money", "Annual Revenue", "Jahresumsatz"),
         a("industrycode", "Picklist", "Industry", "Branche",

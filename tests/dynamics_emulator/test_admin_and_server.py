@@ -47,6 +47,9 @@ def test_admin_reset_counters_dump_and_clock(emulator: EmulatorServer, api: requ
                      timeout=10).json()["value"] == []
     clock = admin.post(root + "/clock", json={"offset_seconds": 86400}, timeout=10).json()
     assert clock["offset_seconds"] == 86400
+    # The old token expired on the emulator clock (a day later); a new one works.
+    assert api.get(base + "WhoAmI", timeout=10).status_code == 401
+    api = web_api_session(emulator)
     created = api.post(base + "contacts?$select=createdon", json={"lastname": "Future"},
                        headers={"Prefer": "return=representation"}, timeout=10).json()
     assert created["createdon"] > time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -113,3 +116,14 @@ def test_cli_prints_ca_and_org_urls(tmp_path: object) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_token_expiry_follows_the_emulator_clock(emulator: EmulatorServer, api: requests.Session,
+                                                 base: str) -> None:
+    admin = trusted_session(emulator)
+    assert api.get(base + "WhoAmI", timeout=10).status_code == 200
+    admin.post(emulator.base_url + "/_admin/clock", json={"offset_seconds": 3500}, timeout=10)
+    assert api.get(base + "WhoAmI", timeout=10).status_code == 200
+    admin.post(emulator.base_url + "/_admin/clock", json={"offset_seconds": 3601}, timeout=10)
+    resp = api.get(base + "WhoAmI", timeout=10)
+    assert resp.status_code == 401 and "Bearer" in resp.headers["WWW-Authenticate"]
