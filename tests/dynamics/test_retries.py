@@ -1,0 +1,157 @@
+"""The retry policy against injected faults in the emulator (real HTTPS, fake client clock)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from dynamics import DataverseClient, FakeClock, errors
+from dynamics.auth import BearerToken
+from dynamics.transport import BACKOFF_BASE_S
+from tests.dynamics.conftest import online_connection
+
+
+def _fail_next(admin: Any, status: int, count: int, retry_after: float = 0,
+               path: str = "/contoso/api/data/v9\\.2/WhoAmI", method: str = "*") -> None:
+    admin.post("faults", {"fail_next": [{"method": method, "path": path, "count": count,
+                                         "status": status,
+                                         "retry_after": retry_after}]}).raise_for_status()
+
+
+def _faults(admin: Any) -> dict[str, Any]:
+    return dict(admin.session.get(f"{admin.base}/faults", timeout=10).json())
+
+
+@pytest.fixture
+def warm(crm: DataverseClient, admin: Any) -> Iterator[DataverseClient]:
+    """A client that has its token already, with empty log and counters."""
+    crm.who_am_i()
+    crm.log.clear()
+    admin.session.post(f"{admin.base}/counters/reset", timeout=10).raise_for_status()
+    yield crm
+
+
+def test_429_waits_for_retry_after_then_succeeds(warm: DataverseClient, admin: Any,
+                                                 clock: FakeClock) -> None:
+    _fail_next(admin, 429, 3, retry_after=2)
+    me = warm.who_am_i()
+    assert len(me.user_id) == 36
+    assert clock.sleeps == [2.0, 2.0, 2.0]
+    # Injected faults are answered before the request counter; together N + 1 requests.
+    assert _faults(admin)["injected"] == {"fail_next 429": 3}
+    assert admin.count("contoso GET WhoAmI") == 1
+    totals = warm.log.totals()
+    assert (totals.round_trips, totals.throttled, totals.retries) == (4, 3, 3)
+    assert totals.operations == 1 and totals.wait_seconds == 6.0
+    assert [r.status for r in warm.log.records] == [429, 429, 429, 200]
+
+
+def test_503_honours_retry_after_then_succeeds(warm: DataverseClient, admin: Any,
+                                               clock: FakeClock) -> None:
+    _fail_next(admin, 503, 2, retry_after=3)
+    warm.who_am_i()
+    assert clock.sleeps == [3.0, 3.0]
+    assert [r.status for r in warm.log.records] == [503, 503, 200]
+    assert warm.log.totals().throttled == 0 and warm.log.totals().retries == 2
+
+
+def test_dropped_connections_are_retried_with_jittered_backoff(
+        server: Any, creds: Any, admin: Any) -> None:
+    clock = FakeClock()
+    with DataverseClient(online_connection(server, creds, max_retries=4), clock=clock,
+                         rng=random.Random(7)) as crm:
+        crm.who_am_i()
+        crm.log.clear()
+        _fail_next(admin, 0, 3)  # status 0: close the socket without an answer
+        crm.who_am_i()
+    assert len(clock.sleeps) == 3
+    for attempt, wait in enumerate(clock.sleeps):
+        full = BACKOFF_BASE_S * 2 ** attempt
+        assert full * 0.5 <= wait <= full
+    assert [r.status for r in crm.log.records] == [None, None, None, 200]
+    assert _faults(admin)["injected"] == {"fail_next 0": 3}
+
+
+def test_retries_are_bounded(warm: DataverseClient, admin: Any, clock: FakeClock) -> None:
+    max_retries = warm.transport.connection.max_retries
+    _fail_next(admin, 503, 10, retry_after=1)
+    with pytest.raises(errors.RetriesExhausted) as exc:
+        warm.who_am_i()
+    assert isinstance(exc.value, errors.PermanentError)
+    assert exc.value.attempts == max_retries + 1
+    assert isinstance(exc.value.last_error, errors.ServiceUnavailable)
+    assert exc.value.status == 503
+    assert _faults(admin)["injected"] == {"fail_next 503": max_retries + 1}
+    assert len(warm.log.records) == max_retries + 1
+    assert clock.sleeps == [1.0] * max_retries
+
+
+def test_backoff_waits_are_capped_by_max_wait(server: Any, creds: Any, admin: Any) -> None:
+    clock = FakeClock()
+    with DataverseClient(online_connection(server, creds, max_retries=6, max_wait=3),
+                         clock=clock) as crm:
+        crm.who_am_i()
+        _fail_next(admin, 0, 6)
+        crm.who_am_i()
+    assert len(clock.sleeps) == 6 and max(clock.sleeps) <= 3
+
+
+def test_404_is_never_retried(warm: DataverseClient, clock: FakeClock) -> None:
+    with pytest.raises(errors.NotFound):
+        warm.get("contacts", "00000000-0000-0000-0000-00000000abcd")
+    assert len(warm.log.records) == 1 and clock.sleeps == []
+
+
+def test_retry_after_longer_than_max_wait_raises_throttled_at_once(
+        warm: DataverseClient, admin: Any, clock: FakeClock) -> None:
+    assert warm.transport.connection.max_wait == 60
+    _fail_next(admin, 429, 1, retry_after=120)
+    with pytest.raises(errors.Throttled) as exc:
+        warm.who_am_i()
+    assert exc.value.retry_after == 120
+    assert clock.sleeps == [] and len(warm.log.records) == 1
+    assert warm.log.totals().throttled == 1
+    warm.who_am_i()  # the fault was used up: the next call goes through
+
+
+def test_a_real_service_protection_limit_ends_in_retries_exhausted(
+        warm: DataverseClient, admin: Any, clock: FakeClock) -> None:
+    # A real limit (not an injected fault): the warm-up call already used the one request
+    # this window allows; Retry-After fixed at 0 (the window does not move on the fake clock).
+    admin.post("limits", {"requests": 1, "window_seconds": 300,
+                          "retry_after": 0}).raise_for_status()
+    with pytest.raises(errors.RetriesExhausted) as exc:
+        warm.who_am_i()
+    assert isinstance(exc.value.last_error, errors.Throttled)
+    assert exc.value.last_error.code == "0x80072322"
+    attempts = warm.transport.connection.max_retries + 1
+    assert warm.log.totals().throttled == attempts and clock.sleeps == [0.0] * (attempts - 1)
+    admin.post("limits", {"enabled": False}).raise_for_status()
+    warm.who_am_i()
+
+
+def test_an_expired_token_is_fetched_anew_once(warm: DataverseClient, admin: Any,
+                                               clock: FakeClock) -> None:
+    auth = warm.transport.auth
+    assert isinstance(auth, BearerToken) and auth.acquisitions == 1
+    admin.set_clock(3700)  # past the emulator's 3600 s token lifetime; msal still trusts it
+    warm.who_am_i()
+    assert auth.acquisitions == 2
+    assert [r.status for r in warm.log.records] == [401, 200]
+    assert clock.sleeps == []
+    warm.who_am_i()
+    assert auth.acquisitions == 2  # the new token is cached again
+    # The refused attempt never passed authentication, so the emulator counted two.
+    assert admin.count("contoso GET WhoAmI") == 2
+
+
+def test_a_401_with_a_fresh_token_is_not_retried_forever(warm: DataverseClient,
+                                                         admin: Any) -> None:
+    _fail_next(admin, 401, 5)
+    with pytest.raises(errors.AuthenticationFailed):
+        warm.who_am_i()
+    assert len(warm.log.records) == 2  # the first 401 refetches the token once
+    assert _faults(admin)["injected"] == {"fail_next 401": 2}
