@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 from dynamics import DataverseClient, FakeClock, errors
 from dynamics.auth import BearerToken
 from dynamics.transport import BACKOFF_BASE_S
-from tests.dynamics.conftest import online_connection
+from tests.dynamics.conftest import online_connection, onprem_connection
 
 
 def _fail_next(admin: Any, status: int, count: int, retry_after: float = 0,
@@ -155,3 +157,82 @@ def test_a_401_with_a_fresh_token_is_not_retried_forever(warm: DataverseClient,
         warm.who_am_i()
     assert len(warm.log.records) == 2  # the first 401 refetches the token once
     assert _faults(admin)["injected"] == {"fail_next 401": 2}
+
+
+def test_ntlm_dropped_connections_are_retried(server: Any, creds: Any, admin: Any) -> None:
+    clock = FakeClock()
+    with DataverseClient(onprem_connection(server, creds), clock=clock) as crm:
+        crm.who_am_i()
+        crm.log.clear()
+        _fail_next(admin, 0, 2, path="/fabrikam/api/data/v8\\.2/WhoAmI")
+        me = crm.who_am_i()  # a new connection means a new NTLM handshake
+    assert len(me.user_id) == 36 and len(clock.sleeps) == 2
+    assert [r.status for r in crm.log.records] == [None, None, 200]
+
+
+def test_a_slow_answer_within_the_timeout_is_not_retried(warm: DataverseClient, admin: Any,
+                                                         clock: FakeClock) -> None:
+    admin.post("faults", {"rules": [{"method": "GET", "path": "WhoAmI", "pslow": 1.0,
+                                     "slow_ms": 400}]}).raise_for_status()
+    started = time.monotonic()
+    warm.who_am_i()
+    assert time.monotonic() - started >= 0.4
+    assert clock.sleeps == [] and len(warm.log.records) == 1
+    assert _faults(admin)["injected"] == {"slow": 1}
+
+
+class _ClearFaultsClock(FakeClock):
+    """Fake waits, but the first wait clears the faults and lets the server finish the
+    request the client stopped waiting for (as a slow real server would)."""
+
+    def __init__(self, admin: Any, settle: float) -> None:
+        super().__init__()
+        self.admin, self.settle = admin, settle
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        self.admin.post("faults/reset").raise_for_status()
+        time.sleep(self.settle)
+
+
+def test_a_slow_answer_times_out_and_is_retried(server: Any, creds: Any, admin: Any) -> None:
+    clock = _ClearFaultsClock(admin, settle=0)
+    with DataverseClient(online_connection(server, creds, read_timeout=0.5), clock=clock) as crm:
+        crm.who_am_i()
+        crm.log.clear()
+        admin.post("faults", {"rules": [{"method": "GET", "path": "WhoAmI", "pslow": 1.0,
+                                         "slow_ms": 1500}]}).raise_for_status()
+        crm.who_am_i()
+    assert len(clock.sleeps) == 1
+    assert [r.status for r in crm.log.records] == [None, 200]
+
+
+def test_a_timed_out_create_multiple_that_the_server_finished_counts_as_created(
+        server: Any, creds: Any, admin: Any) -> None:
+    # Client fix: the retry meets the records the first attempt made (412); the $batch
+    # fallback's create-only PATCHes answer 412 too, which means "already created".
+    clock = _ClearFaultsClock(admin, settle=1.5)
+    records = [{"contactid": str(uuid.uuid4()), "lastname": f"Slow {i}"} for i in range(3)]
+    with DataverseClient(online_connection(server, creds, read_timeout=0.5), clock=clock) as crm:
+        assert crm.supports_bulk("contact")
+        admin.post("faults", {"rules": [{"method": "POST", "path": "CreateMultiple",
+                                         "pslow": 1.0, "slow_ms": 1000}]}).raise_for_status()
+        results = crm.create_multiple("contacts", "contact", records)
+        assert [(r.ok, r.entity_id) for r in results] == [
+            (True, r["contactid"]) for r in records]
+        found = list(crm.lookup_in("contacts", "lastname", [r["lastname"] for r in records],
+                                   select=["contactid"]))
+    assert sorted(f["contactid"] for f in found) == sorted(r["contactid"] for r in records)
+
+
+def test_an_exhausted_bulk_message_is_not_repeated_through_batch(
+        warm: DataverseClient, admin: Any, clock: FakeClock) -> None:
+    # Client fix: RetriesExhausted is permanent, but not the records' fault; the $batch
+    # fallback would send the same work again to a server that keeps failing.
+    assert warm.supports_bulk("contact")
+    _fail_next(admin, 503, 10, path="CreateMultiple", method="POST")
+    records = [{"contactid": str(uuid.uuid4()), "lastname": f"Busy {i}"} for i in range(3)]
+    with pytest.raises(errors.RetriesExhausted):
+        warm.create_multiple("contacts", "contact", records)
+    assert admin.count("$batch") == 0
+    assert len(clock.sleeps) == warm.transport.connection.max_retries
