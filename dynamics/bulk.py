@@ -136,10 +136,14 @@ class BulkApi(CapabilitiesApi):
             ids = data.get("Ids", []) if isinstance(data, dict) else []
         out = []
         for i, target in enumerate(chunk):
-            rid = str(ids[i]) if i < len(ids) else str(target.get(key, ""))
+            if i < len(ids) or key in target:
+                ref = f"{entity_set}({ids[i] if i < len(ids) else target[key]})"
+            else:
+                # Alternate key: name the record as the $batch path's OData-EntityId does.
+                ref = str(target.get("@odata.id", ""))
             op = BatchOperation("POST", path, target)
             out.append(OperationResult(op, resp.status_code, {
-                "OData-EntityId": f"{self.transport.connection.api_url}{entity_set}({rid})"}))
+                "OData-EntityId": f"{self.transport.connection.api_url}{ref}"}))
         return out
 
 

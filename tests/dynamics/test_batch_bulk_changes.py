@@ -213,6 +213,26 @@ def test_on_v82_bulk_calls_fall_back_to_batch(onprem: DataverseClient, admin: An
     assert onprem.get("contacts", new_id, ["lastname"])["lastname"] == "Onprem New"
 
 
+@pytest.mark.parametrize("org", ["crm", "onprem"])
+def test_upsert_multiple_by_alternate_key_has_one_result_shape(
+        org: str, request: pytest.FixtureRequest, admin: Any) -> None:
+    # Client fix: the bulk path named alternate-key records `mwx_emailreactions()`.
+    client: DataverseClient = request.getfixturevalue(org)
+    refs = [f"mwx_emailreactions(mwx_reactionkey='alt/{i}')" for i in range(2)]
+    for subject in ("first", "second"):
+        results = client.upsert_multiple(
+            "mwx_emailreactions", "mwx_emailreaction",
+            [{"@odata.id": ref, "subject": f"{subject} {i}"} for i, ref in enumerate(refs)])
+        assert all(r.ok for r in results)
+        api_url = client.transport.connection.api_url
+        assert [r.headers["OData-EntityId"] for r in results] == [api_url + r for r in refs]
+    rows = list(client.query("mwx_emailreactions", select=["subject", "mwx_reactionkey"],
+                             filter="startswith(mwx_reactionkey,'alt/')",
+                             orderby="mwx_reactionkey"))
+    assert [r["subject"] for r in rows] == ["second 0", "second 1"]
+    assert admin.count("UpsertMultiple") == (2 if org == "crm" else 0)
+
+
 # -- change tracking ------------------------------------------------------------------------
 
 def _tracking(admin: Any, body: dict[str, Any]) -> None:
@@ -284,3 +304,14 @@ def test_an_expired_delta_token_asks_for_a_full_resync(
     # A full resync (no delta link) works and gives a fresh cursor.
     fresh = crm.track_changes("contacts", ["fullname"])
     assert len(fresh.rows) == len(initial.rows) and fresh.delta_link
+
+
+def test_a_delta_token_within_retention_still_works_and_a_short_lived_row_shows_removed(
+        crm: DataverseClient, admin: Any) -> None:
+    initial = crm.track_changes("leads", ["fullname"])
+    brief = crm.create("leads", {"lastname": "Brief"})
+    crm.update("leads", brief, {"firstname": "Very"})
+    crm.delete("leads", brief)
+    admin.set_clock(6 * 86400)  # under the 7 days retention
+    delta = crm.track_changes("leads", ["fullname"], delta_link=initial.delta_link)
+    assert delta.rows == [] and delta.removed_ids == [brief]
