@@ -236,3 +236,32 @@ def test_an_exhausted_bulk_message_is_not_repeated_through_batch(
         warm.create_multiple("contacts", "contact", records)
     assert admin.count("$batch") == 0
     assert len(clock.sleeps) == warm.transport.connection.max_retries
+
+
+@pytest.mark.parametrize(("status", "error"), [(429, errors.Throttled),
+                                               (503, errors.ServiceUnavailable)])
+def test_a_busy_sign_in_service_is_retried(server: Any, creds: Any, admin: Any, status: int,
+                                           error: type[errors.DynamicsError]) -> None:
+    # Client fix: msal raised MsalServiceError for a 503 (escaping the client's errors) and
+    # a 429 became a permanent AuthenticationFailed.
+    clock = FakeClock()
+    _fail_next(admin, status, 2, retry_after=4, path="oauth2/v2.0/token", method="POST")
+    with DataverseClient(online_connection(server, creds), clock=clock) as crm:
+        crm.who_am_i()
+        assert clock.sleeps == [4.0, 4.0]
+        assert [r.status for r in crm.log.records] == [None, None, 200]
+        assert crm.log.totals().throttled == (2 if status == 429 else 0)
+        _fail_next(admin, status, 10, retry_after=1, path="oauth2/v2.0/token", method="POST")
+        crm.transport.auth.invalidate()  # type: ignore[attr-defined]
+        with pytest.raises(errors.RetriesExhausted) as exc:
+            crm.who_am_i()
+    assert isinstance(exc.value.last_error, error)
+    assert exc.value.attempts == crm.transport.connection.max_retries + 1
+
+
+def test_wrong_client_secret_is_still_permanent(server: Any, creds: Any) -> None:
+    clock = FakeClock()
+    with DataverseClient(online_connection(server, creds, client_secret="wrong"),
+                         clock=clock) as crm, pytest.raises(errors.AuthenticationFailed):
+        crm.who_am_i()
+    assert clock.sleeps == [] and len(crm.log.records) == 1
