@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from dynamics import BatchOperation, DataverseClient, Transaction, errors
+from dynamics import (
+    BatchOperation,
+    DataverseClient,
+    RequestLog,
+    RequestRecord,
+    Transaction,
+    errors,
+)
+from tests.dynamics.conftest import online_connection
 
 
 def _new_contact(last: str, **extra: Any) -> tuple[str, dict[str, Any]]:
@@ -315,3 +323,32 @@ def test_a_delta_token_within_retention_still_works_and_a_short_lived_row_shows_
     admin.set_clock(6 * 86400)  # under the 7 days retention
     delta = crm.track_changes("leads", ["fullname"], delta_link=initial.delta_link)
     assert delta.rows == [] and delta.removed_ids == [brief]
+
+
+class _ChangeAfterFirstPage(RequestLog):
+    """Makes a CRM-side change right after the first contacts page came back."""
+
+    def __init__(self, admin: Any, contact_id: str) -> None:
+        super().__init__()
+        self.admin, self.contact_id, self.done = admin, contact_id, False
+
+    def add(self, record: RequestRecord) -> None:
+        super().add(record)
+        if record.entity_set == "contacts" and not self.done:
+            self.done = True
+            self.admin.session.patch(f"{self.admin.base}/contoso/contacts/{self.contact_id}",
+                                     json={"jobtitle": "Changed While Paging"},
+                                     timeout=10).raise_for_status()
+
+
+def test_a_change_made_while_the_initial_pages_are_read_is_in_the_next_delta(
+        server: Any, creds: Any, admin: Any) -> None:
+    rows = admin.session.get(f"{admin.base}/contoso/contacts", timeout=10).json()["value"]
+    target = rows[0]["contactid"]
+    log = _ChangeAfterFirstPage(admin, target)
+    with DataverseClient(online_connection(server, creds), request_log=log) as crm:
+        initial = crm.track_changes("contacts", ["jobtitle"], page_size=50)
+        assert log.done and len([r for r in log.records if r.entity_set == "contacts"]) > 2
+        delta = crm.track_changes("contacts", ["jobtitle"], delta_link=initial.delta_link)
+    assert [(r["contactid"], r["jobtitle"]) for r in delta.rows] == [
+        (target, "Changed While Paging")]

@@ -265,3 +265,24 @@ def test_wrong_client_secret_is_still_permanent(server: Any, creds: Any) -> None
                          clock=clock) as crm, pytest.raises(errors.AuthenticationFailed):
         crm.who_am_i()
     assert clock.sleeps == [] and len(crm.log.records) == 1
+
+
+def test_a_real_limit_with_a_long_retry_after_is_handed_back(
+        warm: DataverseClient, admin: Any, clock: FakeClock) -> None:
+    # Computed Retry-After (the rest of the 300 s window) exceeds max_wait (60 s).
+    admin.post("limits", {"requests": 1, "window_seconds": 300}).raise_for_status()
+    with pytest.raises(errors.Throttled) as exc:
+        warm.who_am_i()
+    assert exc.value.code == "0x80072322"
+    assert exc.value.retry_after is not None and 60 < exc.value.retry_after <= 300
+    assert clock.sleeps == [] and len(warm.log.records) == 1
+
+
+def test_an_expired_token_during_a_batch_is_renewed(warm: DataverseClient, admin: Any) -> None:
+    from dynamics import BatchOperation
+
+    admin.set_clock(3700)
+    results = warm.batch([BatchOperation("GET", "WhoAmI")])
+    assert results[0].ok and "UserId" in results[0].body
+    assert [r.status for r in warm.log.records] == [401, 200]
+    assert warm.transport.auth.acquisitions == 2  # type: ignore[attr-defined]
