@@ -53,6 +53,23 @@ def test_a_failing_changeset_is_rolled_back(crm: DataverseClient, admin: Any) ->
     assert admin.count("contoso POST $batch") == 1
 
 
+@pytest.mark.parametrize("org", ["crm", "onprem"])
+def test_a_failure_in_the_middle_of_a_changeset_rolls_back_both_sides(
+        org: str, request: pytest.FixtureRequest) -> None:
+    client: DataverseClient = request.getfixturevalue(org)
+    id1, body1 = _new_contact("Middle One")
+    id3, body3 = _new_contact("Middle Three")
+    existing = next(client.query("contacts", select=["contactid"], top=1))["contactid"]
+    results = client.batch([Transaction([
+        BatchOperation("POST", "contacts", body1),
+        BatchOperation("PATCH", f"contacts({existing})", {"lastname": "x" * 500}),
+        BatchOperation("POST", "contacts", body3)])])
+    assert [type(r.error).__name__ for r in results] == ["RolledBack", "BadRequest",
+                                                          "RolledBack"]
+    assert not _exists(client, "contacts", id1) and not _exists(client, "contacts", id3)
+    assert client.get("contacts", existing, ["lastname"])["lastname"] != "x" * 500
+
+
 def test_without_continue_on_error_later_operations_are_not_executed(
         crm: DataverseClient) -> None:
     id_after, body_after = _new_contact("After The Failure")

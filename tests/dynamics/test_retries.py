@@ -286,3 +286,30 @@ def test_an_expired_token_during_a_batch_is_renewed(warm: DataverseClient, admin
     assert results[0].ok and "UserId" in results[0].body
     assert [r.status for r in warm.log.records] == [401, 200]
     assert warm.transport.auth.acquisitions == 2  # type: ignore[attr-defined]
+
+
+def test_a_sync_under_random_faults_loses_and_duplicates_nothing(
+        server: Any, creds: Any, admin: Any) -> None:
+    clock = FakeClock()
+    with DataverseClient(online_connection(server, creds, max_retries=12), clock=clock,
+                         rng=random.Random(3)) as crm:
+        crm.who_am_i()
+        admin.post("faults", {"seed": 11, "rules": [{
+            "method": "*", "path": "/contoso/api/data/", "p429": 0.15, "p503": 0.1,
+            "pdrop": 0.1, "retry_after": 0}]}).raise_for_status()
+        ids = [r["contactid"] for r in crm.query("contacts", select=["contactid"],
+                                                 page_size=40, orderby="contactid")]
+        assert len(ids) == len(set(ids)) == 300
+        records = [{"contactid": str(uuid.uuid4()), "lastname": f"Chaos {i}"}
+                   for i in range(600)]
+        start = crm.track_changes("contacts", ["lastname"], page_size=100)
+        results = crm.create_multiple("contacts", "contact", records)
+        assert all(r.ok for r in results) and len(results) == 600
+        delta = crm.track_changes("contacts", ["lastname"], delta_link=start.delta_link)
+        assert sorted(r["contactid"] for r in delta.rows) == sorted(
+            r["contactid"] for r in records)
+        injected = _faults(admin)["injected"]
+        assert injected.get("429", 0) and injected.get("503", 0) and injected.get("drop", 0)
+        totals = crm.log.totals()
+        assert totals.throttled == injected["429"]
+        assert totals.retries == sum(injected.values())
