@@ -118,6 +118,17 @@ def test_a_get_outside_changesets_returns_data(crm: DataverseClient) -> None:
     assert len(results[2].body["value"]) == 3
 
 
+def test_non_ascii_text_survives_a_batch_round_trip(crm: DataverseClient) -> None:
+    cid, body = _new_contact("Müller-Lüdenscheidt", firstname="Zoë", jobtitle="Geschäftsführerin")
+    results = crm.batch([
+        Transaction([BatchOperation("POST", "contacts", body)]),
+        BatchOperation("GET", f"contacts({cid})?$select=fullname,jobtitle"),
+    ])
+    assert all(r.ok for r in results)
+    assert results[1].body["fullname"] == "Zoë Müller-Lüdenscheidt"
+    assert results[1].body["jobtitle"] == "Geschäftsführerin"
+
+
 def test_more_than_1000_operations_are_split_into_several_batches(
         crm: DataverseClient, admin: Any) -> None:
     ids = []
@@ -159,6 +170,15 @@ def test_create_multiple_creates_in_one_request(crm: DataverseClient, admin: Any
     assert found == {r["contactid"]: r["lastname"] for r in records}
     totals = crm.log.totals()
     assert totals.operations >= 25
+
+
+def test_create_multiple_sends_chunks_of_500(crm: DataverseClient, admin: Any) -> None:
+    records = [{"lastname": f"Chunk {i}"} for i in range(1001)]
+    results = crm.create_multiple("contacts", "contact", records)
+    assert len(results) == 1001 and all(r.ok for r in results)
+    assert len({r.entity_id for r in results}) == 1001
+    assert admin.count("CreateMultiple") == 3
+    assert [r.operations for r in crm.log.records if r.method == "POST"] == [500, 500, 1]
 
 
 def test_update_and_upsert_multiple(crm: DataverseClient, admin: Any) -> None:
