@@ -118,6 +118,19 @@ def test_a_get_outside_changesets_returns_data(crm: DataverseClient) -> None:
     assert len(results[2].body["value"]) == 3
 
 
+def test_a_changeset_can_reference_an_earlier_operation(crm: DataverseClient) -> None:
+    results = crm.batch([Transaction([
+        BatchOperation("POST", "accounts", {"name": "Ref Account"}, content_id="a1"),
+        BatchOperation("POST", "contacts", {"lastname": "Ref Contact",
+                                            "parentcustomerid_account@odata.bind": "$a1"}),
+    ])])
+    assert all(r.ok for r in results)
+    account_id, contact_id = results[0].entity_id, results[1].entity_id
+    assert account_id and contact_id
+    row = crm.get("contacts", contact_id, ["_parentcustomerid_value"])
+    assert row["_parentcustomerid_value"] == account_id
+
+
 def test_non_ascii_text_survives_a_batch_round_trip(crm: DataverseClient) -> None:
     cid, body = _new_contact("Müller-Lüdenscheidt", firstname="Zoë", jobtitle="Geschäftsführerin")
     results = crm.batch([

@@ -313,3 +313,17 @@ def test_a_sync_under_random_faults_loses_and_duplicates_nothing(
         totals = crm.log.totals()
         assert totals.throttled == injected["429"]
         assert totals.retries == sum(injected.values())
+
+
+def test_a_throttled_batch_is_sent_again_whole(warm: DataverseClient, admin: Any,
+                                               clock: FakeClock) -> None:
+    from dynamics import BatchOperation
+
+    _fail_next(admin, 429, 2, retry_after=5, path="\\$batch", method="POST")
+    ops = [BatchOperation("GET", "WhoAmI"), BatchOperation("GET", "contacts?$top=1")]
+    results = warm.batch(ops)
+    assert all(r.ok for r in results)
+    assert clock.sleeps == [5.0, 5.0]
+    totals = warm.log.totals()
+    assert (totals.round_trips, totals.throttled, totals.operations) == (3, 2, 2)
+    assert admin.count("contoso POST $batch") == 1
