@@ -23,6 +23,9 @@ from dynamics.errors import (
     ConnectionFailed,
     DynamicsError,
     RequestTimeout,
+    ServiceUnavailable,
+    Throttled,
+    parse_retry_after,
 )
 
 # Entra ID error codes worth their own words (AADSTS…).
@@ -58,6 +61,19 @@ def translate_network_error(exc: requests.RequestException, what: str) -> Dynami
     return ConnectionFailed(request=what)
 
 
+class _TokenSession(requests.Session):
+    """msal's HTTP client; remembers the last answer's status, which msal does not report."""
+
+    last_status: int | None = None
+    last_retry_after: str | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        self.last_status, self.last_retry_after = None, None
+        resp = super().request(*args, **kwargs)
+        self.last_status, self.last_retry_after = resp.status_code, resp.headers.get("Retry-After")
+        return resp
+
+
 class BearerToken(AuthBase):
     """Adds `Authorization: Bearer …` from msal, acquiring and caching tokens as needed."""
 
@@ -66,7 +82,7 @@ class BearerToken(AuthBase):
         self._verify = verify
         self._lock = threading.Lock()
         self._app: msal.ConfidentialClientApplication | None = None
-        self._http = requests.Session()
+        self._http = _TokenSession()
         self._http.trust_env = False  # REQUESTS_CA_BUNDLE must not override the bundle
         self._http.verify = verify
         self.acquisitions = 0  # tokens actually fetched from the sign-in service
@@ -95,18 +111,36 @@ class BearerToken(AuthBase):
                 result = app.acquire_token_for_client(scopes=[self._connection.scope])
             except requests.RequestException as exc:
                 raise translate_network_error(exc, "token request") from None
+            except msal.exceptions.MsalServiceError:
+                # msal raises for a 5xx answer of the token endpoint.
+                raise self._unavailable() from None
             except ValueError as exc:
                 # msal raises ValueError when the authority's discovery document is unusable.
                 raise AuthenticationFailed(
                     "The sign-in authority could not be used. Check the authority URL and the "
                     f"directory (tenant) id. ({type(exc).__name__})") from None
             if "access_token" not in result:
+                if self._http.last_status == 429 or (self._http.last_status or 0) >= 500:
+                    raise self._unavailable()
                 raise AuthenticationFailed(_aad_explanation(result),
                                            code=str(result.get("error") or "") or None,
                                            request="token request")
             if result.get("token_source") != "cache":
                 self.acquisitions += 1
             return str(result["access_token"])
+
+    def _unavailable(self) -> DynamicsError:
+        """Throttled/unavailable sign-in service: transient, so the transport retries. msal
+        would answer a retry from its own cache of the failure, so it is dropped (there is no
+        token in it to lose)."""
+        status, retry_after = self._http.last_status, self._http.last_retry_after
+        self._app = None
+        if status == 429:
+            return Throttled("The sign-in service is throttling token requests.", status=status,
+                             retry_after=parse_retry_after(retry_after), request="token request")
+        return ServiceUnavailable("The sign-in service is temporarily unavailable.",
+                                  status=status, retry_after=parse_retry_after(retry_after),
+                                  request="token request")
 
     def invalidate(self) -> None:
         """Forget cached tokens, e.g. after the CRM answered 401 to a token msal still trusts."""

@@ -24,7 +24,13 @@ from dynamics.batch import (
     split_batches,
 )
 from dynamics.capabilities import CapabilitiesApi
-from dynamics.errors import DynamicsError, PermanentError
+from dynamics.errors import (
+    AuthenticationFailed,
+    CertificateError,
+    DynamicsError,
+    PermanentError,
+    RetriesExhausted,
+)
 from dynamics.odata import record_path
 from dynamics.transport import parse_json
 
@@ -93,13 +99,30 @@ class BulkApi(CapabilitiesApi):
                 try:
                     results.extend(self._bulk_chunk(message, entity_set, table, chunk, key))
                     continue
+                except (RetriesExhausted, AuthenticationFailed, CertificateError):
+                    raise  # not about the records: $batch would only repeat the failure
                 except PermanentError:
                     # Standard tables roll the whole message back; $batch then tells which
                     # records are at fault and saves the others (ids are client-side, so safe).
                     pass
-            results.extend(self.batch(_batch_ops(message, entity_set, chunk, key),
-                                      continue_on_error=True))
+            batch_results = self.batch(_batch_ops(message, entity_set, chunk, key),
+                                       continue_on_error=True)
+            if message == "CreateMultiple":
+                batch_results = [self._already_created(r, entity_set, t, key)
+                                 for r, t in zip(batch_results, chunk, strict=True)]
+            results.extend(batch_results)
         return results
+
+    def _already_created(self, result: OperationResult, entity_set: str,
+                         target: dict[str, Any], key: str) -> OperationResult:
+        """412 on a create-only PATCH: the record with this client id exists, made by an
+        earlier attempt whose answer was lost (e.g. a timed-out CreateMultiple that the
+        server finished). Success, as in `create()`."""
+        if result.status != 412:
+            return result
+        rid = str(target.get(key, ""))
+        return OperationResult(result.operation, 204, {
+            "OData-EntityId": f"{self.transport.connection.api_url}{entity_set}({rid})"})
 
     def _bulk_chunk(self, message: str, entity_set: str, table: str,
                     chunk: list[dict[str, Any]], key: str) -> list[OperationResult]:
@@ -113,10 +136,14 @@ class BulkApi(CapabilitiesApi):
             ids = data.get("Ids", []) if isinstance(data, dict) else []
         out = []
         for i, target in enumerate(chunk):
-            rid = str(ids[i]) if i < len(ids) else str(target.get(key, ""))
+            if i < len(ids) or key in target:
+                ref = f"{entity_set}({ids[i] if i < len(ids) else target[key]})"
+            else:
+                # Alternate key: name the record as the $batch path's OData-EntityId does.
+                ref = str(target.get("@odata.id", ""))
             op = BatchOperation("POST", path, target)
             out.append(OperationResult(op, resp.status_code, {
-                "OData-EntityId": f"{self.transport.connection.api_url}{entity_set}({rid})"}))
+                "OData-EntityId": f"{self.transport.connection.api_url}{ref}"}))
         return out
 
 

@@ -28,8 +28,11 @@ class ChangesApi(RecordsApi):
         """All changes since `delta_link` (or every row on the first call) and the next link.
 
         Raises `ChangeTrackingNotEnabled` when the table does not track changes: the caller
-        then falls back to a `modifiedon` watermark. `$filter`/`$orderby`/`$top`/`$expand`
-        are not allowed with change tracking, so none are offered.
+        then falls back to a `modifiedon` watermark. Raises `ChangeTrackingExpired` when the
+        delta link is older than the CRM's retention: the caller then reads everything again
+        (call without `delta_link`) and compares, to find rows removed meanwhile.
+        `$filter`/`$orderby`/`$top`/`$expand` are not allowed with change tracking, so none
+        are offered.
         """
         result = ChangeSet()
         # The first request asks for tracking; follow-ups are the server's own links.

@@ -19,6 +19,7 @@ CODE_CONCURRENCY_MISMATCH = "0x80060882"
 CODE_CHANGE_TRACKING_NOT_ENABLED = "0x80072491"
 CODE_NOT_ORG_MEMBER = "0x80072560"
 CODE_CHANGE_TRACKING_INTERSECT = "0x80072492"
+CODE_EXPIRED_VERSION_STAMP = "0x80044352"  # delta token older than the retention (SDK code)
 THROTTLING_CODES = frozenset({"0x80072322", "0x80072321", "0x80072326", "0x80072327"})
 DUPLICATE_CODES = frozenset({CODE_DUPLICATE_RECORD, CODE_DUPLICATE_DETECTED, CODE_DUPLICATE_KEY})
 
@@ -146,6 +147,13 @@ class ChangeTrackingNotEnabled(PermanentError):
     )
 
 
+class ChangeTrackingExpired(PermanentError):
+    default_explanation = (
+        "The saved change-tracking position is older than the CRM keeps changes (7 days by "
+        "default) or no longer valid; the connector reads the whole table again (full resync)."
+    )
+
+
 class RetriesExhausted(PermanentError):
     default_explanation = "The CRM kept failing after several retries; the operation was given up."
 
@@ -221,6 +229,9 @@ def error_from_response(
         return Throttled(retry_after=parse_retry_after(retry_after), **kw)
     if code_l in (CODE_CHANGE_TRACKING_NOT_ENABLED, CODE_CHANGE_TRACKING_INTERSECT):
         return ChangeTrackingNotEnabled(**kw)
+    if code_l == CODE_EXPIRED_VERSION_STAMP or status == 410:
+        # Status unconfirmed (reference §7: 400 with the SDK code, or 410 Gone).
+        return ChangeTrackingExpired(**kw)
     if code_l in DUPLICATE_CODES:
         return DuplicateRecord(**kw)
     if status == 503:

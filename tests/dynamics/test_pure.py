@@ -36,6 +36,9 @@ def test_it_maps_crm_error_bodies_to_named_exceptions() -> None:
 
     ct = errors.error_from_response(400, {"error": {"code": "0x80072491", "message": "x"}})
     assert isinstance(ct, errors.ChangeTrackingNotEnabled)
+    expired = errors.error_from_response(400, {"error": {"code": "0x80044352", "message": "x"}})
+    assert isinstance(expired, errors.ChangeTrackingExpired)
+    assert isinstance(errors.error_from_response(410, b""), errors.ChangeTrackingExpired)
     assert isinstance(errors.error_from_response(412, {"error": {"code": "0x80040237"}}),
                       errors.DuplicateRecord)
     assert isinstance(errors.error_from_response(500, {"error": {"code": "0x80040333"}}),
