@@ -1,8 +1,14 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
+
+from tenants.auth_forms import LoginForm
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
+    # Before Django's auth URLs: the same name, with a form that refuses integration users.
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm),
+         name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),

@@ -59,3 +59,19 @@ def test_page_renders_in_each_language(
     response = owner_client.get(reverse("tenants:members", kwargs={"tenant": tenant.slug}))
     assert expected in response.content.decode()
     assert f'<html lang="{language}">' in response.content.decode()
+
+
+def test_the_integration_user_cannot_log_into_the_ui(client: Client, tenant: Tenant) -> None:
+    from orgsettings.models import Deployment, ReactionMode
+    from orgsettings.services import prepare_mailworx, save_org_settings
+
+    save_org_settings([tenant], {"crm_url": "https://contoso.crm4.dynamics.com",
+                                 "deployment": Deployment.ONLINE, "directory_tenant_id": "t",
+                                 "client_id": "c", "reaction_mode": ReactionMode.RELATIVE},
+                      {"client_secret": "s"}, user=None)
+    issued = prepare_mailworx(tenant, user=None)
+    response = client.post(reverse("login"), {"username": issued.username,
+                                              "password": issued.password})
+    assert response.status_code == 200
+    assert "can only call the API" in response.content.decode()
+    assert "_auth_user_id" not in client.session
