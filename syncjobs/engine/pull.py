@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Min
+from django.utils.translation import gettext as _
 
 from audience.merge import merge_subscribers
 from dynamics.errors import ChangeTrackingNotEnabled, PermanentError
@@ -58,19 +59,29 @@ def pull_entity(sync: Sync, entity: str) -> None:
     signature = hashlib.sha256(",".join(cols).encode()).hexdigest()[:40]
     cursor, _new = SyncCursor.objects.get_or_create(tenant=sync.tenant, name=f"pull:{entity}")
     delta = cursor.delta_link if cursor.signature == signature else None
+    full_read = not delta
     try:
         try:
             changes = sync.client.track_changes(entity_set(entity), cols, delta or None)
         except PermanentError as exc:
             if exc.code != CODE_EXPIRED_TOKEN or isinstance(exc, ChangeTrackingNotEnabled):
                 raise
-            sync.log(f"The CRM's change token for {entity} expired; reading it afresh.")
+            sync.log(_("The CRM's change token for %(entity)s expired; reading it afresh.")
+                     % {"entity": entity})
             changes = sync.client.track_changes(entity_set(entity), cols)
+            full_read = True
     except ChangeTrackingNotEnabled:
         _pull_by_watermark(sync, entity, cols, cursor)
         return
     sync.count(STEP, "tracked_rows", len(changes.rows))
-    removed = changes.removed_ids
+    removed = list(changes.removed_ids)
+    if full_read:
+        # A first read lists every row: a linked record missing from it was deleted before
+        # tracking started (later deletions arrive as removed ids).
+        present = {row_id(entity, r) for r in changes.rows}
+        removed += [str(i) for i in RecordLink.objects.filter(
+            tenant=sync.tenant, entity_type=entity, state=LinkState.ACTIVE
+        ).values_list("crm_id", flat=True) if str(i) not in present]
     batches = [changes.rows[i:i + BATCH] for i in range(0, len(changes.rows), BATCH)] or [[]]
     for index, rows in enumerate(batches):
         with transaction.atomic():
@@ -179,7 +190,8 @@ def follow_merge(sync: Sync, step: str, link: RecordLink, master: str) -> None:
         tenant=sync.tenant, subscriber_id=link.subscriber_id, entity_type=link.entity_type,
         crm_id=master, origin=link.origin, group_id=link.group_id,
         synced_values=link.synced_values)
-    sync.log(f"CRM {link.entity_type} {old_id} was merged into {master}; the link follows it.")
+    sync.log(_("CRM %(entity)s %(old)s was merged into %(master)s; the link follows it.")
+             % {"entity": link.entity_type, "old": old_id, "master": master})
     sync.count(step, "relinked")
 
 

@@ -67,6 +67,7 @@ def run_sync(ctx: JobContext) -> dict[str, Any]:
             sync.on_boundary = boundary_hook
             try:
                 for name, step in steps_for(mode, ctx.params):
+                    sync.step_counters(name)
                     sync.checkpoint(name)
                     step(sync)
             finally:
