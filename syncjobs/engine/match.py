@@ -128,8 +128,16 @@ def _match_batch(sync: Sync, setting: GroupSyncSetting, subs: list[Subscriber],
             "subscriber")}
     values = subscriber_values(s.pk for s in subs)
     unit_id = sync.unit_for_group(setting.group_id)
+    bests = {sub.pk: _best(found.get(sub.email_normalised, [])) for sub in subs}
+    # Lookup-path values of every record this batch may link: one query per related table.
+    related: dict[tuple[str, str], Any] = {}
+    for entity in ENTITY_TYPES:
+        best_rows = [b[1] for b, _p in bests.values() if b is not None and b[0] == entity]
+        if best_rows:
+            related.update(related_values(sync.client, best_rows,
+                                          sync.mappings(unit_id, entity)))
     for sub in subs:
-        best, passed_over = _best(found.get(sub.email_normalised, []))
+        best, passed_over = bests[sub.pk]
         if passed_over:
             sync.skip(STEP, "qualified lead passed over")
         with transaction.atomic():
@@ -155,9 +163,9 @@ def _match_batch(sync: Sync, setting: GroupSyncSetting, subs: list[Subscriber],
             link = RecordLink.objects.create(
                 tenant=sync.tenant, subscriber=sub, entity_type=entity, crm_id=crm_id,
                 origin=LinkOrigin.MAILWORX_GROUP, group=setting.group)
-            mapped = sync.mappings(unit_id, entity)
-            apply_row(sync, STEP, link, sub, mapped, row,
-                      related_values(sync.client, [row], mapped), values.get(sub.pk, {}))
+            taken[(entity, crm_id)] = link
+            apply_row(sync, STEP, link, sub, sync.mappings(unit_id, entity), row, related,
+                      values.get(sub.pk, {}))
             resolve_issues(sync.tenant, STEP, [sub.pk])
             sync.count(STEP, "linked")
 

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from audience.merge import merge_subscribers
 from dynamics.errors import ChangeTrackingNotEnabled, PermanentError
+from dynamics.odata import is_guid
 from syncjobs.engine.apply import apply_row, subscriber_values
 from syncjobs.engine.context import BATCH, Sync, parse_time
 from syncjobs.engine.entities import (
@@ -196,6 +197,7 @@ def follow_merge(sync: Sync, step: str, link: RecordLink, master: str) -> None:
 
 
 def mark_deleted(sync: Sync, entity: str, removed: Sequence[str]) -> None:
+    removed = [i for i in removed if is_guid(i)]
     if removed:
         n = RecordLink.objects.filter(tenant=sync.tenant, entity_type=entity,
                                       state=LinkState.ACTIVE, crm_id__in=list(removed)

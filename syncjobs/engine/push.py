@@ -123,19 +123,19 @@ def _updates(sync: Sync, active: QuerySet[RecordLink], *, scoped: bool) -> None:
             tenant=sync.tenant, status_changed_at__gte=since).values("pk")
         candidates = active.filter(Q(needs_push=True) | Q(subscriber_id__in=changed)
                                    | Q(subscriber_id__in=status))
+    cursor.watermark = now
     batches = [(e, b) for e in ENTITY_TYPES for b in _batches(candidates, e)]
     for index, (entity, batch) in enumerate(batches):
-        _update_batch(sync, entity, batch)
-        if index == len(batches) - 1 and not scoped:
-            cursor.watermark = now
-            cursor.save()
+        # The cursor moves with the writes of the last batch (same transaction).
+        final = index == len(batches) - 1 and not scoped
+        _update_batch(sync, entity, batch, cursor if final else None)
         sync.checkpoint(STEP, len(batch))
     if not batches and not scoped:
-        cursor.watermark = now
         cursor.save()
 
 
-def _update_batch(sync: Sync, entity: str, batch: list[RecordLink]) -> None:
+def _update_batch(sync: Sync, entity: str, batch: list[RecordLink],
+                  cursor: SyncCursor | None) -> None:
     values = subscriber_values(link.subscriber_id for link in batch)
     todo: list[tuple[RecordLink, dict[str, Any], dict[str, Any]]] = []
     for link in batch:
@@ -150,9 +150,13 @@ def _update_batch(sync: Sync, entity: str, batch: list[RecordLink]) -> None:
             link.needs_push = False
             link.save(update_fields=["needs_push", "updated_at"])
     if not todo:
+        if cursor is not None:
+            cursor.save()
         return
     results = sync.client.update_multiple(entity_set(entity), entity, [r for _l, r, _s in todo])
     with transaction.atomic():
+        if cursor is not None:
+            cursor.save()
         for (link, _record, sent), result in zip(todo, results, strict=True):
             if result.ok:
                 link.synced_values = {**link.synced_values, **sent}
