@@ -99,8 +99,12 @@ def apply_row(sync: Sync, step: str, link: RecordLink, subscriber: Subscriber,
         # S13: a CRM record that forbids bulk email is not an active subscriber.
         set_status(subscriber, SubscriberStatus.UNSUBSCRIBED)
         sync.count(step, "unsubscribed")
+    # The marker mirrors the CRM's flag: cleared in the CRM while the subscriber is still
+    # unsubscribed, push sets it again (the mailworx opt-out stands, S13).
     if row.get("donotbulkemail"):
         res.synced["@donotbulkemail"] = True
+    elif "donotbulkemail" in row:
+        res.synced.pop("@donotbulkemail", None)
     link.synced_values = res.synced
     link.needs_push = link.needs_push or res.needs_push
     link.crm_active = True

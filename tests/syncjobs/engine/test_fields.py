@@ -198,7 +198,9 @@ def test_s13_unsubscribes_are_written_back_and_opt_outs_never_reactivated(
     crm_admin.patch("contoso", "contacts", str(out_link.crm_id), {"donotbulkemail": False})
     sync()
     opted_out.refresh_from_db()
-    assert opted_out.status == SubscriberStatus.UNSUBSCRIBED
+    assert opted_out.status == SubscriberStatus.UNSUBSCRIBED  # never made active again
+    # ... and the mailworx opt-out stands: the flag is written back once more
+    assert contact(crm_client, out_link, "donotbulkemail")["donotbulkemail"] is True
 
 
 def test_s2_a_lead_that_gets_qualified_no_longer_comes_over(
