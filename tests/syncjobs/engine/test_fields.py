@@ -99,13 +99,22 @@ def test_s11_field_by_field_newer_side_wins_and_one_sided_changes_carry_over(
 
 def test_s11_a_field_changed_on_the_mailworx_side_only_goes_to_the_crm(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        job: SubscriberField) -> None:
+        job: SubscriberField, monkeypatch: pytest.MonkeyPatch) -> None:
     sub, link = linked_contact(crm_client, group, sync, "mwx-only@example.org",
                                {"jobtitle": "Clerk"})
     update_subscriber(sub, {"job": "Boss"})
+    sent: list[dict[str, Any]] = []
+    real = DataverseClient.update_multiple
+
+    def spy(self: DataverseClient, entity_set: str, table: str,
+            records: list[dict[str, Any]], **kwargs: Any) -> Any:
+        sent.extend(records)
+        return real(self, entity_set, table, records, **kwargs)
+    monkeypatch.setattr(DataverseClient, "update_multiple", spy)
     run = sync()
     assert run.counters["push"]["updated"] == 1
     assert contact(crm_client, link, "jobtitle")["jobtitle"] == "Boss"
+    assert sent == [{"contactid": str(link.crm_id), "jobtitle": "Boss"}]  # changed column only
 
 
 def test_c13_unmapped_fields_are_never_touched(

@@ -162,3 +162,20 @@ def test_n1_a_killed_worker_is_resumed_by_the_reaper_without_duplicates(
     assert run.attempts == 2
     assert timezone.now() >= run.finished_at  # type: ignore[operator]
     assert_end_state(tenant, crm_client)
+
+
+def test_n2_service_protection_limits_are_survived_and_reported(
+        tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
+        crm_client: DataverseClient, crm_admin: EmulatorAdmin) -> None:
+    scenario(group)
+    crm_client.who_am_i()  # the token is fetched before the limits tighten
+    crm_admin.session.post(f"{crm_admin.base}/limits", json={
+        "requests": 4, "window_seconds": 1, "retry_after": 1}, timeout=10).raise_for_status()
+    run = sync()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    refused = crm_admin.session.get(f"{crm_admin.base}/limits", timeout=10).json()
+    assert run.counters["http"]["throttled"] >= 1
+    assert run.counters["http"]["throttled"] == sum(refused["refused"].values())
+    assert run.counters["http"]["wait_seconds"] >= run.counters["http"]["throttled"]
+    crm_admin.session.post(f"{crm_admin.base}/limits/reset", timeout=10).raise_for_status()
+    assert_end_state(tenant, crm_client)
