@@ -25,6 +25,7 @@ def run_backfill(sync: Sync) -> None:
         ids = [str(i) for i in RecordLink.objects.filter(
             tenant=sync.tenant, entity_type=entity, state=LinkState.ACTIVE
         ).order_by("pk").values_list("crm_id", flat=True)]
+        sync.add_work(len(ids))
         for start in range(0, len(ids), BATCH):
             chunk = ids[start:start + BATCH]
             rows = list(sync.client.lookup_in(entity_set(entity), primary_key(entity), chunk,

@@ -33,6 +33,7 @@ class Sync:
         self.org = OrgSettings.objects.get(tenant=self.tenant)
         self.started = timezone.now()
         self.done = 0
+        self.total = 0  # grows as steps learn how much work they have
         self._mappings: dict[tuple[int | None, str], list[MappedField]] = {}
         self._units: dict[int | None, int | None] = {}
         # Tests inject failures at step boundaries through this hook.
@@ -71,11 +72,15 @@ class Sync:
 
     # -- batch boundary --------------------------------------------------------------------
 
+    def add_work(self, n: int) -> None:
+        self.total += n
+
     def checkpoint(self, step: str, n: int = 0) -> None:
         """Between batches: report progress, honour cancel and pause requests."""
         self.done += n
+        self.total = max(self.total, self.done)
         self.http_counters()
-        self.ctx.progress(self.done, None, _("Step: %(step)s") % {"step": step})
+        self.ctx.progress(self.done, self.total, _("Step: %(step)s") % {"step": step})
         if OrgSettings.objects.filter(tenant=self.tenant, sync_paused=True).exists():
             self.log(_("The sync was paused; the run stopped between two batches and "
                        "continues from there when it is started again."),

@@ -73,6 +73,7 @@ def _match_group(sync: Sync, setting: GroupSyncSetting, subscriber_id: int | Non
                  .values_list("subscriber_id", flat=True))
     survivors = _merge_duplicates(sync, list(members.order_by("pk")), linked)
     todo = [s for s in survivors if s.pk not in linked and s.pk not in blocked]
+    sync.add_work(len(todo))
     for start in range(0, len(todo), BATCH):
         _match_batch(sync, setting, todo[start:start + BATCH], owners)
         sync.checkpoint(STEP, len(todo[start:start + BATCH]))

@@ -83,6 +83,7 @@ def pull_entity(sync: Sync, entity: str) -> None:
         removed += [str(i) for i in RecordLink.objects.filter(
             tenant=sync.tenant, entity_type=entity, state=LinkState.ACTIVE
         ).values_list("crm_id", flat=True) if str(i) not in present]
+    sync.add_work(len(changes.rows))
     batches = [changes.rows[i:i + BATCH] for i in range(0, len(changes.rows), BATCH)] or [[]]
     for index, rows in enumerate(batches):
         with transaction.atomic():

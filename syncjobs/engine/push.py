@@ -49,8 +49,9 @@ def run_push(sync: Sync, *, subscriber_id: int | None = None,
              scoped=subscriber_id is not None or group_id is not None)
 
 
-def _batches(qs: QuerySet[RecordLink], entity: str) -> list[list[RecordLink]]:
+def _batches(sync: Sync, qs: QuerySet[RecordLink], entity: str) -> list[list[RecordLink]]:
     items = list(qs.filter(entity_type=entity).select_related("subscriber").order_by("pk"))
+    sync.add_work(len(items))
     return [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
 
 
@@ -59,7 +60,7 @@ def _batches(qs: QuerySet[RecordLink], entity: str) -> list[list[RecordLink]]:
 
 def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
     for entity in ENTITY_TYPES:
-        for batch in _batches(pending, entity):
+        for batch in _batches(sync, pending, entity):
             values = subscriber_values(link.subscriber_id for link in batch)
             payloads = [_create_payload(sync, link, values.get(link.subscriber_id, {}))
                         for link in batch]
@@ -124,7 +125,7 @@ def _updates(sync: Sync, active: QuerySet[RecordLink], *, scoped: bool) -> None:
         candidates = active.filter(Q(needs_push=True) | Q(subscriber_id__in=changed)
                                    | Q(subscriber_id__in=status))
     cursor.watermark = now
-    batches = [(e, b) for e in ENTITY_TYPES for b in _batches(candidates, e)]
+    batches = [(e, b) for e in ENTITY_TYPES for b in _batches(sync, candidates, e)]
     for index, (entity, batch) in enumerate(batches):
         # The cursor moves with the writes of the last batch (same transaction).
         final = index == len(batches) - 1 and not scoped

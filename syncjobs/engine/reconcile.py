@@ -31,6 +31,7 @@ def run_reconcile(sync: Sync) -> None:
         links = list(RecordLink.objects.filter(
             tenant=sync.tenant, entity_type=entity, state=LinkState.ACTIVE
         ).select_related("subscriber").order_by("pk"))
+        sync.add_work(len(links))
         for start in range(0, len(links), BATCH):
             chunk = links[start:start + BATCH]
             rows = {row_id(entity, r): r for r in sync.client.lookup_in(

@@ -137,3 +137,31 @@ def test_reconcile_finds_deleted_and_merged_records(
     assert run.counters["reconcile"]["unlinked_deleted"] == 1
     assert run.counters["reconcile"]["relinked"] == 1
     assert runner.reap_expired() == []
+
+
+def test_group_and_subscriber_modes_touch_only_their_scope(
+        tenant: Tenant, group: SubscriberGroup, sync: SyncFn, no_dispatch: list[int]) -> None:
+    from audience.groups import create_group, save_sync_setting
+
+    other = create_group(tenant, "Other")
+    save_sync_setting(other)
+    mine = create_subscriber(tenant, {"email": "scope-mine@example.org"})
+    theirs = create_subscriber(tenant, {"email": "scope-theirs@example.org"})
+    add_members(group, [mine.pk])
+    add_members(other, [theirs.pk])
+    run = sync("group", group=group)
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert RecordLink.objects.filter(subscriber=mine, state=LinkState.ACTIVE).exists()
+    assert not RecordLink.objects.filter(subscriber=theirs).exists()
+    assert run.percent == 100 and run.progress_total >= 1
+    one = sync("subscriber", subscriber=theirs)
+    assert one.status == JobStatus.SUCCEEDED, one.error
+    assert RecordLink.objects.filter(subscriber=theirs, state=LinkState.ACTIVE).exists()
+
+
+def test_one_active_sync_per_tenant(tenant: Tenant, org: OrgSettings,
+                                    no_dispatch: list[int]) -> None:
+    first = start_sync(tenant, "incremental")
+    with pytest.raises(runner.JobAlreadyActive) as refused:
+        start_sync(tenant, "full")
+    assert refused.value.run == first
