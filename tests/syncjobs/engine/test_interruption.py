@@ -179,3 +179,33 @@ def test_n2_service_protection_limits_are_survived_and_reported(
     assert run.counters["http"]["wait_seconds"] >= run.counters["http"]["throttled"]
     crm_admin.session.post(f"{crm_admin.base}/limits/reset", timeout=10).raise_for_status()
     assert_end_state(tenant, crm_client)
+
+
+@pytest.mark.parametrize("tracking", [True, False])
+def test_n1_pull_interrupted_between_batches_resumes_without_losing_changes(
+        tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
+        crm_client: DataverseClient, crm_admin: EmulatorAdmin,
+        interrupt: Callable[[str, int], None], monkeypatch: pytest.MonkeyPatch,
+        tracking: bool) -> None:
+    from syncjobs.engine import pull
+
+    if not tracking:
+        crm_admin.session.post(f"{crm_admin.base}/tracking", json={
+            "org": "contoso", "entity": "contact", "enabled": False},
+            timeout=10).raise_for_status()
+    subs = scenario(group)
+    assert sync().status == JobStatus.SUCCEEDED
+    assert sync().status == JobStatus.SUCCEEDED  # change tracking / watermark started
+    for sub in subs:
+        link = RecordLink.objects.filter(subscriber=sub, state=LinkState.ACTIVE).first()
+        if link is not None:
+            crm_admin.patch("contoso", "contacts", str(link.crm_id),
+                            {"firstname": f"CRM-{sub.pk}"})
+    monkeypatch.setattr(pull, "BATCH", 2)
+    interrupt("pull", 3)  # after the second batch of changes was applied
+    assert sync().status == JobStatus.FAILED
+    run = sync()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    for sub in Subscriber.objects.live().filter(tenant=tenant):
+        assert current_values([sub.pk])[sub.pk]["first_name"] == f"CRM-{sub.pk}"
+    assert_end_state(tenant, crm_client)
