@@ -33,12 +33,26 @@ class MergeError(ValueError):
 
 
 def _move_crm_links(source: Subscriber, survivor: Subscriber) -> None:
-    """Hook for the sync issue: move the source's CRM record links to the survivor.
+    """Move the source's CRM record links to the survivor (runs inside the merge transaction).
 
-    There is no link model yet. When ``syncjobs`` adds one it must re-point the source's
-    links here (or drop them where the survivor is linked to the same CRM record already);
-    it runs inside the merge transaction.
+    The survivor keeps its own link when it has one; the source's link is then closed
+    (state *unlinked*, ``merged_into`` = the survivor's CRM record), so one CRM record and
+    one subscriber stay linked (S9). Links that no longer hold anything move as history.
     """
+    from syncjobs.sync_models import HOLDING_STATES, LinkState, RecordLink
+
+    kept = RecordLink.objects.filter(subscriber=survivor, state__in=HOLDING_STATES).first()
+    for link in RecordLink.objects.filter(subscriber=source, state__in=HOLDING_STATES):
+        if kept is None:
+            link.subscriber = survivor
+            link.save(update_fields=["subscriber", "updated_at"])
+            kept = link
+        else:
+            link.state = LinkState.UNLINKED
+            link.merged_into = kept.crm_id
+            link.save(update_fields=["state", "merged_into", "updated_at"])
+    RecordLink.objects.filter(subscriber=source).exclude(
+        state__in=HOLDING_STATES).update(subscriber=survivor)
 
 
 def merge_subscribers(source: Subscriber, survivor: Subscriber) -> Subscriber:

@@ -60,6 +60,13 @@ class MissingSecretError(SettingsError):
         ) % {"tenants": names, "secret": secret})
 
 
+def _org_change_blocked(tenant: Tenant, old_api_url: str, new_api_url: str) -> bool:
+    # Late import: the sync engine reads these settings (syncjobs.engine → orgsettings).
+    from syncjobs.engine.config import org_change_blocked
+
+    return org_change_blocked(tenant, old_api_url, new_api_url)
+
+
 def secret_field_for(deployment: str) -> str:
     return "client_secret" if deployment == Deployment.ONLINE else "onprem_password"
 
@@ -92,11 +99,17 @@ def save_org_settings(
     for tenant in tenant_list:
         obj = existing.get(tenant.pk) or OrgSettings(tenant=tenant)
         before = [getattr(obj, name) for name in CONNECTION_FIELDS]
+        old_api_url = obj.web_api_url if obj.pk else ""
         for name, value in values.items():
             setattr(obj, name, value)
         obj.crm_url = endpoint.base_url
         obj.organisation_name = endpoint.organisation_name
         obj.web_api_url = endpoint.web_api_url
+        if _org_change_blocked(tenant, old_api_url, obj.web_api_url):
+            raise SettingsError(_(
+                "Nothing was saved: %(tenant)s has subscribers linked to records of its current "
+                "CRM organisation. Pointing it at another organisation needs an explicit reset "
+                "of the links and sync cursors first (S14).") % {"tenant": tenant.name})
         for name, witness in SECRET_WITNESSES.items():
             new = new_secrets.get(name) or ""
             if new and new != getattr(obj, name):

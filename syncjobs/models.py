@@ -16,6 +16,7 @@ class JobKind(models.TextChoices):
     INTEGRATION_CHECK = "integration_check", _("Integration check")
     ATTRIBUTE_PULL = "attribute_pull", _("CRM attribute synchronisation")
     OWNER_REFRESH = "owner_refresh", _("CRM users and teams refresh")
+    SYNC = "sync", _("Subscriber synchronisation")
 
 
 class JobStatus(models.TextChoices):
@@ -122,3 +123,19 @@ class JobLogLine(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.level}] {self.message}"
+
+
+from syncjobs.sync_models import (  # noqa: E402  (models of the sync engine, same app)
+    IssueState,
+    LinkEntity,
+    LinkOrigin,
+    LinkState,
+    RecordLink,
+    SyncCursor,
+    SyncIssue,
+    SyncStatus,
+)
+
+__all__ = ["IssueState", "JobKind", "JobLogLine", "JobRun", "JobStatus", "LinkEntity",
+           "LinkOrigin", "LinkState", "RecordLink", "SyncCursor", "SyncIssue", "SyncStatus",
+           "Trigger"]

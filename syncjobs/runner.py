@@ -39,6 +39,7 @@ BODIES: dict[str, str | JobBody] = {
     "integration_check": "orgsettings.checks.run_integration_check",
     "attribute_pull": "fieldmapping.metadata.run_attribute_pull",
     "owner_refresh": "businessunits.owners.run_owner_refresh",
+    "sync": "syncjobs.engine.run.run_sync",
 }
 
 
@@ -121,7 +122,7 @@ class JobContext:
         self.params = run.params
         self.attempt = run.attempts
         self.result: dict[str, Any] = dict(run.result)
-        self.counters: dict[str, int] = dict(run.counters)
+        self.counters: dict[str, Any] = dict(run.counters)
 
     def _mine(self) -> Any:
         # Fencing: only the attempt that claimed the run may write to it.

@@ -37,6 +37,9 @@ def _reset_producer_pool() -> None:
     if celery_app._pool is not None:
         celery_app._pool.force_close_all()
         celery_app._pool = None
+    # The producer pool wraps the connection pool: drop it too, or a second worker test in
+    # the same process acquires from the closed pool ("Acquire on closed pool").
+    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture

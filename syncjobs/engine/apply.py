@@ -1,0 +1,114 @@
+"""A CRM row onto its link and subscriber: S11 per field, S13, C6 and C13.
+
+Only mapped fields are read or written (C13: unmapped subscriber fields are never
+touched). The CRM's values that equal ``synced_values`` are our own writes read back and
+change nothing. Fields the mailworx side wins mark the link ``needs_push``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from audience.models import Subscriber, SubscriberStatus, SubscriberValue
+from audience.subscribers import SubscriberError, set_status, update_subscriber
+from syncjobs.engine.conflicts import Side, decide
+from syncjobs.engine.context import Sync, parse_time
+from syncjobs.engine.fields import UNMAPPED, MappedField, crm_value
+from syncjobs.sync_models import RecordLink
+
+SubValues = dict[str, tuple[str, dt.datetime | None]]
+
+
+@dataclass
+class Resolution:
+    to_subscriber: dict[str, str] = field(default_factory=dict)
+    synced: dict[str, Any] = field(default_factory=dict)
+    needs_push: bool = False
+    not_copyable: int = 0
+
+
+def subscriber_values(subscriber_ids: Iterable[int]) -> dict[int, SubValues]:
+    out: dict[int, SubValues] = {}
+    rows = SubscriberValue.objects.filter(subscriber_id__in=list(subscriber_ids)).values_list(
+        "subscriber_id", "field__key", "value", "modified_at")
+    for sid, key, value, modified in rows:
+        out.setdefault(sid, {})[key] = (value, modified)
+    return out
+
+
+def resolve(mapped: list[MappedField], row: dict[str, Any], related: dict[Any, Any],
+            values: SubValues, synced: dict[str, Any], *, pull_allowed: bool,
+            prefer_crm_when_new: bool = False) -> Resolution:
+    res = Resolution(synced=dict(synced))
+    crm_modified = parse_time(row.get("modifiedon"))
+    for mf in mapped:
+        cv = crm_value(mf, row, related)
+        if cv is UNMAPPED:
+            res.not_copyable += 1
+            continue
+        sv, smod = values.get(mf.key, ("", None))
+        if not pull_allowed:
+            # C6 off: mailworx → CRM only; CRM-side changes are not taken over.
+            if decide(mf, sub_value=sv, sub_modified=smod, crm_value=cv,
+                      crm_modified=crm_modified, synced={}) is Side.SAME:
+                res.synced[mf.key] = sv
+            elif mf.two_way and (sv != "" if mf.key not in synced else sv != synced[mf.key]):
+                res.needs_push = True
+            continue
+        side = decide(mf, sub_value=sv, sub_modified=smod, crm_value=cv,
+                      crm_modified=crm_modified, synced=synced,
+                      prefer_crm_when_new=prefer_crm_when_new)
+        if side is Side.SAME:
+            res.synced[mf.key] = sv
+        elif side is Side.CRM:
+            res.to_subscriber[mf.key] = cv
+            res.synced[mf.key] = cv
+        else:
+            res.needs_push = True
+    return res
+
+
+def apply_row(sync: Sync, step: str, link: RecordLink, subscriber: Subscriber,
+              mapped: list[MappedField], row: dict[str, Any], related: dict[Any, Any],
+              values: SubValues, *, prefer_crm_when_new: bool = False) -> None:
+    """Resolve and write one active CRM row; the caller holds the batch transaction."""
+    allowed = sync.pull_allowed(link.origin)
+    res = resolve(mapped, row, related, values, link.synced_values, pull_allowed=allowed,
+                  prefer_crm_when_new=prefer_crm_when_new)
+    if res.not_copyable:
+        sync.skip(step, "CRM value without a mapped option", res.not_copyable)
+    if res.to_subscriber:
+        try:
+            changed = update_subscriber(subscriber, res.to_subscriber)
+        except SubscriberError as exc:
+            from syncjobs.engine.issues import record_issue
+
+            record_issue(sync.tenant, step=step, run_id=sync.ctx.run_id,
+                         subscriber_id=subscriber.pk, entity_type=link.entity_type,
+                         crm_id=link.crm_id, reason=str(exc),
+                         hint="Correct the value in the CRM record; the next sync takes it.")
+            sync.count(step, "failed")
+            return
+        if changed:
+            sync.count(step, "fields_updated", len(changed))
+            sync.count(step, "subscribers_updated")
+    if allowed and row.get("donotbulkemail") and subscriber.status == SubscriberStatus.ACTIVE:
+        # S13: a CRM record that forbids bulk email is not an active subscriber.
+        set_status(subscriber, SubscriberStatus.UNSUBSCRIBED)
+        sync.count(step, "unsubscribed")
+    # The marker mirrors the CRM's flag: cleared in the CRM while the subscriber is still
+    # unsubscribed, push sets it again (the mailworx opt-out stands, S13).
+    if row.get("donotbulkemail"):
+        res.synced["@donotbulkemail"] = True
+    elif "donotbulkemail" in row:
+        res.synced.pop("@donotbulkemail", None)
+    link.synced_values = res.synced
+    link.needs_push = link.needs_push or res.needs_push
+    link.crm_active = True
+    link.crm_modifiedon = parse_time(row.get("modifiedon"))
+    version = row.get("versionnumber")
+    link.crm_versionnumber = int(version) if version is not None else None
+    link.save()

@@ -1,0 +1,138 @@
+"""One sync run as the steps see it: tenant, settings, CRM client, counters, pause checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audience.groups import effective_business_unit
+from audience.models import GroupSyncSetting
+from businessunits.models import BusinessUnit
+from dynamics import DataverseClient
+from orgsettings.models import OrgSettings
+from syncjobs.engine.fields import MappedField, load_mappings
+from syncjobs.models import JobLogLine
+from syncjobs.runner import JobCancelled, JobContext
+
+BATCH = 200  # records per batch: the unit of progress, transactions and pause checks
+
+
+class SyncPaused(JobCancelled):
+    """The tenant's sync was paused (C6); the run stops at a batch boundary."""
+
+
+class Sync:
+    def __init__(self, ctx: JobContext, client: DataverseClient) -> None:
+        self.ctx = ctx
+        self.tenant = ctx.tenant
+        self.client = client
+        self.org = OrgSettings.objects.get(tenant=self.tenant)
+        self.started = timezone.now()
+        self.done = 0
+        self.total = 0  # grows as steps learn how much work they have
+        self._mappings: dict[tuple[int | None, str], list[MappedField]] = {}
+        self._units: dict[int | None, int | None] = {}
+        # Tests inject failures at step boundaries through this hook.
+        self.on_boundary: Callable[[str], None] | None = None
+
+    # -- counters ------------------------------------------------------------------------
+
+    def step_counters(self, step: str) -> dict[str, Any]:
+        counters: dict[str, Any] = self.ctx.counters.setdefault(step, {})
+        return counters
+
+    def count(self, step: str, name: str, n: int = 1) -> None:
+        if n:
+            counters = self.step_counters(step)
+            counters[name] = counters.get(name, 0) + n
+
+    def skip(self, step: str, reason: str, n: int = 1) -> None:
+        skipped = self.step_counters(step).setdefault("skipped", {})
+        skipped[reason] = skipped.get(reason, 0) + n
+
+    def log(self, message: str, level: str = JobLogLine.Level.INFO, **data: Any) -> None:
+        self.ctx.log(message, level, **data)
+
+    def http_counters(self) -> None:
+        totals = self.client.log.totals()
+        # Add this attempt's requests to what earlier attempts of the run reported.
+        base = self.ctx.counters.setdefault("_http_base", {
+            "round_trips": 0, "operations": 0, "throttled": 0, "retries": 0})
+        self.ctx.counters["http"] = {
+            "round_trips": base["round_trips"] + totals.round_trips,
+            "operations": base["operations"] + totals.operations,
+            "throttled": base["throttled"] + totals.throttled,
+            "retries": base["retries"] + totals.retries,
+            "wait_seconds": round(totals.wait_seconds, 3),
+        }
+
+    # -- batch boundary --------------------------------------------------------------------
+
+    def add_work(self, n: int) -> None:
+        self.total += n
+
+    def checkpoint(self, step: str, n: int = 0) -> None:
+        """Between batches: report progress, honour cancel and pause requests."""
+        self.done += n
+        self.total = max(self.total, self.done)
+        self.http_counters()
+        self.ctx.progress(self.done, self.total, _("Step: %(step)s") % {"step": step})
+        if OrgSettings.objects.filter(tenant=self.tenant, sync_paused=True).exists():
+            self.log(_("The sync was paused; the run stopped between two batches and "
+                       "continues from there when it is started again."),
+                     JobLogLine.Level.WARNING)
+            raise SyncPaused
+        if self.on_boundary is not None:
+            self.on_boundary(step)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def default_unit_id(self) -> int | None:
+        if None not in self._units:
+            self._units[None] = (BusinessUnit.objects.filter(tenant=self.tenant, is_default=True)
+                                 .values_list("pk", flat=True).first())
+        return self._units[None]
+
+    def unit_for_group(self, group_id: int | None) -> int | None:
+        """The business unit whose mappings apply to records of a group (S5)."""
+        if group_id is None:
+            return self.default_unit_id()
+        if group_id not in self._units:
+            setting = (GroupSyncSetting.objects.filter(group_id=group_id)
+                       .select_related("group", "business_unit").first())
+            unit = effective_business_unit(setting) if setting else None
+            self._units[group_id] = unit.pk if unit else self.default_unit_id()
+        return self._units[group_id]
+
+    def mappings(self, unit_id: int | None, entity_type: str) -> list[MappedField]:
+        key = (unit_id, entity_type)
+        if key not in self._mappings:
+            self._mappings[key] = load_mappings(unit_id, entity_type)
+        return self._mappings[key]
+
+    def all_mappings(self, entity_type: str) -> list[MappedField]:
+        """Every mapping of the entity type over the tenant's units (for ``$select``)."""
+        unit_ids = list(BusinessUnit.objects.filter(tenant=self.tenant)
+                        .values_list("pk", flat=True))
+        out: list[MappedField] = []
+        for unit_id in unit_ids:
+            out += self.mappings(unit_id, entity_type)
+        return out
+
+    def pull_allowed(self, origin: str) -> bool:
+        """C6: list-origin records always flow back; group-origin ones only bidirectionally."""
+        return origin == "crm_list" or self.org.bidirectional_sync
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -1,0 +1,74 @@
+"""Record-level failures as rows an admin can read and retry (N3).
+
+One open issue per (subscriber or CRM record, step); a repeat raises ``attempts``. After
+``SYNC_ISSUE_MAX_ATTEMPTS`` the record is skipped by later runs until a person retries it
+(``retry_issue``); a later success resolves the issue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from syncjobs.sync_models import IssueState, SyncIssue, SyncStatus
+from tenants.models import Tenant
+
+OPEN_STATES = [IssueState.OPEN, IssueState.RETRYING]
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "SYNC_ISSUE_MAX_ATTEMPTS", 3))
+
+
+def record_issue(tenant: Tenant, *, step: str, reason: str, hint: str = "",
+                 run_id: int | None = None, subscriber_id: int | None = None,
+                 entity_type: str = "", crm_id: str | uuid.UUID | None = None,
+                 code: str = "") -> SyncIssue:
+    crm_uuid = uuid.UUID(str(crm_id)) if crm_id else None
+    same = SyncIssue.objects.filter(tenant=tenant, step=step, state__in=OPEN_STATES)
+    same = (same.filter(subscriber_id=subscriber_id) if subscriber_id is not None
+            else same.filter(subscriber__isnull=True, crm_id=crm_uuid))
+    existing = same.first()
+    if existing is not None:
+        SyncIssue.objects.filter(pk=existing.pk).update(
+            attempts=F("attempts") + 1, state=IssueState.OPEN, reason=reason, hint=hint,
+            code=code, run_id=run_id, last_seen=timezone.now(), entity_type=entity_type,
+            crm_id=crm_uuid)
+        existing.refresh_from_db()
+        return existing
+    return SyncIssue.objects.create(
+        tenant=tenant, step=step, subscriber_id=subscriber_id, entity_type=entity_type,
+        crm_id=crm_uuid, code=code, reason=reason, hint=hint, run_id=run_id)
+
+
+def resolve_issues(tenant: Tenant, step: str, subscriber_ids: Iterable[int]) -> None:
+    ids = list(subscriber_ids)
+    if ids:
+        SyncIssue.objects.filter(tenant=tenant, step=step, subscriber_id__in=ids,
+                                 state__in=OPEN_STATES).update(state=IssueState.RESOLVED)
+
+
+def blocked_subscribers(tenant: Tenant, step: str) -> set[int]:
+    """Subscribers whose issue in ``step`` used up its attempts: skipped until retried."""
+    return set(SyncIssue.objects.filter(
+        tenant=tenant, step=step, state=IssueState.OPEN, attempts__gte=max_attempts(),
+        subscriber__isnull=False).values_list("subscriber_id", flat=True))
+
+
+def retry_issue(issue: SyncIssue) -> None:
+    """A person asks for another try: the next run picks the record up again."""
+    SyncIssue.objects.filter(pk=issue.pk).update(state=IssueState.RETRYING, attempts=0)
+
+
+def ignore_issue(issue: SyncIssue) -> None:
+    SyncIssue.objects.filter(pk=issue.pk).update(state=IssueState.IGNORED)
+
+
+def refresh_open_count(tenant: Tenant) -> int:
+    count = SyncIssue.objects.filter(tenant=tenant, state__in=OPEN_STATES).count()
+    SyncStatus.objects.update_or_create(tenant=tenant, defaults={"open_issues": count})
+    return count

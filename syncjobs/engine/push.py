@@ -1,0 +1,217 @@
+"""push: mailworx → CRM — planned creates, changed mapped fields, unsubscribes (S11, S13).
+
+* Creates: the match step stored each new record's id (``uuid4``) in a *pending* link
+  before any request. The create sends that id; after a crash the retried create either
+  succeeds or answers that the record exists (412), which counts as done — a second
+  record can never appear (N1).
+* Updates: links whose subscriber changed since the cursor (or marked ``needs_push``); only
+  the columns whose mailworx value differs from the value last synced are sent.
+* Unsubscribes set ``donotbulkemail`` when the tenant writes them back (C4, S13).
+Bulk messages are used where the table supports them; the client falls back to ``$batch``
+itself and reports one result per record, so one bad record never stops the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from audience.models import Subscriber, SubscriberStatus, SubscriberValue
+from dynamics.batch import OperationResult
+from syncjobs.engine.apply import SubValues, subscriber_values
+from syncjobs.engine.context import BATCH, Sync
+from syncjobs.engine.entities import ENTITY_TYPES, entity_set, primary_key
+from syncjobs.engine.fields import same, to_crm
+from syncjobs.engine.issues import blocked_subscribers, record_issue, resolve_issues
+from syncjobs.sync_models import LinkState, RecordLink, SyncCursor
+
+STEP = "push"
+OVERLAP = dt.timedelta(minutes=5)  # late commits on the mailworx side are still seen
+# Columns a new record cannot do without; filled from the address when no mapping did.
+_NAME_FALLBACKS = {"contact": ("lastname",), "account": ("name",),
+                   "lead": ("lastname", "subject")}
+
+
+def run_push(sync: Sync, *, subscriber_id: int | None = None,
+             group_id: int | None = None) -> None:
+    blocked = blocked_subscribers(sync.tenant, STEP)
+    links = RecordLink.objects.filter(tenant=sync.tenant).exclude(subscriber_id__in=blocked)
+    if subscriber_id is not None:
+        links = links.filter(subscriber_id=subscriber_id)
+    if group_id is not None:
+        links = links.filter(subscriber__memberships__group_id=group_id)
+    _creates(sync, links.filter(state=LinkState.PENDING))
+    _updates(sync, links.filter(state=LinkState.ACTIVE),
+             scoped=subscriber_id is not None or group_id is not None)
+
+
+def _batches(sync: Sync, qs: QuerySet[RecordLink], entity: str) -> list[list[RecordLink]]:
+    items = list(qs.filter(entity_type=entity).select_related("subscriber").order_by("pk"))
+    sync.add_work(len(items))
+    return [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
+
+
+# -- creates -----------------------------------------------------------------------------
+
+
+def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
+    for entity in ENTITY_TYPES:
+        for batch in _batches(sync, pending, entity):
+            values = subscriber_values(link.subscriber_id for link in batch)
+            payloads = [_create_payload(sync, link, values.get(link.subscriber_id, {}))
+                        for link in batch]
+            results = sync.client.create_multiple(
+                entity_set(entity), entity, [p for p, _s in payloads])
+            with transaction.atomic():
+                for link, (_payload, synced), result in zip(batch, payloads, results,
+                                                           strict=True):
+                    # 412: an earlier attempt of this run already created it (N1).
+                    if result.ok or result.status == 412:
+                        link.state = LinkState.ACTIVE
+                        link.synced_values = synced
+                        link.needs_push = False
+                        link.save()
+                        resolve_issues(sync.tenant, STEP, [link.subscriber_id])
+                        sync.count(STEP, "created")
+                    else:
+                        _failed(sync, link, result)
+            sync.checkpoint(STEP, len(batch))
+
+
+def _create_payload(sync: Sync, link: RecordLink,
+                    values: SubValues) -> tuple[dict[str, Any], dict[str, Any]]:
+    sub = link.subscriber
+    unit_id = sync.unit_for_group(link.group_id)
+    record: dict[str, Any] = {primary_key(link.entity_type): str(link.crm_id),
+                              "emailaddress1": sub.email,
+                              "mwx_subscriberid": str(sub.pk)}
+    synced: dict[str, Any] = {}
+    for mf in sync.mappings(unit_id, link.entity_type):
+        value = values.get(mf.key, ("", None))[0]
+        if not mf.two_way or value == "":
+            continue
+        crm = to_crm(mf, value)
+        if crm is not None:
+            record[mf.attribute] = crm
+            synced[mf.key] = value
+    for column in _NAME_FALLBACKS[link.entity_type]:
+        record.setdefault(column, sub.email.split("@")[0] if column != "subject"
+                          else _("Newsletter subscriber %(email)s") % {"email": sub.email})
+    if link.create_owner:
+        record["ownerid@odata.bind"] = f"/systemusers({link.create_owner})"
+    if sub.status == SubscriberStatus.UNSUBSCRIBED and sync.org.write_back_unsubscribes:
+        record["donotbulkemail"] = True
+        synced["@donotbulkemail"] = True
+    return record, synced
+
+
+# -- updates -----------------------------------------------------------------------------
+
+
+def _updates(sync: Sync, active: QuerySet[RecordLink], *, scoped: bool) -> None:
+    cursor, _new = SyncCursor.objects.get_or_create(tenant=sync.tenant, name=STEP)
+    now = sync.started
+    candidates = active
+    if cursor.watermark is not None and not scoped:
+        since = cursor.watermark - OVERLAP
+        changed = SubscriberValue.objects.filter(
+            tenant=sync.tenant, modified_at__gte=since).values("subscriber_id")
+        status = Subscriber.objects.filter(
+            tenant=sync.tenant, status_changed_at__gte=since).values("pk")
+        candidates = active.filter(Q(needs_push=True) | Q(subscriber_id__in=changed)
+                                   | Q(subscriber_id__in=status))
+    cursor.watermark = now
+    batches = [(e, b) for e in ENTITY_TYPES for b in _batches(sync, candidates, e)]
+    for index, (entity, batch) in enumerate(batches):
+        # The cursor moves with the writes of the last batch (same transaction).
+        final = index == len(batches) - 1 and not scoped
+        _update_batch(sync, entity, batch, cursor if final else None)
+        sync.checkpoint(STEP, len(batch))
+    if not batches and not scoped:
+        cursor.save()
+
+
+def _update_batch(sync: Sync, entity: str, batch: list[RecordLink],
+                  cursor: SyncCursor | None) -> None:
+    values = subscriber_values(link.subscriber_id for link in batch)
+    todo: list[tuple[RecordLink, dict[str, Any], dict[str, Any]]] = []
+    for link in batch:
+        if not link.crm_active:
+            sync.skip(STEP, "deactivated in the CRM")
+            continue
+        record, sent = _diff(sync, link, values.get(link.subscriber_id, {}))
+        if record:
+            record[primary_key(entity)] = str(link.crm_id)
+            todo.append((link, record, sent))
+        elif link.needs_push:
+            link.needs_push = False
+            link.save(update_fields=["needs_push", "updated_at"])
+    if not todo:
+        if cursor is not None:
+            cursor.save()
+        return
+    results = sync.client.update_multiple(entity_set(entity), entity, [r for _l, r, _s in todo])
+    with transaction.atomic():
+        if cursor is not None:
+            cursor.save()
+        for (link, _record, sent), result in zip(todo, results, strict=True):
+            if result.ok:
+                link.synced_values = {**link.synced_values, **sent}
+                link.needs_push = False
+                link.save()
+                resolve_issues(sync.tenant, STEP, [link.subscriber_id])
+                sync.count(STEP, "updated")
+                if "@donotbulkemail" in sent:
+                    sync.count(STEP, "unsubscribes_written")
+            elif result.status == 404:
+                link.state = LinkState.CRM_DELETED
+                link.save(update_fields=["state", "updated_at"])
+                sync.count(STEP, "unlinked_deleted")
+            else:
+                _failed(sync, link, result)
+
+
+def _diff(sync: Sync, link: RecordLink, values: SubValues
+          ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Changed columns (CRM form) and what they mean on the mailworx side."""
+    record: dict[str, Any] = {}
+    sent: dict[str, Any] = {}
+    synced = link.synced_values
+    for mf in sync.mappings(sync.unit_for_group(link.group_id), link.entity_type):
+        if not mf.two_way:
+            continue
+        value = values.get(mf.key, ("", None))[0]
+        if mf.key in synced:
+            if same(mf, value, str(synced[mf.key])):
+                continue
+        elif value == "":
+            continue
+        crm = to_crm(mf, value)
+        if crm is None and value != "":
+            sync.skip(STEP, "mailworx option without a CRM value")
+            continue
+        record[mf.attribute] = crm
+        sent[mf.key] = value
+    if (sync.org.write_back_unsubscribes and not synced.get("@donotbulkemail")
+            and link.subscriber.status == SubscriberStatus.UNSUBSCRIBED):
+        record["donotbulkemail"] = True
+        sent["@donotbulkemail"] = True
+    return record, sent
+
+
+def _failed(sync: Sync, link: RecordLink, result: OperationResult) -> None:
+    error = result.error
+    reason = error.explanation if error is not None else _(
+        "The CRM refused the change (HTTP %(status)s).") % {"status": result.status}
+    if error is not None and error.crm_message and error.crm_message not in reason:
+        reason = f"{reason} {_('The CRM says:')} {error.crm_message}"
+    record_issue(sync.tenant, step=STEP, run_id=sync.ctx.run_id,
+                 subscriber_id=link.subscriber_id, entity_type=link.entity_type,
+                 crm_id=link.crm_id, code=(error.code or "") if error else "", reason=reason,
+                 hint=_("Correct the subscriber's value or the CRM record; the next sync "
+                        "retries it."))
+    sync.count(STEP, "failed")

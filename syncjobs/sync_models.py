@@ -1,0 +1,152 @@
+"""What the sync engine remembers between runs: record links, cursors, record-level issues
+and the latest outcome per tenant. Imported at the bottom of ``syncjobs.models``."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from audience.models import Subscriber, SubscriberGroup
+from tenants.models import Tenant
+
+
+class LinkEntity(models.TextChoices):
+    CONTACT = "contact", _("Contact")
+    ACCOUNT = "account", _("Account")
+    LEAD = "lead", _("Lead")
+
+
+class LinkOrigin(models.TextChoices):
+    CRM_LIST = "crm_list", _("CRM marketing list")
+    MAILWORX_GROUP = "mailworx_group", _("mailworx group")
+
+
+class LinkState(models.TextChoices):
+    # A create is planned: crm_id was chosen by us and stored before the request (N1).
+    PENDING = "pending", _("Being created in the CRM")
+    ACTIVE = "active", _("Linked")
+    UNLINKED = "unlinked", _("Unlinked")
+    CRM_DELETED = "crm_deleted", _("Deleted in the CRM")
+
+
+# States that hold the subscriber (one such link per live subscriber) and the CRM record.
+HOLDING_STATES = [LinkState.PENDING, LinkState.ACTIVE, LinkState.CRM_DELETED]
+
+
+class RecordLink(models.Model):
+    """A subscriber ↔ CRM record link.
+
+    ``synced_values``: per mapped subscriber-field key, the value (mailworx canonical text)
+    both sides had after the last sync; S11 compares each side against it. The key
+    ``@donotbulkemail`` records an unsubscribe already written back (S13).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="record_links")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE,
+                                   related_name="crm_links")
+    entity_type = models.CharField(max_length=16, choices=LinkEntity.choices)
+    crm_id = models.UUIDField()
+    origin = models.CharField(max_length=20, choices=LinkOrigin.choices,
+                              default=LinkOrigin.MAILWORX_GROUP)
+    # The group whose setting (business unit, owner) made the link; None for list origins.
+    group = models.ForeignKey(SubscriberGroup, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    state = models.CharField(max_length=20, choices=LinkState.choices, default=LinkState.ACTIVE)
+    crm_active = models.BooleanField(default=True)  # statecode 0 when last seen
+    synced_values = models.JSONField(default=dict, blank=True)
+    # The mailworx side has changes the CRM has not received yet (set by match / pull).
+    needs_push = models.BooleanField(default=False)
+    crm_modifiedon = models.DateTimeField(null=True, blank=True)
+    crm_versionnumber = models.BigIntegerField(null=True, blank=True)
+    merged_into = models.UUIDField(null=True, blank=True)
+    # For a pending create: the systemuser who will own the new record (S5).
+    create_owner = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "entity_type", "crm_id"],
+                condition=Q(state__in=["pending", "active"]),
+                name="one_live_link_per_crm_record",
+            ),
+            models.UniqueConstraint(
+                fields=["subscriber"], condition=Q(state__in=["pending", "active", "crm_deleted"]),
+                name="one_link_per_subscriber",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "state", "entity_type"])]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id} ↔ {self.entity_type}({self.crm_id}) [{self.state}]"
+
+
+class SyncCursor(models.Model):
+    """Where a step stopped; advanced in the same transaction as the writes it covers."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sync_cursors")
+    name = models.CharField(max_length=60)  # "pull:contact", "push"
+    delta_link = models.TextField(blank=True)
+    # What the delta link was asked for ($select); a different one starts afresh.
+    signature = models.CharField(max_length=200, blank=True)
+    watermark = models.DateTimeField(null=True, blank=True)
+    last_key = models.CharField(max_length=100, blank=True)  # de-dup within one instant
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"],
+                                               name="one_cursor_per_name")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:{self.name}"
+
+
+class IssueState(models.TextChoices):
+    OPEN = "open", _("Open")
+    RETRYING = "retrying", _("Retrying")
+    RESOLVED = "resolved", _("Resolved")
+    IGNORED = "ignored", _("Ignored")
+
+
+class SyncIssue(models.Model):
+    """A record that could not sync, in words an admin understands (N3)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sync_issues")
+    run = models.ForeignKey("syncjobs.JobRun", null=True, blank=True,
+                            on_delete=models.SET_NULL, related_name="issues")
+    subscriber = models.ForeignKey(Subscriber, null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="sync_issues")
+    entity_type = models.CharField(max_length=16, blank=True)
+    crm_id = models.UUIDField(null=True, blank=True)
+    step = models.CharField(_("step"), max_length=20)
+    code = models.CharField(_("CRM error code"), max_length=40, blank=True)
+    reason = models.TextField(_("reason"))
+    hint = models.TextField(_("what to do"), blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    state = models.CharField(max_length=20, choices=IssueState.choices, default=IssueState.OPEN)
+    first_seen = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_seen", "-pk"]
+        indexes = [models.Index(fields=["tenant", "state", "step"])]
+
+    def __str__(self) -> str:
+        return f"{self.step}: {self.reason[:60]}"
+
+
+class SyncStatus(models.Model):
+    """The latest sync outcome per tenant, so list pages need no joins (STYLE.md #5)."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="sync_status")
+    last_run = models.ForeignKey("syncjobs.JobRun", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    last_sync_at = models.DateTimeField(_("last sync"), null=True, blank=True)
+    last_success_at = models.DateTimeField(_("last successful sync"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    open_issues = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.last_sync_at}"

@@ -1,0 +1,157 @@
+"""Fixtures for sync engine tests: a tenant wired to the emulator's ``contoso`` org, with
+the real attribute catalogue, a default business unit, mappings and a synced group."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from audience.groups import create_group, save_sync_setting
+from audience.models import SubscriberField, SubscriberGroup
+from audience.services import ensure_standard_fields
+from businessunits.models import BusinessUnit
+from businessunits.services import create_unit
+from dynamics import DataverseClient
+from dynamics_emulator.server import EmulatorServer
+from fieldmapping.catalogue import CatalogueData, load_catalogue
+from fieldmapping.metadata import attribute_data
+from fieldmapping.models import CrmAttribute, FieldMapping
+from fieldmapping.services import MappingInput, save_mapping
+from orgsettings.connection import client_for
+from orgsettings.models import OrgSettings
+from syncjobs import runner
+from syncjobs.engine import run as engine_run
+from syncjobs.engine.start import start_sync
+from syncjobs.models import JobRun
+from tenants.models import Tenant
+from tests.crm_fixtures import (  # noqa: F401
+    EmulatorAdmin,
+    configure_tenant_for_emulator,
+    crm_admin,
+    no_dispatch,
+)
+
+_CATALOGUE: dict[str, CatalogueData] = {}
+
+
+def emulator_catalogue(client: DataverseClient) -> CatalogueData:
+    """The contoso catalogue as the attribute pull would load it (read once per session)."""
+    if "contoso" not in _CATALOGUE:
+        entities: dict[str, Any] = {}
+        for name in ("contact", "account", "lead"):
+            entities[name] = {"attributes": [attribute_data(a)
+                                             for a in client.entity_attributes(name)]}
+        _CATALOGUE["contoso"] = {"entities": entities}
+    return _CATALOGUE["contoso"]
+
+
+@pytest.fixture
+def org(tenant: Tenant, crm: EmulatorServer) -> OrgSettings:
+    settings = configure_tenant_for_emulator(tenant, crm)
+    OrgSettings.objects.filter(pk=settings.pk).update(check_passed_at=timezone.now())
+    settings.refresh_from_db()
+    return settings
+
+
+@pytest.fixture
+def crm_client(tenant: Tenant, org: OrgSettings) -> Iterator[DataverseClient]:
+    with client_for(tenant) as client:
+        yield client
+
+
+@pytest.fixture
+def fields(tenant: Tenant) -> dict[str, SubscriberField]:
+    return {f.key: f for f in ensure_standard_fields(tenant)}
+
+
+@pytest.fixture
+def unit(tenant: Tenant, org: OrgSettings, crm_client: DataverseClient,
+         fields: dict[str, SubscriberField]) -> BusinessUnit:
+    load_catalogue(tenant, emulator_catalogue(crm_client))
+    return create_unit(tenant, name="Sales", owner_id="00000000-0000-0000-0000-000000000001",
+                       owner_name="Sales", owner_type="team", is_default=True)
+
+
+MapFn = Callable[..., FieldMapping]
+
+
+@pytest.fixture
+def map_field(tenant: Tenant, unit: BusinessUnit, fields: dict[str, SubscriberField]) -> MapFn:
+    def make(entity: str, attribute: str, key: str, *, related: str | None = None,
+             options: dict[int, str] | None = None) -> FieldMapping:
+        attr = CrmAttribute.objects.get(tenant=tenant, entity=entity, logical_name=attribute)
+        rel = None
+        if related:
+            target, name = related.split(".")
+            rel = CrmAttribute.objects.get(tenant=tenant, entity=target, logical_name=name)
+        field = SubscriberField.objects.get(tenant=tenant, key=key)
+        option_map = {value: field.options.get(value=opt) for value, opt in
+                      (options or {}).items()}
+        return save_mapping(unit, entity, MappingInput(attr, field, rel, option_map=option_map))
+    return make
+
+
+@pytest.fixture
+def names(map_field: MapFn) -> None:
+    """first/last name mapped for contacts and leads, the company name for accounts."""
+    for entity in ("contact", "lead"):
+        map_field(entity, "firstname", "first_name")
+        map_field(entity, "lastname", "last_name")
+    map_field("account", "name", "company")
+
+
+@pytest.fixture
+def group(tenant: Tenant, unit: BusinessUnit) -> SubscriberGroup:
+    g = create_group(tenant, "Newsletter")
+    save_sync_setting(g, entity_type="contact", mode="both")
+    return g
+
+
+SyncFn = Callable[..., JobRun]
+
+
+@pytest.fixture
+def sync(tenant: Tenant, no_dispatch: list[int]) -> SyncFn:  # noqa: F811
+    """Start a sync and run it here; returns the finished run."""
+    def run(mode: str = "incremental", **kwargs: Any) -> JobRun:
+        job = start_sync(tenant, mode, trigger="manual", **kwargs)
+        runner.execute(job.pk)
+        job.refresh_from_db()
+        return job
+    return run
+
+
+@pytest.fixture
+def interrupt(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, int], None]:
+    """``interrupt(step, n)``: the n-th boundary of ``step`` raises (one time only)."""
+    def arm(step: str, n: int = 1) -> None:
+        seen = {"count": 0, "fired": False}
+
+        def hook(name: str) -> None:
+            if name == step and not seen["fired"]:
+                seen["count"] += 1
+                if seen["count"] >= n:
+                    seen["fired"] = True
+                    raise RuntimeError(f"injected interruption in {step}")
+        monkeypatch.setattr(engine_run, "boundary_hook", hook)
+    return arm
+
+
+def records_by_email(client: DataverseClient, email: str) -> dict[str, list[dict[str, Any]]]:
+    """CRM records carrying ``email`` in emailaddress1, per table (for duplicate checks)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for entity, entity_set in (("contact", "contacts"), ("account", "accounts"),
+                               ("lead", "leads")):
+        out[entity] = list(client.query(entity_set, filter=f"emailaddress1 eq '{email}'"))
+    return out
+
+
+def crm_dump(admin: EmulatorAdmin, entity_set: str, flt: str) -> list[dict[str, Any]]:
+    response = admin.session.get(f"{admin.base}/contoso/{entity_set}",
+                                 params={"$filter": flt}, timeout=10)
+    response.raise_for_status()
+    data = response.json()
+    return list(data["value"] if isinstance(data, dict) else data)

@@ -1,0 +1,172 @@
+"""match against the emulator: S5, S7, S8, S9 (and the counters a run reports)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from audience.groups import add_members, save_sync_setting
+from audience.models import GroupMembership, Subscriber, SubscriberGroup
+from audience.subscribers import create_subscriber
+from dynamics import DataverseClient
+from orgsettings.models import OrgSettings
+from syncjobs.models import JobStatus, LinkState, RecordLink, SyncIssue
+from tenants.models import Tenant
+from tests.syncjobs.engine.conftest import SyncFn, records_by_email
+
+pytestmark = pytest.mark.django_db
+
+
+def subscribe(group: SubscriberGroup, email: str, **values: Any) -> Subscriber:
+    sub = create_subscriber(group.tenant, {"email": email, **values})
+    add_members(group, [sub.pk])
+    return sub
+
+
+def first(client: DataverseClient, entity_set: str, flt: str) -> dict[str, Any]:
+    return next(iter(client.query(entity_set, filter=flt, top=1)))
+
+
+def test_s7_contact_account_and_lead_with_one_address_link_the_contact(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient) -> None:
+    email = "office@shared-everywhere.example"
+    before = records_by_email(crm_client, email)
+    assert all(len(rows) == 1 for rows in before.values())
+    sub = subscribe(group, email)
+    run = sync()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    link = RecordLink.objects.get(subscriber=sub)
+    assert (link.entity_type, str(link.crm_id)) == ("contact", before["contact"][0]["contactid"])
+    assert run.counters["match"]["linked"] == 1
+    assert records_by_email(crm_client, email) == before  # nothing created
+
+
+def test_s7_account_and_lead_with_one_address_link_the_account(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient) -> None:
+    email = "both@account-lead.example"
+    account = crm_client.create("accounts", {"name": "Both GmbH", "emailaddress1": email})
+    crm_client.create("leads", {"lastname": "Both", "subject": "x", "emailaddress1": email})
+    sub = subscribe(group, email)
+    assert sync().status == JobStatus.SUCCEEDED
+    link = RecordLink.objects.get(subscriber=sub)
+    assert (link.entity_type, str(link.crm_id)) == ("account", account)
+
+
+def test_s5_mode_both_creates_a_contact_once(group: SubscriberGroup, sync: SyncFn,
+                                             crm_client: DataverseClient) -> None:
+    sub = subscribe(group, "new.person@example.org", first_name="Nora", last_name="Neu")
+    run = sync()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    link = RecordLink.objects.get(subscriber=sub)
+    assert link.state == LinkState.ACTIVE and link.entity_type == "contact"
+    found = records_by_email(crm_client, "new.person@example.org")
+    assert [r["contactid"] for r in found["contact"]] == [str(link.crm_id)]
+    assert run.counters["match"]["created"] == 1 and run.counters["push"]["created"] == 1
+    assert sync().status == JobStatus.SUCCEEDED  # a second run creates nothing more
+    assert len(records_by_email(crm_client, "new.person@example.org")["contact"]) == 1
+
+
+def test_s5_mode_link_never_creates(group: SubscriberGroup, sync: SyncFn,
+                                    crm_client: DataverseClient) -> None:
+    save_sync_setting(group, mode="link")
+    sub = subscribe(group, "nobody@example.org")
+    run = sync()
+    assert not RecordLink.objects.filter(subscriber=sub).exists()
+    assert run.counters["match"]["skipped"] == {"no CRM record to link": 1}
+    assert records_by_email(crm_client, "nobody@example.org")["contact"] == []
+
+
+def test_s5_mode_create_never_links_an_existing_record(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient) -> None:
+    save_sync_setting(group, mode="create")
+    email = "office@shared-everywhere.example"
+    sub = subscribe(group, email)
+    sync()
+    assert not RecordLink.objects.filter(subscriber=sub).exists()
+    issue = SyncIssue.objects.get(subscriber=sub)
+    assert "may only create" in issue.reason
+    assert len(records_by_email(crm_client, email)["contact"]) == 1
+
+
+def test_s5_new_records_get_the_groups_entity_type_and_owner(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient) -> None:
+    save_sync_setting(group, entity_type="lead", future_owner="anna.berger@contoso.example")
+    sub = subscribe(group, "lead.me@example.org")
+    assert sync().status == JobStatus.SUCCEEDED
+    link = RecordLink.objects.get(subscriber=sub)
+    assert link.entity_type == "lead"
+    lead = crm_client.get("leads", str(link.crm_id), select=["_ownerid_value"])
+    anna = first(crm_client, "systemusers", "internalemailaddress eq 'anna.berger@contoso.example'")
+    assert lead["_ownerid_value"] == anna["systemuserid"]
+
+
+def test_s5_an_unknown_owner_is_explained_and_nothing_created(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient) -> None:
+    save_sync_setting(group, future_owner="ghost@contoso.example")
+    sub = subscribe(group, "owned@example.org")
+    run = sync()
+    assert run.status == JobStatus.SUCCEEDED
+    issue = SyncIssue.objects.get(subscriber=sub)
+    assert "ghost@contoso.example" in issue.reason and "not found" in issue.reason
+    assert "Traceback" not in issue.reason
+    assert records_by_email(crm_client, "owned@example.org")["contact"] == []
+
+
+def test_s8_deactivated_best_match_is_not_reactivated_with_the_option_off(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient) -> None:
+    contact = first(crm_client, "contacts", "statecode eq 1")
+    sub = subscribe(group, contact["emailaddress1"])
+    sync()
+    assert not RecordLink.objects.filter(subscriber=sub).exists()
+    assert "deactivated" in SyncIssue.objects.get(subscriber=sub).reason
+    assert crm_client.get("contacts", contact["contactid"])["statecode"] == 1
+    assert len(records_by_email(crm_client, contact["emailaddress1"])["contact"]) == 1
+
+
+def test_s8_deactivated_best_match_is_reactivated_with_the_option_on(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        org: OrgSettings) -> None:
+    OrgSettings.objects.filter(pk=org.pk).update(reactivate_deactivated=True)
+    contact = first(crm_client, "contacts", "statecode eq 1")
+    sub = subscribe(group, contact["emailaddress1"])
+    run = sync()
+    assert run.counters["match"]["reactivated"] == 1
+    assert str(RecordLink.objects.get(subscriber=sub).crm_id) == contact["contactid"]
+    assert crm_client.get("contacts", contact["contactid"])["statecode"] == 0
+
+
+def test_s8_a_qualified_lead_is_never_reactivated_even_with_the_option_on(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        org: OrgSettings) -> None:
+    OrgSettings.objects.filter(pk=org.pk).update(reactivate_deactivated=True)
+    lead = first(crm_client, "leads", "statecode eq 1")
+    email = "qualified@example.org"
+    crm_client.update("leads", lead["leadid"], {"emailaddress1": email})
+    save_sync_setting(group, mode="link")
+    sub = subscribe(group, email)
+    sync()
+    assert not RecordLink.objects.filter(subscriber=sub).exists()
+    assert "qualified lead" in SyncIssue.objects.get(subscriber=sub).reason
+    assert crm_client.get("leads", lead["leadid"])["statecode"] == 1
+    save_sync_setting(group, mode="both")  # then a new contact is created instead
+    SyncIssue.objects.all().delete()
+    sync()
+    link = RecordLink.objects.get(subscriber=sub)
+    assert link.entity_type == "contact"
+    assert crm_client.get("leads", lead["leadid"])["statecode"] == 1
+
+
+def test_s9_two_subscribers_with_one_address_make_one_record_and_are_merged(
+        tenant: Tenant, group: SubscriberGroup, sync: SyncFn,
+        crm_client: DataverseClient) -> None:
+    a = subscribe(group, "twin@example.org", first_name="Tina")
+    b = subscribe(group, "Twin@Example.org", last_name="Zwilling")
+    run = sync()
+    assert run.counters["match"]["merged"] == 1
+    live = Subscriber.objects.live().filter(tenant=tenant, email_normalised="twin@example.org")
+    assert list(live) == [a]
+    assert Subscriber.objects.get(pk=b.pk).merged_into_id == a.pk
+    assert GroupMembership.objects.filter(group=group, subscriber=a).exists()
+    assert len(records_by_email(crm_client, "twin@example.org")["contact"]) == 1
+    assert RecordLink.objects.filter(tenant=tenant).count() == 1
