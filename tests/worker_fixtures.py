@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from kombu import pools as kombu_pools
 
 from mailworx_crm.celery import app as celery_app
 
@@ -38,8 +39,10 @@ def _reset_producer_pool() -> None:
         celery_app._pool.force_close_all()
         celery_app._pool = None
     # The producer pool wraps the connection pool: drop it too, or a second worker test in
-    # the same process acquires from the closed pool ("Acquire on closed pool").
+    # the same process acquires from the closed pool ("Acquire on closed pool"). kombu also
+    # keeps producer pools per broker URL in a process-wide registry: empty that as well.
     celery_app.amqp._producer_pool = None
+    kombu_pools.reset()
 
 
 @pytest.fixture
