@@ -9,6 +9,7 @@ from typing import Any
 
 from dynamics_emulator.filters import to_storage
 from dynamics_emulator.http_types import DataverseError, bad_request
+from dynamics_emulator.query import split_top_level
 from dynamics_emulator.schema.model import Entity
 
 _SEG = re.compile(r"^([^()]+)(?:\((.*)\))?$", re.S)
@@ -21,26 +22,8 @@ class Segment:
 
 
 def split_path(path: str) -> list[Segment]:
-    parts: list[str] = []
-    buf: list[str] = []
-    depth, in_str = 0, False
-    for ch in path:
-        if ch == "'":
-            in_str = not in_str
-        elif not in_str and ch == "(":
-            depth += 1
-        elif not in_str and ch == ")":
-            depth -= 1
-        if ch == "/" and depth == 0 and not in_str:
-            parts.append("".join(buf))
-            buf = []
-        else:
-            buf.append(ch)
-    parts.append("".join(buf))
     segs = []
-    for part in parts:
-        if not part:
-            continue
+    for part in split_top_level(path, "/"):  # a "/" inside a key's quotes is not a separator
         m = _SEG.match(part)
         if not m:
             raise bad_request(f"Bad Request - Error in query syntax: '{part}'.")
