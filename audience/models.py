@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from mailworx_crm.i18n import localized
 from tenants.models import Tenant
 
 
@@ -64,7 +64,7 @@ class SubscriberField(models.Model):
 
     @property
     def label(self) -> str:
-        return self.label_de if (get_language() or "en").startswith("de") else self.label_en
+        return localized(self.label_en, self.label_de)
 
     @property
     def type_enum(self) -> FieldType:
@@ -93,7 +93,7 @@ class SubscriberFieldOption(models.Model):
 
     @property
     def label(self) -> str:
-        return self.label_de if (get_language() or "en").startswith("de") else self.label_en
+        return localized(self.label_en, self.label_de)
 
 
 # --- Subscribers, groups, campaigns and reactions (the audience data issue) -----------------

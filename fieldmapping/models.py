@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.db import models
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from audience.models import SubscriberField, SubscriberFieldOption
 from businessunits.models import BusinessUnit
+from mailworx_crm.i18n import localized
 from tenants.models import Tenant
 
 
@@ -77,8 +77,7 @@ class CrmAttribute(models.Model):
 
     @property
     def display_name(self) -> str:
-        de = (get_language() or "en").startswith("de")
-        return (self.display_name_de if de else self.display_name_en) or self.logical_name
+        return localized(self.display_name_en, self.display_name_de) or self.logical_name
 
     @property
     def type_enum(self) -> AttributeType:
@@ -108,8 +107,7 @@ class CrmOption(models.Model):
 
     @property
     def label(self) -> str:
-        de = (get_language() or "en").startswith("de")
-        return (self.label_de if de else self.label_en) or str(self.value)
+        return localized(self.label_en, self.label_de) or str(self.value)
 
 
 class Direction(models.TextChoices):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -69,26 +71,26 @@ def _show_credentials(request: HttpRequest, access: TenantAccess,
     return response
 
 
-@tenant_view(write=True)
-@require_POST
-def prepare(request: HttpRequest, access: TenantAccess) -> HttpResponse:
+def _issue(request: HttpRequest, access: TenantAccess,
+           issue: Callable[..., services.IssuedCredentials]) -> HttpResponse:
     try:
-        issued = services.prepare_mailworx(access.tenant, user=request.user)
+        issued = issue(access.tenant, user=request.user)
     except services.PrepareError as exc:
         messages.error(request, str(exc))
         return redirect("orgsettings:progress", tenant=access.tenant.slug)
     return _show_credentials(request, access, issued)
+
+
+@tenant_view(write=True)
+@require_POST
+def prepare(request: HttpRequest, access: TenantAccess) -> HttpResponse:
+    return _issue(request, access, services.prepare_mailworx)
 
 
 @tenant_view(write=True)
 @require_POST
 def reissue(request: HttpRequest, access: TenantAccess) -> HttpResponse:
-    try:
-        issued = services.reissue_credentials(access.tenant, user=request.user)
-    except services.PrepareError as exc:
-        messages.error(request, str(exc))
-        return redirect("orgsettings:progress", tenant=access.tenant.slug)
-    return _show_credentials(request, access, issued)
+    return _issue(request, access, services.reissue_credentials)
 
 
 @tenant_view()

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.test import Client
 
+from syncjobs import runner
 from tenants.models import Membership, Role, Tenant
 from tests.crm_fixtures import crm, emulator  # noqa: F401  (the CRM: Dataverse emulator)
 
@@ -90,3 +91,12 @@ def member_client(member: AbstractUser) -> Client:
 @pytest.fixture
 def outsider_client(outsider: AbstractUser) -> Client:
     return _client_for(outsider)
+
+
+@pytest.fixture
+def no_dispatch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record enqueued run ids instead of sending them to the broker; the test runs them
+    with ``runner.execute(run_id)``."""
+    sent: list[int] = []
+    monkeypatch.setattr(runner, "dispatch", sent.append)
+    return sent

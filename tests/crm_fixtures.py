@@ -6,8 +6,6 @@ come with ``from tests.crm_fixtures import *`` in a package's conftest.
 - ``emulator`` (session): the running :class:`dynamics_emulator.server.EmulatorServer`.
 - ``crm`` / ``crm_server``: the same server, reset to its seed (data, counters, clock).
 - ``crm_admin``: its ``/_admin`` endpoints (request counters, records) over HTTPS.
-- ``no_dispatch``: record enqueued run ids instead of sending them to the broker; the test
-  runs them with ``runner.execute(run_id)``.
 - ``configure_tenant_for_emulator(tenant, server, org="contoso", **overrides)``: save real
   organisation settings that point the tenant at the emulator's organisation.
 """
@@ -24,11 +22,10 @@ from dynamics_emulator import credentials
 from dynamics_emulator.server import EmulatorServer
 from orgsettings.models import Deployment, OrgSettings, ReactionMode
 from orgsettings.services import save_org_settings
-from syncjobs import runner
 from tenants.models import Tenant
 
 __all__ = ["EmulatorAdmin", "configure_tenant_for_emulator", "crm", "crm_admin", "crm_server",
-           "emulator", "no_dispatch"]
+           "emulator"]
 
 
 @pytest.fixture(scope="session")
@@ -107,10 +104,3 @@ class EmulatorAdmin:
 def crm_admin(crm: EmulatorServer) -> EmulatorAdmin:
     return EmulatorAdmin(crm)
 
-
-@pytest.fixture
-def no_dispatch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record instead of sending to the broker; the test runs the job itself."""
-    sent: list[int] = []
-    monkeypatch.setattr(runner, "dispatch", sent.append)
-    return sent

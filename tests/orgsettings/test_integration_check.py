@@ -18,14 +18,9 @@ from syncjobs.models import JobKind, JobRun, JobStatus
 from tenants.models import Tenant
 from tests.crm_fixtures import configure_tenant_for_emulator
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_dispatch")]
 
 
-@pytest.fixture(autouse=True)
-def no_dispatch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    sent: list[int] = []
-    monkeypatch.setattr(runner, "dispatch", sent.append)
-    return sent
 
 
 def run_check(tenant: Tenant) -> JobRun:

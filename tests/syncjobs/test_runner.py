@@ -22,14 +22,6 @@ from tests.syncjobs.conftest import worker_env
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def no_dispatch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record instead of sending to the broker; the test runs the job itself."""
-    sent: list[int] = []
-    monkeypatch.setattr(runner, "dispatch", sent.append)
-    return sent
-
-
 @pytest.mark.django_db
 def test_a_second_run_of_the_same_kind_is_refused_while_one_is_active(
     tenant: Tenant, no_dispatch: list[int], django_capture_on_commit_callbacks: object

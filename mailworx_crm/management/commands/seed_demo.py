@@ -13,6 +13,7 @@ from mailworx_crm.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_TENANT_SLUG
 from orgsettings.models import Deployment, OrgSettings, ReactionMode
 from orgsettings.services import SETTINGS_FIELDS, save_org_settings
 from tenants.models import Membership, Role, Tenant
+from tenants.services import create_tenant
 
 
 class Command(BaseCommand):
@@ -73,10 +74,4 @@ class Command(BaseCommand):
 
 
 def _create_tenant(name: str, slug: str) -> Tenant:
-    from tenants import services
-
-    create = getattr(services, "create_tenant", None)
-    if create is not None:
-        tenant: Tenant = create(name=name, slug=slug, default_language="de")
-        return tenant
-    return Tenant.objects.create(name=name, slug=slug, default_language="de")
+    return create_tenant(name=name, slug=slug, default_language="de")

@@ -31,7 +31,6 @@ from tests.crm_fixtures import (  # noqa: F401
     EmulatorAdmin,
     configure_tenant_for_emulator,
     crm_admin,
-    no_dispatch,
 )
 
 _CATALOGUE: dict[str, CatalogueData] = {}
@@ -114,7 +113,7 @@ SyncFn = Callable[..., JobRun]
 
 
 @pytest.fixture
-def sync(tenant: Tenant, no_dispatch: list[int]) -> SyncFn:  # noqa: F811
+def sync(tenant: Tenant, no_dispatch: list[int]) -> SyncFn:
     """Start a sync and run it here; returns the finished run."""
     def run(mode: str = "incremental", **kwargs: Any) -> JobRun:
         job = start_sync(tenant, mode, trigger="manual", **kwargs)
