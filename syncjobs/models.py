@@ -17,6 +17,7 @@ class JobKind(models.TextChoices):
     ATTRIBUTE_PULL = "attribute_pull", _("CRM attribute synchronisation")
     OWNER_REFRESH = "owner_refresh", _("CRM users and teams refresh")
     SYNC = "sync", _("Subscriber synchronisation")
+    REACTION_EXPORT = "reaction_export", _("Reaction export")
 
 
 class JobStatus(models.TextChoices):
