@@ -16,6 +16,7 @@ from dynamics.clock import Clock
 from dynamics.connection import Connection
 from dynamics.metadata import MetadataApi
 from dynamics.security import SecurityApi
+from dynamics.simulate import SimulatedWrite, SimulatedWritesTransport
 from dynamics.transport import Transport
 
 
@@ -28,14 +29,23 @@ class DataverseClient(BulkApi, ChangesApi, MetadataApi, SecurityApi):
 
     def __init__(self, connection: Connection, *, clock: Clock | None = None,
                  request_log: RequestLog | None = None,
-                 rng: random.Random | None = None) -> None:
-        super().__init__(Transport(connection, clock=clock, request_log=request_log, rng=rng))
+                 rng: random.Random | None = None, simulate_writes: bool = False) -> None:
+        # A dry run reads the CRM but answers its own writes (dynamics.simulate).
+        transport_class = SimulatedWritesTransport if simulate_writes else Transport
+        super().__init__(transport_class(connection, clock=clock, request_log=request_log,
+                                         rng=rng))
         self._capabilities = None
         self._caps_lock = threading.Lock()
 
     @property
     def log(self) -> RequestLog:
         return self.transport.log
+
+    @property
+    def simulated_writes(self) -> list[SimulatedWrite]:
+        """The writes a dry-run client answered itself (empty for a real client)."""
+        transport = self.transport
+        return transport.writes if isinstance(transport, SimulatedWritesTransport) else []
 
     def probe(self) -> int:
         """Unauthenticated GET of the Web API root: proves the host answers and its

@@ -49,8 +49,10 @@ def connection_for(org: OrgSettings) -> Connection:
     )
 
 
-def client_for(tenant: Tenant, *, clock: Clock | None = None) -> DataverseClient:
+def client_for(tenant: Tenant, *, clock: Clock | None = None,
+               simulate_writes: bool = False) -> DataverseClient:
+    """``simulate_writes``: a dry run's client, which reads the CRM but never writes to it."""
     org = OrgSettings.objects.filter(tenant=tenant).first()
     if org is None:
         raise NotConfigured(_("Save the organisation settings first."))
-    return DataverseClient(connection_for(org), clock=clock)
+    return DataverseClient(connection_for(org), clock=clock, simulate_writes=simulate_writes)
