@@ -18,9 +18,11 @@ from urllib.parse import urlsplit
 
 import requests
 
+from dynamics.errors import DynamicsError
 from dynamics.transport import Transport, entity_set_of
 
 CRLF = "\r\n"
+_REASONS = {200: "OK", 204: "No Content", 404: "Not Found"}
 BULK_KINDS = {"CreateMultiple": "create", "UpdateMultiple": "update",
               "UpsertMultiple": "upsert"}
 
@@ -120,10 +122,16 @@ class SimulatedWritesTransport(Transport):
     def _answer_part(self, part: _Part) -> str:
         answer_headers: dict[str, str] = {}
         if part.method == "GET":
-            resp = super().request("GET", self._relative(part.target),
-                                   headers={k: v for k, v in part.headers.items()
-                                            if k.lower() != "content-type"})
-            status, body = resp.status_code, resp.text
+            try:
+                resp = super().request("GET", self._relative(part.target),
+                                       headers={k: v for k, v in part.headers.items()
+                                                if k.lower() != "content-type"})
+                status, body = resp.status_code, resp.text
+            except DynamicsError as exc:
+                if exc.status is None:
+                    raise  # network or sign-in trouble: the whole batch fails, as in reality
+                status, body = exc.status, json.dumps({"error": {
+                    "code": exc.code or "", "message": exc.crm_message or exc.explanation}})
         else:
             status, answer_headers, payload = self._simulate(part.method, part.target,
                                                              part.body, part.headers)
@@ -131,7 +139,7 @@ class SimulatedWritesTransport(Transport):
         lines = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"]
         if part.content_id:
             lines.append(f"Content-ID: {part.content_id}")
-        lines += ["", f"HTTP/1.1 {status} {'OK' if status == 200 else 'No Content'}"]
+        lines += ["", f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}"]
         lines += [f"{k}: {v}" for k, v in answer_headers.items()]
         if body:
             lines.append("Content-Type: application/json; odata.metadata=minimal")

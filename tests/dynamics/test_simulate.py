@@ -69,3 +69,9 @@ def test_bulk_and_batch_writes_are_simulated_while_batch_reads_are_real(
 def test_a_real_client_records_no_simulated_writes(crm: DataverseClient) -> None:
     crm.create("contacts", {"lastname": "Real"}, id=str(uuid.uuid4()))
     assert crm.simulated_writes == []
+
+
+def test_a_failing_read_inside_a_batch_is_reported_like_the_crm_does(
+        dry: DataverseClient) -> None:
+    results = dry.batch([BatchOperation("GET", f"contacts({uuid.uuid4()})?$select=lastname")])
+    assert results[0].status == 404 and isinstance(results[0].error, errors.NotFound)
