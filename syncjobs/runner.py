@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
@@ -232,8 +232,12 @@ def _heartbeat(ctx: JobContext) -> Iterator[None]:
         try:
             while not stop.wait(interval):
                 now = timezone.now()
-                ctx._mine().update(heartbeat_at=now,
-                                   lease_expires_at=now + timedelta(seconds=lease_seconds()))
+                try:
+                    ctx._mine().update(heartbeat_at=now,
+                                       lease_expires_at=now + timedelta(seconds=lease_seconds()))
+                except DatabaseError:
+                    # Busy database (a dry run holds SQLite's write lock): try next beat.
+                    logger.warning("job %s: heartbeat could not be written", ctx.run_id)
         finally:
             connection.close()
 

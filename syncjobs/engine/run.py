@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from orgsettings.connection import client_for
 from syncjobs.engine.backfill import run_backfill
 from syncjobs.engine.context import Sync, SyncPaused
+from syncjobs.engine.dry_run import run_dry
 from syncjobs.engine.issues import refresh_open_count
 from syncjobs.engine.match import run_match
 from syncjobs.engine.pull import run_pull
@@ -56,6 +57,8 @@ def run_sync(ctx: JobContext) -> dict[str, Any]:
     mode = str(ctx.params.get("mode") or "incremental")
     if mode not in MODES:
         raise ValueError(f"unknown sync mode {mode!r}")
+    if ctx.params.get("dry_run"):
+        return _dry(ctx, mode)
     # Requests of earlier attempts of this run stay counted (N2: the run's real cost).
     ctx.counters["_http_base"] = {k: ctx.counters.get("http", {}).get(k, v)
                                   for k, v in _ZERO.items()}
@@ -89,3 +92,11 @@ def run_sync(ctx: JobContext) -> dict[str, Any]:
     status.save()
     issues = refresh_open_count(ctx.tenant)
     return {"mode": mode, "open_issues": issues}
+
+
+def _dry(ctx: JobContext, mode: str) -> dict[str, Any]:
+    """A dry run leaves no trace but its report: not even the tenant's sync status."""
+    ctx.counters.pop("_http_base", None)
+    with client_for(ctx.tenant, simulate_writes=True) as client:
+        report = run_dry(ctx, client, steps_for(mode, ctx.params), boundary_hook)
+    return {"mode": mode, "dry_run": report}

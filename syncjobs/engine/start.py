@@ -25,8 +25,11 @@ class SyncRefused(Exception):
 
 def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user: Any = None,
                group: SubscriberGroup | None = None, subscriber: Subscriber | None = None,
-               language: str | None = None) -> JobRun:
-    """Queue a sync run; ``JobAlreadyActive`` when one is queued or running already."""
+               language: str | None = None, dry_run: bool = False) -> JobRun:
+    """Queue a sync run; ``JobAlreadyActive`` when one is queued or running already.
+
+    ``dry_run``: report what the run would do, writing nothing (``engine.dry_run``).
+    """
     if mode not in MODES:
         raise ValueError(f"unknown sync mode {mode!r}")
     if not integration_ready(tenant):
@@ -36,6 +39,8 @@ def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user
         raise SyncRefused(_("The sync of this tenant is paused. Resume it in the organisation "
                             "settings first."))
     params: dict[str, Any] = {"mode": mode}
+    if dry_run:
+        params["dry_run"] = True
     if mode == "group":
         if group is None or group.tenant_id != tenant.pk:
             raise ValueError("a group sync needs one of the tenant's groups")
