@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from audience.models import Campaign, Reaction, Subscriber
 from dynamics.batch import OperationResult
+from dynamics.errors import PrivilegeError
 from orgsettings.connection import client_for
 from syncjobs.engine import run as engine_run
 from syncjobs.engine.context import Sync
@@ -71,6 +72,7 @@ SKEW = dt.timedelta(minutes=1)  # clock skew between created_at and the id seque
 NOT_LINKED = "subscriber not linked to a CRM record yet"
 NO_KINDS = "only reactions of kinds that are not exported"
 WAITING_FOR_CAMPAIGN = "CRM campaign could not be created"
+OWNER = "ownerid@odata.bind"
 _ZERO = {"round_trips": 0, "operations": 0, "throttled": 0, "retries": 0}
 
 
@@ -195,6 +197,7 @@ def export_batch(sync: Sync, batch: list[Pair], kinds: list[str], owners: Owners
     if plan.writes:
         results = sync.client.upsert_multiple(ENTITY_SET, TABLE, [w[1] for w in plan.writes],
                                               chunk_size=BATCH)
+        results = _again_without_owner(sync, plan, results)
     with transaction.atomic():
         _save(sync, plan, results, exports, campaigns)
         if cursor is not None:
@@ -240,7 +243,7 @@ def _plan_pair(sync: Sync, pair: Pair, campaign: Campaign, subscriber: Subscribe
         # a privilege the connector's CRM role does not need (docs/crm-solution.md §6).
         owner = owners.bind(campaign)
         if owner:
-            payload["ownerid@odata.bind"] = owner
+            payload[OWNER] = owner
     plan.writes.append((pair, payload, payload_digest, totals))
     plan.changed.add(pair[0])
 
@@ -291,6 +294,25 @@ def _save(sync: Sync, plan: _Batch, results: list[OperationResult],
         ReactionExport.objects.filter(pk__in=forget).delete()
     resolve_issues(sync.tenant, STEP, ok_subscribers - failed_subscribers)
     mark_figures_due(sync, plan.changed)
+
+
+def _again_without_owner(sync: Sync, plan: _Batch,
+                         results: list[OperationResult]) -> list[OperationResult]:
+    """A first write names the owner; if an earlier attempt already made the activity (its
+    answer was lost), that write is an assign, which the "mailworx User" role may not do.
+    Such targets go once more without the owner — the earlier attempt set it."""
+    again = [i for i, ((_p, payload, _d, _t), result) in enumerate(zip(plan.writes, results,
+                                                                         strict=True))
+             if isinstance(result.error, PrivilegeError) and OWNER in payload]
+    if not again:
+        return results
+    retried = sync.client.upsert_multiple(
+        ENTITY_SET, TABLE, [{k: v for k, v in plan.writes[i][1].items() if k != OWNER}
+                            for i in again], chunk_size=BATCH)
+    out = list(results)
+    for i, result in zip(again, retried, strict=True):
+        out[i] = result
+    return out
 
 
 def _failed(sync: Sync, pair: Pair, campaign: Campaign, result: OperationResult) -> None:

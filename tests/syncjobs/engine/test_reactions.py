@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from audience.campaigns import create_campaign
 from audience.merge import merge_subscribers
@@ -14,12 +15,13 @@ from audience.models import Campaign
 from audience.subscribers import create_subscriber
 from businessunits.models import BusinessUnit
 from dynamics import DataverseClient
+from dynamics_emulator import credentials
 from orgsettings.models import OrgSettings, ReactionMode
 from syncjobs.engine.start import SyncRefused, start_reaction_export
 from syncjobs.models import JobStatus, SyncCursor, SyncIssue
 from syncjobs.sync_models import CampaignExport, ReactionExport, ReactionExportState
 from tenants.models import Tenant
-from tests.crm_fixtures import EmulatorAdmin
+from tests.crm_fixtures import EmulatorAdmin, configure_tenant_for_emulator
 from tests.syncjobs.engine.reaction_helpers import (
     REACTION_TEAM,
     activities,
@@ -331,3 +333,28 @@ def test_start_reaction_export_is_gated_like_a_sync(tenant: Tenant, campaign: Ca
     with pytest.raises(SyncRefused):
         start_reaction_export(tenant)
     assert not CampaignExport.objects.exists()
+
+
+def test_S4_a_retry_after_a_lost_answer_needs_no_assign_privilege(
+        tenant: Tenant, campaign: Campaign, crm_client: DataverseClient, crm: Any,
+        no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The connector signs in with the "mailworx User" role: no assign on activities.
+    configure_tenant_for_emulator(tenant, crm, client_id=credentials.LIMITED_CLIENT_ID,
+                                  client_secret=credentials.LIMITED_CLIENT_SECRET)
+    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now())
+    sub = linked_subscriber(tenant, crm_client, "limited@s4.example")
+    react(tenant, [reaction(campaign, sub, "open")])
+    real = DataverseClient.upsert_multiple
+
+    def write_then_crash(self: DataverseClient, *args: Any, **kwargs: Any) -> Any:
+        real(self, *args, **kwargs)
+        raise ConnectionResetError("worker lost its connection")
+    monkeypatch.setattr(DataverseClient, "upsert_multiple", write_then_crash)
+    assert export(tenant).status == JobStatus.FAILED
+    monkeypatch.setattr(DataverseClient, "upsert_multiple", real)
+    react(tenant, [reaction(campaign, sub, "click")])
+    run = export(tenant)
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert not SyncIssue.objects.exists()
+    row = activities(crm_client)[f"{campaign.pk}/{sub.pk}"]
+    assert (row["mwx_opens"], row["mwx_clicks"], row["_ownerid_value"]) == (1, 1, REACTION_TEAM)
