@@ -117,6 +117,12 @@ def mark_figures_due(sync: Sync, campaign_ids: Iterable[int]) -> None:
     CampaignExport.objects.filter(campaign_id__in=ids).update(figures_due=True)
 
 
+def mark_all_figures_due(sync: Sync) -> None:
+    """The figures mode changed (C5): every campaign written before gets the new columns."""
+    CampaignExport.objects.filter(tenant=sync.tenant, figures_written_at__isnull=False).update(
+        figures_due=True)
+
+
 def write_figures(sync: Sync, kinds: list[str]) -> None:
     """C5: campaign figures of every campaign whose reactions changed, in one $batch."""
     due = list(CampaignExport.objects.filter(tenant=sync.tenant, figures_due=True)

@@ -40,6 +40,7 @@ from syncjobs.engine.issues import (
 from syncjobs.engine.reaction_campaigns import (
     Owners,
     ensure_crm_campaigns,
+    mark_all_figures_due,
     mark_figures_due,
     write_figures,
 )
@@ -121,13 +122,6 @@ def run_reactions(sync: Sync) -> None:
     if not batches:
         cursor.save()
     write_figures(sync, kinds)
-
-
-def mark_all_figures_due(sync: Sync) -> None:
-    from syncjobs.sync_models import CampaignExport
-
-    CampaignExport.objects.filter(tenant=sync.tenant, figures_written_at__isnull=False).update(
-        figures_due=True)
 
 
 def candidate_pairs(sync: Sync, cursor: SyncCursor, read_at: dt.datetime, *,
