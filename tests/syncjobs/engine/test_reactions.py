@@ -17,6 +17,7 @@ from businessunits.models import BusinessUnit
 from dynamics import DataverseClient
 from dynamics_emulator import credentials
 from orgsettings.models import OrgSettings, ReactionMode
+from syncjobs.engine.reactions import BATCH
 from syncjobs.engine.start import SyncRefused, start_reaction_export
 from syncjobs.models import JobStatus, SyncCursor, SyncIssue
 from syncjobs.sync_models import CampaignExport, ReactionExport, ReactionExportState
@@ -358,3 +359,16 @@ def test_S4_a_retry_after_a_lost_answer_needs_no_assign_privilege(
     assert not SyncIssue.objects.exists()
     row = activities(crm_client)[f"{campaign.pk}/{sub.pk}"]
     assert (row["mwx_opens"], row["mwx_clicks"], row["_ownerid_value"]) == (1, 1, REACTION_TEAM)
+
+
+def test_N2_one_upsert_multiple_carries_up_to_a_thousand_activities(
+        crm_client: DataverseClient, crm_admin: EmulatorAdmin) -> None:
+    targets = [{"@odata.id": f"mwx_emailreactions(mwx_reactionkey='n2/{i}')",
+                "subject": f"n2 {i}"} for i in range(600)]
+    before = crm_admin.counters()
+    results = crm_client.upsert_multiple("mwx_emailreactions", "mwx_emailreaction", targets,
+                                         chunk_size=BATCH)
+    assert all(r.ok for r in results)
+    after = crm_admin.counters()
+    key = "contoso POST mwx_emailreactions/Microsoft.Dynamics.CRM.UpsertMultiple"
+    assert after.get(key, 0) - before.get(key, 0) == 1
