@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dynamics.batch import (
+    MAX_BATCH_OPERATIONS,
     BatchItem,
     BatchOperation,
     OperationResult,
@@ -82,19 +83,28 @@ class BulkApi(CapabilitiesApi):
         return self._bulk("UpdateMultiple", entity_set, table, [dict(r) for r in records], key)
 
     def upsert_multiple(self, entity_set: str, table: str, records: Sequence[dict[str, Any]],
-                        *, primary_key: str | None = None) -> list[OperationResult]:
-        """Upsert records identified by primary key (or `@odata.id` with an alternate key)."""
+                        *, primary_key: str | None = None,
+                        chunk_size: int = BULK_CHUNK) -> list[OperationResult]:
+        """Upsert records identified by primary key (or `@odata.id` with an alternate key).
+
+        `chunk_size` targets go in one message; small records may use up to 1000, the
+        $batch limit, so that a large export needs fewer round trips.
+        """
         key = primary_key or f"{table}id"
         if any(key not in r and "@odata.id" not in r for r in records):
             raise ValueError(f"every record needs {key!r} or '@odata.id'")
-        return self._bulk("UpsertMultiple", entity_set, table, [dict(r) for r in records], key)
+        if not 0 < chunk_size <= MAX_BATCH_OPERATIONS:
+            raise ValueError(f"chunk_size must be between 1 and {MAX_BATCH_OPERATIONS}")
+        return self._bulk("UpsertMultiple", entity_set, table, [dict(r) for r in records], key,
+                          chunk_size)
 
     def _bulk(self, message: str, entity_set: str, table: str,
-              targets: list[dict[str, Any]], key: str) -> list[OperationResult]:
+              targets: list[dict[str, Any]], key: str,
+              chunk_size: int = BULK_CHUNK) -> list[OperationResult]:
         results: list[OperationResult] = []
         use_bulk = self.supports_bulk(table)
-        for start in range(0, len(targets), BULK_CHUNK):
-            chunk = targets[start:start + BULK_CHUNK]
+        for start in range(0, len(targets), chunk_size):
+            chunk = targets[start:start + chunk_size]
             if use_bulk:
                 try:
                     results.extend(self._bulk_chunk(message, entity_set, table, chunk, key))

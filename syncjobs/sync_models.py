@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from audience.models import Subscriber, SubscriberGroup
+from audience.models import Campaign, Subscriber, SubscriberGroup
 from tenants.models import Tenant
 
 
@@ -150,3 +150,66 @@ class SyncStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: {self.last_sync_at}"
+
+
+class ReactionExportState(models.TextChoices):
+    # Not written yet: the subscriber has no CRM record yet, or the CRM refused the write.
+    PENDING = "pending", _("Waiting to be exported")
+    EXPORTED = "exported", _("Exported")
+    # The pair has no reactions any more (merged into another subscriber): the activity
+    # was emptied so that no reaction counts in two activities.
+    CLEARED = "cleared", _("Emptied")
+
+
+class ReactionExport(models.Model):
+    """What the CRM reaction activity of one (campaign, subscriber) pair holds (S4).
+
+    The activity carries totals recomputed from all of the pair's reactions, so writing it
+    again can never count a reaction twice. ``digest`` is a hash of the last payload the
+    CRM confirmed; a pair whose payload did not change costs no request. ``exported_at`` is
+    set once a write was confirmed: the activity exists from then on.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=20, choices=ReactionExportState.choices,
+                             default=ReactionExportState.PENDING)
+    digest = models.CharField(max_length=64, blank=True)
+    # {"opens": n, "clicks": n, "bounces": n} as last computed (for admins and support).
+    totals = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(_("why it waits"), max_length=200, blank=True)
+    exported_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "subscriber"],
+                                               name="one_reaction_export_per_pair")]
+        indexes = [models.Index(fields=["tenant", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} [{self.state}]"
+
+    @property
+    def key(self) -> str:
+        """The activity's alternate key ``mwx_reactionkey`` (docs/crm-solution.md §4)."""
+        return f"{self.campaign_id}/{self.subscriber_id}"
+
+
+class CampaignExport(models.Model):
+    """The reactions step's state of one mailworx campaign in the CRM.
+
+    ``create_pending``: the step chose the CRM campaign's id (stored in
+    ``Campaign.crm_campaign_id`` before the request) and has not seen the create confirmed;
+    the next attempt sends the same create again. ``figures_due``: reactions changed since
+    the campaign figures (C5) were last written; set in the transaction of the activities.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="+")
+    create_pending = models.BooleanField(default=False)
+    figures_due = models.BooleanField(default=False)
+    figures_written_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: figures due={self.figures_due}"

@@ -7,6 +7,8 @@ A run (``run.run_sync``) is a pipeline of steps, one module each:
 * ``push``      mailworx → CRM: planned creates, changed fields, unsubscribes (S11, S13)
 * ``backfill``  a new or changed mapping applied to linked records (S14)
 * ``reconcile`` deletes and merges found by a full comparison of links with the CRM
+* ``reactions`` reactions → one CRM activity per recipient and campaign, campaign figures
+  (S4, C4, C5; its own job kind ``reaction_export``, docs/reactions.md)
 
 Shared pieces: ``entities`` (CRM tables and states), ``fields`` (mappings and value
 conversion), ``conflicts`` (S11), ``apply`` (a CRM row onto a link and its subscriber),

@@ -51,3 +51,19 @@ def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user
         params["subscriber_id"] = subscriber.pk
     return runner.enqueue(tenant, JobKind.SYNC, trigger=trigger, user=user, params=params,
                           language=language)
+
+
+def start_reaction_export(tenant: Tenant, *, trigger: str = Trigger.MANUAL, user: Any = None,
+                          language: str | None = None) -> JobRun:
+    """Queue a reaction export (S4, C5); ``JobAlreadyActive`` when one is queued or running.
+
+    Gated like a sync (same checks and messages as ``start_sync``): it writes to the CRM.
+    """
+    if not integration_ready(tenant):
+        raise SyncRefused(_("Syncs start only after an integration check passed (and again "
+                            "after the connection settings changed). Run the check first."))
+    if OrgSettings.objects.filter(tenant=tenant, sync_paused=True).exists():
+        raise SyncRefused(_("The sync of this tenant is paused. Resume it in the organisation "
+                            "settings first."))
+    return runner.enqueue(tenant, JobKind.REACTION_EXPORT, trigger=trigger, user=user,
+                          language=language)
