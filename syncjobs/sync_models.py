@@ -193,7 +193,7 @@ class ReactionExport(models.Model):
     @property
     def key(self) -> str:
         """The activity's alternate key ``mwx_reactionkey`` (docs/crm-solution.md §4)."""
-        return f"{self.campaign_id}/{self.subscriber_id}"
+        return f"{self.campaign_id}-{self.subscriber_id}"
 
 
 class CampaignExport(models.Model):

@@ -92,7 +92,8 @@ def enabled_kinds(export_opens: bool, export_clicks: bool, export_bounces: bool)
 
 
 def reaction_key(pair: Pair) -> str:
-    return f"{pair[0]}/{pair[1]}"
+    # A hyphen, not a slash: Dataverse refuses / < > * % & : \ ? + in key values in URLs.
+    return f"{pair[0]}-{pair[1]}"
 
 
 def target_ref(pair: Pair) -> str:

@@ -1,7 +1,7 @@
 """reactions: mailworx reactions → CRM ``mwx_emailreaction`` activities, exactly once (S4, C5).
 
 One activity per (mailworx campaign, subscriber), named by its alternate key
-``mwx_reactionkey = "<campaign id>/<subscriber id>"`` and written with UpsertMultiple, so a
+``mwx_reactionkey = "<campaign id>-<subscriber id>"`` and written with UpsertMultiple, so a
 retried write never makes a second activity. It holds totals recomputed from all of the
 pair's reactions (``reaction_totals``), so writing it twice never counts a reaction twice.
 

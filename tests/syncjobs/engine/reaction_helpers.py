@@ -85,7 +85,7 @@ def expected_counts(tenant: Tenant) -> dict[str, tuple[int, int, int]]:
     index = {ReactionKind.OPEN: 0, ReactionKind.CLICK: 1, ReactionKind.BOUNCE: 2}
     for campaign_id, subscriber_id, kind in Reaction.objects.filter(tenant=tenant).values_list(
             "campaign_id", "subscriber_id", "kind"):
-        out.setdefault(f"{campaign_id}/{subscriber_id}", [0, 0, 0])[index[kind]] += 1
+        out.setdefault(f"{campaign_id}-{subscriber_id}", [0, 0, 0])[index[kind]] += 1
     return {key: (o, c, b) for key, (o, c, b) in out.items()}
 
 

@@ -90,7 +90,7 @@ def test_S4_activity_regards_the_record_is_on_the_campaign_and_owned_by_the_reac
     on_campaign = activities(crm_client, f"_mwx_campaignid_value eq {crm_campaign[0]}")
     assert len(on_campaign) == 3
     for entity, sub in subs.items():
-        row = on_campaign[f"{campaign.pk}/{sub.pk}"]
+        row = on_campaign[f"{campaign.pk}-{sub.pk}"]
         crm_id = str(sub.crm_links.get().crm_id)
         assert row["_regardingobjectid_value"] == crm_id
         assert row["_mwx_campaignactivityid_value"] == crm_campaign[1]
@@ -99,14 +99,14 @@ def test_S4_activity_regards_the_record_is_on_the_campaign_and_owned_by_the_reac
         assert row["mwx_emailaddress"] == f"{entity}@s4.example"
         # … and on the record.
         assert list(activities(crm_client, f"_regardingobjectid_value eq {crm_id}")) == [
-            f"{campaign.pk}/{sub.pk}"]
-    contact = on_campaign[f"{campaign.pk}/{subs['contact'].pk}"]
+            f"{campaign.pk}-{sub.pk}"]
+    contact = on_campaign[f"{campaign.pk}-{subs['contact'].pk}"]
     assert (contact["mwx_opens"], contact["mwx_clicks"], contact["mwx_bounces"]) == (2, 3, 0)
     assert contact["mwx_clickedurls"] == "https://a.example/1\nhttps://a.example/2"
     assert contact["subject"] == "Newsletter März: opened, clicked"
     assert contact["mwx_firstoccurredon"] == "2026-03-02T09:01:00Z"
     assert contact["mwx_lastoccurredon"] == "2026-03-02T09:08:00Z"
-    lead = on_campaign[f"{campaign.pk}/{subs['lead'].pk}"]
+    lead = on_campaign[f"{campaign.pk}-{subs['lead'].pk}"]
     assert (lead["mwx_bounces"], lead["mwx_bouncetype"]) == (2, 100000001)  # the last: hard
     assert lead["subject"] == "Newsletter März: bounced"
 
@@ -165,7 +165,7 @@ def test_S4_exactly_once_across_a_crash_between_the_crm_write_and_the_cursor_upd
     assert run.status == JobStatus.SUCCEEDED, run.error
     counts = crm_counts(activities(crm_client))
     assert counts == expected_counts(tenant)
-    assert counts[f"{campaign.pk}/{subs[0].pk}"] == (2, 0, 0)
+    assert counts[f"{campaign.pk}-{subs[0].pk}"] == (2, 0, 0)
 
 
 def test_S4_new_reactions_after_a_run_update_the_same_activity(
@@ -174,14 +174,14 @@ def test_S4_new_reactions_after_a_run_update_the_same_activity(
     sub = linked_subscriber(tenant, crm_client, "again@s4.example")
     react(tenant, [reaction(campaign, sub, "open", minute=1)])
     assert export(tenant).status == JobStatus.SUCCEEDED
-    first = activities(crm_client)[f"{campaign.pk}/{sub.pk}"]
+    first = activities(crm_client)[f"{campaign.pk}-{sub.pk}"]
     react(tenant, [reaction(campaign, sub, "open", minute=9),
                    reaction(campaign, sub, "click", minute=10),
                    reaction(campaign, sub, "bounce", minute=11)])
     assert export(tenant).status == JobStatus.SUCCEEDED
     rows = activities(crm_client)
-    assert list(rows) == [f"{campaign.pk}/{sub.pk}"]
-    row = rows[f"{campaign.pk}/{sub.pk}"]
+    assert list(rows) == [f"{campaign.pk}-{sub.pk}"]
+    row = rows[f"{campaign.pk}-{sub.pk}"]
     assert row["activityid"] == first["activityid"]
     assert (row["mwx_opens"], row["mwx_clicks"], row["mwx_bounces"]) == (2, 1, 1)
     assert row["mwx_lastoccurredon"] == "2026-03-02T09:11:00Z"
@@ -202,8 +202,8 @@ def test_S4_a_merged_subscriber_is_not_counted_twice(
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert run.counters["reactions"]["cleared"] == 1
     rows = activities(crm_client)
-    assert crm_counts(rows) == {f"{campaign.pk}/{survivor.pk}": (2, 1, 0)}
-    emptied = rows[f"{campaign.pk}/{source.pk}"]
+    assert crm_counts(rows) == {f"{campaign.pk}-{survivor.pk}": (2, 1, 0)}
+    emptied = rows[f"{campaign.pk}-{source.pk}"]
     assert (emptied["mwx_opens"], emptied["mwx_clicks"], emptied["statecode"]) == (0, 0, 2)
     assert crm_client.get("campaigns", str(campaign.crm_campaign_id))["mwx_opens"] == 1
     assert export(tenant).counters["reactions"].get("cleared", 0) == 0  # done once
@@ -225,7 +225,7 @@ def test_S4_an_unlinked_subscriber_waits_and_is_exported_once_linked(
     link(sub, "contact", crm_record(crm_client, "contact", "later@s4.example"))
     run = export(tenant)
     assert run.status == JobStatus.SUCCEEDED
-    assert crm_counts(activities(crm_client)) == {f"{campaign.pk}/{sub.pk}": (1, 0, 0)}
+    assert crm_counts(activities(crm_client)) == {f"{campaign.pk}-{sub.pk}": (1, 0, 0)}
     assert ReactionExport.objects.get().state == ReactionExportState.EXPORTED
 
 
@@ -238,7 +238,7 @@ def test_S4_a_refused_activity_is_an_issue_and_the_others_are_written(
     react(tenant, [reaction(campaign, good, "open"), reaction(campaign, gone, "open")])
     run = export(tenant)
     assert run.status == JobStatus.SUCCEEDED, run.error
-    assert crm_counts(activities(crm_client)) == {f"{campaign.pk}/{good.pk}": (1, 0, 0)}
+    assert crm_counts(activities(crm_client)) == {f"{campaign.pk}-{good.pk}": (1, 0, 0)}
     issue = SyncIssue.objects.get(tenant=tenant, step="reactions")
     assert issue.subscriber_id == gone.pk
     assert "Newsletter März" in issue.reason and "Traceback" not in issue.reason
@@ -256,10 +256,10 @@ def test_C4_kinds_switched_off_are_not_written(
     run = export(tenant)
     assert run.status == JobStatus.SUCCEEDED
     rows = activities(crm_client)
-    assert list(rows) == [f"{campaign.pk}/{clicker.pk}"]  # only opens: nothing at all
-    assert (rows[f"{campaign.pk}/{clicker.pk}"]["mwx_opens"],
-            rows[f"{campaign.pk}/{clicker.pk}"]["mwx_clicks"]) == (None, 1)
-    assert rows[f"{campaign.pk}/{clicker.pk}"]["subject"] == "Newsletter März: clicked"
+    assert list(rows) == [f"{campaign.pk}-{clicker.pk}"]  # only opens: nothing at all
+    assert (rows[f"{campaign.pk}-{clicker.pk}"]["mwx_opens"],
+            rows[f"{campaign.pk}-{clicker.pk}"]["mwx_clicks"]) == (None, 1)
+    assert rows[f"{campaign.pk}-{clicker.pk}"]["subject"] == "Newsletter März: clicked"
     figures = crm_client.get("campaigns", str(campaign.crm_campaign_id))
     assert (figures["mwx_opens"], figures["mwx_clicks"]) == (None, 1)
     # Switched on again: the opens follow, without a second activity.
@@ -357,7 +357,7 @@ def test_S4_a_retry_after_a_lost_answer_needs_no_assign_privilege(
     run = export(tenant)
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert not SyncIssue.objects.exists()
-    row = activities(crm_client)[f"{campaign.pk}/{sub.pk}"]
+    row = activities(crm_client)[f"{campaign.pk}-{sub.pk}"]
     assert (row["mwx_opens"], row["mwx_clicks"], row["_ownerid_value"]) == (1, 1, REACTION_TEAM)
 
 
