@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from audience.groups import add_members, remove_member, save_sync_setting
+from audience.groups import add_members, remove_member
 from audience.models import Subscriber, SubscriberGroup
 from businessunits.models import BusinessUnit
 from dynamics import DataverseClient
