@@ -1,8 +1,10 @@
 """The job body of ``sync`` runs: the steps of the requested mode, in order.
 
-Modes: ``incremental`` (pull → match → push), ``full`` (reconcile first), ``group`` and
-``subscriber`` (the same, with match and push limited to one group or subscriber),
-``backfill`` (S14) and ``reconcile``. A resumed run (``ctx.attempt > 1``) simply runs the
+Modes: ``incremental`` (pull → match → push → lists), ``full`` (reconcile first), ``group``
+(the same, with match, push and lists limited to one group), ``subscriber`` (pull → match →
+push for one subscriber), ``backfill`` (S14), ``reconcile`` and ``lists`` (marketing lists
+only: S1, S6, S10; ``list_id`` limits it to one list, ``mark`` marks that list for sync
+first). A resumed run (``ctx.attempt > 1``) simply runs the
 steps again: each continues from its cursors and links and repeats nothing twice.
 """
 
@@ -19,6 +21,7 @@ from syncjobs.engine.backfill import run_backfill
 from syncjobs.engine.context import Sync, SyncPaused
 from syncjobs.engine.dry_run import run_dry
 from syncjobs.engine.issues import refresh_open_count
+from syncjobs.engine.lists import run_lists
 from syncjobs.engine.match import run_match
 from syncjobs.engine.pull import run_pull
 from syncjobs.engine.push import run_push
@@ -26,7 +29,7 @@ from syncjobs.engine.reconcile import run_reconcile
 from syncjobs.runner import JobCancelled, JobContext, explain
 from syncjobs.sync_models import SyncStatus
 
-MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber")
+MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber", "lists")
 _ZERO = {"round_trips": 0, "operations": 0, "throttled": 0, "retries": 0}
 
 # Tests put a callable here to interrupt a run at a step boundary (called with the step).
@@ -42,13 +45,18 @@ def steps_for(mode: str, params: dict[str, Any]) -> list[tuple[str, Callable[[Sy
         ("match", lambda s: run_match(s, **scope)),
         ("push", lambda s: run_push(s, **scope)),
     ]
+    list_id = params.get("list_id")
+    lists: tuple[str, Callable[[Sync], None]] = (
+        "lists", lambda s: run_lists(s, group_id=group_id, list_id=list_id,
+                                     mark=bool(params.get("mark"))))
     plans: dict[str, list[tuple[str, Callable[[Sync], None]]]] = {
-        "incremental": incremental,
-        "group": incremental,
+        "incremental": [*incremental, lists],
+        "group": [*incremental, lists],
         "subscriber": incremental,
-        "full": [("reconcile", run_reconcile), *incremental],
+        "full": [("reconcile", run_reconcile), *incremental, lists],
         "backfill": [("backfill", run_backfill)],
         "reconcile": [("reconcile", run_reconcile)],
+        "lists": [lists],
     }
     return plans[mode]
 

@@ -25,10 +25,13 @@ class SyncRefused(Exception):
 
 def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user: Any = None,
                group: SubscriberGroup | None = None, subscriber: Subscriber | None = None,
-               language: str | None = None, dry_run: bool = False) -> JobRun:
+               language: str | None = None, list_id: str | None = None,
+               mark: bool = False, dry_run: bool = False) -> JobRun:
     """Queue a sync run; ``JobAlreadyActive`` when one is queued or running already.
 
     ``dry_run``: report what the run would do, writing nothing (``engine.dry_run``).
+    Mode ``lists``: ``list_id`` limits the run to one CRM marketing list, ``mark`` marks
+    that list for sync first (S1: the admin confirmed "Sync with mailworx").
     """
     if mode not in MODES:
         raise ValueError(f"unknown sync mode {mode!r}")
@@ -49,6 +52,12 @@ def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user
         if subscriber is None or subscriber.tenant_id != tenant.pk:
             raise ValueError("a subscriber sync needs one of the tenant's subscribers")
         params["subscriber_id"] = subscriber.pk
+    if mode == "lists":
+        if mark and not list_id:
+            raise ValueError("marking a list needs its list_id")
+        if list_id:
+            params["list_id"] = str(list_id)
+        params["mark"] = bool(mark)
     return runner.enqueue(tenant, JobKind.SYNC, trigger=trigger, user=user, params=params,
                           language=language)
 
