@@ -2,7 +2,9 @@
 
 Modes: ``incremental`` (pull → match → push), ``full`` (reconcile first), ``group`` and
 ``subscriber`` (the same, with match and push limited to one group or subscriber),
-``backfill`` (S14) and ``reconcile``. A resumed run (``ctx.attempt > 1``) simply runs the
+``backfill`` (S14) and ``reconcile``; ``campaigns`` takes over distributed campaign
+activities (S3; ``activity_id`` limits it to one), the last step of ``incremental`` and
+``full`` too. A resumed run (``ctx.attempt > 1``) simply runs the
 steps again: each continues from its cursors and links and repeats nothing twice.
 """
 
@@ -16,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from orgsettings.connection import client_for
 from syncjobs.engine.backfill import run_backfill
+from syncjobs.engine.campaigns import run_campaigns
 from syncjobs.engine.context import Sync, SyncPaused
 from syncjobs.engine.issues import refresh_open_count
 from syncjobs.engine.match import run_match
@@ -25,7 +28,7 @@ from syncjobs.engine.reconcile import run_reconcile
 from syncjobs.runner import JobCancelled, JobContext, explain
 from syncjobs.sync_models import SyncStatus
 
-MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber")
+MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber", "campaigns")
 _ZERO = {"round_trips": 0, "operations": 0, "throttled": 0, "retries": 0}
 
 # Tests put a callable here to interrupt a run at a step boundary (called with the step).
@@ -41,13 +44,16 @@ def steps_for(mode: str, params: dict[str, Any]) -> list[tuple[str, Callable[[Sy
         ("match", lambda s: run_match(s, **scope)),
         ("push", lambda s: run_push(s, **scope)),
     ]
+    campaigns: tuple[str, Callable[[Sync], None]] = (
+        "campaigns", lambda s: run_campaigns(s, activity_id=params.get("activity_id")))
     plans: dict[str, list[tuple[str, Callable[[Sync], None]]]] = {
-        "incremental": incremental,
+        "incremental": [*incremental, campaigns],
         "group": incremental,
         "subscriber": incremental,
-        "full": [("reconcile", run_reconcile), *incremental],
+        "full": [("reconcile", run_reconcile), *incremental, campaigns],
         "backfill": [("backfill", run_backfill)],
         "reconcile": [("reconcile", run_reconcile)],
+        "campaigns": [campaigns],
     }
     return plans[mode]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -25,8 +26,11 @@ class SyncRefused(Exception):
 
 def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user: Any = None,
                group: SubscriberGroup | None = None, subscriber: Subscriber | None = None,
-               language: str | None = None) -> JobRun:
-    """Queue a sync run; ``JobAlreadyActive`` when one is queued or running already."""
+               language: str | None = None, activity_id: str | None = None) -> JobRun:
+    """Queue a sync run; ``JobAlreadyActive`` when one is queued or running already.
+
+    Mode ``campaigns``: ``activity_id`` limits the run to one CRM campaign activity (S3).
+    """
     if mode not in MODES:
         raise ValueError(f"unknown sync mode {mode!r}")
     if not integration_ready(tenant):
@@ -44,5 +48,7 @@ def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user
         if subscriber is None or subscriber.tenant_id != tenant.pk:
             raise ValueError("a subscriber sync needs one of the tenant's subscribers")
         params["subscriber_id"] = subscriber.pk
+    if mode == "campaigns" and activity_id:
+        params["activity_id"] = str(uuid.UUID(str(activity_id)))
     return runner.enqueue(tenant, JobKind.SYNC, trigger=trigger, user=user, params=params,
                           language=language)
