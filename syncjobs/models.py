@@ -140,3 +140,13 @@ from syncjobs.sync_models import (  # noqa: E402  (models of the sync engine, sa
 __all__ = ["IssueState", "JobKind", "JobLogLine", "JobRun", "JobStatus", "LinkEntity",
            "LinkOrigin", "LinkState", "RecordLink", "SyncCursor", "SyncIssue", "SyncStatus",
            "Trigger"]
+
+from syncjobs.list_models import (  # noqa: E402  (models of the lists step, same app)
+    CrmList,
+    ListLink,
+    ListLinkState,
+    ListMemberSnapshot,
+    ListOrigin,
+)
+
+__all__ += ["CrmList", "ListLink", "ListLinkState", "ListMemberSnapshot", "ListOrigin"]

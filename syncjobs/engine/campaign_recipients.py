@@ -23,13 +23,14 @@ from audience.models import Campaign, SubscriberGroup, SubscriberStatus
 from businessunits.models import BusinessUnit
 from syncjobs.engine.adopt import adopt_records, list_member_pages
 from syncjobs.engine.context import Sync
+from syncjobs.list_models import LIVE_LIST_STATES, MEMBER_TYPE_CODES, ListLink
 from tenants.models import Tenant
 
 STEP = "campaigns"
 ACTIVITIES = "campaignactivities"
 ACTIVITY_ENTITY = "campaignactivity"
 # Member type of a marketing list: the standard ``createdfromcode`` (docs/crm-solution.md §1).
-MEMBER_TYPES = {1: "account", 2: "contact", 4: "lead"}
+MEMBER_TYPES = MEMBER_TYPE_CODES
 LIST_COLUMNS = ["listid", "listname", "type", "createdfromcode", "mwx_mailworxgroupid"]
 
 SKIP_DYNAMIC = gettext_lazy("dynamic marketing list (only static lists are read)")
@@ -97,13 +98,20 @@ def prepare_campaign(sync: Sync, row: dict[str, Any]) -> Campaign | Refusal:
 
 
 def _unit_of_linked_group(sync: Sync, lists: list[dict[str, Any]]) -> int | None:
-    """S5: a campaign belongs to the unit of the group its lists are linked to (the first
-    list that names one of this tenant's groups), else to the tenant's default unit."""
-    for lst in lists:
-        value = str(lst.get("mwx_mailworxgroupid") or "").strip()
-        if value.isdigit() and SubscriberGroup.objects.filter(
-                tenant=sync.tenant, pk=int(value)).exists():
-            return sync.unit_for_group(int(value))
+    """S5: a campaign belongs to the unit of the group its lists are linked to — the first
+    list with a live link (or, for a link made elsewhere, whose ``mwx_mailworxgroupid``
+    names one of this tenant's groups) — else to the tenant's default unit."""
+    ids = [str(lst.get("listid") or "").lower() for lst in lists]
+    links = {str(link.list_id): link.group_id for link in ListLink.objects.filter(
+        tenant=sync.tenant, list_id__in=ids, state__in=LIVE_LIST_STATES)}
+    for list_id, lst in zip(ids, lists, strict=True):
+        group_id = links.get(list_id)
+        named = str(lst.get("mwx_mailworxgroupid") or "").strip()
+        if group_id is None and named.isdigit() and SubscriberGroup.objects.filter(
+                tenant=sync.tenant, pk=int(named)).exists():
+            group_id = int(named)
+        if group_id is not None:
+            return sync.unit_for_group(group_id)
     return sync.default_unit_id()
 
 

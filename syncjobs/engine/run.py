@@ -1,10 +1,11 @@
 """The job body of ``sync`` runs: the steps of the requested mode, in order.
 
-Modes: ``incremental`` (pull → match → push), ``full`` (reconcile first), ``group`` and
-``subscriber`` (the same, with match and push limited to one group or subscriber),
-``backfill`` (S14) and ``reconcile``; ``campaigns`` takes over distributed campaign
-activities (S3; ``activity_id`` limits it to one), the last step of ``incremental`` and
-``full`` too. A resumed run (``ctx.attempt > 1``) simply runs the
+Modes: ``incremental`` (pull → match → push → lists → campaigns), ``full`` (reconcile
+first), ``group`` (pull → match → push → lists, limited to one group), ``subscriber`` (pull →
+match → push for one subscriber), ``backfill`` (S14), ``reconcile``, ``lists`` (marketing
+lists only: S1, S6, S10; ``list_id`` limits it to one list, ``mark`` marks that list for
+sync first) and ``campaigns`` (distributed campaign activities only: S3; ``activity_id``
+limits it to one). A resumed run (``ctx.attempt > 1``) simply runs the
 steps again: each continues from its cursors and links and repeats nothing twice.
 """
 
@@ -21,6 +22,7 @@ from syncjobs.engine.backfill import run_backfill
 from syncjobs.engine.campaigns import run_campaigns
 from syncjobs.engine.context import Sync, SyncPaused
 from syncjobs.engine.issues import refresh_open_count
+from syncjobs.engine.lists import run_lists
 from syncjobs.engine.match import run_match
 from syncjobs.engine.pull import run_pull
 from syncjobs.engine.push import run_push
@@ -28,7 +30,8 @@ from syncjobs.engine.reconcile import run_reconcile
 from syncjobs.runner import JobCancelled, JobContext, explain
 from syncjobs.sync_models import SyncStatus
 
-MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber", "campaigns")
+MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber", "lists",
+         "campaigns")
 _ZERO = {"round_trips": 0, "operations": 0, "throttled": 0, "retries": 0}
 
 # Tests put a callable here to interrupt a run at a step boundary (called with the step).
@@ -44,15 +47,20 @@ def steps_for(mode: str, params: dict[str, Any]) -> list[tuple[str, Callable[[Sy
         ("match", lambda s: run_match(s, **scope)),
         ("push", lambda s: run_push(s, **scope)),
     ]
+    list_id = params.get("list_id")
+    lists: tuple[str, Callable[[Sync], None]] = (
+        "lists", lambda s: run_lists(s, group_id=group_id, list_id=list_id,
+                                     mark=bool(params.get("mark"))))
     campaigns: tuple[str, Callable[[Sync], None]] = (
         "campaigns", lambda s: run_campaigns(s, activity_id=params.get("activity_id")))
     plans: dict[str, list[tuple[str, Callable[[Sync], None]]]] = {
-        "incremental": [*incremental, campaigns],
-        "group": incremental,
+        "incremental": [*incremental, lists, campaigns],
+        "group": [*incremental, lists],
         "subscriber": incremental,
-        "full": [("reconcile", run_reconcile), *incremental, campaigns],
+        "full": [("reconcile", run_reconcile), *incremental, lists, campaigns],
         "backfill": [("backfill", run_backfill)],
         "reconcile": [("reconcile", run_reconcile)],
+        "lists": [lists],
         "campaigns": [campaigns],
     }
     return plans[mode]

@@ -26,9 +26,12 @@ class SyncRefused(Exception):
 
 def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user: Any = None,
                group: SubscriberGroup | None = None, subscriber: Subscriber | None = None,
-               language: str | None = None, activity_id: str | None = None) -> JobRun:
+               language: str | None = None, list_id: str | None = None,
+               mark: bool = False, activity_id: str | None = None) -> JobRun:
     """Queue a sync run; ``JobAlreadyActive`` when one is queued or running already.
 
+    Mode ``lists``: ``list_id`` limits the run to one CRM marketing list, ``mark`` marks
+    that list for sync first (S1: the admin confirmed "Sync with mailworx").
     Mode ``campaigns``: ``activity_id`` limits the run to one CRM campaign activity (S3).
     """
     if mode not in MODES:
@@ -48,6 +51,12 @@ def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user
         if subscriber is None or subscriber.tenant_id != tenant.pk:
             raise ValueError("a subscriber sync needs one of the tenant's subscribers")
         params["subscriber_id"] = subscriber.pk
+    if mode == "lists":
+        if mark and not list_id:
+            raise ValueError("marking a list needs its list_id")
+        if list_id:
+            params["list_id"] = str(list_id)
+        params["mark"] = bool(mark)
     if mode == "campaigns" and activity_id:
         params["activity_id"] = str(uuid.UUID(str(activity_id)))
     return runner.enqueue(tenant, JobKind.SYNC, trigger=trigger, user=user, params=params,

@@ -1,0 +1,327 @@
+"""S10: the membership of a linked marketing list, both ways, removals included.
+
+Per link the step keeps a snapshot of the members it last synced (CRM record ids) and
+compares three sides:
+
+* CRM members vs snapshot: added in the CRM → adopted as subscribers and added to the
+  group; removed in the CRM → removed from the group. Taken for lists a group came from
+  (S1) always, for lists a group created (S6) only with bidirectional sync on (C6).
+* group members (whose active link has the list's type) vs snapshot: added in mailworx →
+  ``AddListMembersList``; removed in mailworx → ``RemoveMemberList`` in one ``$batch``.
+
+The members are read only when the list's ``versionnumber`` moved since the snapshot (N2).
+Every batch saves its snapshot rows in the transaction of its local writes; a CRM write is
+repeated after a crash, which the CRM tolerates (adding a member twice) or answers with
+"not a member" (0x80048458), counted as done — so a resumed run ends as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audience.groups import add_members
+from audience.models import GroupMembership, GroupSyncSetting, Subscriber
+from dynamics.batch import BatchOperation
+from dynamics.errors import BadRequest, DynamicsError, NotFound
+from dynamics.odata import record_path
+from syncjobs.engine.adopt import adopt_records, list_member_pages
+from syncjobs.engine.context import BATCH, Sync
+from syncjobs.engine.entities import row_id
+from syncjobs.engine.issues import OPEN_STATES, record_issue
+from syncjobs.list_models import CrmList, ListLink, ListLinkState, ListMemberSnapshot, ListOrigin
+from syncjobs.models import JobLogLine
+from syncjobs.sync_models import HOLDING_STATES, IssueState, LinkState, RecordLink, SyncIssue
+
+STEP = "lists"
+CODE_NOT_A_MEMBER = "0x80048458"  # removing a non-member: it is gone already
+CODE_LOCKED = "0x8004F0A1"
+
+
+def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]) -> None:
+    if not _usable(sync, link, crm):
+        return
+    assert crm is not None
+    take_crm = _takes_crm_changes(sync, link, crm)
+    snapshot = {str(i) for i in link.snapshot.values_list("crm_id", flat=True)}
+    group_side = _group_records(sync, link, counted)
+    read = take_crm and (link.synced_version is None or crm.version != link.synced_version)
+    rows: dict[str, dict[str, Any]] = {}
+    if read:
+        unit = _unit(sync, link)
+        for page in list_member_pages(sync, str(link.list_id), link.member_type, unit):
+            rows.update((row_id(link.member_type, row), row) for row in page)
+        sync.count(STEP, "members_read", len(rows))
+    crm_ids = set(rows) if read else snapshot
+    changed = _take_added(sync, link, [rows[i] for i in sorted(crm_ids - snapshot)])
+    changed |= _take_removed(sync, link, sorted(snapshot - crm_ids))
+    to_add = sorted(set(group_side) - snapshot - crm_ids)
+    to_remove = sorted((snapshot & crm_ids) - set(group_side))
+    if (to_add or to_remove) and crm.locked:
+        _list_issue(sync, link, _("The CRM marketing list “%(list)s” is locked, so members "
+                                  "cannot be added or removed.") % {"list": link.list_name},
+                    _("Unlock the list in the CRM; the next sync brings its members up to "
+                      "date."), CODE_LOCKED)
+    elif to_add or to_remove:
+        try:
+            changed |= _push_added(sync, link, to_add, group_side)
+            changed |= _push_removed(sync, link, to_remove)
+        except BadRequest as exc:  # locked or deactivated since we read the list
+            _list_issue(sync, link, exc.explanation if not exc.crm_message else exc.crm_message,
+                        _("Check the list in the CRM (active, unlocked); the next sync tries "
+                          "again."), exc.code or "")
+            return
+        _resolve_list_issue(sync, link)
+    _finish(sync, link, crm, changed=changed, read=read)
+
+
+# -- which links sync, and from where ----------------------------------------------------------
+
+
+def _usable(sync: Sync, link: ListLink, crm: CrmList | None) -> bool:
+    if crm is None or not crm.exists:
+        link.state = ListLinkState.CLOSED
+        link.save(update_fields=["state", "updated_at"])
+        sync.count(STEP, "lists_closed")
+        sync.log(_("Marketing list “%(list)s” was deleted in the CRM: its link is closed; "
+                   "group “%(group)s” stays as it is.")
+                 % {"list": link.list_name, "group": link.group.name}, JobLogLine.Level.WARNING)
+        return False
+    if link.origin == ListOrigin.CRM_LIST:
+        if not crm.marked or not crm.active:
+            if link.state != ListLinkState.STOPPED:
+                link.state = ListLinkState.STOPPED
+                link.save(update_fields=["state", "updated_at"])
+                why = (_("is no longer marked for sync") if crm.active
+                       else _("was deactivated"))
+                sync.log(_("Marketing list “%(list)s” %(why)s in the CRM: it stops syncing; "
+                           "group “%(group)s” stays as it is.")
+                         % {"list": crm.name, "why": why, "group": link.group.name},
+                         JobLogLine.Level.WARNING)
+            return False
+        if link.state == ListLinkState.STOPPED:
+            # Marked again: read it afresh, the snapshot may be long out of date.
+            link.state, link.synced_version = ListLinkState.ACTIVE, None
+            link.save(update_fields=["state", "synced_version", "updated_at"])
+            sync.log(_("Marketing list “%(list)s” is marked for sync again.")
+                     % {"list": crm.name})
+        return True
+    if not GroupSyncSetting.objects.filter(group_id=link.group_id, enabled=True).exists():
+        return False  # the group no longer syncs with the CRM
+    if not crm.active:
+        _list_issue(sync, link, _("The CRM marketing list “%(list)s” is deactivated; "
+                                  "deactivated lists are read-only.") % {"list": crm.name},
+                    _("Activate the list in the CRM; the next sync brings its members up to "
+                      "date."))
+        return False
+    return True
+
+
+def _takes_crm_changes(sync: Sync, link: ListLink, crm: CrmList) -> bool:
+    """S1 lists always; a group's own lists with C6 on, while they stay marked."""
+    if link.origin == ListOrigin.CRM_LIST:
+        return True
+    return sync.org.bidirectional_sync and (crm.marked or not link.linked_back)
+
+
+def _unit(sync: Sync, link: ListLink) -> int | None:
+    if link.origin == ListOrigin.CRM_LIST:
+        return sync.default_unit_id()  # a list-origin group has no setting: default unit
+    return sync.unit_for_group(link.group_id)
+
+
+def _group_records(sync: Sync, link: ListLink, counted: set[int]) -> dict[str, int]:
+    """``{crm id: subscriber id}`` of the group's members whose active link has the type."""
+    members = Subscriber.objects.live().filter(tenant=sync.tenant,
+                                               memberships__group_id=link.group_id)
+    member_ids = set(members.values_list("pk", flat=True))
+    rows = RecordLink.objects.filter(subscriber_id__in=member_ids, state=LinkState.ACTIVE
+                                     ).values_list("subscriber_id", "entity_type", "crm_id")
+    out = {str(crm_id): sid for sid, entity, crm_id in rows if entity == link.member_type}
+    if link.group_id not in counted:  # reasons once per group, not once per list
+        counted.add(link.group_id)
+        types = set(link.group.list_links.filter(state=ListLinkState.ACTIVE)
+                    .values_list("member_type", flat=True))
+        linked = {sid: entity for sid, entity, _crm in rows}
+        for sid in member_ids:
+            if sid not in linked:
+                sync.skip(STEP, _("group member not linked to a CRM record"))
+            elif linked[sid] not in types:
+                sync.skip(STEP, _("group member linked to a %(type)s; the group has no "
+                                  "marketing list of that type") % {"type": linked[sid]})
+    return out
+
+
+# -- CRM → group -----------------------------------------------------------------------------
+
+
+def _take_added(sync: Sync, link: ListLink, rows: list[dict[str, Any]]) -> bool:
+    if not rows:
+        return False
+    # adopt commits per batch; a crash before the group add below adopts nothing twice.
+    adopted = sorted(adopt_records(sync, STEP, link.member_type, rows,
+                                   unit_id=_unit(sync, link)).items())
+    for batch in _chunks(adopted):
+        with transaction.atomic():
+            added = add_members(link.group, [sid for _crm, sid in batch])
+            _snapshot_add(link, [crm_id for crm_id, _sid in batch])
+        sync.count(STEP, "group_members_added", added)
+        sync.checkpoint(STEP, len(batch))
+    return True
+
+
+def _take_removed(sync: Sync, link: ListLink, crm_ids: list[str]) -> bool:
+    if not crm_ids:
+        return False
+    for batch in _chunks(crm_ids):
+        subs = RecordLink.objects.filter(
+            tenant=sync.tenant, entity_type=link.member_type, crm_id__in=batch,
+            state__in=HOLDING_STATES).values_list("subscriber_id", flat=True)
+        with transaction.atomic():
+            removed, _rows = GroupMembership.objects.filter(
+                group=link.group, subscriber_id__in=list(subs)).delete()
+            link.snapshot.filter(crm_id__in=batch).delete()
+        sync.count(STEP, "group_members_removed", removed)
+        sync.checkpoint(STEP, len(batch))
+    return True
+
+
+# -- group → CRM -----------------------------------------------------------------------------
+
+
+def _push_added(sync: Sync, link: ListLink, crm_ids: list[str],
+                group_side: dict[str, int]) -> bool:
+    if not crm_ids:
+        return False
+    list_id, entity = str(link.list_id), link.member_type
+    for batch in _chunks(crm_ids):
+        try:
+            sync.client.call_action("AddListMembersList", {
+                "List": {"@odata.type": "Microsoft.Dynamics.CRM.list", "listid": list_id},
+                "Members": [{"@odata.type": f"Microsoft.Dynamics.CRM.{entity}",
+                             f"{entity}id": crm_id} for crm_id in batch]})
+            done = list(batch)
+        except NotFound:
+            # A member record is gone from the CRM: one by one, so the others still go in.
+            done = _add_one_by_one(sync, link, batch, group_side)
+        with transaction.atomic():
+            _snapshot_add(link, done)
+        sync.count(STEP, "crm_members_added", len(done))
+        sync.checkpoint(STEP, len(batch))
+    return True
+
+
+def _add_one_by_one(sync: Sync, link: ListLink, batch: Sequence[str],
+                    group_side: dict[str, int]) -> list[str]:
+    done = []
+    path = f"{record_path('lists', str(link.list_id))}/Microsoft.Dynamics.CRM.AddMemberList"
+    for crm_id in batch:
+        try:
+            sync.client.call_action(path, {"EntityId": crm_id})
+            done.append(crm_id)
+        except NotFound as exc:
+            record_issue(sync.tenant, step=STEP, run_id=sync.ctx.run_id,
+                         subscriber_id=group_side.get(crm_id), entity_type=link.member_type,
+                         crm_id=crm_id, code=exc.code or "", reason=_(
+                             "The subscriber's CRM record no longer exists, so it cannot be "
+                             "added to the marketing list “%(list)s”.")
+                         % {"list": link.list_name},
+                         hint=_("The next sync notices the deletion and unlinks the record."))
+            sync.count(STEP, "failed")
+    return done
+
+
+def _push_removed(sync: Sync, link: ListLink, crm_ids: list[str]) -> bool:
+    if not crm_ids:
+        return False
+    list_id = str(link.list_id)
+    # RemoveMemberList has a Web API action from 9.0 on; 8.x removes through the relation.
+    action = sync.client.capabilities.major >= 9
+    for batch in _chunks(crm_ids):
+        ops = [BatchOperation("POST", f"{record_path('lists', list_id)}/"
+                                      "Microsoft.Dynamics.CRM.RemoveMemberList",
+                              {"EntityId": crm_id}) if action else
+               BatchOperation("DELETE", f"{record_path('lists', list_id)}/"
+                                        f"list{link.member_type}_association({crm_id})/$ref")
+               for crm_id in batch]
+        results = sync.client.batch(ops, continue_on_error=True)
+        done = [crm_id for crm_id, result in zip(batch, results, strict=True)
+                if result.ok or _not_a_member(result.error)]
+        failed = [result.error for result in results
+                  if not result.ok and not _not_a_member(result.error)]
+        with transaction.atomic():
+            link.snapshot.filter(crm_id__in=done).delete()
+        sync.count(STEP, "crm_members_removed", len(done))
+        sync.checkpoint(STEP, len(batch))
+        if failed:
+            first = failed[0]
+            raise first if isinstance(first, BadRequest) else (first or DynamicsError())
+    return True
+
+
+def _not_a_member(error: DynamicsError | None) -> bool:
+    return error is not None and (error.code or "").lower() == CODE_NOT_A_MEMBER.lower()
+
+
+# -- bookkeeping -----------------------------------------------------------------------------
+
+
+def _finish(sync: Sync, link: ListLink, crm: CrmList, *, changed: bool, read: bool) -> None:
+    """Write ``mwx_lastsyncon`` (and the link-back) after a change; remember the version."""
+    link_back = not link.linked_back and (link.origin == ListOrigin.CRM_LIST
+                                          or sync.org.bidirectional_sync)
+    if changed or link_back:
+        body: dict[str, Any] = {"mwx_lastsyncon": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if link_back:
+            body.update(mwx_syncwithmailworx=True, mwx_mailworxgroupid=str(link.group_id))
+        link.synced_version = patch_list(sync, str(link.list_id), body)
+        link.linked_back = link.linked_back or link_back
+        link.last_synced_at = timezone.now()
+        sync.count(STEP, "lists_synced")
+    elif read:
+        link.synced_version = crm.version
+    link.save()
+
+
+def patch_list(sync: Sync, list_id: str, body: dict[str, Any]) -> int | None:
+    """PATCH a list and return its new ``versionnumber`` (from the answer where the CRM can
+    return the row, else one read): our own writes move it, and must not look like a
+    CRM-side change to the next run."""
+    headers = {"If-Match": "*"}
+    representation = sync.client.capabilities.return_representation
+    if representation:
+        headers["Prefer"] = "return=representation"
+    resp = sync.client.transport.request(
+        "PATCH", record_path("lists", list_id), json_body=body, headers=headers,
+        params={"$select": "versionnumber"} if representation else None)
+    data = resp.json() if representation and resp.content else None
+    if not isinstance(data, dict) or data.get("versionnumber") is None:
+        data = sync.client.get("lists", list_id, select=["versionnumber"])
+    value = data.get("versionnumber")
+    return int(value) if value is not None else None
+
+
+def _snapshot_add(link: ListLink, crm_ids: Iterable[str]) -> None:
+    ListMemberSnapshot.objects.bulk_create(
+        [ListMemberSnapshot(link=link, crm_id=crm_id) for crm_id in crm_ids],
+        ignore_conflicts=True)
+
+
+def _list_issue(sync: Sync, link: ListLink, reason: str, hint: str, code: str = "") -> None:
+    record_issue(sync.tenant, step=STEP, run_id=sync.ctx.run_id, entity_type="list",
+                 crm_id=str(link.list_id), reason=reason, hint=hint, code=code)
+    sync.count(STEP, "lists_failed")
+
+
+def _resolve_list_issue(sync: Sync, link: ListLink) -> None:
+    SyncIssue.objects.filter(tenant=sync.tenant, step=STEP, subscriber__isnull=True,
+                             crm_id=link.list_id, state__in=OPEN_STATES
+                             ).update(state=IssueState.RESOLVED)
+
+
+def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
