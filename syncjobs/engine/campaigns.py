@@ -192,6 +192,12 @@ def _confirm(sync: Sync, campaign: Campaign) -> None:
 
 def _withdraw(sync: Sync, campaign: Campaign, why: Any) -> None:
     aid = str(campaign.crm_campaign_activity_id)
+    if campaign.crm_taken_over_at is not None:
+        # Confirmed earlier (and perhaps sent, with reactions): a later change in the CRM
+        # never deletes a campaign that was ours.
+        sync.skip(STEP, str(why))
+        mark_processed(sync.tenant, EVENT, [aid])
+        return
     withdraw_campaign(campaign)
     mark_processed(sync.tenant, EVENT, [aid])
     sync.skip(STEP, str(why))
