@@ -60,13 +60,17 @@ def create_campaign(
     business_unit: BusinessUnit | None = None,
     sent_at: dt.datetime | None = None,
     recipients: int = 0,
+    crm_campaign_id: str | None = None,
+    crm_campaign_activity_id: str | None = None,
 ) -> Campaign:
+    """``crm_*``: the CRM campaign and campaign activity a campaign was made from (S3)."""
     for obj in (group, business_unit):
         if obj is not None and obj.tenant_id != tenant.pk:
             raise ValueError("group and business unit must belong to the campaign's tenant")
     return Campaign.objects.create(tenant=tenant, name=name, subject=subject, group=group,
                                    business_unit=business_unit, sent_at=sent_at,
-                                   recipients=recipients)
+                                   recipients=recipients, crm_campaign_id=crm_campaign_id,
+                                   crm_campaign_activity_id=crm_campaign_activity_id)
 
 
 def with_figures(campaigns: QuerySet[Campaign]) -> QuerySet[Campaign]:

@@ -291,10 +291,24 @@ class Campaign(models.Model):
     recipients = models.PositiveIntegerField(_("recipients"), default=0)
     crm_campaign_id = models.UUIDField(null=True, blank=True)
     crm_campaign_activity_id = models.UUIDField(null=True, blank=True)
+    # S3: when the CRM confirmed our take-over of the activity (``mwx_takenoveron``).
+    # Empty while a campaign made from an activity waits for that confirmation, so a
+    # resumed sync knows which take-overs it still has to finish (N1).
+    crm_taken_over_at = models.DateTimeField(_("taken over from the CRM"), null=True,
+                                             blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-sent_at", "-id"]
+        constraints = [
+            # One campaign per CRM campaign activity: a resumed or repeated take-over finds
+            # the campaign it made instead of making a second one (N1).
+            models.UniqueConstraint(
+                fields=["tenant", "crm_campaign_activity_id"],
+                condition=models.Q(crm_campaign_activity_id__isnull=False),
+                name="one_campaign_per_crm_activity",
+            )
+        ]
         verbose_name = _("campaign")
         verbose_name_plural = _("campaigns")
 

@@ -1,10 +1,11 @@
 """The job body of ``sync`` runs: the steps of the requested mode, in order.
 
-Modes: ``incremental`` (pull → match → push → lists), ``full`` (reconcile first), ``group``
-(the same, with match, push and lists limited to one group), ``subscriber`` (pull → match →
-push for one subscriber), ``backfill`` (S14), ``reconcile`` and ``lists`` (marketing lists
-only: S1, S6, S10; ``list_id`` limits it to one list, ``mark`` marks that list for sync
-first). A resumed run (``ctx.attempt > 1``) simply runs the
+Modes: ``incremental`` (pull → match → push → lists → campaigns), ``full`` (reconcile
+first), ``group`` (pull → match → push → lists, limited to one group), ``subscriber`` (pull →
+match → push for one subscriber), ``backfill`` (S14), ``reconcile``, ``lists`` (marketing
+lists only: S1, S6, S10; ``list_id`` limits it to one list, ``mark`` marks that list for
+sync first) and ``campaigns`` (distributed campaign activities only: S3; ``activity_id``
+limits it to one). A resumed run (``ctx.attempt > 1``) simply runs the
 steps again: each continues from its cursors and links and repeats nothing twice.
 """
 
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from orgsettings.connection import client_for
 from syncjobs.engine.backfill import run_backfill
+from syncjobs.engine.campaigns import run_campaigns
 from syncjobs.engine.context import Sync, SyncPaused
 from syncjobs.engine.dry_run import run_dry
 from syncjobs.engine.issues import refresh_open_count
@@ -29,7 +31,8 @@ from syncjobs.engine.reconcile import run_reconcile
 from syncjobs.runner import JobCancelled, JobContext, explain
 from syncjobs.sync_models import SyncStatus
 
-MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber", "lists")
+MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber", "lists",
+         "campaigns")
 _ZERO = {"round_trips": 0, "operations": 0, "throttled": 0, "retries": 0}
 
 # Tests put a callable here to interrupt a run at a step boundary (called with the step).
@@ -49,14 +52,17 @@ def steps_for(mode: str, params: dict[str, Any]) -> list[tuple[str, Callable[[Sy
     lists: tuple[str, Callable[[Sync], None]] = (
         "lists", lambda s: run_lists(s, group_id=group_id, list_id=list_id,
                                      mark=bool(params.get("mark"))))
+    campaigns: tuple[str, Callable[[Sync], None]] = (
+        "campaigns", lambda s: run_campaigns(s, activity_id=params.get("activity_id")))
     plans: dict[str, list[tuple[str, Callable[[Sync], None]]]] = {
-        "incremental": [*incremental, lists],
+        "incremental": [*incremental, lists, campaigns],
         "group": [*incremental, lists],
         "subscriber": incremental,
-        "full": [("reconcile", run_reconcile), *incremental, lists],
+        "full": [("reconcile", run_reconcile), *incremental, lists, campaigns],
         "backfill": [("backfill", run_backfill)],
         "reconcile": [("reconcile", run_reconcile)],
         "lists": [lists],
+        "campaigns": [campaigns],
     }
     return plans[mode]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -26,12 +27,14 @@ class SyncRefused(Exception):
 def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user: Any = None,
                group: SubscriberGroup | None = None, subscriber: Subscriber | None = None,
                language: str | None = None, list_id: str | None = None,
-               mark: bool = False, dry_run: bool = False) -> JobRun:
+               mark: bool = False, activity_id: str | None = None,
+               dry_run: bool = False) -> JobRun:
     """Queue a sync run; ``JobAlreadyActive`` when one is queued or running already.
 
     ``dry_run``: report what the run would do, writing nothing (``engine.dry_run``).
     Mode ``lists``: ``list_id`` limits the run to one CRM marketing list, ``mark`` marks
     that list for sync first (S1: the admin confirmed "Sync with mailworx").
+    Mode ``campaigns``: ``activity_id`` limits the run to one CRM campaign activity (S3).
     """
     if mode not in MODES:
         raise ValueError(f"unknown sync mode {mode!r}")
@@ -58,6 +61,8 @@ def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user
         if list_id:
             params["list_id"] = str(list_id)
         params["mark"] = bool(mark)
+    if mode == "campaigns" and activity_id:
+        params["activity_id"] = str(uuid.UUID(str(activity_id)))
     return runner.enqueue(tenant, JobKind.SYNC, trigger=trigger, user=user, params=params,
                           language=language)
 

@@ -1,0 +1,168 @@
+"""S12 "being told": the CRM side's events queue the matching sync run (trigger ``crm``);
+an event that cannot be handled now waits and a later run handles it."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import AbstractUser
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from audience.models import Campaign
+from audience.services import ensure_standard_fields
+from crmevents.models import CrmEvent
+from dynamics_emulator.server import EmulatorServer
+from orgsettings.connection import client_for
+from orgsettings.models import OrgSettings
+from orgsettings.services import prepare_mailworx
+from syncjobs import runner
+from syncjobs.engine.start import start_sync
+from syncjobs.models import JobKind, JobRun, JobStatus, Trigger
+from tenants.models import Tenant
+from tests.api.conftest import Integration, token_client
+from tests.crm_fixtures import EmulatorAdmin, configure_tenant_for_emulator
+from tests.mapping_fixtures import make_unit, save_settings
+from tests.syncjobs.engine.conftest import quiet_seed_campaigns, unmark_seed_lists
+
+pytestmark = pytest.mark.django_db
+T = "/api/v1/tenants/acme/crm-events/"
+CRM_ID = "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+ENDPOINTS = [("list-marked/", "list_id", "lists"),
+             ("activity-distributed/", "activity_id", "campaigns")]
+
+
+@pytest.fixture
+def ready(tenant: Tenant, integration: Integration, no_dispatch: list[int]) -> Integration:
+    """The integration check passed: syncs may start (C9)."""
+    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now())
+    return integration
+
+
+@pytest.mark.parametrize(("path", "field", "mode"), ENDPOINTS)
+def test_S12_an_event_queues_the_matching_run_with_trigger_crm(
+        ready: Integration, tenant: Tenant, path: str, field: str, mode: str) -> None:
+    response = ready.client.post(T + path, {field: CRM_ID}, format="json")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    run = JobRun.objects.get(tenant=tenant)
+    assert (run.kind, run.trigger, run.status) == (JobKind.SYNC, Trigger.CRM, JobStatus.QUEUED)
+    assert run.params["mode"] == mode and run.params[field] == CRM_ID
+    assert run.requested_by is not None and run.requested_by.username == ready.username
+    assert (body["queued"], body["run_id"], body["duplicate"]) == (True, run.pk, False)
+    assert str(run.pk) in body["message"]
+    assert CrmEvent.objects.get().processed_at is None  # the run has not handled it yet
+
+
+@pytest.mark.parametrize(("path", "field", "mode"), ENDPOINTS)
+def test_S12_a_repeated_event_is_deduplicated_and_waits_for_the_active_run(
+        ready: Integration, tenant: Tenant, path: str, field: str, mode: str) -> None:
+    first = ready.client.post(T + path, {field: CRM_ID}, format="json").json()
+    again = ready.client.post(T + path, {field: CRM_ID}, format="json")
+    assert again.status_code == 202
+    body = again.json()
+    assert (body["id"], body["duplicate"]) == (first["id"], True)
+    assert (body["queued"], body["run_id"]) == (False, first["run_id"])
+    assert f"run {first['run_id']}" in body["message"]
+    assert CrmEvent.objects.count() == 1 and JobRun.objects.filter(tenant=tenant).count() == 1
+
+
+def test_S12_an_event_while_another_run_is_active_is_kept(
+        ready: Integration, tenant: Tenant) -> None:
+    manual = start_sync(tenant, "incremental")
+    response = ready.client.post(T + "activity-distributed/", {"activity_id": CRM_ID},
+                                 format="json")
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["queued"], body["run_id"], body["duplicate"]) == (False, manual.pk, False)
+    assert "already queued or running" in body["message"]
+    assert JobRun.objects.filter(tenant=tenant).count() == 1
+    assert CrmEvent.objects.get().processed_at is None
+
+
+@pytest.mark.parametrize("why", ["paused", "not checked"])
+@pytest.mark.parametrize(("path", "field", "mode"), ENDPOINTS)
+def test_S12_a_refused_sync_keeps_the_event_and_says_why(
+        ready: Integration, tenant: Tenant, why: str, path: str, field: str,
+        mode: str) -> None:
+    change = {"sync_paused": True} if why == "paused" else {"check_passed_at": None}
+    OrgSettings.objects.filter(tenant=tenant).update(**change)
+    response = ready.client.post(T + path, {field: CRM_ID}, format="json")
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["queued"], body["run_id"]) == (False, None)
+    assert ("paused" if why == "paused" else "integration check") in body["message"]
+    assert not JobRun.objects.filter(tenant=tenant).exists()
+    assert CrmEvent.objects.get().processed_at is None
+
+
+@pytest.mark.parametrize("caller", ["owner", "member", "outsider", "other integration"])
+@pytest.mark.parametrize(("path", "field", "mode"), ENDPOINTS)
+def test_S12_only_the_tenants_integration_user_starts_runs(
+        ready: Integration, tenant: Tenant, other_tenant: Tenant, owner_api: APIClient,
+        member_api: APIClient, outsider_api: APIClient, owner: AbstractUser,
+        caller: str, path: str, field: str, mode: str) -> None:
+    clients = {"owner": owner_api, "member": member_api, "outsider": outsider_api}
+    if caller == "other integration":
+        save_settings(other_tenant)
+        theirs = prepare_mailworx(other_tenant, user=owner)
+        client, key = token_client(theirs.access.user), theirs.activation_key
+    else:
+        client, key = clients[caller], ready.key  # even with the right key
+    client.credentials(HTTP_AUTHORIZATION=client._credentials["HTTP_AUTHORIZATION"],
+                       HTTP_X_MAILWORX_ACTIVATION_KEY=key)
+    response = client.post(T + path, {field: CRM_ID}, format="json")
+    assert response.status_code == 404
+    assert not CrmEvent.objects.exists() and not JobRun.objects.exists()
+
+
+def test_S12_told_activity_is_taken_over_and_an_event_that_waited_is_handled_later(
+        tenant: Tenant, crm: EmulatorServer, owner: AbstractUser, no_dispatch: list[int],
+        ) -> None:
+    """The whole path against the emulator: the CRM tells about A, then about B while A's
+    run is queued; A's run takes A over, the next scheduled run takes B and answers it."""
+    unmark_seed_lists(crm)
+    quiet_seed_campaigns(EmulatorAdmin(crm))
+    configure_tenant_for_emulator(tenant, crm)
+    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now())
+    ensure_standard_fields(tenant)
+    make_unit(tenant, is_default=True)
+    issued = prepare_mailworx(tenant, user=owner)
+    crm_side = token_client(issued.access.user)
+    crm_side.credentials(HTTP_AUTHORIZATION=crm_side._credentials["HTTP_AUTHORIZATION"],
+                         HTTP_X_MAILWORX_ACTIVATION_KEY=issued.activation_key)
+    with client_for(tenant) as client:
+        activities = {}
+        for name in ("A", "B"):
+            contact = client.create("contacts", {"lastname": name,
+                                                 "emailaddress1": f"{name}@told.example"})
+            list_id = client.create("lists", {"listname": name, "type": False,
+                                              "createdfromcode": 2})
+            client.call_action("AddListMembersList", {"List": {"listid": list_id},
+                                                      "Members": [{"contactid": contact}]})
+            aid = client.create("campaignactivities", {"subject": f"Mailing {name}",
+                                                       "channeltypecode": 100000000})
+            client.transport.request(
+                "POST", f"campaignactivities({aid})/campaignactivitylist_association/$ref",
+                json_body={"@odata.id": f"{client.transport.connection.api_url}"
+                                        f"lists({list_id})"})
+            client.call_action("DistributeCampaignActivity", {"CampaignActivityId": aid})
+            activities[name] = aid
+
+    told = crm_side.post(T + "activity-distributed/", {"activity_id": activities["A"]},
+                         format="json").json()
+    waiting = crm_side.post(T + "activity-distributed/", {"activity_id": activities["B"]},
+                            format="json").json()
+    assert told["queued"] is True
+    assert (waiting["queued"], waiting["run_id"]) == (False, told["run_id"])
+
+    assert runner.execute(told["run_id"]) == JobStatus.SUCCEEDED
+    assert Campaign.objects.get(tenant=tenant).crm_campaign_activity_id is not None
+    assert str(Campaign.objects.get(tenant=tenant).crm_campaign_activity_id) == activities["A"]
+    assert CrmEvent.objects.get(pk=told["id"]).processed_at is not None
+    assert CrmEvent.objects.get(pk=waiting["id"]).processed_at is None
+
+    scheduled = start_sync(tenant, "incremental", trigger=Trigger.SCHEDULE)
+    assert runner.execute(scheduled.pk) == JobStatus.SUCCEEDED
+    assert {str(c.crm_campaign_activity_id) for c in Campaign.objects.filter(tenant=tenant)
+            } == set(activities.values())
+    assert CrmEvent.objects.get(pk=waiting["id"]).processed_at is not None
