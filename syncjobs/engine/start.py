@@ -23,18 +23,26 @@ class SyncRefused(Exception):
         self.explanation = explanation
 
 
+def sync_refusal(tenant: Tenant) -> str | None:
+    """Why no sync may start for the tenant now, in words for the admin; None if it may."""
+    if not integration_ready(tenant):
+        return str(_("Syncs start only after an integration check passed (and again after "
+                     "the connection settings changed). Run the check first."))
+    if OrgSettings.objects.filter(tenant=tenant, sync_paused=True).exists():
+        return str(_("The sync of this tenant is paused. Resume it in the organisation "
+                     "settings first."))
+    return None
+
+
 def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user: Any = None,
                group: SubscriberGroup | None = None, subscriber: Subscriber | None = None,
                language: str | None = None) -> JobRun:
     """Queue a sync run; ``JobAlreadyActive`` when one is queued or running already."""
     if mode not in MODES:
         raise ValueError(f"unknown sync mode {mode!r}")
-    if not integration_ready(tenant):
-        raise SyncRefused(_("Syncs start only after an integration check passed (and again "
-                            "after the connection settings changed). Run the check first."))
-    if OrgSettings.objects.filter(tenant=tenant, sync_paused=True).exists():
-        raise SyncRefused(_("The sync of this tenant is paused. Resume it in the organisation "
-                            "settings first."))
+    refusal = sync_refusal(tenant)
+    if refusal:
+        raise SyncRefused(refusal)
     params: dict[str, Any] = {"mode": mode}
     if mode == "group":
         if group is None or group.tenant_id != tenant.pk:
