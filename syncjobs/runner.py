@@ -224,15 +224,16 @@ def execute(run_id: int) -> str | None:
 
 def stopped_message(run_id: int) -> str:
     """Why and where a run stopped before its end: the step and how far it had got."""
-    row: dict[str, Any] = JobRun.objects.filter(pk=run_id).values(
-        "cancel_requested", "progress_label", "progress_done", "progress_total").first() or {}
-    why = (_("Cancelled on request.") if row.get("cancel_requested")
-           else _("Stopped before the end."))
-    if not row.get("progress_label") and not row.get("progress_done"):
+    run = JobRun.objects.filter(pk=run_id).only(
+        "cancel_requested", "progress_label", "progress_done", "progress_total").first()
+    if run is None:
+        return str(_("Cancelled on request."))
+    why = _("Cancelled on request.") if run.cancel_requested else _("Stopped before the end.")
+    if not run.progress_label and not run.progress_done:
         return str(why)
     where = _("Where it stopped: %(label)s, %(done)s of %(total)s done.") % {
-        "label": row.get("progress_label") or "—", "done": row.get("progress_done", 0),
-        "total": row.get("progress_total", 0)}
+        "label": run.progress_label or "—", "done": run.progress_done,
+        "total": run.progress_total}
     return f"{why} {where}"
 
 
