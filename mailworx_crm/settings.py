@@ -200,6 +200,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "mailworx CRM Online Connector API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"StatusEnum": "audience.models.SubscriberStatus",
+                            "JobStatusEnum": "syncjobs.models.JobStatus"},
 }
 
 # Celery: the filesystem broker is the embedded default (no Redis needed for the demo).
