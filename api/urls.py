@@ -19,6 +19,7 @@ from api.views.fields import SubscriberFieldViewSet
 from api.views.groups import GroupViewSet
 from api.views.orgsettings import OrgSettingsView
 from api.views.subscribers import SubscriberViewSet
+from api.views.syncjobs import IssueViewSet, RunViewSet
 
 app_name = "api"
 
@@ -27,6 +28,8 @@ router.register("subscribers", SubscriberViewSet, basename="subscriber")
 router.register("subscriber-fields", SubscriberFieldViewSet, basename="subscriber-field")
 router.register("groups", GroupViewSet, basename="group")
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("runs", RunViewSet, basename="run")
+router.register("sync-issues", IssueViewSet, basename="sync-issue")
 router.register("business-units", BusinessUnitViewSet, basename="business-unit")
 router.register("business-units/<int:unit_pk>/field-mappings", FieldMappingViewSet,
                 basename="field-mapping")

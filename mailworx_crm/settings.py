@@ -200,6 +200,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "mailworx CRM Online Connector API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"StatusEnum": "audience.models.SubscriberStatus",
+                            "JobStatusEnum": "syncjobs.models.JobStatus"},
 }
 
 # Celery: the filesystem broker is the embedded default (no Redis needed for the demo).
@@ -224,8 +226,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
-    # Resume or fail runs whose worker died (lease expired); re-send lost queued runs.
-    "reap-expired-jobs": {"task": "syncjobs.reap", "schedule": 60.0},
+    # Resume or fail runs whose worker died (lease expired), re-send lost queued runs, and
+    # queue each tenant's scheduled syncs, reaction exports and reconcile runs when due
+    # (the intervals are tenant settings, not beat entries).
+    "dispatch-due-jobs": {"task": "syncjobs.dispatch_due", "schedule": 60.0},
 }
 
 # CRM connections (every call has explicit timeouts; retries are bounded).

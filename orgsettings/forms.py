@@ -46,7 +46,7 @@ SECTIONS: list[tuple[Any, Any, tuple[str, ...], str]] = [
     (_("Subscriber data sync"),
      _("How subscribers and CRM records are kept in step."),
      ("bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes",
-      "sync_paused"), ""),
+      "reconcile_interval_hours", "sync_paused"), ""),
 ]
 
 
@@ -105,7 +105,7 @@ class OrgSettingsForm(forms.ModelForm):
             "export_opens", "export_clicks", "export_bounces",
             "reaction_export_interval_minutes", "write_back_unsubscribes", "reaction_mode",
             "bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes",
-            "sync_paused",
+            "sync_paused", "reconcile_interval_hours",
         ]
         widgets = {
             "crm_url": forms.TextInput(attrs={"placeholder": "https://contoso.crm4.dynamics.com"}),
@@ -137,6 +137,11 @@ class OrgSettingsForm(forms.ModelForm):
             "reactivate_deactivated": _("Reactivate a deactivated CRM record that matches a "
                                         "subscriber. Qualified leads are never reactivated."),
             "sync_interval_minutes": _("How often the scheduled subscriber sync runs."),
+            "reconcile_interval_hours": _(
+                "How often a reconcile run compares every linked record with the CRM, to "
+                "find records deleted or merged there that change tracking does not "
+                "report. It reads every link, so keep it at a day or more for large "
+                "tenants."),
             "sync_paused": _("Stop scheduled syncs of this tenant until you resume them."),
         }
 
@@ -152,6 +157,8 @@ class OrgSettingsForm(forms.ModelForm):
             MinValueValidator(5), MaxValueValidator(7 * 24 * 60)]
         self.fields["sync_interval_minutes"].validators += [
             MinValueValidator(5), MaxValueValidator(7 * 24 * 60)]
+        self.fields["reconcile_interval_hours"].validators += [
+            MinValueValidator(1), MaxValueValidator(30 * 24)]
         if admin_tenants is not None and admin_tenants.count() > 1:
             tenant_field = self.fields["tenants"]
             assert isinstance(tenant_field, forms.ModelMultipleChoiceField)

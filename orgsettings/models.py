@@ -59,6 +59,10 @@ class OrgSettings(models.Model):
     )
     sync_interval_minutes = models.PositiveIntegerField(_("sync interval (minutes)"), default=15)
     sync_paused = models.BooleanField(_("sync paused"), default=False)
+    # The scheduled reconcile run (deletes and merges the change tracking cannot report).
+    reconcile_interval_hours = models.PositiveIntegerField(
+        _("reconcile interval (hours)"), default=24
+    )
 
     # Non-secret witnesses of secret changes, so the audit history can say "changed" (N4/N5).
     client_secret_changed_at = models.DateTimeField(null=True, blank=True, editable=False)

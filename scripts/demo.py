@@ -77,8 +77,9 @@ def main() -> int:
     subprocess.run([*manage, "seed_demo_audience", "demo", "--if-empty"], check=True, env=env)
 
     start("web", [*manage, "runserver", f"{HOST}:{PORT}", "--noreload"])
+    # -B: the embedded beat runs the scheduler (scheduled syncs, reaction exports, reaper).
     start("worker", [PY, "-m", "celery", "-A", "mailworx_crm", "worker", "--pool=solo",
-                     "--loglevel=INFO"])
+                     "--loglevel=INFO", "-B", f"--schedule={var / 'celerybeat-schedule'}"])
     if not wait_for_port(PORT):
         print(f"The web server did not start; see {logs / 'web.log'}", file=sys.stderr)
         for p in procs:

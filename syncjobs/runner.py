@@ -205,7 +205,7 @@ def execute(run_id: int) -> str | None:
             result = resolve_body(run.kind)(ctx)
         except JobCancelled:
             status = JobStatus.CANCELLED
-            ctx.log(_("Cancelled on request."), JobLogLine.Level.WARNING)
+            ctx.log(stopped_message(run_id), JobLogLine.Level.WARNING)
         except Exception as exc:
             if getattr(exc, "explanation", None):  # an explained failure needs no traceback
                 logger.warning("job %s (%s) failed: %s", run_id, run.kind, explain(exc))
@@ -220,6 +220,21 @@ def execute(run_id: int) -> str | None:
         finished_at=timezone.now(), lease_expires_at=None,
     )
     return status
+
+
+def stopped_message(run_id: int) -> str:
+    """Why and where a run stopped before its end: the step and how far it had got."""
+    run = JobRun.objects.filter(pk=run_id).only(
+        "cancel_requested", "progress_label", "progress_done", "progress_total").first()
+    if run is None:
+        return str(_("Cancelled on request."))
+    why = _("Cancelled on request.") if run.cancel_requested else _("Stopped before the end.")
+    if not run.progress_label and not run.progress_done:
+        return str(why)
+    where = _("Where it stopped: %(label)s, %(done)s of %(total)s done.") % {
+        "label": run.progress_label or "—", "done": run.progress_done,
+        "total": run.progress_total}
+    return f"{why} {where}"
 
 
 @contextmanager

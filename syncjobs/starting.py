@@ -20,7 +20,8 @@ def latest_run(tenant: Tenant, kind: str) -> JobRun | None:
     return JobRun.objects.filter(tenant=tenant, kind=kind).select_related("tenant").first()
 
 
-def _next_url(request: HttpRequest, fallback: str) -> str:
+def next_url(request: HttpRequest, fallback: str) -> str:
+    """``next`` of the POST when it is a local URL, else ``fallback``."""
     wanted = request.POST.get("next") or ""
     if wanted and url_has_allowed_host_and_scheme(
             wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
@@ -51,4 +52,4 @@ def start_from_request(request: HttpRequest, access: TenantAccess, kind: str) ->
             run.get_absolute_url(), _("Show the running job")))
     else:
         messages.success(request, _("%(kind)s started.") % {"kind": run.get_kind_display()})
-    return redirect(_next_url(request, run.get_absolute_url()))
+    return redirect(next_url(request, run.get_absolute_url()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import close_old_connections
 
-from syncjobs import runner
+from syncjobs import runner, schedule
 
 
 @shared_task(name="syncjobs.run_job", acks_late=True, ignore_result=True)
@@ -18,3 +18,10 @@ def run_job(run_id: int) -> None:
 def reap() -> None:
     close_old_connections()
     runner.reap_expired()
+
+
+@shared_task(name="syncjobs.dispatch_due", ignore_result=True)
+def dispatch_due() -> None:
+    """Every minute (beat): reap dead runs, queue the scheduled runs that are due."""
+    close_old_connections()
+    schedule.dispatch_due()

@@ -13,6 +13,7 @@ PUBLIC_FIELDS = [
     "authority_url", "ca_bundle", "export_opens", "export_clicks", "export_bounces",
     "reaction_export_interval_minutes", "write_back_unsubscribes", "reaction_mode",
     "bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes", "sync_paused",
+    "reconcile_interval_hours",
 ]
 
 
@@ -66,3 +67,4 @@ class OrgSettingsWriteSerializer(serializers.Serializer):
     reactivate_deactivated = serializers.BooleanField(required=False)
     sync_interval_minutes = serializers.IntegerField(required=False)
     sync_paused = serializers.BooleanField(required=False)
+    reconcile_interval_hours = serializers.IntegerField(required=False)

@@ -24,6 +24,17 @@ class SyncRefused(Exception):
         self.explanation = explanation
 
 
+def sync_refusal(tenant: Tenant) -> str | None:
+    """Why no sync may start for the tenant now, in words for the admin; None if it may."""
+    if not integration_ready(tenant):
+        return str(_("Syncs start only after an integration check passed (and again after "
+                     "the connection settings changed). Run the check first."))
+    if OrgSettings.objects.filter(tenant=tenant, sync_paused=True).exists():
+        return str(_("The sync of this tenant is paused. Resume it in the organisation "
+                     "settings first."))
+    return None
+
+
 def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user: Any = None,
                group: SubscriberGroup | None = None, subscriber: Subscriber | None = None,
                language: str | None = None, list_id: str | None = None,
@@ -38,12 +49,9 @@ def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user
     """
     if mode not in MODES:
         raise ValueError(f"unknown sync mode {mode!r}")
-    if not integration_ready(tenant):
-        raise SyncRefused(_("Syncs start only after an integration check passed (and again "
-                            "after the connection settings changed). Run the check first."))
-    if OrgSettings.objects.filter(tenant=tenant, sync_paused=True).exists():
-        raise SyncRefused(_("The sync of this tenant is paused. Resume it in the organisation "
-                            "settings first."))
+    refusal = sync_refusal(tenant)
+    if refusal:
+        raise SyncRefused(refusal)
     params: dict[str, Any] = {"mode": mode}
     if dry_run:
         params["dry_run"] = True
@@ -73,11 +81,8 @@ def start_reaction_export(tenant: Tenant, *, trigger: str = Trigger.MANUAL, user
 
     Gated like a sync (same checks and messages as ``start_sync``): it writes to the CRM.
     """
-    if not integration_ready(tenant):
-        raise SyncRefused(_("Syncs start only after an integration check passed (and again "
-                            "after the connection settings changed). Run the check first."))
-    if OrgSettings.objects.filter(tenant=tenant, sync_paused=True).exists():
-        raise SyncRefused(_("The sync of this tenant is paused. Resume it in the organisation "
-                            "settings first."))
+    refusal = sync_refusal(tenant)
+    if refusal:
+        raise SyncRefused(refusal)
     return runner.enqueue(tenant, JobKind.REACTION_EXPORT, trigger=trigger, user=user,
                           language=language)

@@ -33,6 +33,7 @@ def settings_post(**overrides: Any) -> dict[str, Any]:
         "reaction_mode": "absolute",
         "bidirectional_sync": "on",
         "sync_interval_minutes": "15",
+        "reconcile_interval_hours": "24",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}

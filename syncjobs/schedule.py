@@ -1,0 +1,115 @@
+"""The scheduler (S12): every minute, queue what each tenant's intervals say is due.
+
+Intervals are tenant data (``OrgSettings``), not beat entries: one beat entry runs
+:func:`dispatch_due`, which
+
+- resumes or fails runs whose worker died (the reaper),
+- queues an incremental sync when ``sync_interval_minutes`` have passed since the last
+  tenant-wide sync (incremental or full, by hand or scheduled) was created,
+- a reaction export when ``reaction_export_interval_minutes`` have passed since the last one,
+- a reconcile run when ``reconcile_interval_hours`` have passed since the last reconcile
+  (a full sync reconciles too),
+
+for every tenant whose integration check passed and whose sync is not paused. A tenant with
+a run of that kind queued or running is skipped (the next minute tries again). Two queries
+find the work, whatever the number of tenants.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Max
+from django.utils import timezone
+
+from orgsettings.models import OrgSettings
+from syncjobs import runner
+from syncjobs.engine.start import SyncRefused, start_sync
+from syncjobs.models import JobKind, JobRun, Trigger
+
+logger = logging.getLogger(__name__)
+
+# Sync modes that count as "the tenant was synced" / "the tenant was reconciled".
+SYNC_MODES = ("incremental", "full")
+RECONCILE_MODES = ("reconcile", "full")
+
+
+@dataclass(frozen=True)
+class Due:
+    """One piece of scheduled work: a sync mode, or the reaction export (``mode=None``)."""
+
+    kind: str
+    mode: str | None
+    interval: timedelta
+
+
+def _plan(org: OrgSettings) -> list[tuple[Due, tuple[str, ...]]]:
+    """What the tenant's settings schedule, each with the sync modes that satisfy it."""
+    return [
+        (Due(JobKind.SYNC, "incremental", timedelta(minutes=org.sync_interval_minutes)),
+         SYNC_MODES),
+        (Due(JobKind.REACTION_EXPORT, None,
+             timedelta(minutes=org.reaction_export_interval_minutes)), ()),
+        (Due(JobKind.SYNC, "reconcile", timedelta(hours=org.reconcile_interval_hours)),
+         RECONCILE_MODES),
+    ]
+
+
+def _latest_runs(tenant_ids: list[int]) -> dict[tuple[int, str, str | None], datetime]:
+    """``(tenant id, kind, sync mode or None) → creation time of the latest run``: one query."""
+    rows = (JobRun.objects.filter(tenant_id__in=tenant_ids,
+                                  kind__in=[JobKind.SYNC, JobKind.REACTION_EXPORT])
+            .values("tenant_id", "kind", "params__mode")
+            .annotate(last=Max("created_at"))
+            .order_by())
+    latest: dict[tuple[int, str, str | None], datetime] = {}
+    for row in rows:
+        mode = row["params__mode"] if row["kind"] == JobKind.SYNC else None
+        key = (row["tenant_id"], row["kind"], mode)
+        if key not in latest or row["last"] > latest[key]:
+            latest[key] = row["last"]
+    return latest
+
+
+def _last(latest: dict[tuple[int, str, str | None], datetime], tenant_id: int, due: Due,
+          modes: tuple[str, ...]) -> datetime | None:
+    keys = ([(tenant_id, due.kind, mode) for mode in modes] if modes
+            else [(tenant_id, due.kind, None)])
+    times = [latest[key] for key in keys if key in latest]
+    return max(times) if times else None
+
+
+def _enqueue(org: OrgSettings, due: Due) -> JobRun:
+    if due.kind == JobKind.SYNC and due.mode is not None:
+        return start_sync(org.tenant, due.mode, trigger=Trigger.SCHEDULE)
+    return runner.enqueue(org.tenant, due.kind, trigger=Trigger.SCHEDULE)
+
+
+def dispatch_due(now: datetime | None = None) -> list[JobRun]:
+    """Reap dead runs, then queue every scheduled run that is due; returns the queued runs."""
+    now = now or timezone.now()
+    runner.reap_expired(now)
+    orgs = [org for org in OrgSettings.objects.filter(sync_paused=False).select_related("tenant")
+            if org.integration_ready]
+    latest = _latest_runs([org.tenant_id for org in orgs])
+    queued: list[JobRun] = []
+    skipped = 0
+    for org in orgs:
+        for due, modes in _plan(org):
+            last = _last(latest, org.tenant_id, due, modes)
+            if last is not None and now - last < due.interval:
+                continue
+            try:
+                queued.append(_enqueue(org, due))
+            except runner.JobAlreadyActive:
+                skipped += 1  # a run of this kind is still active; try again next minute
+            except SyncRefused as exc:  # paused or unchecked since the query above
+                logger.info("scheduled %s for %s refused: %s", due.mode, org.tenant.slug,
+                            exc.explanation)
+                skipped += 1
+    if queued or skipped:
+        logger.info("scheduler: %s runs queued, %s skipped (still active or refused)",
+                    len(queued), skipped)
+    return queued
