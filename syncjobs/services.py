@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from audience.models import Subscriber, SubscriberGroup
 from syncjobs import runner
 from syncjobs.engine.issues import OPEN_STATES, ignore_issue, refresh_open_count, retry_issue
-from syncjobs.engine.start import SyncRefused, start_sync
+from syncjobs.engine.start import SyncRefused, start_reaction_export, start_sync
 from syncjobs.models import IssueState, JobRun, SyncIssue, Trigger
 from tenants.models import Tenant
 
@@ -61,11 +61,23 @@ def already_active(run: JobRun) -> str:
 def start_manual_sync(tenant: Tenant, mode: str, *, user: Any = None,
                       trigger: str = Trigger.MANUAL, group: SubscriberGroup | None = None,
                       subscriber: Subscriber | None = None,
-                      language: str | None = None) -> JobRun:
+                      language: str | None = None, dry_run: bool = False) -> JobRun:
     """Queue a sync started by a person; ``StartRefused`` explains why not."""
     try:
         return start_sync(tenant, mode, trigger=trigger, user=user, group=group,
-                          subscriber=subscriber, language=language)
+                          subscriber=subscriber, language=language, dry_run=dry_run)
+    except SyncRefused as exc:
+        raise StartRefused(exc.explanation) from None
+    except runner.JobAlreadyActive as exc:
+        raise StartRefused(already_active(exc.run), exc.run) from None
+
+
+def start_manual_reaction_export(tenant: Tenant, *, user: Any = None,
+                                 trigger: str = Trigger.MANUAL,
+                                 language: str | None = None) -> JobRun:
+    """Queue a reaction export started by a person (S4); ``StartRefused`` explains why not."""
+    try:
+        return start_reaction_export(tenant, trigger=trigger, user=user, language=language)
     except SyncRefused as exc:
         raise StartRefused(exc.explanation) from None
     except runner.JobAlreadyActive as exc:

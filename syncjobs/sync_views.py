@@ -18,6 +18,7 @@ from syncjobs.starting import next_url
 from tenants.access import TenantAccess, tenant_view
 
 PAGE_MODES = (*services.TENANT_MODES, "group", "subscriber")
+REACTIONS = "reactions"  # the runs page's "Export reactions now": a reaction export run
 
 
 def _int(value: str | None) -> int | None:
@@ -30,10 +31,12 @@ def _int(value: str | None) -> int | None:
 @require_POST
 @tenant_view(write=True)
 def sync_start(request: HttpRequest, access: TenantAccess) -> HttpResponse:
-    """POST ``mode`` (incremental, full, group, subscriber), ``group`` / ``subscriber`` ids
-    for those modes, and ``next`` (where to go back to; default: the run's page)."""
+    """POST ``mode`` (incremental, full, group, subscriber, or ``reactions`` for a reaction
+    export), ``group`` / ``subscriber`` ids for those modes, ``dry_run`` (report only), and
+    ``next`` (where to go back to; default: the run's page)."""
     mode = request.POST.get("mode", "incremental")
-    if mode not in PAGE_MODES:
+    dry_run = request.POST.get("dry_run") == "1"
+    if mode not in PAGE_MODES and mode != REACTIONS:
         return HttpResponseBadRequest(_("Unknown sync mode."))
     group = subscriber = None
     if mode == "group":
@@ -42,8 +45,13 @@ def sync_start(request: HttpRequest, access: TenantAccess) -> HttpResponse:
         subscriber = access.get(Subscriber.objects.all(),
                                 pk=_int(request.POST.get("subscriber")))
     try:
-        run = services.start_manual_sync(access.tenant, mode, user=request.user, group=group,
-                                         subscriber=subscriber, language=get_language())
+        if mode == REACTIONS:
+            run = services.start_manual_reaction_export(access.tenant, user=request.user,
+                                                        language=get_language())
+        else:
+            run = services.start_manual_sync(access.tenant, mode, user=request.user,
+                                             group=group, subscriber=subscriber,
+                                             language=get_language(), dry_run=dry_run)
     except services.StartRefused as exc:
         if exc.run is not None:
             messages.warning(request, format_html(
@@ -53,7 +61,14 @@ def sync_start(request: HttpRequest, access: TenantAccess) -> HttpResponse:
             messages.error(request, exc.explanation)
         return redirect(next_url(request, reverse("syncjobs:list",
                                                   kwargs={"tenant": access.tenant.slug})))
-    messages.success(request, _("%(kind)s (%(mode)s) started.") % {
-        "kind": run.get_kind_display(), "mode": services.mode_label(mode)})
+    if mode == REACTIONS:
+        messages.success(request, _("%(kind)s started.") % {"kind": run.get_kind_display()})
+    elif dry_run:
+        messages.success(request, _("Dry run (%(mode)s) started: it reports what a sync would "
+                                    "do and changes nothing.") % {
+                                        "mode": services.mode_label(mode)})
+    else:
+        messages.success(request, _("%(kind)s (%(mode)s) started.") % {
+            "kind": run.get_kind_display(), "mode": services.mode_label(mode)})
     return redirect(next_url(request, run.get_absolute_url()))
 

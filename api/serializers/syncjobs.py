@@ -74,6 +74,9 @@ class SyncStartSerializer(serializers.Serializer):
     subscriber = serializers.IntegerField(
         required=False, min_value=1,
         help_text=_("The subscriber's id; required for mode subscriber."))
+    dry_run = serializers.BooleanField(
+        default=False, help_text=_("Only report what the sync would do (result.dry_run); "
+                                   "nothing is written to the CRM or saved in mailworx."))
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         mode = attrs.get("mode", "incremental")

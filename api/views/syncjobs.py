@@ -92,7 +92,22 @@ class RunViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         try:
             run = services.start_manual_sync(
                 self.tenant, mode, user=request.user, trigger=Trigger.API, group=group,
-                subscriber=subscriber, language=get_language())
+                subscriber=subscriber, language=get_language(),
+                dry_run=data.validated_data["dry_run"])
+        except services.StartRefused as exc:
+            return conflict(exc.explanation, exc.run)
+        return Response(JobRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={201: JobRunSerializer, 409: ConflictSerializer},
+                   description="Start a reaction export (opens, clicks and bounces → CRM "
+                               "activities and campaign figures). 409 when one is queued or "
+                               "running already, the sync is paused or the integration check "
+                               "has not passed.")
+    @action(detail=False, methods=["post"], url_path="reaction-export")
+    def reaction_export(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            run = services.start_manual_reaction_export(
+                self.tenant, user=request.user, trigger=Trigger.API, language=get_language())
         except services.StartRefused as exc:
             return conflict(exc.explanation, exc.run)
         return Response(JobRunSerializer(run).data, status=status.HTTP_201_CREATED)
