@@ -23,6 +23,8 @@ from django.utils.translation import gettext as _
 
 from audience.groups import GroupError, create_group
 from audience.models import SubscriberGroup
+from crmevents.models import CrmEventKind
+from crmevents.services import mark_processed, waiting_ids
 from syncjobs.engine.context import Sync
 from syncjobs.engine.lists_create import create_group_lists
 from syncjobs.engine.lists_members import STEP, sync_link
@@ -55,6 +57,7 @@ def run_lists(sync: Sync, *, group_id: int | None = None, list_id: str | None = 
     ``group_id`` limits the step to one group's lists, ``list_id`` to one CRM list;
     ``mark`` marks that list for sync in the CRM first (S1 confirmation).
     """
+    read_at = timezone.now()
     cache = refresh_cache(sync)
     wanted = str(list_id).lower() if list_id else None
     if mark and wanted:
@@ -74,6 +77,13 @@ def run_lists(sync: Sync, *, group_id: int | None = None, list_id: str | None = 
         sync_link(sync, link, cache.get(str(link.list_id)), counted)
     if mark and wanted:
         _report(sync, wanted)
+    if group_id is None:
+        # S12: "list marked" events this run has answered (the list is synced now — or it
+        # is not marked or gone, and there is nothing to do). Later events stay waiting.
+        told = waiting_ids(sync.tenant, CrmEventKind.LIST_MARKED)
+        mark_processed(sync.tenant, CrmEventKind.LIST_MARKED,
+                       [i for i in told if wanted is None or i.lower() == wanted],
+                       received_before=read_at)
     sync.checkpoint(STEP)
 
 

@@ -166,3 +166,38 @@ def test_S12_told_activity_is_taken_over_and_an_event_that_waited_is_handled_lat
     assert {str(c.crm_campaign_activity_id) for c in Campaign.objects.filter(tenant=tenant)
             } == set(activities.values())
     assert CrmEvent.objects.get(pk=waiting["id"]).processed_at is not None
+
+
+def test_S12_told_list_is_synced_and_its_event_closed(
+        tenant: Tenant, crm: EmulatorServer, owner: AbstractUser, no_dispatch: list[int],
+        ) -> None:
+    """The CRM marks a list and tells us: the queued lists run makes the group and closes
+    the event; an event about a list the run did not look at stays waiting."""
+    unmark_seed_lists(crm)
+    quiet_seed_campaigns(EmulatorAdmin(crm))
+    configure_tenant_for_emulator(tenant, crm)
+    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now())
+    ensure_standard_fields(tenant)
+    make_unit(tenant, is_default=True)
+    issued = prepare_mailworx(tenant, user=owner)
+    crm_side = token_client(issued.access.user)
+    crm_side.credentials(HTTP_AUTHORIZATION=crm_side._credentials["HTTP_AUTHORIZATION"],
+                         HTTP_X_MAILWORX_ACTIVATION_KEY=issued.activation_key)
+    with client_for(tenant) as client:
+        contact = client.create("contacts", {"lastname": "Told",
+                                             "emailaddress1": "told@list.example"})
+        list_id = client.create("lists", {"listname": "Told list", "type": False,
+                                          "createdfromcode": 2, "mwx_syncwithmailworx": True})
+        client.call_action("AddListMembersList", {"List": {"listid": list_id},
+                                                  "Members": [{"contactid": contact}]})
+
+    told = crm_side.post(T + "list-marked/", {"list_id": list_id}, format="json").json()
+    other = crm_side.post(T + "list-marked/", {"list_id": CRM_ID}, format="json").json()
+    assert told["queued"] is True and other["run_id"] == told["run_id"]
+
+    assert runner.execute(told["run_id"]) == JobStatus.SUCCEEDED
+    group = tenant.subscriber_groups.get(name="Told list")
+    assert list(group.memberships.values_list("subscriber__email", flat=True)) == [
+        "told@list.example"]
+    assert CrmEvent.objects.get(pk=told["id"]).processed_at is not None
+    assert CrmEvent.objects.get(pk=other["id"]).processed_at is None  # not this run's list
