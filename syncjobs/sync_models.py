@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from audience.models import Campaign, Subscriber, SubscriberGroup
 from tenants.models import Tenant
@@ -104,7 +105,7 @@ class SyncCursor(models.Model):
 
 
 class IssueState(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("sync issue state", "Open")
     RETRYING = "retrying", _("Retrying")
     RESOLVED = "resolved", _("Resolved")
     IGNORED = "ignored", _("Ignored")
