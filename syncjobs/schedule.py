@@ -59,8 +59,10 @@ def _plan(org: OrgSettings) -> list[tuple[Due, tuple[str, ...]]]:
 
 def _latest_runs(tenant_ids: list[int]) -> dict[tuple[int, str, str | None], datetime]:
     """``(tenant id, kind, sync mode or None) → creation time of the latest run``: one query."""
+    # A dry run changes nothing, so it satisfies no schedule.
     rows = (JobRun.objects.filter(tenant_id__in=tenant_ids,
                                   kind__in=[JobKind.SYNC, JobKind.REACTION_EXPORT])
+            .exclude(params__has_key="dry_run")
             .values("tenant_id", "kind", "params__mode")
             .annotate(last=Max("created_at"))
             .order_by())
@@ -97,10 +99,17 @@ def dispatch_due(now: datetime | None = None) -> list[JobRun]:
     queued: list[JobRun] = []
     skipped = 0
     for org in orgs:
-        for due, modes in _plan(org):
-            last = _last(latest, org.tenant_id, due, modes)
-            if last is not None and now - last < due.interval:
-                continue
+        due_now = [(due, modes) for due, modes in _plan(org)
+                   if (last := _last(latest, org.tenant_id, due, modes)) is None
+                   or now - last >= due.interval]
+        modes_due = {due.mode for due, _m in due_now if due.kind == JobKind.SYNC}
+        reconciled_before = _last(latest, org.tenant_id, *_plan(org)[2]) is not None
+        if modes_due == {"incremental", "reconcile"} and reconciled_before:
+            # Both are sync runs and only one may be active: a full run does both, so a
+            # tenant whose syncs outlast the interval never starves its reconcile.
+            due_now = [(d, m) for d, m in due_now if d.kind != JobKind.SYNC]
+            due_now.append((Due(JobKind.SYNC, "full", timedelta(0)), ()))
+        for due, _modes in due_now:
             try:
                 queued.append(_enqueue(org, due))
             except runner.JobAlreadyActive:

@@ -36,7 +36,7 @@ def sync_start(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     ``next`` (where to go back to; default: the run's page)."""
     mode = request.POST.get("mode", "incremental")
     dry_run = request.POST.get("dry_run") == "1"
-    if mode not in PAGE_MODES and mode != REACTIONS:
+    if (mode not in PAGE_MODES and mode != REACTIONS) or (mode == REACTIONS and dry_run):
         return HttpResponseBadRequest(_("Unknown sync mode."))
     group = subscriber = None
     if mode == "group":

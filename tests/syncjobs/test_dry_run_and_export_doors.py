@@ -53,3 +53,10 @@ def test_members_and_outsiders_cannot_start_either(
         assert member_client.post(start_url(tenant), data).status_code == 403
         assert outsider_client.post(start_url(tenant), data).status_code == 404
     assert not JobRun.objects.exists()
+
+
+def test_a_reaction_export_cannot_be_a_dry_run(owner_client: Client, tenant: Tenant,
+                                               ready: OrgSettings,
+                                               no_dispatch: list[int]) -> None:
+    response = owner_client.post(start_url(tenant), {"mode": "reactions", "dry_run": "1"})
+    assert response.status_code == 400 and not JobRun.objects.exists()

@@ -163,3 +163,29 @@ def test_two_queries_find_the_work_whatever_the_number_of_tenants(
 def test_beat_runs_the_dispatcher_every_minute() -> None:
     entries = list(django_settings.CELERY_BEAT_SCHEDULE.values())
     assert {"task": "syncjobs.dispatch_due", "schedule": 60.0} in entries
+
+
+def test_a_dry_run_does_not_count_as_a_sync(tenant: Tenant, now: datetime,
+                                            no_dispatch: list[int]) -> None:
+    make_ready(tenant)
+    dispatch_due(now)
+    finish_all()
+    age(JobKind.SYNC, None, 24 * 60 + 30)  # everything ran long ago …
+    runner.enqueue(tenant, JobKind.SYNC, params={"mode": "full", "dry_run": True})
+    finish_all()                          # … and a dry run just now changes nothing
+    assert ("acme", "sync", "incremental") in queued(dispatch_due(now))
+
+
+def test_when_syncs_and_reconcile_are_both_due_one_full_run_does_both(
+        tenant: Tenant, now: datetime, no_dispatch: list[int]) -> None:
+    """A tenant whose syncs outlast its interval would otherwise never get its reconcile:
+    the incremental sync would always take the one active slot first."""
+    make_ready(tenant)
+    runner.enqueue(tenant, JobKind.SYNC, params={"mode": "reconcile"})
+    runner.enqueue(tenant, JobKind.REACTION_EXPORT)
+    finish_all()
+    age(JobKind.SYNC, None, 25 * 60)
+    age(JobKind.REACTION_EXPORT, None, 5)
+    assert queued(dispatch_due(now)) == [("acme", "sync", "full")]
+    finish_all()
+    assert dispatch_due(now + timedelta(minutes=1)) == []
