@@ -76,8 +76,18 @@ def worker(run_id: int, profile: str | None) -> None:
     else:
         status = runner.execute(run_id)
     elapsed = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"status": status, "seconds": elapsed, "rss_mb": peak_mb}))
+    print(json.dumps({"status": status, "seconds": elapsed, "rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. ``getrusage`` would not do: Linux carries the parent's
+    high-water mark over fork and exec into ``ru_maxrss``, so a worker started by this
+    (large) bench process would report the bench's memory. ``VmHWM`` belongs to the
+    process's own address space, which exec replaced."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -- the emulator ----------------------------------------------------------------------------
