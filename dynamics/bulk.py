@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dynamics.batch import (
@@ -32,10 +33,23 @@ from dynamics.errors import (
     PermanentError,
     RetriesExhausted,
 )
-from dynamics.odata import record_path
-from dynamics.transport import parse_json
+from dynamics.odata import chunk_in_values, in_filter, record_path
+from dynamics.records import _options
+from dynamics.transport import build_query, parse_json
 
 BULK_CHUNK = 500  # Microsoft suggests starting near 1000 for small records; stay below
+# A GET inside $batch may be 64 KB long (reference §2.10); stay well under it.
+MAX_BATCH_GET_CHARS = 48_000
+
+
+@dataclass(frozen=True)
+class InLookup:
+    """One `In` look-up: rows of `entity_set` whose `attribute` is one of `values`."""
+
+    entity_set: str
+    attribute: str
+    values: Sequence[str]
+    select: Sequence[str] | None = None
 
 
 class BulkApi(CapabilitiesApi):
@@ -62,6 +76,48 @@ class BulkApi(CapabilitiesApi):
                                     status=resp.status_code, request="POST $batch") from None
             results.extend(match_results(chunk, parts))
         return results
+
+    def lookup_in_many(self, lookups: Sequence[InLookup],
+                       max_values: int | None = None) -> list[list[dict[str, Any]]]:
+        """Rows of several `In` look-ups, one list per look-up, in input order.
+
+        The look-ups travel as GETs inside `$batch` (up to 1000 per request, each URL up to
+        the batch limit), so thousands of addresses over several tables cost one round trip
+        instead of one per chunk and table. A part that has more rows than one page is
+        followed through its `@odata.nextLink` outside the batch.
+        """
+        ops: list[BatchItem] = []
+        owner: list[int] = []
+        api_path = self.transport.connection.api_path
+        for index, lookup in enumerate(lookups):
+            fixed = len(api_path) + len(lookup.entity_set) + 1 + len(build_query(
+                _options(select=lookup.select, filter=in_filter(lookup.attribute, []))))
+            for chunk in chunk_in_values(lookup.values, fixed_chars=fixed,
+                                         max_chars=MAX_BATCH_GET_CHARS,
+                                         **({"max_values": max_values} if max_values else {})):
+                query = build_query(_options(select=lookup.select,
+                                             filter=in_filter(lookup.attribute, chunk)))
+                ops.append(BatchOperation("GET", f"{lookup.entity_set}?{query}"))
+                owner.append(index)
+        out: list[list[dict[str, Any]]] = [[] for _ in lookups]
+        if not ops:
+            return out
+        for index, result in zip(owner, self.batch(ops), strict=True):
+            if not result.ok:
+                raise result.error or DynamicsError(
+                    "The CRM did not answer a look-up inside $batch.", status=result.status,
+                    request=f"GET {lookups[index].entity_set}")
+            page = result.body if isinstance(result.body, dict) else {}
+            rows = page.get("value")
+            if not isinstance(rows, list):
+                raise DynamicsError("The CRM sent a collection without 'value'.",
+                                    request=f"GET {lookups[index].entity_set}")
+            out[index].extend(rows)
+            next_link = page.get("@odata.nextLink")
+            if next_link:
+                for more in self.query_pages(str(next_link)):
+                    out[index].extend(more.get("value") or [])
+        return out
 
     # -- bulk messages -------------------------------------------------------------------
 
@@ -173,4 +229,4 @@ def _batch_ops(message: str, entity_set: str, chunk: list[dict[str, Any]],
     return ops
 
 
-__all__ = ["BulkApi", "Transaction"]
+__all__ = ["BulkApi", "InLookup", "Transaction"]

@@ -8,10 +8,11 @@ change nothing. Fields the mailworx side wins mark the link ``needs_push``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from audience.bulk_updates import update_subscribers
 from audience.models import Subscriber, SubscriberStatus, SubscriberValue
 from audience.subscribers import SubscriberError, set_status, update_subscriber
 from syncjobs.engine.conflicts import Side, decide
@@ -20,6 +21,7 @@ from syncjobs.engine.fields import UNMAPPED, MappedField, crm_value
 from syncjobs.sync_models import RecordLink
 
 SubValues = dict[str, tuple[str, dt.datetime | None]]
+Item = tuple[RecordLink, Subscriber, list[MappedField], dict[str, Any]]
 
 
 @dataclass
@@ -84,17 +86,67 @@ def apply_row(sync: Sync, step: str, link: RecordLink, subscriber: Subscriber,
         try:
             changed = update_subscriber(subscriber, res.to_subscriber)
         except SubscriberError as exc:
-            from syncjobs.engine.issues import record_issue
-
-            record_issue(sync.tenant, step=step, run_id=sync.ctx.run_id,
-                         subscriber_id=subscriber.pk, entity_type=link.entity_type,
-                         crm_id=link.crm_id, reason=str(exc),
-                         hint="Correct the value in the CRM record; the next sync takes it.")
-            sync.count(step, "failed")
+            _refused(sync, step, link, subscriber, exc)
             return
-        if changed:
-            sync.count(step, "fields_updated", len(changed))
-            sync.count(step, "subscribers_updated")
+        _count_changed(sync, step, changed)
+    _finish(sync, step, link, subscriber, row, res, allowed)
+    link.save()
+
+
+def apply_many(sync: Sync, step: str, items: Sequence[Item], related: dict[Any, Any],
+               values: dict[int, SubValues], *, prefer_crm_when_new: bool = False
+               ) -> list[RecordLink]:
+    """``apply_row`` for a batch: the subscribers' new values go out in one bulk write.
+
+    Returns the links it changed (in memory); the caller writes them (``save_links`` or,
+    for new links, ``bulk_create``) in its batch transaction. A link whose subscriber values
+    were refused is left as it was and listed as an issue, as ``apply_row`` does.
+    """
+    resolved = []
+    changes: dict[int, dict[str, str]] = {}
+    for link, subscriber, mapped, row in items:
+        allowed = sync.pull_allowed(link.origin)
+        res = resolve(mapped, row, related, values.get(subscriber.pk, {}), link.synced_values,
+                      pull_allowed=allowed, prefer_crm_when_new=prefer_crm_when_new)
+        if res.not_copyable:
+            sync.skip(step, "CRM value without a mapped option", res.not_copyable)
+        if res.to_subscriber:
+            changes[subscriber.pk] = res.to_subscriber
+        resolved.append((link, subscriber, row, res, allowed))
+    outcome = update_subscribers(sync.tenant, changes) if changes else {}
+    done = []
+    for link, subscriber, row, res, allowed in resolved:
+        result = outcome.get(subscriber.pk)
+        if isinstance(result, SubscriberError):
+            _refused(sync, step, link, subscriber, result)
+            continue
+        if result:
+            _count_changed(sync, step, result)
+        _finish(sync, step, link, subscriber, row, res, allowed)
+        done.append(link)
+    return done
+
+
+def _refused(sync: Sync, step: str, link: RecordLink, subscriber: Subscriber,
+             exc: SubscriberError) -> None:
+    from syncjobs.engine.issues import record_issue
+
+    record_issue(sync.tenant, step=step, run_id=sync.ctx.run_id,
+                 subscriber_id=subscriber.pk, entity_type=link.entity_type,
+                 crm_id=link.crm_id, reason=str(exc),
+                 hint="Correct the value in the CRM record; the next sync takes it.")
+    sync.count(step, "failed")
+
+
+def _count_changed(sync: Sync, step: str, changed: list[str]) -> None:
+    if changed:
+        sync.count(step, "fields_updated", len(changed))
+        sync.count(step, "subscribers_updated")
+
+
+def _finish(sync: Sync, step: str, link: RecordLink, subscriber: Subscriber,
+            row: dict[str, Any], res: Resolution, allowed: bool) -> None:
+    """Status (S13) and the link's memory of the row; the caller saves the link."""
     if allowed and row.get("donotbulkemail") and subscriber.status == SubscriberStatus.ACTIVE:
         # S13: a CRM record that forbids bulk email is not an active subscriber.
         set_status(subscriber, SubscriberStatus.UNSUBSCRIBED)
@@ -111,4 +163,3 @@ def apply_row(sync: Sync, step: str, link: RecordLink, subscriber: Subscriber,
     link.crm_modifiedon = parse_time(row.get("modifiedon"))
     version = row.get("versionnumber")
     link.crm_versionnumber = int(version) if version is not None else None
-    link.save()

@@ -17,6 +17,7 @@ Decisions where the rules are silent:
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -24,13 +25,22 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from audience.bulk_updates import merge_many
 from audience.merge import merge_subscribers
-from audience.models import GroupSyncSetting, Subscriber, SyncMode
+from audience.models import (
+    GroupMembership,
+    GroupSyncSetting,
+    Subscriber,
+    SubscriberField,
+    SubscriberValue,
+    SyncMode,
+)
+from dynamics.bulk import InLookup
 from dynamics.errors import DynamicsError
 from dynamics.odata import string_literal
 from orgsettings.models import Deployment
-from syncjobs.engine.apply import apply_row, subscriber_values
-from syncjobs.engine.context import BATCH, Sync
+from syncjobs.engine.apply import apply_many, subscriber_values
+from syncjobs.engine.context import Sync
 from syncjobs.engine.entities import (
     ACTIVE_STATE,
     ENTITY_TYPES,
@@ -41,10 +51,23 @@ from syncjobs.engine.entities import (
     row_id,
 )
 from syncjobs.engine.fields import related_values, select_columns
-from syncjobs.engine.issues import blocked_subscribers, record_issue, resolve_issues
-from syncjobs.sync_models import HOLDING_STATES, LinkOrigin, LinkState, RecordLink
+from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
+from syncjobs.sync_models import (
+    HOLDING_STATES,
+    LinkOrigin,
+    LinkState,
+    RecordLink,
+    SyncCursor,
+    SyncIssue,
+)
 
 STEP = "match"
+# Subscribers per match batch: their look-ups over the three tables travel in one $batch
+# request (one round trip) and their links are written in one transaction.
+MATCH_BATCH = 2000
+MERGE_CHUNK = 500
+OVERLAP = dt.timedelta(minutes=5)  # late commits on the mailworx side are still seen
+CURSOR = "match"  # watermark: when every unlinked subscriber was last looked up
 
 
 def run_match(sync: Sync, *, group_id: int | None = None,
@@ -53,15 +76,28 @@ def run_match(sync: Sync, *, group_id: int | None = None,
                 .select_related("group").order_by("group_id"))
     if group_id is not None:
         settings = settings.filter(group_id=group_id)
+    scoped = group_id is not None or subscriber_id is not None
+    cursor, _new = SyncCursor.objects.get_or_create(tenant=sync.tenant, name=CURSOR)
+    # N2: a subscriber that matched nothing is not looked up again until something that
+    # could change the answer happens (see ``_changed_since``); pull resets the cursor when
+    # the CRM gains a record with the address of an unlinked subscriber.
+    since = None if scoped or cursor.watermark is None else cursor.watermark - OVERLAP
     blocked = blocked_subscribers(sync.tenant, STEP)
+    open_issues = set(SyncIssue.objects.filter(
+        tenant=sync.tenant, step=STEP, state__in=OPEN_STATES, subscriber__isnull=False
+    ).values_list("subscriber_id", flat=True))
     owners: dict[str, str | None] = {}
     for setting in settings:
-        _match_group(sync, setting, subscriber_id, blocked, owners)
+        _match_group(sync, setting, subscriber_id, blocked, owners, since, open_issues)
+    if not scoped:
+        cursor.watermark = sync.started
+        cursor.save(update_fields=["watermark", "updated_at"])
     sync.checkpoint(STEP)
 
 
 def _match_group(sync: Sync, setting: GroupSyncSetting, subscriber_id: int | None,
-                 blocked: set[int], owners: dict[str, str | None]) -> None:
+                 blocked: set[int], owners: dict[str, str | None],
+                 since: dt.datetime | None, open_issues: set[int]) -> None:
     members = Subscriber.objects.live().filter(tenant=sync.tenant,
                                                memberships__group=setting.group)
     if subscriber_id is not None:
@@ -71,37 +107,75 @@ def _match_group(sync: Sync, setting: GroupSyncSetting, subscriber_id: int | Non
         members = members.filter(email_normalised=one.email_normalised)
     linked = set(RecordLink.objects.filter(subscriber__in=members, state__in=HOLDING_STATES)
                  .values_list("subscriber_id", flat=True))
-    survivors = _merge_duplicates(sync, list(members.order_by("pk")), linked)
-    todo = [s for s in survivors if s.pk not in linked and s.pk not in blocked]
+    # Ids and addresses only: whole subscribers are loaded batch by batch (memory).
+    rows = list(members.order_by("pk").values_list("pk", "email_normalised"))
+    survivors = _merge_duplicates(sync, rows, linked)
+    todo = [pk for pk in survivors if pk not in linked and pk not in blocked]
+    if since is not None and todo and setting.updated_at < since:
+        fresh = _changed_since(sync, setting, since) | open_issues
+        todo = [pk for pk in todo if pk in fresh]
     sync.add_work(len(todo))
-    for start in range(0, len(todo), BATCH):
-        _match_batch(sync, setting, todo[start:start + BATCH], owners)
-        sync.checkpoint(STEP, len(todo[start:start + BATCH]))
+    for start in range(0, len(todo), MATCH_BATCH):
+        batch = todo[start:start + MATCH_BATCH]
+        _match_batch(sync, setting, batch, owners, open_issues)
+        sync.checkpoint(STEP, len(batch))
 
 
-def _merge_duplicates(sync: Sync, members: list[Subscriber],
-                      linked: set[int]) -> list[Subscriber]:
+def _changed_since(sync: Sync, setting: GroupSyncSetting, since: dt.datetime) -> set[int]:
+    """Subscribers whose look-up could have another answer now: new ones, new members of
+    the group and changed addresses (open issues are added by the caller: they retry)."""
+    fresh = set(Subscriber.objects.filter(tenant=sync.tenant, created_at__gte=since)
+                .values_list("pk", flat=True))
+    fresh |= set(GroupMembership.objects.filter(group=setting.group, added_at__gte=since)
+                 .values_list("subscriber_id", flat=True))
+    fresh |= set(SubscriberValue.objects.filter(
+        tenant=sync.tenant, modified_at__gte=since, field__key=SubscriberField.EMAIL
+    ).values_list("subscriber_id", flat=True))
+    return fresh
+
+
+def _merge_duplicates(sync: Sync, members: list[tuple[int, str]],
+                      linked: set[int]) -> list[int]:
     """S9: one subscriber per address in the group; a linked one survives, else the oldest."""
-    by_email: dict[str, list[Subscriber]] = {}
-    for sub in members:
-        by_email.setdefault(sub.email_normalised, []).append(sub)
+    by_email: dict[str, list[int]] = {}
+    for pk, email in members:
+        by_email.setdefault(email, []).append(pk)
     survivors = []
-    for subs in by_email.values():
-        survivor = next((s for s in subs if s.pk in linked), subs[0])
-        for other in subs:
-            if other.pk != survivor.pk:
-                survivor = merge_subscribers(other, survivor)
-                sync.count(STEP, "merged")
-        survivors.append(survivor)
+    pairs: list[tuple[int, int]] = []
+    for pks in by_email.values():
+        survivor_pk = next((pk for pk in pks if pk in linked), pks[0])
+        pairs += [(pk, survivor_pk) for pk in pks if pk != survivor_pk]
+        survivors.append(survivor_pk)
+    # Set-based merges, a few queries per chunk instead of a dozen per pair.
+    for start in range(0, len(pairs), MERGE_CHUNK):
+        sync.count(STEP, "merged", merge_many(pairs[start:start + MERGE_CHUNK]))
     return survivors
 
 
+def unlinked_addresses_known(sync: Sync, addresses: Iterable[str]) -> bool:
+    """Whether any live, unlinked subscriber of the tenant has one of ``addresses``."""
+    wanted = sorted({a.strip().lower() for a in addresses if a})
+    for start in range(0, len(wanted), 500):
+        if (Subscriber.objects.live().filter(tenant=sync.tenant,
+                                              email_normalised__in=wanted[start:start + 500])
+                .exclude(crm_links__state__in=HOLDING_STATES).exists()):
+            return True
+    return False
+
+
+def reset_unmatched(sync: Sync) -> None:
+    """The next match looks every unlinked subscriber up again (the caller's transaction)."""
+    SyncCursor.objects.filter(tenant=sync.tenant, name=CURSOR).update(watermark=None)
+
+
 def _lookup(sync: Sync, emails: list[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
-    """CRM rows by lower-cased address, over the three tables (one ``In`` query each)."""
+    """CRM rows by lower-cased address over the three tables, in one $batch round trip."""
     found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for entity in ENTITY_TYPES:
-        cols = select_columns(entity, sync.all_mappings(entity))
-        for row in sync.client.lookup_in(entity_set(entity), "emailaddress1", emails, cols):
+    lookups = [InLookup(entity_set(entity), "emailaddress1", emails,
+                        select_columns(entity, sync.all_mappings(entity)))
+               for entity in ENTITY_TYPES]
+    for entity, rows in zip(ENTITY_TYPES, sync.client.lookup_in_many(lookups), strict=True):
+        for row in rows:
             address = str(row.get("emailaddress1") or "").strip().lower()
             found.setdefault(address, []).append((entity, row))
     return found
@@ -116,17 +190,17 @@ def _best(candidates: Iterable[tuple[str, dict[str, Any]]]
     return (usable[0] if usable else None), passed_over
 
 
-def _match_batch(sync: Sync, setting: GroupSyncSetting, subs: list[Subscriber],
-                 owners: dict[str, str | None]) -> None:
+def _match_batch(sync: Sync, setting: GroupSyncSetting, ids: list[int],
+                 owners: dict[str, str | None], open_issues: set[int]) -> None:
+    subs = list(Subscriber.objects.live().filter(pk__in=ids).order_by("pk"))
     found = _lookup(sync, [s.email_normalised for s in subs])
-    ids_by_entity: dict[str, list[str]] = {}
-    for rows in found.values():
-        for entity, row in rows:
-            ids_by_entity.setdefault(entity, []).append(row_id(entity, row))
-    taken = {(link.entity_type, str(link.crm_id)): link for link in RecordLink.objects.filter(
-        tenant=sync.tenant, state__in=[LinkState.ACTIVE, LinkState.PENDING],
-        crm_id__in=[i for ids in ids_by_entity.values() for i in ids]).select_related(
-            "subscriber")}
+    crm_ids = [row_id(entity, row) for rows in found.values() for entity, row in rows]
+    taken: dict[tuple[str, str], RecordLink] = {}
+    for start in range(0, len(crm_ids), 500):
+        taken.update({(link.entity_type, str(link.crm_id)): link
+                      for link in RecordLink.objects.filter(
+                          tenant=sync.tenant, state__in=[LinkState.ACTIVE, LinkState.PENDING],
+                          crm_id__in=crm_ids[start:start + 500]).select_related("subscriber")})
     values = subscriber_values(s.pk for s in subs)
     unit_id = sync.unit_for_group(setting.group_id)
     bests = {sub.pk: _best(found.get(sub.email_normalised, [])) for sub in subs}
@@ -137,20 +211,24 @@ def _match_batch(sync: Sync, setting: GroupSyncSetting, subs: list[Subscriber],
         if best_rows:
             related.update(related_values(sync.client, best_rows,
                                           sync.mappings(unit_id, entity)))
-    for sub in subs:
-        best, passed_over = bests[sub.pk]
-        if passed_over:
-            sync.skip(STEP, "qualified lead passed over")
-        with transaction.atomic():
+    new_links: list[RecordLink] = []
+    to_apply = []
+    same_record: list[tuple[Subscriber, RecordLink]] = []
+    with transaction.atomic():
+        for sub in subs:
+            best, passed_over = bests[sub.pk]
+            if passed_over:
+                sync.skip(STEP, "qualified lead passed over")
             if best is None:
-                _no_record(sync, setting, sub, owners, passed_over)
+                link = _no_record(sync, setting, sub, owners, passed_over)
+                if link is not None:
+                    new_links.append(link)
                 continue
             entity, row = best
             crm_id = row_id(entity, row)
             other = taken.get((entity, crm_id))
             if other is not None and other.subscriber_id != sub.pk:
-                merge_subscribers(sub, other.subscriber)  # same record, same person (S9)
-                sync.count(STEP, "merged")
+                same_record.append((sub, other))  # same record, same person (S9)
                 continue
             if setting.mode == SyncMode.CREATE:
                 _issue(sync, sub, entity, crm_id, _(
@@ -161,14 +239,21 @@ def _match_batch(sync: Sync, setting: GroupSyncSetting, subs: list[Subscriber],
                 continue
             if not is_active(row) and not _reactivate(sync, sub, entity, crm_id):
                 continue
-            link = RecordLink.objects.create(
+            link = RecordLink(
                 tenant=sync.tenant, subscriber=sub, entity_type=entity, crm_id=crm_id,
                 origin=LinkOrigin.MAILWORX_GROUP, group=setting.group)
             taken[(entity, crm_id)] = link
-            apply_row(sync, STEP, link, sub, sync.mappings(unit_id, entity), row, related,
-                      values.get(sub.pk, {}))
-            resolve_issues(sync.tenant, STEP, [sub.pk])
+            new_links.append(link)
+            to_apply.append((link, sub, sync.mappings(unit_id, entity), row))
             sync.count(STEP, "linked")
+        apply_many(sync, STEP, to_apply, related, values)
+        RecordLink.objects.bulk_create(new_links, batch_size=500)
+        # Merges need the survivor's link in the database, so they follow the inserts.
+        for sub, other in same_record:
+            merge_subscribers(sub, other.subscriber)
+            sync.count(STEP, "merged")
+        resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in new_links
+                                           if link.subscriber_id in open_issues])
 
 
 def _reactivate(sync: Sync, sub: Subscriber, entity: str, crm_id: str) -> bool:
@@ -190,7 +275,8 @@ def _reactivate(sync: Sync, sub: Subscriber, entity: str, crm_id: str) -> bool:
 
 
 def _no_record(sync: Sync, setting: GroupSyncSetting, sub: Subscriber,
-               owners: dict[str, str | None], passed_over: bool) -> None:
+               owners: dict[str, str | None], passed_over: bool) -> RecordLink | None:
+    """A planned create (the caller inserts it), or None with the reason counted."""
     if setting.mode == SyncMode.LINK:
         if passed_over:
             _issue(sync, sub, "lead", None, _(
@@ -199,7 +285,7 @@ def _no_record(sync: Sync, setting: GroupSyncSetting, sub: Subscriber,
                 skipped="only a qualified lead")
         else:
             sync.skip(STEP, "no CRM record to link")
-        return
+        return None
     owner_id = None
     if setting.future_owner:
         owner_id = resolve_owner(sync, setting.future_owner, owners)
@@ -208,13 +294,14 @@ def _no_record(sync: Sync, setting: GroupSyncSetting, sub: Subscriber,
                 "The owner “%(owner)s” of the group's new records was not found among the CRM's "
                 "active users.") % {"owner": setting.future_owner},
                 _("Correct the owner in the group's CRM sync setting (as the user signs in)."))
-            return
-    RecordLink.objects.create(
+            return None
+    sync.count(STEP, "created")
+    # The record's id is chosen now, before any request, so a retried create can never
+    # make a second record (N1).
+    return RecordLink(
         tenant=sync.tenant, subscriber=sub, entity_type=setting.entity_type,
         crm_id=uuid.uuid4(), origin=LinkOrigin.MAILWORX_GROUP, group=setting.group,
         state=LinkState.PENDING, needs_push=True, create_owner=owner_id)
-    resolve_issues(sync.tenant, STEP, [sub.pk])
-    sync.count(STEP, "created")
 
 
 def resolve_owner(sync: Sync, login: str, cache: dict[str, str | None]) -> str | None:

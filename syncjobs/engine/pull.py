@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from audience.merge import merge_subscribers
 from dynamics.errors import ChangeTrackingNotEnabled, PermanentError
 from dynamics.odata import is_guid
-from syncjobs.engine.apply import apply_row, subscriber_values
+from syncjobs.engine.apply import apply_many, subscriber_values
 from syncjobs.engine.context import BATCH, Sync, parse_time
 from syncjobs.engine.entities import (
     ENTITY_TYPES,
@@ -40,6 +40,8 @@ from syncjobs.engine.entities import (
     row_id,
 )
 from syncjobs.engine.fields import related_values, select_columns
+from syncjobs.engine.linkstore import APPLIED_FIELDS, save_links
+from syncjobs.engine.match import reset_unmatched, unlinked_addresses_known
 from syncjobs.sync_models import HOLDING_STATES, LinkState, RecordLink, SyncCursor
 
 STEP = "pull"
@@ -131,13 +133,20 @@ def _watermark_batch(sync: Sync, entity: str, rows: list[dict[str, Any]],
 def apply_rows(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]], *,
                prefer_crm_when_new: bool = False, force: bool = False) -> None:
     """Apply CRM rows to the active links they belong to (the caller holds a transaction)."""
-    links = {str(link.crm_id): link for link in RecordLink.objects.filter(
-        tenant=sync.tenant, entity_type=entity, state=LinkState.ACTIVE,
-        crm_id__in=[row_id(entity, r) for r in rows]).select_related("subscriber")}
+    links: dict[str, RecordLink] = {}
+    ids = [row_id(entity, r) for r in rows]
+    for start in range(0, len(ids), 500):
+        links.update({str(link.crm_id): link for link in RecordLink.objects.filter(
+            tenant=sync.tenant, entity_type=entity, state=LinkState.ACTIVE,
+            crm_id__in=ids[start:start + 500]).select_related("subscriber")})
     live: list[tuple[RecordLink, dict[str, Any]]] = []
+    inactive: list[RecordLink] = []
+    strangers: list[str] = []
     for row in rows:
         link = links.get(row_id(entity, row))
         if link is None:
+            if is_active(row) and not is_qualified_lead(entity, row):
+                strangers.append(str(row.get("emailaddress1") or ""))
             continue
         version = row.get("versionnumber")
         if (not force and version is not None and link.crm_versionnumber == int(version)
@@ -151,13 +160,18 @@ def apply_rows(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]
             if link.crm_active:
                 link.crm_active = False
                 link.crm_versionnumber = int(version) if version is not None else None
-                link.save(update_fields=["crm_active", "crm_versionnumber", "updated_at"])
+                inactive.append(link)
             sync.skip(step, "qualified lead" if is_qualified_lead(entity, row)
                       else "deactivated in the CRM")
         elif not sync.pull_allowed(link.origin):
             sync.skip(step, "bidirectional sync off")
         else:
             live.append((link, row))
+    save_links(inactive, ["crm_active", "crm_versionnumber"])
+    if strangers and unlinked_addresses_known(sync, strangers):
+        # A record nobody linked carries the address of an unlinked subscriber: the next
+        # match looks the unlinked subscribers up again (saved with this batch's cursor).
+        reset_unmatched(sync)
     if not live:
         return
     values = subscriber_values(link.subscriber_id for link, _r in live)
@@ -167,11 +181,28 @@ def apply_rows(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]
     for unit_id, items in by_unit.items():
         mapped = sync.mappings(unit_id, entity)
         related = related_values(sync.client, [r for _l, r in items], mapped)
-        for link, row in items:
-            apply_row(sync, step, link, link.subscriber, mapped, row, related,
-                      values.get(link.subscriber_id, {}),
-                      prefer_crm_when_new=prefer_crm_when_new)
-            sync.count(step, "records")
+        done = apply_many(sync, step, [(link, link.subscriber, mapped, row)
+                                       for link, row in items], related, values,
+                          prefer_crm_when_new=prefer_crm_when_new)
+        save_links(done, APPLIED_FIELDS)
+        sync.count(step, "records", len(items))
+
+
+def prime_change_tracking(sync: Sync) -> None:
+    """Start change tracking at the end of a run for tables linked but never pulled.
+
+    The first change-tracking read lists every row. Done at the start of the next run it
+    would also list every record this run created or linked, so the first incremental run
+    after an initial sync would cost as much as the database is large (N2). Read here,
+    after the writes, the next run receives only what changed since.
+    """
+    for entity in ENTITY_TYPES:
+        cursor = SyncCursor.objects.filter(tenant=sync.tenant, name=f"pull:{entity}").first()
+        if cursor is not None and (cursor.delta_link or cursor.watermark):
+            continue
+        if RecordLink.objects.filter(tenant=sync.tenant, entity_type=entity,
+                                     state=LinkState.ACTIVE).exists():
+            pull_entity(sync, entity)
 
 
 def follow_merge(sync: Sync, step: str, link: RecordLink, master: str) -> None:

@@ -23,13 +23,18 @@ from django.utils.translation import gettext as _
 from audience.models import Subscriber, SubscriberStatus, SubscriberValue
 from dynamics.batch import OperationResult
 from syncjobs.engine.apply import SubValues, subscriber_values
-from syncjobs.engine.context import BATCH, Sync
+from syncjobs.engine.context import Sync
 from syncjobs.engine.entities import ENTITY_TYPES, entity_set, primary_key
 from syncjobs.engine.fields import same, to_crm
-from syncjobs.engine.issues import blocked_subscribers, record_issue, resolve_issues
-from syncjobs.sync_models import LinkState, RecordLink, SyncCursor
+from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
+from syncjobs.engine.linkstore import save_links
+from syncjobs.engine.pull import prime_change_tracking
+from syncjobs.sync_models import LinkState, RecordLink, SyncCursor, SyncIssue
 
 STEP = "push"
+# Links per batch: one bulk message (the client splits it into chunks of its own) and one
+# transaction; larger than the engine's BATCH because each costs a round trip.
+PUSH_BATCH = 1000
 OVERLAP = dt.timedelta(minutes=5)  # late commits on the mailworx side are still seen
 # Columns a new record cannot do without; filled from the address when no mapping did.
 _NAME_FALLBACKS = {"contact": ("lastname",), "account": ("name",),
@@ -45,27 +50,37 @@ def run_push(sync: Sync, *, subscriber_id: int | None = None,
     if group_id is not None:
         links = links.filter(subscriber__memberships__group_id=group_id)
     _creates(sync, links.filter(state=LinkState.PENDING))
-    _updates(sync, links.filter(state=LinkState.ACTIVE),
-             scoped=subscriber_id is not None or group_id is not None)
+    scoped = subscriber_id is not None or group_id is not None
+    _updates(sync, links.filter(state=LinkState.ACTIVE), scoped=scoped)
+    if not scoped:
+        prime_change_tracking(sync)
 
 
-def _batches(sync: Sync, qs: QuerySet[RecordLink], entity: str) -> list[list[RecordLink]]:
-    items = list(qs.filter(entity_type=entity).select_related("subscriber").order_by("pk"))
-    sync.add_work(len(items))
-    return [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
+def _batches(sync: Sync, qs: QuerySet[RecordLink], entity: str) -> list[list[int]]:
+    """Link ids per batch; each batch's links are loaded only when it is sent (memory)."""
+    ids = list(qs.filter(entity_type=entity).order_by("pk").values_list("pk", flat=True))
+    sync.add_work(len(ids))
+    return [ids[i:i + PUSH_BATCH] for i in range(0, len(ids), PUSH_BATCH)]
+
+
+def _load(ids: list[int]) -> list[RecordLink]:
+    return list(RecordLink.objects.filter(pk__in=ids).select_related("subscriber").order_by("pk"))
 
 
 # -- creates -----------------------------------------------------------------------------
 
 
 def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
+    open_issues = _open_issues(sync)
     for entity in ENTITY_TYPES:
-        for batch in _batches(sync, pending, entity):
+        for ids in _batches(sync, pending, entity):
+            batch = _load(ids)
             values = subscriber_values(link.subscriber_id for link in batch)
             payloads = [_create_payload(sync, link, values.get(link.subscriber_id, {}))
                         for link in batch]
             results = sync.client.create_multiple(
                 entity_set(entity), entity, [p for p, _s in payloads])
+            done = []
             with transaction.atomic():
                 for link, (_payload, synced), result in zip(batch, payloads, results,
                                                            strict=True):
@@ -74,11 +89,13 @@ def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
                         link.state = LinkState.ACTIVE
                         link.synced_values = synced
                         link.needs_push = False
-                        link.save()
-                        resolve_issues(sync.tenant, STEP, [link.subscriber_id])
+                        done.append(link)
                         sync.count(STEP, "created")
                     else:
                         _failed(sync, link, result)
+                save_links(done, ["state", "synced_values", "needs_push"])
+                resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in done
+                                                   if link.subscriber_id in open_issues])
             sync.checkpoint(STEP, len(batch))
 
 
@@ -126,19 +143,28 @@ def _updates(sync: Sync, active: QuerySet[RecordLink], *, scoped: bool) -> None:
                                    | Q(subscriber_id__in=status))
     cursor.watermark = now
     batches = [(e, b) for e in ENTITY_TYPES for b in _batches(sync, candidates, e)]
-    for index, (entity, batch) in enumerate(batches):
+    open_issues = _open_issues(sync)
+    for index, (entity, ids) in enumerate(batches):
         # The cursor moves with the writes of the last batch (same transaction).
         final = index == len(batches) - 1 and not scoped
-        _update_batch(sync, entity, batch, cursor if final else None)
-        sync.checkpoint(STEP, len(batch))
+        _update_batch(sync, entity, _load(ids), cursor if final else None, open_issues)
+        sync.checkpoint(STEP, len(ids))
     if not batches and not scoped:
         cursor.save()
 
 
+def _open_issues(sync: Sync) -> set[int]:
+    """Subscribers with an open push issue: only they need resolving after a success."""
+    return set(SyncIssue.objects.filter(
+        tenant=sync.tenant, step=STEP, state__in=OPEN_STATES, subscriber__isnull=False
+    ).values_list("subscriber_id", flat=True))
+
+
 def _update_batch(sync: Sync, entity: str, batch: list[RecordLink],
-                  cursor: SyncCursor | None) -> None:
+                  cursor: SyncCursor | None, open_issues: set[int]) -> None:
     values = subscriber_values(link.subscriber_id for link in batch)
     todo: list[tuple[RecordLink, dict[str, Any], dict[str, Any]]] = []
+    cleared = []
     for link in batch:
         if not link.crm_active:
             sync.skip(STEP, "deactivated in the CRM")
@@ -149,12 +175,14 @@ def _update_batch(sync: Sync, entity: str, batch: list[RecordLink],
             todo.append((link, record, sent))
         elif link.needs_push:
             link.needs_push = False
-            link.save(update_fields=["needs_push", "updated_at"])
+            cleared.append(link)
+    save_links(cleared, ["needs_push"])
     if not todo:
         if cursor is not None:
             cursor.save()
         return
     results = sync.client.update_multiple(entity_set(entity), entity, [r for _l, r, _s in todo])
+    done = []
     with transaction.atomic():
         if cursor is not None:
             cursor.save()
@@ -162,8 +190,7 @@ def _update_batch(sync: Sync, entity: str, batch: list[RecordLink],
             if result.ok:
                 link.synced_values = {**link.synced_values, **sent}
                 link.needs_push = False
-                link.save()
-                resolve_issues(sync.tenant, STEP, [link.subscriber_id])
+                done.append(link)
                 sync.count(STEP, "updated")
                 if "@donotbulkemail" in sent:
                     sync.count(STEP, "unsubscribes_written")
@@ -173,6 +200,9 @@ def _update_batch(sync: Sync, entity: str, batch: list[RecordLink],
                 sync.count(STEP, "unlinked_deleted")
             else:
                 _failed(sync, link, result)
+        save_links(done, ["synced_values", "needs_push"])
+        resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in done
+                                           if link.subscriber_id in open_issues])
 
 
 def _diff(sync: Sync, link: RecordLink, values: SubValues

@@ -286,3 +286,24 @@ def test_upsert_multiple_by_alternate_key_has_one_result_shape(
                              orderby="mwx_reactionkey"))
     assert [r["subject"] for r in rows] == ["second 0", "second 1"]
     assert admin.count("UpsertMultiple") == (2 if org == "crm" else 0)
+
+
+def test_lookup_in_many_sends_every_look_up_in_one_batch(crm: DataverseClient,
+                                                         admin: Any) -> None:
+    from dynamics.bulk import InLookup
+
+    contacts = [r["emailaddress1"] for r in crm.query(
+        "contacts", select=["emailaddress1"], filter="emailaddress1 ne null", top=250)]
+    leads = [r["emailaddress1"] for r in crm.query(
+        "leads", select=["emailaddress1"], filter="emailaddress1 ne null", top=20)]
+    before = len(crm.log.records)
+    found = crm.lookup_in_many([
+        InLookup("contacts", "emailaddress1", contacts, ["contactid", "emailaddress1"]),
+        InLookup("leads", "emailaddress1", [*leads, "nobody@example.invalid"],
+                 ["leadid", "emailaddress1"]),
+        InLookup("accounts", "emailaddress1", [], ["accountid"])])
+    assert len(crm.log.records) - before == 1  # one $batch round trip
+    assert crm.log.records[-1].operations == 3  # 250 addresses: two GETs, leads one
+    assert {r["emailaddress1"].lower() for r in found[0]} == {e.lower() for e in contacts}
+    assert {r["emailaddress1"].lower() for r in found[1]} == {e.lower() for e in leads}
+    assert found[2] == []

@@ -1,0 +1,241 @@
+"""Sync engine benchmark: initial sync, incremental sync and reaction export at scale.
+
+Run: ``.venv/bin/python bench/sync_bench.py [--subscribers 100000] [--profile DIR] [--keep]``.
+
+* The Dataverse emulator runs in another process (``--seed bench:N/2``: N/2 contacts, N/10
+  accounts, N/10 leads), throttling on, as a real organisation would answer.
+* A throw-away SQLite database in a temporary directory (never the dev DB) holds one tenant
+  wired to the emulator: catalogue, a default unit, mappings (first/last name for contacts
+  and leads, company for accounts), group "Newsletter" (create and link) and group
+  "Events" (link only, 5 % of the subscribers).
+* Subscribers: half carry the address of a CRM record (60 % contacts, 20 % accounts, 20 %
+  leads; 0.5 % of those contact addresses are also on a lead, S7), 2 % repeat another
+  subscriber's address in other letter case (S9).
+* Each measured phase is one job run in a child process (a worker as Celery would run it),
+  so its peak RSS is the worker's own. HTTP figures come from the run's own counters and
+  are cross-checked with the emulator's request counter (which also counts token requests).
+Seeding is timed and printed but is no part of the phases. Never part of pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # the helper modules next to this script
+
+from sync_bench_emulator import Emulator  # noqa: E402
+from sync_seed import (  # noqa: E402
+    change_both_sides,
+    crm_people,
+    seed_crm_overlap,
+    seed_reactions,
+    seed_subscribers,
+    seed_tenant,
+)
+
+TARGETS = {"initial_round_trips": 700, "incremental_round_trips": 30,
+           "reaction_round_trips": 200, "rss_mb": 300, "initial_rate": 2000}
+
+
+def setup_django(state: Path) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailworx_crm.settings")
+    os.environ["MWX_VAR_DIR"] = str(state)
+    os.environ["DATABASE_URL"] = f"sqlite:///{state}/bench.sqlite3"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+
+
+# -- the worker (child process) --------------------------------------------------------------
+
+
+def worker(run_id: int, profile: str | None) -> None:
+    """Run one queued job to its end here and report its time and this process's peak RSS."""
+    setup_django(Path(os.environ["MWX_VAR_DIR"]))
+    from syncjobs import runner
+
+    started = time.perf_counter()
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        status = prof.runcall(runner.execute, run_id)
+        prof.dump_stats(profile)
+    else:
+        status = runner.execute(run_id)
+    elapsed = time.perf_counter() - started
+    print(json.dumps({"status": status, "seconds": elapsed, "rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. ``getrusage`` would not do: Linux carries the parent's
+    high-water mark over fork and exec into ``ru_maxrss``, so a worker started by this
+    (large) bench process would report the bench's memory. ``VmHWM`` belongs to the
+    process's own address space, which exec replaced."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# -- phases ----------------------------------------------------------------------------------
+
+
+def run_job(run_id: int, state: Path, profile_dir: str | None, label: str) -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(run_id)]
+    if profile_dir:
+        cmd += ["--profile-out", str(Path(profile_dir) / f"{label}.prof")]
+    out = subprocess.run(cmd, cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True,
+                         check=False)
+    if out.returncode != 0:
+        print(out.stdout[-3000:], out.stderr[-3000:])
+        raise RuntimeError(f"worker for run {run_id} failed")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def verdict(value: float, limit: float, *, at_least: bool = False) -> str:
+    ok = value >= limit if at_least else value <= limit
+    return f"{'met' if ok else 'MISSED'} (target {'≥' if at_least else '≤'} {limit:,.0f})"
+
+
+def report(label: str, emu: Emulator, run: Any, worker_out: dict[str, Any], requests_before: int,
+           units: int, unit_name: str, trips_target: int, *, rate_target: int | None = None,
+           per: int | None = None) -> None:
+    http = run.counters.get("http", {})
+    trips, ops = http.get("round_trips", 0), http.get("operations", 0)
+    seconds = worker_out["seconds"]
+    rate = units / seconds if seconds else 0.0
+    per = per or units  # the tenant's subscribers: "per 1,000 subscribers"
+    print(f"{label}: run {run.status}, {seconds:.1f} s in the worker = {rate:,.0f} "
+          f"{unit_name}/s" + (f" — {verdict(rate, rate_target, at_least=True)}"
+                              if rate_target else ""))
+    print(f"  HTTP: {trips:,} round trips — {verdict(trips, trips_target)}; {ops:,} operations; "
+          f"per 1,000 subscribers: {trips * 1000 / per:.1f} round trips, "
+          f"{ops * 1000 / per:,.0f} operations; throttled {http.get('throttled', 0)}, "
+          f"retries {http.get('retries', 0)} (emulator saw "
+          f"{emu.requests() - requests_before:,} requests incl. sign-in)")
+    print(f"  worker peak RSS {worker_out['rss_mb']:.0f} MB — "
+          f"{verdict(worker_out['rss_mb'], TARGETS['rss_mb'])}")
+    steps = {k: v for k, v in run.counters.items() if k not in ("http",) and isinstance(v, dict)}
+    print(f"  counters: {json.dumps(steps, sort_keys=True)}")
+    if run.error:
+        print(f"  error: {run.error}")
+
+
+def sync_phase(label: str, tenant: Any, emu: Emulator, state: Path, args: argparse.Namespace,
+               units: int, unit_name: str, trips_target: int, *, rate_target: int | None = None,
+               per: int | None = None) -> None:
+    from syncjobs import runner
+    from syncjobs.engine.start import start_sync
+    from syncjobs.models import JobRun
+
+    job = start_sync(tenant, "incremental", trigger="manual")
+    before = emu.requests()
+    out = run_job(job.pk, state, args.profile, label.split()[0])
+    report(label, emu, JobRun.objects.get(pk=job.pk), out, before, units, unit_name,
+           trips_target, rate_target=rate_target, per=per)
+    del runner
+
+
+def reaction_phase(tenant: Any, news: Any, emu: Emulator, state: Path,
+                   args: argparse.Namespace) -> None:
+    if importlib.util.find_spec("syncjobs.engine.reactions") is None:
+        print("reaction export: unavailable — syncjobs.engine.reactions.run_reaction_export "
+              "(JobKind.REACTION_EXPORT, branch 'reactions') is not in this branch yet; "
+              "phase skipped")
+        return
+    from syncjobs import runner
+    from syncjobs.models import JobKind, JobRun
+
+    started = time.perf_counter()
+    created = seed_reactions(tenant, news, args.reactions)
+    print(f"seeded {created:,} reactions in {time.perf_counter() - started:.1f} s")
+    job = runner.enqueue(tenant, JobKind.REACTION_EXPORT, trigger="manual")
+    before = emu.requests()
+    out = run_job(job.pk, state, args.profile, "reactions")
+    report("reaction export", emu, JobRun.objects.get(pk=job.pk), out, before, created,
+           "reactions", TARGETS["reaction_round_trips"], per=args.subscribers)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--reactions", type=int, default=100_000)
+    parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--profile", metavar="DIR", help="write a cProfile file per phase")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--profile-out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.profile_out)
+        return
+    state = Path(tempfile.mkdtemp(prefix="sync-bench-"))
+    n = args.subscribers
+    print(f"sync bench: {n:,} subscribers, state in {state}")
+    t0 = time.perf_counter()
+    emu = Emulator(state, n // 2)
+    try:
+        print(f"emulator up with bench:{n // 2} in {time.perf_counter() - t0:.1f} s")
+        setup_django(state)
+        from django.core.management import call_command
+
+        from syncjobs import runner
+
+        runner.dispatch = lambda run_id: None  # the bench runs each job in its own worker
+        call_command("migrate", verbosity=0)
+        t0 = time.perf_counter()
+        tenant, news, events, fields = seed_tenant(emu)
+        people = crm_people(emu, n)
+        overlap = seed_crm_overlap(tenant, people, n)
+        counts = seed_subscribers(tenant, news, events, fields, people, n)
+        print(f"seeded in {time.perf_counter() - t0:.1f} s: {counts}, {overlap} leads sharing "
+              f"a contact's address")
+
+        sync_phase("initial sync", tenant, emu, state, args, n, "subscribers",
+                   TARGETS["initial_round_trips"], rate_target=TARGETS["initial_rate"])
+        t0 = time.perf_counter()
+        changed = change_both_sides(tenant, args.changes)
+        print(f"changed {changed} in {time.perf_counter() - t0:.1f} s")
+        sync_phase("incremental sync", tenant, emu, state, args, sum(changed.values()),
+                   "changes", TARGETS["incremental_round_trips"], per=n)
+        check(tenant, emu)
+        reaction_phase(tenant, news, emu, state, args)
+    finally:
+        emu.stop()
+        if args.keep:
+            print(f"kept {state}")
+        else:
+            shutil.rmtree(state, ignore_errors=True)
+
+
+def check(tenant: Any, emu: Emulator) -> None:
+    """Plausibility of the end state, so fast figures cannot hide a broken sync."""
+    from audience.models import Subscriber
+    from syncjobs.sync_models import RecordLink, SyncIssue
+
+    live = Subscriber.objects.live().filter(tenant=tenant).count()
+    links = RecordLink.objects.filter(tenant=tenant, state="active").count()
+    pending = RecordLink.objects.filter(tenant=tenant, state="pending").count()
+    issues = SyncIssue.objects.filter(tenant=tenant, state="open").count()
+    mwx_ids = {r["mwx_subscriberid"] for r in emu.dump("contacts", "mwx_subscriberid ne null")}
+    print(f"  state: {live:,} live subscribers, {links:,} active links, {pending} pending, "
+          f"{issues} open issues, {len(mwx_ids):,} contacts created by the sync")
+
+
+if __name__ == "__main__":
+    main()
