@@ -70,6 +70,7 @@ BATCH = 1000  # pairs per batch = targets per UpsertMultiple (N2: ≤ 200 reques
 # ids and times before commit) is still seen; pairs that did not change cost no request.
 OVERLAP = dt.timedelta(minutes=5)
 SKEW = dt.timedelta(minutes=1)  # clock skew between created_at and the id sequence
+HELD = "failed too often; waiting for a retry"
 NOT_LINKED = "subscriber not linked to a CRM record yet"
 NO_KINDS = "only reactions of kinds that are not exported"
 WAITING_FOR_CAMPAIGN = "CRM campaign could not be created"
@@ -108,7 +109,10 @@ def run_reactions(sync: Sync) -> None:
         mark_all_figures_due(sync)
     rescan = cursor.watermark is None or old_flags != flags
     read_at = timezone.now()
-    pairs, floor = candidate_pairs(sync, cursor, read_at, rescan=rescan)
+    pairs, floor, held = candidate_pairs(sync, cursor, read_at, rescan=rescan)
+    # Held pairs are remembered before the cursor can pass their reactions, so a retry of
+    # the subscriber's issue finds them (N1: none is lost).
+    hold_pairs(sync, held)
     cursor.watermark, cursor.last_key = read_at, str(floor)
     cursor.signature = f"{flags}|{mode}"
     sync.add_work(len(pairs))
@@ -125,7 +129,7 @@ def run_reactions(sync: Sync) -> None:
 
 
 def candidate_pairs(sync: Sync, cursor: SyncCursor, read_at: dt.datetime, *,
-                    rescan: bool) -> tuple[list[Pair], int]:
+                    rescan: bool) -> tuple[list[Pair], int, set[Pair]]:
     """Pairs to look at, sorted (a batch then touches few campaigns), and the new id floor.
 
     The floor only narrows the scan to recent ids; the time window decides: a row whose
@@ -154,11 +158,27 @@ def candidate_pairs(sync: Sync, cursor: SyncCursor, read_at: dt.datetime, *,
         if survivor_id is not None:
             pairs.add((campaign_id, survivor_id))
     blocked = blocked_subscribers(tenant, STEP)
-    if blocked:
-        held = {p for p in pairs if p[1] in blocked}
-        sync.skip(STEP, "failed too often; waiting for a retry", len(held))
+    held = {p for p in pairs if p[1] in blocked}
+    if held:
+        sync.skip(STEP, HELD, len(held))
         pairs -= held
-    return sorted(pairs), new_floor
+    return sorted(pairs), new_floor, held
+
+
+def hold_pairs(sync: Sync, held: set[Pair]) -> None:
+    """Pairs of subscribers whose issue used up its attempts: pending until a retry."""
+    if not held:
+        return
+    known = {(e.campaign_id, e.subscriber_id): e for e in ReactionExport.objects.filter(
+        tenant=sync.tenant, subscriber_id__in={p[1] for p in held})}
+    with transaction.atomic():
+        ReactionExport.objects.bulk_create([
+            ReactionExport(tenant=sync.tenant, campaign_id=c, subscriber_id=s,
+                           state=ReactionExportState.PENDING, reason=HELD)
+            for c, s in held if (c, s) not in known])
+        ReactionExport.objects.filter(pk__in=[e.pk for p, e in known.items() if p in held],
+                                      state=ReactionExportState.EXPORTED).update(
+            state=ReactionExportState.PENDING, reason=HELD)
 
 
 @dataclass

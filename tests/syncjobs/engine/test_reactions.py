@@ -372,3 +372,38 @@ def test_N2_one_upsert_multiple_carries_up_to_a_thousand_activities(
     after = crm_admin.counters()
     key = "contoso POST mwx_emailreactions/Microsoft.Dynamics.CRM.UpsertMultiple"
     assert after.get(key, 0) - before.get(key, 0) == 1
+
+
+def test_N1_reactions_of_a_subscriber_waiting_for_a_retry_are_not_lost(
+        tenant: Tenant, campaign: Campaign, crm_client: DataverseClient,
+        no_dispatch: list[int]) -> None:
+    """A subscriber whose activity the CRM refused until the attempts ran out is held back;
+    reactions it gets meanwhile (another campaign) must still reach the CRM after the retry,
+    even when the cursor moved far past them."""
+    from audience.models import Reaction
+    from syncjobs.engine.issues import retry_issue
+    from syncjobs.models import LinkState, RecordLink
+
+    sub = linked_subscriber(tenant, crm_client, "held@retry.example")
+    crm_client.delete("contacts", str(sub.crm_links.get().crm_id))
+    react(tenant, [reaction(campaign, sub, "open")])
+    for _attempt in range(3):
+        assert export(tenant).status == JobStatus.SUCCEEDED
+    second = create_campaign(tenant, "Newsletter April", recipients=4)
+    second.crm_campaign_id = campaign.crm_campaign_id
+    second.save()
+    react(tenant, [reaction(second, sub, "click")])
+    assert export(tenant).counters["reactions"]["skipped"]
+    # Everything ages far past the overlap window: only the remembered pairs bring them back.
+    old = timezone.now() - timezone.timedelta(days=1)
+    Reaction.objects.filter(tenant=tenant).update(created_at=old)
+    SyncCursor.objects.filter(tenant=tenant, name="reactions").update(watermark=timezone.now())
+    assert export(tenant).status == JobStatus.SUCCEEDED
+
+    fixed = crm_client.create("contacts", {"lastname": "Held",
+                                           "emailaddress1": "held@retry.example"})
+    RecordLink.objects.filter(subscriber=sub, state=LinkState.ACTIVE).update(crm_id=fixed)
+    retry_issue(SyncIssue.objects.get(tenant=tenant, step="reactions"))
+    assert export(tenant).status == JobStatus.SUCCEEDED
+    assert crm_counts(activities(crm_client)) == {f"{campaign.pk}-{sub.pk}": (1, 0, 0),
+                                                  f"{second.pk}-{sub.pk}": (0, 1, 0)}
