@@ -278,7 +278,11 @@ def _finish(sync: Sync, link: ListLink, crm: CrmList, *, changed: bool, read: bo
         body: dict[str, Any] = {"mwx_lastsyncon": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")}
         if link_back:
             body.update(mwx_syncwithmailworx=True, mwx_mailworxgroupid=str(link.group_id))
-        link.synced_version = patch_list(sync, str(link.list_id), body)
+        patch_list(sync, str(link.list_id), body)
+        # The version seen before the member read, not the one after our writes: a CRM-side
+        # change made while this run adopted members is then read by the next run instead
+        # of hiding behind our own write's version (one extra read per changed list, N1).
+        link.synced_version = crm.version
         link.linked_back = link.linked_back or link_back
         link.last_synced_at = timezone.now()
         sync.count(STEP, "lists_synced")
