@@ -21,9 +21,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audience.models import GroupSyncSetting, SubscriberGroup
+from dynamics.errors import PermanentError
 from syncjobs.engine.context import Sync
 from syncjobs.engine.entities import ENTITY_TYPES
-from syncjobs.engine.lists_members import STEP
+from syncjobs.engine.lists_members import STEP, list_issue, refused_by_crm
 from syncjobs.engine.match import resolve_owner
 from syncjobs.list_models import (
     LIVE_LIST_STATES,
@@ -55,7 +56,17 @@ def create_group_lists(sync: Sync, group_id: int | None, cache: dict[str, CrmLis
         pending = ListLink.objects.filter(group=setting.group, origin=ListOrigin.MAILWORX_GROUP,
                                           state=ListLinkState.PENDING).order_by("pk")
         for link in pending:
-            _create(sync, link, cache)
+            try:
+                _create(sync, link, cache)
+            except PermanentError as exc:
+                if not refused_by_crm(exc):
+                    raise
+                # The pending link (and its id) stays: the next run tries the same create.
+                list_issue(sync, link, _(
+                    "The CRM refused to create the marketing list “%(list)s”: %(why)s") % {
+                        "list": link.list_name, "why": exc.crm_message or exc.explanation},
+                    _("Check the group's future owner and the connector user's privileges "
+                      "on marketing lists; the next sync tries again."), exc.code or "")
 
 
 def _plan(sync: Sync, setting: GroupSyncSetting, owners: dict[str, str | None]) -> None:

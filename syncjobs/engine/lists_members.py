@@ -27,7 +27,15 @@ from django.utils.translation import gettext as _
 from audience.groups import add_members
 from audience.models import GroupMembership, GroupSyncSetting, Subscriber
 from dynamics.batch import BatchOperation
-from dynamics.errors import BadRequest, DynamicsError, NotFound
+from dynamics.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    CertificateError,
+    DynamicsError,
+    NotFound,
+    PermanentError,
+    RetriesExhausted,
+)
 from dynamics.odata import record_path
 from syncjobs.engine.adopt import adopt_records, list_member_pages
 from syncjobs.engine.context import BATCH, Sync
@@ -62,7 +70,7 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
     to_add = sorted(set(group_side) - snapshot - crm_ids)
     to_remove = sorted((snapshot & crm_ids) - set(group_side))
     if (to_add or to_remove) and crm.locked:
-        _list_issue(sync, link, _("The CRM marketing list “%(list)s” is locked, so members "
+        list_issue(sync, link, _("The CRM marketing list “%(list)s” is locked, so members "
                                   "cannot be added or removed.") % {"list": link.list_name},
                     _("Unlock the list in the CRM; the next sync brings its members up to "
                       "date."), CODE_LOCKED)
@@ -70,8 +78,10 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
         try:
             changed |= _push_added(sync, link, to_add, group_side)
             changed |= _push_removed(sync, link, to_remove)
-        except BadRequest as exc:  # locked or deactivated since we read the list
-            _list_issue(sync, link, exc.explanation if not exc.crm_message else exc.crm_message,
+        except PermanentError as exc:  # locked, deactivated, not ours to change …
+            if not refused_by_crm(exc):
+                raise
+            list_issue(sync, link, exc.explanation if not exc.crm_message else exc.crm_message,
                         _("Check the list in the CRM (active, unlocked); the next sync tries "
                           "again."), exc.code or "")
             return
@@ -113,7 +123,7 @@ def _usable(sync: Sync, link: ListLink, crm: CrmList | None) -> bool:
     if not GroupSyncSetting.objects.filter(group_id=link.group_id, enabled=True).exists():
         return False  # the group no longer syncs with the CRM
     if not crm.active:
-        _list_issue(sync, link, _("The CRM marketing list “%(list)s” is deactivated; "
+        list_issue(sync, link, _("The CRM marketing list “%(list)s” is deactivated; "
                                   "deactivated lists are read-only.") % {"list": crm.name},
                     _("Activate the list in the CRM; the next sync brings its members up to "
                       "date."))
@@ -315,7 +325,13 @@ def _snapshot_add(link: ListLink, crm_ids: Iterable[str]) -> None:
         ignore_conflicts=True)
 
 
-def _list_issue(sync: Sync, link: ListLink, reason: str, hint: str, code: str = "") -> None:
+def refused_by_crm(exc: PermanentError) -> bool:
+    """A record-level refusal (privilege, bad request …), not a broken connection: the list
+    becomes an issue and the step goes on with the next one."""
+    return not isinstance(exc, RetriesExhausted | AuthenticationFailed | CertificateError)
+
+
+def list_issue(sync: Sync, link: ListLink, reason: str, hint: str, code: str = "") -> None:
     record_issue(sync.tenant, step=STEP, run_id=sync.ctx.run_id, entity_type="list",
                  crm_id=str(link.list_id), reason=reason, hint=hint, code=code)
     sync.count(STEP, "lists_failed")

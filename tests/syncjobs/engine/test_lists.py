@@ -308,3 +308,24 @@ def test_N2_a_second_run_without_change_reads_no_list_members(
     sync("lists")
     after = crm_admin.counters()
     assert member_reads({k: n - before.get(k, 0) for k, n in after.items()}) == 1
+
+
+def test_N3_a_refused_list_create_is_an_issue_and_the_run_goes_on(
+        dv: DataverseClient, group: SubscriberGroup, sync: SyncFn,
+        crm_admin: EmulatorAdmin) -> None:
+    s6_group(group, dv)
+    crm_admin.session.post(f"{crm_admin.base}/faults", json={"enabled": True, "fail_next": [
+        {"method": "PATCH", "path": "lists\\(", "count": 1, "status": 403}]},
+        timeout=10).raise_for_status()
+    run = sync()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert "campaigns" in run.counters  # the steps after the lists step still ran
+    issue = SyncIssue.objects.get(step="lists", entity_type="list")
+    assert "Newsletter –" in issue.reason and "Traceback" not in issue.reason
+    assert ListLink.objects.filter(group=group, state=ListLinkState.PENDING).count() == 1
+    crm_admin.session.post(f"{crm_admin.base}/faults/reset", timeout=10).raise_for_status()
+    assert sync().status == JobStatus.SUCCEEDED
+    assert not ListLink.objects.filter(group=group, state=ListLinkState.PENDING).exists()
+    assert len(lists_named(dv, "Newsletter – contact")) == 1
+    issue.refresh_from_db()
+    assert issue.state == "resolved"
