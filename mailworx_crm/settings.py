@@ -241,6 +241,9 @@ CRM_CONCURRENCY = env.int("CRM_CONCURRENCY", default=8)
 
 # Background jobs: a running job renews its lease; the reaper acts on expired ones.
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
+# A dry run holds one transaction for its whole length; on SQLite that is the database's
+# write lock, so there dry runs are limited to tenants of this many live subscribers.
+DRY_RUN_SQLITE_MAX_SUBSCRIBERS = env.int("DRY_RUN_SQLITE_MAX_SUBSCRIBERS", default=20000)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 JOB_QUEUE_STALE_SECONDS = env.int("JOB_QUEUE_STALE_SECONDS", default=300)
 # Extra job bodies, kind → dotted path (JSON); for extensions and the test suite.

@@ -32,6 +32,8 @@ class Sync:
         self.client = client
         self.org = OrgSettings.objects.get(tenant=self.tenant)
         self.started = timezone.now()
+        # A dry run (engine.dry_run): the CRM never receives this run's writes.
+        self.dry_run = bool(ctx.params.get("dry_run"))
         self.done = 0
         self.total = 0  # grows as steps learn how much work they have
         self._mappings: dict[tuple[int | None, str], list[MappedField]] = {}

@@ -57,7 +57,10 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
     take_crm = _takes_crm_changes(sync, link, crm)
     snapshot = {str(i) for i in link.snapshot.values_list("crm_id", flat=True)}
     group_side = _group_records(sync, link, counted)
-    read = take_crm and (link.synced_version is None or crm.version != link.synced_version)
+    # A list this run created (no version read back yet) has no members to read.
+    fresh = crm.version is None and link.origin == ListOrigin.MAILWORX_GROUP
+    read = take_crm and not fresh and (link.synced_version is None
+                                       or crm.version != link.synced_version)
     rows: dict[str, dict[str, Any]] = {}
     if read:
         unit = _unit(sync, link)
@@ -301,22 +304,9 @@ def _finish(sync: Sync, link: ListLink, crm: CrmList, *, changed: bool, read: bo
     link.save()
 
 
-def patch_list(sync: Sync, list_id: str, body: dict[str, Any]) -> int | None:
-    """PATCH a list and return its new ``versionnumber`` (from the answer where the CRM can
-    return the row, else one read): our own writes move it, and must not look like a
-    CRM-side change to the next run."""
-    headers = {"If-Match": "*"}
-    representation = sync.client.capabilities.return_representation
-    if representation:
-        headers["Prefer"] = "return=representation"
-    resp = sync.client.transport.request(
-        "PATCH", record_path("lists", list_id), json_body=body, headers=headers,
-        params={"$select": "versionnumber"} if representation else None)
-    data = resp.json() if representation and resp.content else None
-    if not isinstance(data, dict) or data.get("versionnumber") is None:
-        data = sync.client.get("lists", list_id, select=["versionnumber"])
-    value = data.get("versionnumber")
-    return int(value) if value is not None else None
+def patch_list(sync: Sync, list_id: str, body: dict[str, Any]) -> None:
+    """PATCH a list (``If-Match: *``: a list deleted meanwhile is a 404, never recreated)."""
+    sync.client.update("lists", list_id, body)
 
 
 def _snapshot_add(link: ListLink, crm_ids: Iterable[str]) -> None:

@@ -194,8 +194,11 @@ def prime_change_tracking(sync: Sync) -> None:
     The first change-tracking read lists every row. Done at the start of the next run it
     would also list every record this run created or linked, so the first incremental run
     after an initial sync would cost as much as the database is large (N2). Read here,
-    after the writes, the next run receives only what changed since.
+    after the writes, the next run receives only what changed since. Not in a dry run: its
+    writes never reached the CRM, so the read would take the new records for deleted ones.
     """
+    if sync.dry_run:
+        return
     for entity in ENTITY_TYPES:
         cursor = SyncCursor.objects.filter(tenant=sync.tenant, name=f"pull:{entity}").first()
         if cursor is not None and (cursor.delta_link or cursor.watermark):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from audience.models import Subscriber, SubscriberGroup
@@ -35,6 +37,17 @@ def sync_refusal(tenant: Tenant) -> str | None:
     return None
 
 
+def _check_dry_run_size(tenant: Tenant) -> None:
+    limit = int(settings.DRY_RUN_SQLITE_MAX_SUBSCRIBERS)
+    if connection.vendor != "sqlite":
+        return
+    if Subscriber.objects.live().filter(tenant=tenant).count() > limit:
+        raise SyncRefused(_(
+            "On the embedded SQLite database a dry run holds the whole database while it "
+            "runs, so it is limited to tenants with at most %(limit)s subscribers. Run the "
+            "product on PostgreSQL for dry runs of larger tenants.") % {"limit": limit})
+
+
 def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user: Any = None,
                group: SubscriberGroup | None = None, subscriber: Subscriber | None = None,
                language: str | None = None, list_id: str | None = None,
@@ -54,6 +67,7 @@ def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user
         raise SyncRefused(refusal)
     params: dict[str, Any] = {"mode": mode}
     if dry_run:
+        _check_dry_run_size(tenant)
         params["dry_run"] = True
     if mode == "group":
         if group is None or group.tenant_id != tenant.pk:

@@ -3,6 +3,8 @@ Owner starts, member gets 403, outsider 404; the queued run carries the right ki
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -60,3 +62,22 @@ def test_a_reaction_export_cannot_be_a_dry_run(owner_client: Client, tenant: Ten
                                                no_dispatch: list[int]) -> None:
     response = owner_client.post(start_url(tenant), {"mode": "reactions", "dry_run": "1"})
     assert response.status_code == 400 and not JobRun.objects.exists()
+
+
+def test_on_sqlite_a_dry_run_of_a_large_tenant_is_refused_in_words(
+        owner_client: Client, tenant: Tenant, ready: OrgSettings, no_dispatch: list[int],
+        settings: Any) -> None:
+    from django.db import connection
+
+    from audience.subscribers import create_subscriber
+
+    settings.DRY_RUN_SQLITE_MAX_SUBSCRIBERS = 1
+    for i in range(2):
+        create_subscriber(tenant, {"email": f"big{i}@dry.example"})
+    response = owner_client.post(start_url(tenant), {"mode": "incremental", "dry_run": "1"},
+                                 follow=True)
+    if connection.vendor == "sqlite":
+        assert not JobRun.objects.exists()
+        assert "PostgreSQL" in response.content.decode()
+    else:  # PostgreSQL locks only the rows a dry run touches: no limit
+        assert JobRun.objects.get().params["dry_run"] is True

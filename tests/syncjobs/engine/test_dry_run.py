@@ -113,3 +113,21 @@ def test_the_run_page_shows_the_dry_run_report(
     text = page.content.decode()
     assert 'data-testid="dry-run-report"' in text
     assert "contacts:create" in text and "Pulled-CRM" in text
+
+
+def test_a_dry_run_of_a_group_that_would_get_its_first_crm_lists(
+        tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
+        crm_admin: EmulatorAdmin) -> None:
+    """S6 inside a dry run: the lists it would create are reported, not read back."""
+    subs = [create_subscriber(tenant, {"email": f"first{i}@dry.example", "last_name": "F"})
+            for i in range(2)]
+    add_members(group, [s.pk for s in subs])
+    before = crm_writes(crm_admin)
+    dry = sync(dry_run=True)
+    assert dry.status == JobStatus.SUCCEEDED, dry.error
+    assert crm_writes(crm_admin) == before
+    assert dry.result["dry_run"]["crm"]["by_kind"]["lists:create"] == 1
+    real = sync()
+    assert real.status == JobStatus.SUCCEEDED, real.error
+    for step in ("match", "push", "lists"):
+        assert real.counters.get(step) == dry.counters.get(step), step
