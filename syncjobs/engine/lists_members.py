@@ -46,6 +46,8 @@ from syncjobs.models import JobLogLine
 from syncjobs.sync_models import HOLDING_STATES, IssueState, LinkState, RecordLink, SyncIssue
 
 STEP = "lists"
+ADD_CHUNK = 1000  # members per AddListMembersList call
+ADDS_PER_REQUEST = 10  # AddListMembersList calls per $batch request
 CODE_NOT_A_MEMBER = "0x80048458"  # removing a non-member: it is gone already
 CODE_LOCKED = "0x8004F0A1"
 
@@ -68,6 +70,7 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
             rows.update((row_id(link.member_type, row), row) for row in page)
         sync.count(STEP, "members_read", len(rows))
     crm_ids = set(rows) if read else snapshot
+    pushed = 0  # members our writes added minus removed: the CRM's count moves by this
     changed = _take_added(sync, link, [rows[i] for i in sorted(crm_ids - snapshot)])
     changed |= _take_removed(sync, link, sorted(snapshot - crm_ids))
     to_add = sorted(set(group_side) - snapshot - crm_ids)
@@ -79,8 +82,10 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
                       "date."), CODE_LOCKED)
     elif to_add or to_remove:
         try:
-            changed |= _push_added(sync, link, to_add, group_side)
-            changed |= _push_removed(sync, link, to_remove)
+            added = _push_added(sync, link, to_add, group_side)
+            removed = _push_removed(sync, link, to_remove)
+            pushed = added - removed
+            changed |= bool(added or removed)
         except PermanentError as exc:  # locked, deactivated, not ours to change …
             if not refused_by_crm(exc):
                 raise
@@ -89,7 +94,7 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
                           "again."), exc.code or "")
             return
         _resolve_list_issue(sync, link)
-    _finish(sync, link, crm, changed=changed, read=read)
+    _finish(sync, link, crm, changed=changed, read=read, pushed=pushed)
 
 
 # -- which links sync, and from where ----------------------------------------------------------
@@ -207,25 +212,36 @@ def _take_removed(sync: Sync, link: ListLink, crm_ids: list[str]) -> bool:
 
 
 def _push_added(sync: Sync, link: ListLink, crm_ids: list[str],
-                group_side: dict[str, int]) -> bool:
+                group_side: dict[str, int]) -> int:
+    """AddListMembersList with up to ``ADD_CHUNK`` members per call and ``ADDS_PER_REQUEST``
+    calls per ``$batch`` request (N2: 100,000 members cost ten round trips). Returns how
+    many members went in."""
+    added = 0
     if not crm_ids:
-        return False
+        return 0
     list_id, entity = str(link.list_id), link.member_type
-    for batch in _chunks(crm_ids):
-        try:
-            sync.client.call_action("AddListMembersList", {
-                "List": {"@odata.type": "Microsoft.Dynamics.CRM.list", "listid": list_id},
-                "Members": [{"@odata.type": f"Microsoft.Dynamics.CRM.{entity}",
-                             f"{entity}id": crm_id} for crm_id in batch]})
-            done = list(batch)
-        except NotFound:
-            # A member record is gone from the CRM: one by one, so the others still go in.
-            done = _add_one_by_one(sync, link, batch, group_side)
-        with transaction.atomic():
-            _snapshot_add(link, done)
-        sync.count(STEP, "crm_members_added", len(done))
-        sync.checkpoint(STEP, len(batch))
-    return True
+    chunks = [crm_ids[i:i + ADD_CHUNK] for i in range(0, len(crm_ids), ADD_CHUNK)]
+    for start in range(0, len(chunks), ADDS_PER_REQUEST):
+        group = chunks[start:start + ADDS_PER_REQUEST]
+        ops = [BatchOperation("POST", "AddListMembersList", {
+            "List": {"@odata.type": "Microsoft.Dynamics.CRM.list", "listid": list_id},
+            "Members": [{"@odata.type": f"Microsoft.Dynamics.CRM.{entity}",
+                         f"{entity}id": crm_id} for crm_id in chunk]}) for chunk in group]
+        results = sync.client.batch(ops, continue_on_error=True)
+        for chunk, result in zip(group, results, strict=True):
+            if result.ok:
+                done = list(chunk)
+            elif isinstance(result.error, NotFound):
+                # A member record is gone from the CRM: one by one, so the others go in.
+                done = _add_one_by_one(sync, link, chunk, group_side)
+            else:
+                raise result.error or DynamicsError()
+            with transaction.atomic():
+                _snapshot_add(link, done)
+            sync.count(STEP, "crm_members_added", len(done))
+            added += len(done)
+        sync.checkpoint(STEP, sum(len(chunk) for chunk in group))
+    return added
 
 
 def _add_one_by_one(sync: Sync, link: ListLink, batch: Sequence[str],
@@ -248,9 +264,11 @@ def _add_one_by_one(sync: Sync, link: ListLink, batch: Sequence[str],
     return done
 
 
-def _push_removed(sync: Sync, link: ListLink, crm_ids: list[str]) -> bool:
+def _push_removed(sync: Sync, link: ListLink, crm_ids: list[str]) -> int:
+    """RemoveMemberList in ``$batch`` requests; returns how many members it took out."""
+    removed = 0
     if not crm_ids:
-        return False
+        return 0
     list_id = str(link.list_id)
     # RemoveMemberList has a Web API action from 9.0 on; 8.x removes through the relation.
     action = sync.client.capabilities.major >= 9
@@ -269,11 +287,12 @@ def _push_removed(sync: Sync, link: ListLink, crm_ids: list[str]) -> bool:
         with transaction.atomic():
             link.snapshot.filter(crm_id__in=done).delete()
         sync.count(STEP, "crm_members_removed", len(done))
+        removed += sum(1 for result in results if result.ok)
         sync.checkpoint(STEP, len(batch))
         if failed:
             first = failed[0]
             raise first if isinstance(first, BadRequest) else (first or DynamicsError())
-    return True
+    return removed
 
 
 def _not_a_member(error: DynamicsError | None) -> bool:
@@ -283,19 +302,25 @@ def _not_a_member(error: DynamicsError | None) -> bool:
 # -- bookkeeping -----------------------------------------------------------------------------
 
 
-def _finish(sync: Sync, link: ListLink, crm: CrmList, *, changed: bool, read: bool) -> None:
-    """Write ``mwx_lastsyncon`` (and the link-back) after a change; remember the version."""
+def _finish(sync: Sync, link: ListLink, crm: CrmList, *, changed: bool, read: bool,
+            pushed: int) -> None:
+    """Write ``mwx_lastsyncon`` (and the link-back) after a change; remember the version.
+
+    Our own writes move the list's version, which must not look like a CRM-side change to
+    the next run — but a CRM-side change made while this run worked must not hide behind
+    it either. The PATCH answers with the list's version and member count: when the count
+    is the one seen before this run plus what our writes moved, nobody else changed the
+    membership and the new version is ours; otherwise the next run reads the members.
+    """
     link_back = not link.linked_back and (link.origin == ListOrigin.CRM_LIST
                                           or sync.org.bidirectional_sync)
     if changed or link_back:
         body: dict[str, Any] = {"mwx_lastsyncon": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")}
         if link_back:
             body.update(mwx_syncwithmailworx=True, mwx_mailworxgroupid=str(link.group_id))
-        patch_list(sync, str(link.list_id), body)
-        # The version seen before the member read, not the one after our writes: a CRM-side
-        # change made while this run adopted members is then read by the next run instead
-        # of hiding behind our own write's version (one extra read per changed list, N1).
-        link.synced_version = crm.version
+        version, count = patch_list(sync, str(link.list_id), body)
+        expected = (crm.member_count or 0) + pushed
+        link.synced_version = version if count is not None and count == expected else None
         link.linked_back = link.linked_back or link_back
         link.last_synced_at = timezone.now()
         sync.count(STEP, "lists_synced")
@@ -304,9 +329,26 @@ def _finish(sync: Sync, link: ListLink, crm: CrmList, *, changed: bool, read: bo
     link.save()
 
 
-def patch_list(sync: Sync, list_id: str, body: dict[str, Any]) -> None:
-    """PATCH a list (``If-Match: *``: a list deleted meanwhile is a 404, never recreated)."""
-    sync.client.update("lists", list_id, body)
+def patch_list(sync: Sync, list_id: str, body: dict[str, Any]) -> tuple[int | None, int | None]:
+    """PATCH a list; returns its new ``(versionnumber, membercount)`` — from the answer where
+    the CRM can return the row, else one read; ``(None, None)`` in a dry run (its writes,
+    and a list it would create, never reach the CRM)."""
+    headers = {"If-Match": "*"}
+    representation = sync.client.capabilities.return_representation
+    if representation:
+        headers["Prefer"] = "return=representation"
+    columns = "versionnumber,membercount"
+    resp = sync.client.transport.request(
+        "PATCH", record_path("lists", list_id), json_body=body, headers=headers,
+        params={"$select": columns} if representation else None)
+    if sync.dry_run:
+        return None, None
+    data = resp.json() if representation and resp.content else None
+    if not isinstance(data, dict) or data.get("versionnumber") is None:
+        data = sync.client.get("lists", list_id, select=columns.split(","))
+    version, count = data.get("versionnumber"), data.get("membercount")
+    return (int(version) if version is not None else None,
+            int(count) if count is not None else None)
 
 
 def _snapshot_add(link: ListLink, crm_ids: Iterable[str]) -> None:

@@ -60,15 +60,8 @@ def assert_end_state(dv: DataverseClient, sync: SyncFn, admin: EmulatorAdmin,
     assert crm_members(dv, list_id) == expected
     assert {str(i) for i in link.snapshot.values_list("crm_id", flat=True)} == expected
     assert Subscriber.objects.filter(email_normalised="fresh@n1.example").count() == 1
-    # The next run reads the members once more (our own writes moved the list's version,
-    # and a CRM change made meanwhile must not hide behind them) and writes nothing ...
-    before = admin.counters()
-    assert sync("lists").status == JobStatus.SUCCEEDED
-    after = admin.counters()
-    assert {k.split()[1] for k, n in after.items() if n != before.get(k, 0)} == {"GET"}
-    link.refresh_from_db()
+    # As after an uninterrupted run: the next run has nothing to read or write.
     assert link.synced_version == int(crm_list(dv, list_id)["versionnumber"])
-    # ... and the one after has nothing to read or write.
     before = admin.counters()
     assert sync("lists").counters["http"]["round_trips"] == 1
     after = admin.counters()
@@ -117,10 +110,12 @@ def test_n1_a_crash_between_a_crm_write_and_the_local_save_ends_the_same(
         monkeypatch: pytest.MonkeyPatch, write: str) -> None:
     list_id, ids = changed_on_both_sides(dv, sync)
     if write == "add members":
-        crash_after(monkeypatch, DataverseClient, "call_action",
-                    lambda self, path, body=None: path == "AddListMembersList")
+        crash_after(monkeypatch, DataverseClient, "batch",
+                    lambda self, ops, *a, **k: ops[0].path == "AddListMembersList")
     elif write == "remove members":
-        crash_after(monkeypatch, DataverseClient, "batch", lambda *a, **k: True)
+        crash_after(monkeypatch, DataverseClient, "batch",
+                    lambda self, ops, *a, **k: "RemoveMemberList" in ops[0].path
+                    or ops[0].path.endswith("$ref"))
     else:
         crash_after(monkeypatch, lists_members, "patch_list", lambda *a, **k: True)
     assert sync("lists").status == JobStatus.FAILED
