@@ -44,8 +44,10 @@ def seed_tenant(emu: Emulator) -> Any:
         load_catalogue(tenant, {"entities": {
             name: {"attributes": [attribute_data(a) for a in client.entity_attributes(name)]}
             for name in ("contact", "account", "lead")}})
-    unit = create_unit(tenant, name="Sales", owner_id="00000000-0000-0000-0000-000000000001",
-                       owner_name="Sales", owner_type="team", is_default=True)
+        # The reaction owner must be a real team of the CRM (the owner picker's choice).
+        team = next(iter(client.query("teams", select=["teamid", "name"], top=1)))
+    unit = create_unit(tenant, name="Sales", owner_id=str(team["teamid"]),
+                       owner_name=str(team["name"]), owner_type="team", is_default=True)
     for entity, attribute, key in (("contact", "firstname", "first_name"),
                                    ("contact", "lastname", "last_name"),
                                    ("lead", "firstname", "first_name"),
