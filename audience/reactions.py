@@ -43,6 +43,9 @@ class ReactionResult:
     message: str = ""
 
 
+MAX_ID = 2**63 - 1  # the largest primary key the databases store
+
+
 class _Invalid(ValueError):
     pass
 
@@ -76,6 +79,9 @@ def _parse(item: Mapping[str, Any]) -> Reaction:
         subscriber_id, campaign_id = int(item["subscriber_id"]), int(item["campaign_id"])
     except (KeyError, TypeError, ValueError):
         raise _Invalid(_("The subscriber or campaign is missing.")) from None
+    if not (0 < subscriber_id <= MAX_ID and 0 < campaign_id <= MAX_ID):
+        # Not an id any row can have (and too large for the database to compare).
+        raise _Invalid(_("The subscriber or campaign id is not a valid id."))
     return Reaction(source_event_id=event_id, kind=kind, bounce_type=bounce_type, url=url,
                     occurred_at=occurred, subscriber_id=subscriber_id, campaign_id=campaign_id)
 

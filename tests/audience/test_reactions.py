@@ -54,3 +54,13 @@ def test_same_batch_twice_stores_the_same_rows(tenant: Tenant, other_tenant: Ten
     figures = campaign_figures(campaign)
     assert (figures.opens, figures.unique_openers, figures.clicks, figures.bounces) == (3, 2, 1, 1)
     assert figures.open_rate == 50 and figures.click_rate == 25
+
+
+@pytest.mark.parametrize("subscriber_id", [-5, 0, 2**70])
+def test_ids_no_row_can_have_are_invalid_items_not_errors(tenant: Tenant,
+                                                          subscriber_id: int) -> None:
+    campaign = create_campaign(tenant, "May", recipients=1)
+    (result,) = record_reactions(tenant, [{
+        "source_event_id": "big", "kind": "open", "subscriber_id": subscriber_id,
+        "campaign_id": campaign.pk, "occurred_at": AT}])
+    assert result.outcome == ReactionOutcome.INVALID and "not a valid id" in result.message

@@ -103,12 +103,12 @@ def test_S4_activity_regards_the_record_is_on_the_campaign_and_owned_by_the_reac
     contact = on_campaign[f"{campaign.pk}-{subs['contact'].pk}"]
     assert (contact["mwx_opens"], contact["mwx_clicks"], contact["mwx_bounces"]) == (2, 3, 0)
     assert contact["mwx_clickedurls"] == "https://a.example/1\nhttps://a.example/2"
-    assert contact["subject"] == "Newsletter März: opened, clicked"
+    assert contact["subject"] == "Newsletter März: geöffnet, geklickt"  # tenant language: de
     assert contact["mwx_firstoccurredon"] == "2026-03-02T09:01:00Z"
     assert contact["mwx_lastoccurredon"] == "2026-03-02T09:08:00Z"
     lead = on_campaign[f"{campaign.pk}-{subs['lead'].pk}"]
     assert (lead["mwx_bounces"], lead["mwx_bouncetype"]) == (2, 100000001)  # the last: hard
-    assert lead["subject"] == "Newsletter März: bounced"
+    assert lead["subject"] == "Newsletter März: unzustellbar"
 
 
 def test_S4_a_campaign_without_a_crm_campaign_gets_one_first(
@@ -185,7 +185,7 @@ def test_S4_new_reactions_after_a_run_update_the_same_activity(
     assert row["activityid"] == first["activityid"]
     assert (row["mwx_opens"], row["mwx_clicks"], row["mwx_bounces"]) == (2, 1, 1)
     assert row["mwx_lastoccurredon"] == "2026-03-02T09:11:00Z"
-    assert row["subject"] == "Newsletter März: opened, clicked, bounced"
+    assert row["subject"] == "Newsletter März: geöffnet, geklickt, unzustellbar"
 
 
 def test_S4_a_merged_subscriber_is_not_counted_twice(
@@ -259,7 +259,7 @@ def test_C4_kinds_switched_off_are_not_written(
     assert list(rows) == [f"{campaign.pk}-{clicker.pk}"]  # only opens: nothing at all
     assert (rows[f"{campaign.pk}-{clicker.pk}"]["mwx_opens"],
             rows[f"{campaign.pk}-{clicker.pk}"]["mwx_clicks"]) == (None, 1)
-    assert rows[f"{campaign.pk}-{clicker.pk}"]["subject"] == "Newsletter März: clicked"
+    assert rows[f"{campaign.pk}-{clicker.pk}"]["subject"] == "Newsletter März: geklickt"
     figures = crm_client.get("campaigns", str(campaign.crm_campaign_id))
     assert (figures["mwx_opens"], figures["mwx_clicks"]) == (None, 1)
     # Switched on again: the opens follow, without a second activity.
