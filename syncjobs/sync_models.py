@@ -119,7 +119,8 @@ class SyncIssue(models.Model):
                             on_delete=models.SET_NULL, related_name="issues")
     subscriber = models.ForeignKey(Subscriber, null=True, blank=True, on_delete=models.CASCADE,
                                    related_name="sync_issues")
-    entity_type = models.CharField(max_length=16, blank=True)
+    # contact/account/lead, or a CRM table the issue is about (list, mwx_emailreaction …).
+    entity_type = models.CharField(max_length=40, blank=True)
     crm_id = models.UUIDField(null=True, blank=True)
     step = models.CharField(_("step"), max_length=20)
     code = models.CharField(_("CRM error code"), max_length=40, blank=True)

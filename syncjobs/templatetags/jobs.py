@@ -46,7 +46,8 @@ def step_counters(run: JobRun) -> list[dict[str, Any]]:
         values = counters[step]
         out.append({
             "step": step,
-            "counts": [(_label(k), v) for k, v in values.items() if k != "skipped"],
+            # Sorted: PostgreSQL's jsonb does not keep the order the counters were written in.
+            "counts": sorted((_label(k), v) for k, v in values.items() if k != "skipped"),
             "skipped": sorted((_label(k), v) for k, v in (values.get("skipped") or {}).items()),
         })
     return out
