@@ -6,6 +6,7 @@ from django import template
 from django.template.loader import select_template
 from django.utils.translation import gettext as _
 
+from syncjobs.counter_labels import counter_label, step_label
 from syncjobs.models import JobRun
 from syncjobs.services import mode_label
 from tenants.models import Tenant
@@ -31,7 +32,7 @@ def latest_run(tenant: Tenant, kind: str) -> JobRun | None:
 
 
 def _label(name: str) -> str:
-    return name.replace("_", " ")
+    return counter_label(name)
 
 
 @register.filter
@@ -46,6 +47,7 @@ def step_counters(run: JobRun) -> list[dict[str, Any]]:
         values = counters[step]
         out.append({
             "step": step,
+            "label": step_label(step),
             # Sorted: PostgreSQL's jsonb does not keep the order the counters were written in.
             "counts": sorted((_label(k), v) for k, v in values.items() if k != "skipped"),
             "skipped": sorted((_label(k), v) for k, v in (values.get("skipped") or {}).items()),
@@ -63,7 +65,7 @@ def counters_summary(run: JobRun) -> str:
         if skipped:
             counts.append(_("%(n)s skipped") % {"n": skipped})
         if counts:
-            parts.append(f"{step['step']}: {', '.join(counts)}")
+            parts.append(f"{step['label']}: {', '.join(counts)}")
     return " · ".join(parts)
 
 

@@ -157,7 +157,7 @@ def test_runs_list_shows_counters_and_filters(owner_client: Client, tenant: Tena
     check = make_run(tenant, kind=JobKind.INTEGRATION_CHECK, status=JobStatus.FAILED,
                      params={})
     html = owner_client.get(url("list", tenant)).content.decode()
-    assert "push: 3 created, 1 failed, 2 skipped" in html
+    assert "mailworx → CRM: 3 created, 1 failed, 2 skipped" in html  # step and counter words
     assert "1 throttled, 2 retries" in html
     only_sync = owner_client.get(url("list", tenant) + "?kind=sync").content.decode()
     assert f'data-run="{done.pk}"' in only_sync and f'data-run="{check.pk}"' not in only_sync

@@ -1,0 +1,73 @@
+"""Words for the engine's counter keys and step names on the run pages (C16).
+
+The engine counts under stable keys (``created``, ``crm_members_added`` …) that the API
+returns as they are; pages show these words instead. A key without a word is shown with
+its underscores as spaces.
+"""
+
+from __future__ import annotations
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+STEPS: dict[str, Promise] = {
+    "pull": _("CRM → mailworx"),
+    "match": _("matching"),
+    "push": _("mailworx → CRM"),
+    "lists": _("marketing lists"),
+    "campaigns": _("campaign activities"),
+    "reactions": _("reactions"),
+    "backfill": _("backfill"),
+    "reconcile": _("reconcile"),
+}
+
+COUNTERS: dict[str, Promise] = {
+    "campaigns_created": _("CRM campaigns created"),
+    "checked": _("checked"),
+    "cleared": _("activities emptied"),
+    "created": _("created"),
+    "crm_members_added": _("added to CRM lists"),
+    "crm_members_removed": _("removed from CRM lists"),
+    "discovered": _("found"),
+    "failed": _("failed"),
+    "fields_updated": _("field values updated"),
+    "figures_written": _("campaign figures written"),
+    "group_members_added": _("added to groups"),
+    "group_members_removed": _("removed from groups"),
+    "linked": _("linked"),
+    "lists_closed": _("lists closed"),
+    "lists_created": _("lists created"),
+    "lists_discovered": _("lists found"),
+    "lists_failed": _("lists failed"),
+    "lists_read": _("lists read"),
+    "lists_synced": _("lists synced"),
+    "members_read": _("members read"),
+    "merged": _("merged"),
+    "reactivated": _("reactivated"),
+    "recipients": _("recipients"),
+    "records": _("records"),
+    "relinked": _("relinked"),
+    "state_changed": _("state changed"),
+    "subscribers_created": _("subscribers created"),
+    "subscribers_linked": _("subscribers linked"),
+    "subscribers_updated": _("subscribers updated"),
+    "taken_over": _("taken over"),
+    "tracked_rows": _("changed rows read"),
+    "unchanged": _("unchanged"),
+    "unlinked_deleted": _("unlinked (deleted in the CRM)"),
+    "unsubscribed": _("unsubscribed"),
+    "unsubscribes_written": _("unsubscribes written"),
+    "updated": _("updated"),
+    "watermark_rows": _("changed rows read"),
+    "written": _("written"),
+}
+
+
+def counter_label(key: str) -> str:
+    word = COUNTERS.get(key)
+    return str(word) if word is not None else key.replace("_", " ")
+
+
+def step_label(step: str) -> str:
+    word = STEPS.get(step)
+    return str(word) if word is not None else step.replace("_", " ")
