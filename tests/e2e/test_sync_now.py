@@ -59,7 +59,7 @@ def test_sync_now_progress_issue_and_retry(
     page.wait_for_selector(".job-progress[data-status=succeeded]", timeout=90_000)
     assert page.get_attribute(".job-progress .bar", "aria-valuenow") == "100"
     assert "1 record could not sync" in page.inner_text(".sync-result")
-    assert "push" in page.inner_text(".step-counters")
+    assert "mailworx → CRM" in page.inner_text(".step-counters")
 
     page.click("nav.tenant-nav >> text=Sync issues")
     row = page.locator("tr[data-state=open]", has_text="too-long@sync-now.example")
