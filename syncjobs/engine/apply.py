@@ -32,12 +32,22 @@ class Resolution:
     not_copyable: int = 0
 
 
-def subscriber_values(subscriber_ids: Iterable[int]) -> dict[int, SubValues]:
+def subscriber_values(subscriber_ids: Iterable[int], *,
+                      with_modified: bool = True) -> dict[int, SubValues]:
+    """Mapped-field values per subscriber: ``{key: (value, modified_at)}``.
+
+    ``with_modified=False`` leaves the times out (``None``) for callers that only compare
+    values (push): converting them is most of the cost of reading many values.
+    """
     out: dict[int, SubValues] = {}
-    rows = SubscriberValue.objects.filter(subscriber_id__in=list(subscriber_ids)).values_list(
-        "subscriber_id", "field__key", "value", "modified_at")
-    for sid, key, value, modified in rows:
-        out.setdefault(sid, {})[key] = (value, modified)
+    qs = SubscriberValue.objects.filter(subscriber_id__in=list(subscriber_ids))
+    if with_modified:
+        for sid, key, value, modified in qs.values_list(
+                "subscriber_id", "field__key", "value", "modified_at"):
+            out.setdefault(sid, {})[key] = (value, modified)
+    else:
+        for sid, key, value in qs.values_list("subscriber_id", "field__key", "value"):
+            out.setdefault(sid, {})[key] = (value, None)
     return out
 
 

@@ -8,6 +8,7 @@ write a batch of links with different values, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -27,18 +28,37 @@ def save_links(links: Sequence[RecordLink], fields: Sequence[str]) -> None:
     if not links:
         return
     now = timezone.now()
+    rows = []
+    for link in links:
+        link.updated_at = now
+        rows.append([getattr(link, _field(name).attname) for name in fields] + [link.pk])
+    save_link_rows(fields, rows, now=now)
+
+
+def save_link_rows(fields: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                   now: dt.datetime | None = None) -> None:
+    """Write ``fields`` (and ``updated_at``) of links given as ``[*values, pk]`` rows.
+
+    For links read as tuples: no model instance is needed to write them.
+    """
+    if not rows:
+        return
+    now = now or timezone.now()
     meta = RecordLink._meta
-    columns = [cast("Field[Any, Any]", meta.get_field(name)) for name in (*fields, "updated_at")]
+    columns = [_field(name) for name in fields]
+    stamp = _field("updated_at")
     qn = connection.ops.quote_name
-    assignments = ", ".join(f"{qn(str(c.column))} = %s" for c in columns)
+    assignments = ", ".join(f"{qn(str(c.column))} = %s" for c in (*columns, stamp))
     # Only quoted identifiers from the model's own metadata go into the text; every value
     # is a parameter.
     sql = (f"UPDATE {qn(meta.db_table)} SET {assignments} "  # noqa: S608
            f"WHERE {qn(str(meta.pk.column))} = %s")
-    params = []
-    for link in links:
-        link.updated_at = now
-        params.append([c.get_db_prep_save(getattr(link, c.attname), connection)
-                       for c in columns] + [link.pk])
+    stamped = stamp.get_db_prep_save(now, connection)
+    params = [[c.get_db_prep_save(v, connection) for c, v in zip(columns, row[:-1], strict=True)]
+              + [stamped, row[-1]] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def _field(name: str) -> Field[Any, Any]:
+    return cast("Field[Any, Any]", RecordLink._meta.get_field(name))

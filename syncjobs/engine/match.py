@@ -201,9 +201,11 @@ def _match_batch(sync: Sync, setting: GroupSyncSetting, ids: list[int],
                       for link in RecordLink.objects.filter(
                           tenant=sync.tenant, state__in=[LinkState.ACTIVE, LinkState.PENDING],
                           crm_id__in=crm_ids[start:start + 500]).select_related("subscriber")})
-    values = subscriber_values(s.pk for s in subs)
     unit_id = sync.unit_for_group(setting.group_id)
     bests = {sub.pk: _best(found.get(sub.email_normalised, [])) for sub in subs}
+    # Values only of those that may link a record (S11 compares them); a planned create
+    # reads them when push sends it.
+    values = subscriber_values(pk for pk, (best, _p) in bests.items() if best is not None)
     # Lookup-path values of every record this batch may link: one query per related table.
     related: dict[tuple[str, str], Any] = {}
     for entity in ENTITY_TYPES:

@@ -39,8 +39,8 @@ from syncjobs.engine.entities import (
     primary_key,
     row_id,
 )
-from syncjobs.engine.fields import related_values, select_columns
-from syncjobs.engine.linkstore import APPLIED_FIELDS, save_links
+from syncjobs.engine.fields import UNMAPPED, crm_value, related_values, same, select_columns
+from syncjobs.engine.linkstore import APPLIED_FIELDS, save_link_rows, save_links
 from syncjobs.engine.match import reset_unmatched, unlinked_addresses_known
 from syncjobs.sync_models import HOLDING_STATES, LinkState, RecordLink, SyncCursor
 
@@ -57,7 +57,8 @@ def run_pull(sync: Sync) -> None:
     sync.checkpoint(STEP)
 
 
-def pull_entity(sync: Sync, entity: str) -> None:
+def pull_entity(sync: Sync, entity: str, *, own_writes: bool = False) -> None:
+    """Pull one table; ``own_writes``: the first read right after this run's own writes."""
     cols = select_columns(entity, sync.all_mappings(entity))
     signature = hashlib.sha256(",".join(cols).encode()).hexdigest()[:40]
     cursor, _new = SyncCursor.objects.get_or_create(tenant=sync.tenant, name=f"pull:{entity}")
@@ -89,7 +90,7 @@ def pull_entity(sync: Sync, entity: str) -> None:
     batches = [changes.rows[i:i + BATCH] for i in range(0, len(changes.rows), BATCH)] or [[]]
     for index, rows in enumerate(batches):
         with transaction.atomic():
-            apply_rows(sync, STEP, entity, rows)
+            apply_rows(sync, STEP, entity, rows, own_writes=own_writes)
             if index == len(batches) - 1:
                 mark_deleted(sync, entity, removed)
                 # The cursor moves with the last writes it covers (same transaction).
@@ -131,28 +132,57 @@ def _watermark_batch(sync: Sync, entity: str, rows: list[dict[str, Any]],
 
 
 def apply_rows(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]], *,
-               prefer_crm_when_new: bool = False, force: bool = False) -> None:
-    """Apply CRM rows to the active links they belong to (the caller holds a transaction)."""
-    links: dict[str, RecordLink] = {}
+               prefer_crm_when_new: bool = False, force: bool = False,
+               own_writes: bool = False) -> None:
+    """Apply CRM rows to the active links they belong to (the caller holds a transaction).
+
+    The links are first read as tuples: rows already applied (and, with ``own_writes``,
+    rows that only echo what the link last synced, see ``_echoes``) never load a model
+    instance or their subscriber.
+    """
+    known: dict[str, tuple[Any, ...]] = {}
     ids = [row_id(entity, r) for r in rows]
     for start in range(0, len(ids), 500):
-        links.update({str(link.crm_id): link for link in RecordLink.objects.filter(
+        known.update({str(t[1]): t for t in RecordLink.objects.filter(
             tenant=sync.tenant, entity_type=entity, state=LinkState.ACTIVE,
-            crm_id__in=ids[start:start + 500]).select_related("subscriber")})
-    live: list[tuple[RecordLink, dict[str, Any]]] = []
-    inactive: list[RecordLink] = []
+            crm_id__in=ids[start:start + 500]).values_list(*_LINK_TUPLE)})
+    pending: list[dict[str, Any]] = []
+    echoed: list[list[Any]] = []
     strangers: list[str] = []
     for row in rows:
-        link = links.get(row_id(entity, row))
-        if link is None:
+        known_link = known.get(row_id(entity, row))
+        if known_link is None:
             if is_active(row) and not is_qualified_lead(entity, row):
                 strangers.append(str(row.get("emailaddress1") or ""))
             continue
+        pk, _crm_id, link_version, link_active, synced, group_id, origin = known_link
         version = row.get("versionnumber")
-        if (not force and version is not None and link.crm_versionnumber == int(version)
-                and link.crm_active == is_active(row)):
+        if (not force and version is not None and link_version == int(version)
+                and link_active == is_active(row)):
             sync.skip(step, "already applied")
             continue
+        if own_writes and _echoes(sync, entity, row, synced, group_id, origin):
+            echoed.append([True, parse_time(row.get("modifiedon")),
+                           int(version) if version is not None else None, pk])
+            continue
+        pending.append(row)
+    if echoed:
+        # Nothing to resolve: the link only learns the record's version (as ``_finish``).
+        save_link_rows(["crm_active", "crm_modifiedon", "crm_versionnumber"], echoed)
+        sync.skip(step, "our own values read back", len(echoed))
+    links: dict[str, RecordLink] = {}
+    wanted = [row_id(entity, r) for r in pending]
+    for start in range(0, len(wanted), 500):
+        links.update({str(link.crm_id): link for link in RecordLink.objects.filter(
+            tenant=sync.tenant, entity_type=entity, state=LinkState.ACTIVE,
+            crm_id__in=wanted[start:start + 500]).select_related("subscriber")})
+    live: list[tuple[RecordLink, dict[str, Any]]] = []
+    inactive: list[RecordLink] = []
+    for row in pending:
+        link = links.get(row_id(entity, row))
+        if link is None:
+            continue
+        version = row.get("versionnumber")
         master = merged_master(row)
         if master:
             follow_merge(sync, step, link, master)
@@ -188,6 +218,38 @@ def apply_rows(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]
         sync.count(step, "records", len(items))
 
 
+_LINK_TUPLE = ("pk", "crm_id", "crm_versionnumber", "crm_active", "synced_values", "group_id",
+               "origin")
+
+
+def _echoes(sync: Sync, entity: str, row: dict[str, Any], synced: dict[str, Any],
+            group_id: int | None, origin: str) -> bool:
+    """Whether the row holds exactly the values the link last synced (our own writes).
+
+    Then ``apply_row`` would change nothing but the link's version: every two-way field's
+    CRM value equals ``synced_values`` (or is empty where nothing was synced), so S11 keeps
+    the value or, had the subscriber changed since, pushes it — and such a change is after
+    this run's start, which the next push selects anyway. Anything else (one-way or lookup
+    fields, an unmapped option, ``donotbulkemail`` either way, an inactive, qualified or
+    merged record, C6 off) takes the full path.
+    """
+    if (not sync.pull_allowed(origin) or not is_active(row) or is_qualified_lead(entity, row)
+            or merged_master(row) or row.get("donotbulkemail") or "@donotbulkemail" in synced):
+        return False
+    for mf in sync.mappings(sync.unit_for_group(group_id), entity):
+        if not mf.two_way:
+            return False
+        value = crm_value(mf, row, {})
+        if value is UNMAPPED:
+            return False
+        if mf.key in synced:
+            if not same(mf, value, str(synced[mf.key])):
+                return False
+        elif value != "":
+            return False
+    return True
+
+
 def prime_change_tracking(sync: Sync) -> None:
     """Start change tracking at the end of a run for tables linked but never pulled.
 
@@ -205,7 +267,7 @@ def prime_change_tracking(sync: Sync) -> None:
             continue
         if RecordLink.objects.filter(tenant=sync.tenant, entity_type=entity,
                                      state=LinkState.ACTIVE).exists():
-            pull_entity(sync, entity)
+            pull_entity(sync, entity, own_writes=True)
 
 
 def follow_merge(sync: Sync, step: str, link: RecordLink, master: str) -> None:

@@ -27,7 +27,7 @@ from syncjobs.engine.context import Sync
 from syncjobs.engine.entities import ENTITY_TYPES, entity_set, primary_key
 from syncjobs.engine.fields import same, to_crm
 from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
-from syncjobs.engine.linkstore import save_links
+from syncjobs.engine.linkstore import save_link_rows, save_links
 from syncjobs.engine.pull import prime_change_tracking
 from syncjobs.sync_models import LinkState, RecordLink, SyncCursor, SyncIssue
 
@@ -75,7 +75,8 @@ def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
     for entity in ENTITY_TYPES:
         for ids in _batches(sync, pending, entity):
             batch = _load(ids)
-            values = subscriber_values(link.subscriber_id for link in batch)
+            values = subscriber_values((link.subscriber_id for link in batch),
+                                       with_modified=False)
             payloads = [_create_payload(sync, link, values.get(link.subscriber_id, {}))
                         for link in batch]
             results = sync.client.create_multiple(
@@ -147,7 +148,7 @@ def _updates(sync: Sync, active: QuerySet[RecordLink], *, scoped: bool) -> None:
     for index, (entity, ids) in enumerate(batches):
         # The cursor moves with the writes of the last batch (same transaction).
         final = index == len(batches) - 1 and not scoped
-        _update_batch(sync, entity, _load(ids), cursor if final else None, open_issues)
+        _update_batch(sync, entity, ids, cursor if final else None, open_issues)
         sync.checkpoint(STEP, len(ids))
     if not batches and not scoped:
         cursor.save()
@@ -160,27 +161,38 @@ def _open_issues(sync: Sync) -> set[int]:
     ).values_list("subscriber_id", flat=True))
 
 
-def _update_batch(sync: Sync, entity: str, batch: list[RecordLink],
+# What the update diff reads of a link, as a tuple: most links of a batch have nothing to
+# send, and only those that do are loaded as model instances.
+_DIFF_TUPLE = ("pk", "crm_active", "needs_push", "synced_values", "group_id", "subscriber_id",
+               "subscriber__status")
+
+
+def _update_batch(sync: Sync, entity: str, ids: list[int],
                   cursor: SyncCursor | None, open_issues: set[int]) -> None:
-    values = subscriber_values(link.subscriber_id for link in batch)
-    todo: list[tuple[RecordLink, dict[str, Any], dict[str, Any]]] = []
-    cleared = []
-    for link in batch:
-        if not link.crm_active:
+    rows = list(RecordLink.objects.filter(pk__in=ids).order_by("pk").values_list(*_DIFF_TUPLE))
+    values = subscriber_values((row[5] for row in rows), with_modified=False)
+    diffs: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+    cleared: list[list[Any]] = []
+    for pk, crm_active, needs_push, synced, group_id, subscriber_id, status in rows:
+        if not crm_active:
             sync.skip(STEP, "deactivated in the CRM")
             continue
-        record, sent = _diff(sync, link, values.get(link.subscriber_id, {}))
+        record, sent = _diff(sync, entity, group_id, synced, status,
+                             values.get(subscriber_id, {}))
         if record:
-            record[primary_key(entity)] = str(link.crm_id)
-            todo.append((link, record, sent))
-        elif link.needs_push:
-            link.needs_push = False
-            cleared.append(link)
-    save_links(cleared, ["needs_push"])
-    if not todo:
+            diffs[pk] = (record, sent)
+        elif needs_push:
+            cleared.append([False, pk])
+    save_link_rows(["needs_push"], cleared)
+    if not diffs:
         if cursor is not None:
             cursor.save()
         return
+    todo: list[tuple[RecordLink, dict[str, Any], dict[str, Any]]] = []
+    for link in _load(list(diffs)):
+        record, sent = diffs[link.pk]
+        record[primary_key(entity)] = str(link.crm_id)
+        todo.append((link, record, sent))
     results = sync.client.update_multiple(entity_set(entity), entity, [r for _l, r, _s in todo])
     done = []
     with transaction.atomic():
@@ -205,13 +217,12 @@ def _update_batch(sync: Sync, entity: str, batch: list[RecordLink],
                                            if link.subscriber_id in open_issues])
 
 
-def _diff(sync: Sync, link: RecordLink, values: SubValues
-          ) -> tuple[dict[str, Any], dict[str, Any]]:
+def _diff(sync: Sync, entity: str, group_id: int | None, synced: dict[str, Any], status: str,
+          values: SubValues) -> tuple[dict[str, Any], dict[str, Any]]:
     """Changed columns (CRM form) and what they mean on the mailworx side."""
     record: dict[str, Any] = {}
     sent: dict[str, Any] = {}
-    synced = link.synced_values
-    for mf in sync.mappings(sync.unit_for_group(link.group_id), link.entity_type):
+    for mf in sync.mappings(sync.unit_for_group(group_id), entity):
         if not mf.two_way:
             continue
         value = values.get(mf.key, ("", None))[0]
@@ -227,7 +238,7 @@ def _diff(sync: Sync, link: RecordLink, values: SubValues
         record[mf.attribute] = crm
         sent[mf.key] = value
     if (sync.org.write_back_unsubscribes and not synced.get("@donotbulkemail")
-            and link.subscriber.status == SubscriberStatus.UNSUBSCRIBED):
+            and status == SubscriberStatus.UNSUBSCRIBED):
         record["donotbulkemail"] = True
         sent["@donotbulkemail"] = True
     return record, sent
