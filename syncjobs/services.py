@@ -4,7 +4,8 @@ called by the queued run."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,30 +59,33 @@ def already_active(run: JobRun) -> str:
         "status": run.get_status_display().lower()}
 
 
+@contextmanager
+def _explained() -> Iterator[None]:
+    """A refused start becomes ``StartRefused`` with the words a person reads."""
+    try:
+        yield
+    except SyncRefused as exc:
+        raise StartRefused(exc.explanation) from None
+    except runner.JobAlreadyActive as exc:
+        raise StartRefused(already_active(exc.run), exc.run) from None
+
+
 def start_manual_sync(tenant: Tenant, mode: str, *, user: Any = None,
                       trigger: str = Trigger.MANUAL, group: SubscriberGroup | None = None,
                       subscriber: Subscriber | None = None,
                       language: str | None = None, dry_run: bool = False) -> JobRun:
     """Queue a sync started by a person; ``StartRefused`` explains why not."""
-    try:
+    with _explained():
         return start_sync(tenant, mode, trigger=trigger, user=user, group=group,
                           subscriber=subscriber, language=language, dry_run=dry_run)
-    except SyncRefused as exc:
-        raise StartRefused(exc.explanation) from None
-    except runner.JobAlreadyActive as exc:
-        raise StartRefused(already_active(exc.run), exc.run) from None
 
 
 def start_manual_reaction_export(tenant: Tenant, *, user: Any = None,
                                  trigger: str = Trigger.MANUAL,
                                  language: str | None = None) -> JobRun:
     """Queue a reaction export started by a person (S4); ``StartRefused`` explains why not."""
-    try:
+    with _explained():
         return start_reaction_export(tenant, trigger=trigger, user=user, language=language)
-    except SyncRefused as exc:
-        raise StartRefused(exc.explanation) from None
-    except runner.JobAlreadyActive as exc:
-        raise StartRefused(already_active(exc.run), exc.run) from None
 
 
 def cancel_run(run: JobRun) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.utils import timezone
@@ -18,6 +18,7 @@ from syncjobs.engine.fields import MappedField, load_mappings
 from syncjobs.models import JobLogLine
 from syncjobs.runner import JobCancelled, JobContext
 
+HTTP_KEYS = ("round_trips", "operations", "throttled", "retries")
 BATCH = 200  # records per batch: the unit of progress, transactions and pause checks
 
 
@@ -40,6 +41,20 @@ class Sync:
         self._units: dict[int | None, int | None] = {}
         # Tests inject failures at step boundaries through this hook.
         self.on_boundary: Callable[[str], None] | None = None
+        # Requests of earlier attempts of this run stay counted (N2: the run's real cost).
+        earlier = ctx.counters.get("http") or {}
+        self._http_base = {key: int(earlier.get(key, 0)) for key in HTTP_KEYS}
+
+    def run_steps(self, plan: Sequence[tuple[str, Callable[[Sync], None]]]) -> None:
+        """Run the steps in order, each opened at a batch boundary; the request counters
+        are brought up to date however the run ends."""
+        try:
+            for name, step in plan:
+                self.step_counters(name)
+                self.checkpoint(name)
+                step(self)
+        finally:
+            self.http_counters()
 
     # -- counters ------------------------------------------------------------------------
 
@@ -60,15 +75,10 @@ class Sync:
         self.ctx.log(message, level, **data)
 
     def http_counters(self) -> None:
+        """This attempt's requests added to what earlier attempts of the run reported."""
         totals = self.client.log.totals()
-        # Add this attempt's requests to what earlier attempts of the run reported.
-        base = self.ctx.counters.setdefault("_http_base", {
-            "round_trips": 0, "operations": 0, "throttled": 0, "retries": 0})
         self.ctx.counters["http"] = {
-            "round_trips": base["round_trips"] + totals.round_trips,
-            "operations": base["operations"] + totals.operations,
-            "throttled": base["throttled"] + totals.throttled,
-            "retries": base["retries"] + totals.retries,
+            **{key: self._http_base[key] + getattr(totals, key) for key in HTTP_KEYS},
             "wait_seconds": round(totals.wait_seconds, 3),
         }
 

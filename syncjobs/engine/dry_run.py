@@ -67,11 +67,7 @@ def run_dry(ctx: JobContext, client: DataverseClient, plan: Plan,
                         .values_list("pk", flat=True))
     try:
         with transaction.atomic():
-            for name, step in plan:
-                sync.step_counters(name)
-                sync.checkpoint(name)
-                step(sync)
-            sync.http_counters()
+            sync.run_steps(plan)
             mailworx = _mailworx_changes(sync, started, merged_before)
             transaction.set_rollback(True)
     finally:

@@ -75,24 +75,14 @@ NOT_LINKED = "subscriber not linked to a CRM record yet"
 NO_KINDS = "only reactions of kinds that are not exported"
 WAITING_FOR_CAMPAIGN = "CRM campaign could not be created"
 OWNER = "ownerid@odata.bind"
-_ZERO = {"round_trips": 0, "operations": 0, "throttled": 0, "retries": 0}
 
 
 def run_reaction_export(ctx: JobContext) -> dict[str, Any]:
     """Job body of ``reaction_export`` runs (``syncjobs.runner.BODIES``)."""
-    # Requests of earlier attempts of this run stay counted (N2: the run's real cost).
-    ctx.counters["_http_base"] = {k: ctx.counters.get("http", {}).get(k, v)
-                                  for k, v in _ZERO.items()}
     with client_for(ctx.tenant) as client:
         sync = Sync(ctx, client)
         sync.on_boundary = engine_run.boundary_hook  # tests interrupt runs here
-        try:
-            sync.step_counters(STEP)
-            sync.checkpoint(STEP)
-            run_reactions(sync)
-        finally:
-            sync.http_counters()
-            ctx.counters.pop("_http_base", None)
+        sync.run_steps([(STEP, run_reactions)])
     counters = ctx.counters.get(STEP, {})
     return {"written": counters.get("written", 0), "open_issues": refresh_open_count(ctx.tenant)}
 

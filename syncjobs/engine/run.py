@@ -33,7 +33,6 @@ from syncjobs.sync_models import SyncStatus
 
 MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber", "lists",
          "campaigns")
-_ZERO = {"round_trips": 0, "operations": 0, "throttled": 0, "retries": 0}
 
 # Tests put a callable here to interrupt a run at a step boundary (called with the step).
 boundary_hook: Callable[[str], None] | None = None
@@ -73,23 +72,13 @@ def run_sync(ctx: JobContext) -> dict[str, Any]:
         raise ValueError(f"unknown sync mode {mode!r}")
     if ctx.params.get("dry_run"):
         return _dry(ctx, mode)
-    # Requests of earlier attempts of this run stay counted (N2: the run's real cost).
-    ctx.counters["_http_base"] = {k: ctx.counters.get("http", {}).get(k, v)
-                                  for k, v in _ZERO.items()}
     status, _created = SyncStatus.objects.get_or_create(tenant=ctx.tenant)
     status.last_run_id = ctx.run_id
     try:
         with client_for(ctx.tenant) as client:
             sync = Sync(ctx, client)
             sync.on_boundary = boundary_hook
-            try:
-                for name, step in steps_for(mode, ctx.params):
-                    sync.step_counters(name)
-                    sync.checkpoint(name)
-                    step(sync)
-            finally:
-                sync.http_counters()
-                ctx.counters.pop("_http_base", None)
+            sync.run_steps(steps_for(mode, ctx.params))
     except JobCancelled as exc:
         status.last_sync_at = timezone.now()
         status.last_error = (_("Paused before the run ended.") if isinstance(exc, SyncPaused)
@@ -110,7 +99,6 @@ def run_sync(ctx: JobContext) -> dict[str, Any]:
 
 def _dry(ctx: JobContext, mode: str) -> dict[str, Any]:
     """A dry run leaves no trace but its report: not even the tenant's sync status."""
-    ctx.counters.pop("_http_base", None)
     with client_for(ctx.tenant, simulate_writes=True) as client:
         report = run_dry(ctx, client, steps_for(mode, ctx.params), boundary_hook)
     return {"mode": mode, "dry_run": report}

@@ -115,11 +115,9 @@ def test_S12_only_the_tenants_integration_user_starts_runs(
     assert not CrmEvent.objects.exists() and not JobRun.objects.exists()
 
 
-def test_S12_told_activity_is_taken_over_and_an_event_that_waited_is_handled_later(
-        tenant: Tenant, crm: EmulatorServer, owner: AbstractUser, no_dispatch: list[int],
-        ) -> None:
-    """The whole path against the emulator: the CRM tells about A, then about B while A's
-    run is queued; A's run takes A over, the next scheduled run takes B and answers it."""
+def crm_side_of(tenant: Tenant, crm: EmulatorServer, owner: AbstractUser) -> APIClient:
+    """A tenant wired to a quiet emulator org, checked and prepared; returns the API client
+    of its integration user, as the CRM side calls mailworx."""
     unmark_seed_lists(crm)
     quiet_seed_campaigns(EmulatorAdmin(crm))
     configure_tenant_for_emulator(tenant, crm)
@@ -130,6 +128,15 @@ def test_S12_told_activity_is_taken_over_and_an_event_that_waited_is_handled_lat
     crm_side = token_client(issued.access.user)
     crm_side.credentials(HTTP_AUTHORIZATION=crm_side._credentials["HTTP_AUTHORIZATION"],
                          HTTP_X_MAILWORX_ACTIVATION_KEY=issued.activation_key)
+    return crm_side
+
+
+def test_S12_told_activity_is_taken_over_and_an_event_that_waited_is_handled_later(
+        tenant: Tenant, crm: EmulatorServer, owner: AbstractUser, no_dispatch: list[int],
+        ) -> None:
+    """The whole path against the emulator: the CRM tells about A, then about B while A's
+    run is queued; A's run takes A over, the next scheduled run takes B and answers it."""
+    crm_side = crm_side_of(tenant, crm, owner)
     with client_for(tenant) as client:
         activities = {}
         for name in ("A", "B"):
@@ -173,16 +180,7 @@ def test_S12_told_list_is_synced_and_its_event_closed(
         ) -> None:
     """The CRM marks a list and tells us: the queued lists run makes the group and closes
     the event; an event about a list the run did not look at stays waiting."""
-    unmark_seed_lists(crm)
-    quiet_seed_campaigns(EmulatorAdmin(crm))
-    configure_tenant_for_emulator(tenant, crm)
-    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now())
-    ensure_standard_fields(tenant)
-    make_unit(tenant, is_default=True)
-    issued = prepare_mailworx(tenant, user=owner)
-    crm_side = token_client(issued.access.user)
-    crm_side.credentials(HTTP_AUTHORIZATION=crm_side._credentials["HTTP_AUTHORIZATION"],
-                         HTTP_X_MAILWORX_ACTIVATION_KEY=issued.activation_key)
+    crm_side = crm_side_of(tenant, crm, owner)
     with client_for(tenant) as client:
         contact = client.create("contacts", {"lastname": "Told",
                                              "emailaddress1": "told@list.example"})

@@ -3,14 +3,16 @@ the real attribute catalogue, a default business unit, mappings and a synced gro
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
+from audience.campaigns import create_campaign
 from audience.groups import create_group, save_sync_setting
-from audience.models import SubscriberField, SubscriberGroup
+from audience.models import Campaign, SubscriberField, SubscriberGroup
 from audience.services import ensure_standard_fields
 from businessunits.models import BusinessUnit
 from businessunits.services import create_unit
@@ -32,6 +34,7 @@ from tests.crm_fixtures import (  # noqa: F401
     configure_tenant_for_emulator,
     crm_admin,
 )
+from tests.syncjobs.engine.reaction_helpers import REACTION_TEAM
 
 _CATALOGUE: dict[str, CatalogueData] = {}
 
@@ -95,6 +98,13 @@ def unit(tenant: Tenant, org: OrgSettings, crm_client: DataverseClient,
 
 
 MapFn = Callable[..., FieldMapping]
+
+
+@pytest.fixture
+def dv(tenant: Tenant, unit: BusinessUnit, names: None,
+       crm_client: DataverseClient) -> DataverseClient:
+    """The CRM client of a tenant with a default unit and name mappings (lists tests)."""
+    return crm_client
 
 
 @pytest.fixture
@@ -174,3 +184,33 @@ def crm_dump(admin: EmulatorAdmin, entity_set: str, flt: str) -> list[dict[str, 
     response.raise_for_status()
     data = response.json()
     return list(data["value"] if isinstance(data, dict) else data)
+
+
+# -- reaction export (S4) ---------------------------------------------------------------
+
+@pytest.fixture
+def reaction_unit(unit: BusinessUnit) -> BusinessUnit:
+    unit.owner_id, unit.owner_type = uuid.UUID(REACTION_TEAM), "team"
+    unit.save()
+    return unit
+
+
+@pytest.fixture
+def crm_campaign(crm_client: DataverseClient) -> tuple[str, str]:
+    """A campaign with a campaign activity in the CRM, as S3 would have taken it over."""
+    campaign_id, activity_id = str(uuid.uuid4()), str(uuid.uuid4())
+    crm_client.create("campaigns", {"name": "Spring"}, id=campaign_id)
+    crm_client.create("campaignactivities", {
+        "subject": "Spring mailing",
+        "regardingobjectid_campaign_campaignactivity@odata.bind": f"/campaigns({campaign_id})"},
+        id=activity_id)
+    return campaign_id, activity_id
+
+
+@pytest.fixture
+def campaign(tenant: Tenant, reaction_unit: BusinessUnit,
+             crm_campaign: tuple[str, str]) -> Campaign:
+    c = create_campaign(tenant, "Newsletter März", recipients=4)
+    c.crm_campaign_id, c.crm_campaign_activity_id = (uuid.UUID(x) for x in crm_campaign)
+    c.save()
+    return c

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from audience.groups import add_members
 from audience.models import Subscriber, SubscriberGroup
+from audience.subscribers import create_subscriber
 from dynamics import DataverseClient
 
 CODES = {"account": 1, "contact": 2, "lead": 4}
@@ -61,3 +63,13 @@ def lists_named(client: DataverseClient, name: str) -> list[dict[str, Any]]:
 def group_emails(group: SubscriberGroup) -> set[str]:
     return set(Subscriber.objects.live().filter(memberships__group=group)
                .values_list("email_normalised", flat=True))
+
+
+def s6_group(group: SubscriberGroup, dv: DataverseClient) -> dict[str, str]:
+    """Group members that match a contact, a lead and nothing (created as contacts)."""
+    ids = {"contact": record(dv, "c@s6.example"),
+           "lead": record(dv, "l@s6.example", "lead")}
+    subs = [create_subscriber(group.tenant, {"email": e}) for e in
+            ("c@s6.example", "l@s6.example", "new@s6.example")]
+    add_members(group, [s.pk for s in subs])
+    return ids

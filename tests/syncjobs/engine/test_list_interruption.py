@@ -10,7 +10,6 @@ import pytest
 
 from audience.groups import add_members, remove_member
 from audience.models import Subscriber, SubscriberGroup
-from businessunits.models import BusinessUnit
 from dynamics import DataverseClient
 from syncjobs.engine import lists_members
 from syncjobs.models import JobStatus, ListLink, ListLinkState
@@ -25,16 +24,10 @@ from tests.syncjobs.engine.list_helpers import (
     make_list,
     record,
     remove_from_list,
+    s6_group,
 )
-from tests.syncjobs.engine.test_lists import s6_group
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def dv(tenant: Any, unit: BusinessUnit, names: None,
-       crm_client: DataverseClient) -> DataverseClient:
-    return crm_client
 
 
 def changed_on_both_sides(dv: DataverseClient, sync: SyncFn) -> tuple[str, dict[str, str]]:

@@ -9,7 +9,6 @@ import pytest
 
 from audience.groups import add_members, remove_member
 from audience.models import Subscriber, SubscriberGroup
-from businessunits.models import BusinessUnit
 from dynamics import DataverseClient
 from orgsettings.models import OrgSettings
 from syncjobs.models import (
@@ -32,15 +31,10 @@ from tests.syncjobs.engine.list_helpers import (
     make_list,
     record,
     remove_from_list,
+    s6_group,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def dv(tenant: Any, unit: BusinessUnit, names: None,
-        crm_client: DataverseClient) -> DataverseClient:
-    return crm_client
 
 
 def linked_group(list_id: str) -> SubscriberGroup:
@@ -134,17 +128,6 @@ def test_S2_a_qualified_lead_in_a_marked_list_is_never_synced(dv: DataverseClien
 
 
 # -- S6 ----------------------------------------------------------------------------------------
-
-
-def s6_group(group: SubscriberGroup, dv: DataverseClient) -> dict[str, str]:
-    """Group members that match a contact, a lead and nothing (created as contacts)."""
-    ids = {"contact": record(dv, "c@s6.example"),
-           "lead": record(dv, "l@s6.example", "lead")}
-    from audience.subscribers import create_subscriber
-    subs = [create_subscriber(group.tenant, {"email": e}) for e in
-            ("c@s6.example", "l@s6.example", "new@s6.example")]
-    add_members(group, [s.pk for s in subs])
-    return ids
 
 
 def test_S6_one_list_per_member_type_present_named_after_the_group_and_linked_back(

@@ -3,7 +3,6 @@ campaign figures absolute or relative. Everything against the emulator over HTTP
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -16,11 +15,9 @@ from audience.subscribers import create_subscriber
 from businessunits.models import BusinessUnit
 from dynamics import DataverseClient
 from dynamics_emulator import credentials
-from orgsettings.models import OrgSettings, ReactionMode
-from syncjobs.engine.reactions import BATCH
-from syncjobs.engine.start import SyncRefused, start_reaction_export
+from orgsettings.models import OrgSettings
 from syncjobs.models import JobStatus, SyncCursor, SyncIssue
-from syncjobs.sync_models import CampaignExport, ReactionExport, ReactionExportState
+from syncjobs.sync_models import ReactionExport, ReactionExportState
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin, configure_tenant_for_emulator
 from tests.syncjobs.engine.reaction_helpers import (
@@ -38,34 +35,6 @@ from tests.syncjobs.engine.reaction_helpers import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def reaction_unit(unit: BusinessUnit) -> BusinessUnit:
-    unit.owner_id, unit.owner_type = uuid.UUID(REACTION_TEAM), "team"
-    unit.save()
-    return unit
-
-
-@pytest.fixture
-def crm_campaign(crm_client: DataverseClient) -> tuple[str, str]:
-    """A campaign with a campaign activity in the CRM, as S3 would have taken it over."""
-    campaign_id, activity_id = str(uuid.uuid4()), str(uuid.uuid4())
-    crm_client.create("campaigns", {"name": "Spring"}, id=campaign_id)
-    crm_client.create("campaignactivities", {
-        "subject": "Spring mailing",
-        "regardingobjectid_campaign_campaignactivity@odata.bind": f"/campaigns({campaign_id})"},
-        id=activity_id)
-    return campaign_id, activity_id
-
-
-@pytest.fixture
-def campaign(tenant: Tenant, reaction_unit: BusinessUnit,
-             crm_campaign: tuple[str, str]) -> Campaign:
-    c = create_campaign(tenant, "Newsletter März", recipients=4)
-    c.crm_campaign_id, c.crm_campaign_activity_id = (uuid.UUID(x) for x in crm_campaign)
-    c.save()
-    return c
 
 
 def test_S4_activity_regards_the_record_is_on_the_campaign_and_owned_by_the_reaction_owner(
@@ -245,97 +214,6 @@ def test_S4_a_refused_activity_is_an_issue_and_the_others_are_written(
     assert ReactionExport.objects.get(subscriber=gone).state == ReactionExportState.PENDING
 
 
-def test_C4_kinds_switched_off_are_not_written(
-        tenant: Tenant, campaign: Campaign, crm_client: DataverseClient,
-        no_dispatch: list[int]) -> None:
-    OrgSettings.objects.filter(tenant=tenant).update(export_opens=False)
-    opener = linked_subscriber(tenant, crm_client, "opener@c4.example")
-    clicker = linked_subscriber(tenant, crm_client, "clicker@c4.example")
-    react(tenant, [reaction(campaign, opener, "open"), reaction(campaign, clicker, "open"),
-                   reaction(campaign, clicker, "click")])
-    run = export(tenant)
-    assert run.status == JobStatus.SUCCEEDED
-    rows = activities(crm_client)
-    assert list(rows) == [f"{campaign.pk}-{clicker.pk}"]  # only opens: nothing at all
-    assert (rows[f"{campaign.pk}-{clicker.pk}"]["mwx_opens"],
-            rows[f"{campaign.pk}-{clicker.pk}"]["mwx_clicks"]) == (None, 1)
-    assert rows[f"{campaign.pk}-{clicker.pk}"]["subject"] == "Newsletter März: geklickt"
-    figures = crm_client.get("campaigns", str(campaign.crm_campaign_id))
-    assert (figures["mwx_opens"], figures["mwx_clicks"]) == (None, 1)
-    # Switched on again: the opens follow, without a second activity.
-    OrgSettings.objects.filter(tenant=tenant).update(export_opens=True)
-    assert export(tenant).status == JobStatus.SUCCEEDED
-    assert crm_counts(activities(crm_client)) == expected_counts(tenant)
-
-
-def _figures_scenario(tenant: Tenant, campaign: Campaign, client: DataverseClient) -> None:
-    subs = [linked_subscriber(tenant, client, f"f{i}@c5.example") for i in range(3)]
-    react(tenant, [reaction(campaign, subs[0], "open"), reaction(campaign, subs[0], "open"),
-                   reaction(campaign, subs[1], "open"), reaction(campaign, subs[0], "click"),
-                   reaction(campaign, subs[2], "bounce"), reaction(campaign, subs[2], "bounce")])
-
-
-def test_C5_absolute_figures(tenant: Tenant, campaign: Campaign, crm_client: DataverseClient,
-                             no_dispatch: list[int]) -> None:
-    _figures_scenario(tenant, campaign, crm_client)
-    assert export(tenant).counters["reactions"]["figures_written"] == 1
-    row = crm_client.get("campaigns", str(campaign.crm_campaign_id))
-    assert (row["mwx_opens"], row["mwx_clicks"], row["mwx_bounces"]) == (2, 1, 1)
-    assert (row["mwx_openrate"], row["mwx_clickrate"]) == (None, None)
-    assert row["mwx_figuresmode"] == 100000000
-    assert row["mwx_figuresupdatedon"]
-    assert export(tenant).counters["reactions"].get("figures_written", 0) == 0  # unchanged
-
-
-def test_C5_relative_figures(tenant: Tenant, campaign: Campaign, crm_client: DataverseClient,
-                             no_dispatch: list[int]) -> None:
-    OrgSettings.objects.filter(tenant=tenant).update(reaction_mode=ReactionMode.RELATIVE)
-    Campaign.objects.filter(pk=campaign.pk).update(recipients=3)
-    _figures_scenario(tenant, campaign, crm_client)
-    assert export(tenant).status == JobStatus.SUCCEEDED
-    row = crm_client.get("campaigns", str(campaign.crm_campaign_id))
-    assert (row["mwx_openrate"], row["mwx_clickrate"]) == (66.67, 33.33)
-    assert (row["mwx_opens"], row["mwx_clicks"], row["mwx_bounces"]) == (None, None, None)
-    assert row["mwx_figuresmode"] == 100000001
-    # Back to absolute: the next run rewrites the figures without any new reaction.
-    OrgSettings.objects.filter(tenant=tenant).update(reaction_mode=ReactionMode.ABSOLUTE)
-    assert export(tenant).counters["reactions"]["figures_written"] == 1
-    row = crm_client.get("campaigns", str(campaign.crm_campaign_id))
-    assert (row["mwx_opens"], row["mwx_openrate"]) == (2, None)
-
-
-def test_N2_requests_grow_with_pairs_not_reactions(
-        tenant: Tenant, campaign: Campaign, crm_client: DataverseClient,
-        no_dispatch: list[int]) -> None:
-    contacts = crm_client.create_multiple("contacts", "contact", [
-        {"contactid": str(uuid.uuid4()), "lastname": f"n{i}", "emailaddress1": f"n{i}@n2.example"}
-        for i in range(250)])
-    subs = []
-    for i, result in enumerate(contacts):
-        sub = create_subscriber(tenant, {"email": f"n{i}@n2.example"})
-        link(sub, "contact", str(result.entity_id))
-        subs.append(sub)
-    react(tenant, [reaction(campaign, subs[i % 250], "open" if i % 3 else "click", minute=i)
-                   for i in range(1000)])
-    run = export(tenant)
-    assert run.status == JobStatus.SUCCEEDED, run.error
-    assert run.counters["reactions"]["written"] == 250
-    # Version, bulk probes for both tables, one UpsertMultiple, one $batch of figures.
-    assert run.counters["http"]["round_trips"] <= 6, run.counters["http"]
-    assert crm_counts(activities(crm_client)) == expected_counts(tenant)
-
-
-def test_start_reaction_export_is_gated_like_a_sync(tenant: Tenant, campaign: Campaign,
-                                                    no_dispatch: list[int]) -> None:
-    OrgSettings.objects.filter(tenant=tenant).update(sync_paused=True)
-    with pytest.raises(SyncRefused):
-        start_reaction_export(tenant)
-    OrgSettings.objects.filter(tenant=tenant).update(sync_paused=False, check_passed_at=None)
-    with pytest.raises(SyncRefused):
-        start_reaction_export(tenant)
-    assert not CampaignExport.objects.exists()
-
-
 def test_S4_a_retry_after_a_lost_answer_needs_no_assign_privilege(
         tenant: Tenant, campaign: Campaign, crm_client: DataverseClient, crm: Any,
         no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -359,19 +237,6 @@ def test_S4_a_retry_after_a_lost_answer_needs_no_assign_privilege(
     assert not SyncIssue.objects.exists()
     row = activities(crm_client)[f"{campaign.pk}-{sub.pk}"]
     assert (row["mwx_opens"], row["mwx_clicks"], row["_ownerid_value"]) == (1, 1, REACTION_TEAM)
-
-
-def test_N2_one_upsert_multiple_carries_up_to_a_thousand_activities(
-        crm_client: DataverseClient, crm_admin: EmulatorAdmin) -> None:
-    targets = [{"@odata.id": f"mwx_emailreactions(mwx_reactionkey='n2/{i}')",
-                "subject": f"n2 {i}"} for i in range(600)]
-    before = crm_admin.counters()
-    results = crm_client.upsert_multiple("mwx_emailreactions", "mwx_emailreaction", targets,
-                                         chunk_size=BATCH)
-    assert all(r.ok for r in results)
-    after = crm_admin.counters()
-    key = "contoso POST mwx_emailreactions/Microsoft.Dynamics.CRM.UpsertMultiple"
-    assert after.get(key, 0) - before.get(key, 0) == 1
 
 
 def test_N1_reactions_of_a_subscriber_waiting_for_a_retry_are_not_lost(
