@@ -124,7 +124,7 @@ def merge_many(pairs: Sequence[tuple[int, int]]) -> int:
                          .values_list("pk", "subscriber_id"))
         _case_update(Reaction, "subscriber_id",
                      {pk: survivor_of[sid] for pk, sid in reactions.items()})
-        from syncjobs.sync_models import RecordLink
+        from syncjobs.models.sync import RecordLink
 
         with_links = set(RecordLink.objects.filter(subscriber_id__in=sources)
                          .values_list("subscriber_id", flat=True))

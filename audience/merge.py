@@ -39,7 +39,7 @@ def _move_crm_links(source: Subscriber, survivor: Subscriber) -> None:
     (state *unlinked*, ``merged_into`` = the survivor's CRM record), so one CRM record and
     one subscriber stay linked (S9). Links that no longer hold anything move as history.
     """
-    from syncjobs.sync_models import HOLDING_STATES, LinkState, RecordLink
+    from syncjobs.models.sync import HOLDING_STATES, LinkState, RecordLink
 
     kept = RecordLink.objects.filter(subscriber=survivor, state__in=HOLDING_STATES).first()
     for link in RecordLink.objects.filter(subscriber=source, state__in=HOLDING_STATES):

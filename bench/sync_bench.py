@@ -153,8 +153,8 @@ def sync_phase(label: str, tenant: Any, emu: Emulator, state: Path, args: argpar
 
 def reaction_phase(tenant: Any, news: Any, emu: Emulator, state: Path,
                    args: argparse.Namespace) -> None:
-    if importlib.util.find_spec("syncjobs.engine.reactions") is None:
-        print("reaction export: unavailable — syncjobs.engine.reactions.run_reaction_export "
+    if importlib.util.find_spec("syncjobs.engine.steps.reactions") is None:
+        print("reaction export: unavailable — syncjobs.engine.steps.reactions.run_reaction_export "
               "(JobKind.REACTION_EXPORT, branch 'reactions') is not in this branch yet; "
               "phase skipped")
         return
@@ -226,7 +226,7 @@ def main() -> None:
 def check(tenant: Any, emu: Emulator) -> None:
     """Plausibility of the end state, so fast figures cannot hide a broken sync."""
     from audience.models import Subscriber
-    from syncjobs.sync_models import RecordLink, SyncIssue
+    from syncjobs.models.sync import RecordLink, SyncIssue
 
     live = Subscriber.objects.live().filter(tenant=tenant).count()
     links = RecordLink.objects.filter(tenant=tenant, state="active").count()

@@ -162,7 +162,7 @@ def change_both_sides(tenant: Any, changes: int) -> dict[str, int]:
     from audience.subscribers import bulk_upsert
     from orgsettings.connection import client_for
     from syncjobs.engine.entities import entity_set
-    from syncjobs.sync_models import LinkState, RecordLink
+    from syncjobs.models.sync import LinkState, RecordLink
 
     links = list(RecordLink.objects.filter(tenant=tenant, state=LinkState.ACTIVE)
                  .select_related("subscriber").order_by("pk"))

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from audience import urls as audience_urls
 from tenants.auth_forms import LoginForm
 
 urlpatterns = [
@@ -18,6 +19,6 @@ urlpatterns = [
     path("", include("fieldmapping.urls")),
     path("", include("audience.urls")),
     path("", include("syncjobs.urls")),
-    path("", include("audience.urls_data")),
+    path("", include((audience_urls.data_urlpatterns, "audience_data"))),
 ]
 

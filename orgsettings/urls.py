@@ -1,14 +1,14 @@
 from django.urls import path
 
-from orgsettings import check_views, views
+from orgsettings.views import check, settings
 
 app_name = "orgsettings"
 
 urlpatterns = [
-    path("t/<slug:tenant>/setup/", views.progress, name="progress"),
-    path("t/<slug:tenant>/settings/", views.edit, name="edit"),
-    path("t/<slug:tenant>/setup/prepare/", views.prepare, name="prepare"),
-    path("t/<slug:tenant>/setup/reissue/", views.reissue, name="reissue"),
-    path("t/<slug:tenant>/setup/check/", check_views.check, name="check"),
-    path("t/<slug:tenant>/history/", views.history, name="history"),
+    path("t/<slug:tenant>/setup/", settings.progress, name="progress"),
+    path("t/<slug:tenant>/settings/", settings.edit, name="edit"),
+    path("t/<slug:tenant>/setup/prepare/", settings.prepare, name="prepare"),
+    path("t/<slug:tenant>/setup/reissue/", settings.reissue, name="reissue"),
+    path("t/<slug:tenant>/setup/check/", check.check, name="check"),
+    path("t/<slug:tenant>/history/", settings.history, name="history"),
 ]

@@ -40,7 +40,7 @@ BODIES: dict[str, str | JobBody] = {
     "attribute_pull": "fieldmapping.metadata.run_attribute_pull",
     "owner_refresh": "businessunits.owners.run_owner_refresh",
     "sync": "syncjobs.engine.run.run_sync",
-    "reaction_export": "syncjobs.engine.reactions.run_reaction_export",
+    "reaction_export": "syncjobs.engine.steps.reactions.run_reaction_export",
 }
 
 

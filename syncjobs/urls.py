@@ -1,29 +1,29 @@
 from django.urls import path
 
-from syncjobs import issue_views, list_views, sync_views, views
+from syncjobs.views import issues, jobs, lists, sync
 
 app_name = "syncjobs"
 
 urlpatterns = [
-    path("t/<slug:tenant>/jobs/", views.job_list, name="list"),
-    path("t/<slug:tenant>/jobs/<int:pk>/", views.job_detail, name="detail"),
-    path("t/<slug:tenant>/jobs/<int:pk>/progress/", views.job_progress, name="progress"),
-    path("t/<slug:tenant>/jobs/<int:pk>/cancel/", views.job_cancel, name="cancel"),
-    path("t/<slug:tenant>/sync/start/", sync_views.sync_start, name="sync_start"),
-    path("t/<slug:tenant>/sync/issues/", issue_views.issue_list, name="issues"),
-    path("t/<slug:tenant>/sync/issues/retry-all/", issue_views.issue_retry_all,
+    path("t/<slug:tenant>/jobs/", jobs.job_list, name="list"),
+    path("t/<slug:tenant>/jobs/<int:pk>/", jobs.job_detail, name="detail"),
+    path("t/<slug:tenant>/jobs/<int:pk>/progress/", jobs.job_progress, name="progress"),
+    path("t/<slug:tenant>/jobs/<int:pk>/cancel/", jobs.job_cancel, name="cancel"),
+    path("t/<slug:tenant>/sync/start/", sync.sync_start, name="sync_start"),
+    path("t/<slug:tenant>/sync/issues/", issues.issue_list, name="issues"),
+    path("t/<slug:tenant>/sync/issues/retry-all/", issues.issue_retry_all,
          name="issue_retry_all"),
-    path("t/<slug:tenant>/sync/issues/<int:pk>/", issue_views.issue_detail, name="issue"),
-    path("t/<slug:tenant>/sync/issues/<int:pk>/retry/", issue_views.issue_retry,
+    path("t/<slug:tenant>/sync/issues/<int:pk>/", issues.issue_detail, name="issue"),
+    path("t/<slug:tenant>/sync/issues/<int:pk>/retry/", issues.issue_retry,
          name="issue_retry"),
-    path("t/<slug:tenant>/sync/issues/<int:pk>/ignore/", issue_views.issue_ignore,
+    path("t/<slug:tenant>/sync/issues/<int:pk>/ignore/", issues.issue_ignore,
          name="issue_ignore"),
 ]
 
 urlpatterns += [
-    path("t/<slug:tenant>/crm-lists/", list_views.crm_lists, name="crm_lists"),
-    path("t/<slug:tenant>/crm-lists/refresh/", list_views.crm_lists_refresh,
+    path("t/<slug:tenant>/crm-lists/", lists.crm_lists, name="crm_lists"),
+    path("t/<slug:tenant>/crm-lists/refresh/", lists.crm_lists_refresh,
          name="crm_lists_refresh"),
-    path("t/<slug:tenant>/crm-lists/<uuid:list_id>/sync/", list_views.crm_list_sync,
+    path("t/<slug:tenant>/crm-lists/<uuid:list_id>/sync/", lists.crm_list_sync,
          name="crm_list_sync"),
 ]

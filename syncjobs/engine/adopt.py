@@ -30,7 +30,7 @@ from syncjobs.engine.context import BATCH, Sync
 from syncjobs.engine.entities import is_active, is_qualified_lead, row_id
 from syncjobs.engine.fields import related_values, select_columns
 from syncjobs.engine.issues import record_issue
-from syncjobs.sync_models import HOLDING_STATES, LinkOrigin, LinkState, RecordLink
+from syncjobs.models.sync import HOLDING_STATES, LinkOrigin, LinkState, RecordLink
 
 SKIP_QUALIFIED = _("qualified lead (never synced, S2)")
 SKIP_NO_ADDRESS = _("CRM record without an email address")

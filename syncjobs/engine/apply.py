@@ -18,7 +18,7 @@ from audience.subscribers import SubscriberError, set_status, update_subscriber
 from syncjobs.engine.conflicts import Side, decide
 from syncjobs.engine.context import Sync, parse_time
 from syncjobs.engine.fields import UNMAPPED, MappedField, crm_value
-from syncjobs.sync_models import RecordLink
+from syncjobs.models.sync import RecordLink
 
 SubValues = dict[str, tuple[str, dt.datetime | None]]
 Item = tuple[RecordLink, Subscriber, list[MappedField], dict[str, Any]]

@@ -23,7 +23,7 @@ from audience.models import Campaign, SubscriberGroup, SubscriberStatus
 from businessunits.models import BusinessUnit
 from syncjobs.engine.adopt import adopt_records, list_member_pages
 from syncjobs.engine.context import Sync
-from syncjobs.list_models import LIVE_LIST_STATES, MEMBER_TYPE_CODES, ListLink
+from syncjobs.models.lists import LIVE_LIST_STATES, MEMBER_TYPE_CODES, ListLink
 from tenants.models import Tenant
 
 STEP = "campaigns"

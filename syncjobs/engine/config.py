@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from syncjobs.models import JobKind, JobRun, JobStatus
-from syncjobs.sync_models import RecordLink, SyncCursor, SyncIssue, SyncStatus
+from syncjobs.models.sync import RecordLink, SyncCursor, SyncIssue, SyncStatus
 from tenants.models import Tenant
 
 

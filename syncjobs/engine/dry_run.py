@@ -28,8 +28,8 @@ from dynamics import DataverseClient
 from dynamics.simulate import SimulatedWrite
 from syncjobs.engine.context import Sync
 from syncjobs.models import JobLogLine
+from syncjobs.models.sync import RecordLink, SyncIssue
 from syncjobs.runner import JobContext
-from syncjobs.sync_models import RecordLink, SyncIssue
 
 SAMPLE = 10  # examples per kind of change in the report
 Plan = list[tuple[str, Callable[[Sync], None]]]

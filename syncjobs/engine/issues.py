@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from syncjobs.sync_models import IssueState, SyncIssue, SyncStatus
+from syncjobs.models.sync import IssueState, SyncIssue, SyncStatus
 from tenants.models import Tenant
 
 OPEN_STATES = [IssueState.OPEN, IssueState.RETRYING]

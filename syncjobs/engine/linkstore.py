@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import Field
 from django.utils import timezone
 
-from syncjobs.sync_models import RecordLink
+from syncjobs.models.sync import RecordLink
 
 # What apply and push change on a link.
 APPLIED_FIELDS = ("synced_values", "needs_push", "crm_active", "crm_modifiedon",

@@ -25,8 +25,9 @@ from dynamics.errors import PermanentError
 from syncjobs.engine.context import Sync
 from syncjobs.engine.entities import ENTITY_TYPES
 from syncjobs.engine.lists_members import STEP, list_issue, refused_by_crm
-from syncjobs.engine.match import resolve_owner
-from syncjobs.list_models import (
+from syncjobs.engine.steps.match import resolve_owner
+from syncjobs.models import JobLogLine
+from syncjobs.models.lists import (
     LIVE_LIST_STATES,
     MEMBER_TYPE_OF,
     CrmList,
@@ -34,8 +35,7 @@ from syncjobs.list_models import (
     ListLinkState,
     ListOrigin,
 )
-from syncjobs.models import JobLogLine
-from syncjobs.sync_models import LinkState, RecordLink
+from syncjobs.models.sync import LinkState, RecordLink
 
 NAME_MAX = 128  # list.listname is String(128)
 

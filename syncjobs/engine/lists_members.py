@@ -41,9 +41,9 @@ from syncjobs.engine.adopt import adopt_records, list_member_pages
 from syncjobs.engine.context import BATCH, Sync
 from syncjobs.engine.entities import row_id
 from syncjobs.engine.issues import OPEN_STATES, record_issue
-from syncjobs.list_models import CrmList, ListLink, ListLinkState, ListMemberSnapshot, ListOrigin
 from syncjobs.models import JobLogLine
-from syncjobs.sync_models import HOLDING_STATES, IssueState, LinkState, RecordLink, SyncIssue
+from syncjobs.models.lists import CrmList, ListLink, ListLinkState, ListMemberSnapshot, ListOrigin
+from syncjobs.models.sync import HOLDING_STATES, IssueState, LinkState, RecordLink, SyncIssue
 
 STEP = "lists"
 ADD_CHUNK = 1000  # members per AddListMembersList call

@@ -30,7 +30,7 @@ from dynamics.batch import OperationResult
 from orgsettings.models import ReactionMode
 from syncjobs.engine.context import Sync
 from syncjobs.engine.issues import record_issue
-from syncjobs.sync_models import CampaignExport
+from syncjobs.models.sync import CampaignExport
 
 STEP = "reactions"
 NAME_MAX = 128  # campaign.name in the CRM

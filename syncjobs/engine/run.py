@@ -18,18 +18,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orgsettings.connection import client_for
-from syncjobs.engine.backfill import run_backfill
-from syncjobs.engine.campaigns import run_campaigns
 from syncjobs.engine.context import Sync, SyncPaused
 from syncjobs.engine.dry_run import run_dry
 from syncjobs.engine.issues import refresh_open_count
-from syncjobs.engine.lists import run_lists
-from syncjobs.engine.match import run_match
-from syncjobs.engine.pull import run_pull
-from syncjobs.engine.push import run_push
-from syncjobs.engine.reconcile import run_reconcile
+from syncjobs.engine.steps.backfill import run_backfill
+from syncjobs.engine.steps.campaigns import run_campaigns
+from syncjobs.engine.steps.lists import run_lists
+from syncjobs.engine.steps.match import run_match
+from syncjobs.engine.steps.pull import run_pull
+from syncjobs.engine.steps.push import run_push
+from syncjobs.engine.steps.reconcile import run_reconcile
+from syncjobs.models.sync import SyncStatus
 from syncjobs.runner import JobCancelled, JobContext, explain
-from syncjobs.sync_models import SyncStatus
 
 MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber", "lists",
          "campaigns")

@@ -61,7 +61,7 @@ def unmark_seed_lists(server: EmulatorServer) -> None:
 def quiet_seed_campaigns(admin: EmulatorAdmin) -> None:
     """The demo seed has a campaign activity waiting for mailworx (S3); every incremental
     run would take it over. Tests that are not about campaigns start without it."""
-    from syncjobs.engine.campaigns import DISTRIBUTED
+    from syncjobs.engine.steps.campaigns import DISTRIBUTED
 
     for row in crm_dump(admin, "campaignactivities", DISTRIBUTED):
         admin.patch("contoso", "campaignactivities", row["activityid"],

@@ -17,9 +17,9 @@ from businessunits.services import create_unit
 from crmevents.models import CrmEvent, CrmEventKind
 from crmevents.services import record_event
 from dynamics import DataverseClient
-from syncjobs.engine.campaigns import DISTRIBUTED, MAILWORX_CHANNEL
+from syncjobs.engine.steps.campaigns import DISTRIBUTED, MAILWORX_CHANNEL
 from syncjobs.models import JobStatus, SyncIssue
-from syncjobs.sync_models import IssueState
+from syncjobs.models.sync import IssueState
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
 from tests.syncjobs.engine.conftest import SyncFn

@@ -187,7 +187,7 @@ def test_n1_pull_interrupted_between_batches_resumes_without_losing_changes(
         crm_client: DataverseClient, crm_admin: EmulatorAdmin,
         interrupt: Callable[[str, int], None], monkeypatch: pytest.MonkeyPatch,
         tracking: bool) -> None:
-    from syncjobs.engine import pull
+    from syncjobs.engine.steps import pull
 
     if not tracking:
         crm_admin.session.post(f"{crm_admin.base}/tracking", json={

@@ -11,10 +11,10 @@ from audience.models import Campaign
 from audience.subscribers import create_subscriber
 from dynamics import DataverseClient
 from orgsettings.models import OrgSettings, ReactionMode
-from syncjobs.engine.reactions import BATCH
 from syncjobs.engine.start import SyncRefused, start_reaction_export
+from syncjobs.engine.steps.reactions import BATCH
 from syncjobs.models import JobStatus
-from syncjobs.sync_models import CampaignExport
+from syncjobs.models.sync import CampaignExport
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
 from tests.syncjobs.engine.reaction_helpers import (  # noqa: F401  (fixtures)

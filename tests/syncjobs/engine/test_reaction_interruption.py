@@ -15,9 +15,9 @@ from audience.models import Campaign, Reaction
 from audience.subscribers import create_subscriber
 from businessunits.models import BusinessUnit
 from dynamics import DataverseClient
-from syncjobs.engine import reactions
+from syncjobs.engine.steps import reactions
 from syncjobs.models import JobStatus
-from syncjobs.sync_models import ReactionExport, ReactionExportState
+from syncjobs.models.sync import ReactionExport, ReactionExportState
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
 from tests.syncjobs.engine.reaction_helpers import (

@@ -17,7 +17,7 @@ from dynamics import DataverseClient
 from dynamics_emulator import credentials
 from orgsettings.models import OrgSettings
 from syncjobs.models import JobStatus, SyncCursor, SyncIssue
-from syncjobs.sync_models import ReactionExport, ReactionExportState
+from syncjobs.models.sync import ReactionExport, ReactionExportState
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin, configure_tenant_for_emulator
 from tests.syncjobs.engine.reaction_helpers import (

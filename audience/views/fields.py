@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audience import services
-from audience.forms import FieldForm, OptionForm
+from audience.forms.fields import FieldForm, OptionForm
 from audience.models import SubscriberField, SubscriberFieldOption
 from tenants.access import TenantAccess, tenant_view
 

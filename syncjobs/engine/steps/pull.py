@@ -41,8 +41,8 @@ from syncjobs.engine.entities import (
 )
 from syncjobs.engine.fields import UNMAPPED, crm_value, related_values, same, select_columns
 from syncjobs.engine.linkstore import APPLIED_FIELDS, save_link_rows, save_links
-from syncjobs.engine.match import reset_unmatched, unlinked_addresses_known
-from syncjobs.sync_models import HOLDING_STATES, LinkState, RecordLink, SyncCursor
+from syncjobs.engine.steps.match import reset_unmatched, unlinked_addresses_known
+from syncjobs.models.sync import HOLDING_STATES, LinkState, RecordLink, SyncCursor
 
 STEP = "pull"
 OVERLAP = dt.timedelta(minutes=5)

@@ -124,29 +124,3 @@ class JobLogLine(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.level}] {self.message}"
-
-
-from syncjobs.sync_models import (  # noqa: E402  (models of the sync engine, same app)
-    IssueState,
-    LinkEntity,
-    LinkOrigin,
-    LinkState,
-    RecordLink,
-    SyncCursor,
-    SyncIssue,
-    SyncStatus,
-)
-
-__all__ = ["IssueState", "JobKind", "JobLogLine", "JobRun", "JobStatus", "LinkEntity",
-           "LinkOrigin", "LinkState", "RecordLink", "SyncCursor", "SyncIssue", "SyncStatus",
-           "Trigger"]
-
-from syncjobs.list_models import (  # noqa: E402  (models of the lists step, same app)
-    CrmList,
-    ListLink,
-    ListLinkState,
-    ListMemberSnapshot,
-    ListOrigin,
-)
-
-__all__ += ["CrmList", "ListLink", "ListLinkState", "ListMemberSnapshot", "ListOrigin"]

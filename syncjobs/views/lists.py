@@ -17,8 +17,8 @@ from django.views.decorators.http import require_POST
 from orgsettings.models import OrgSettings
 from syncjobs import runner
 from syncjobs.engine.start import SyncRefused, start_sync
-from syncjobs.list_models import LIVE_LIST_STATES, CrmList, ListLink
 from syncjobs.models import JobKind, JobRun
+from syncjobs.models.lists import LIVE_LIST_STATES, CrmList, ListLink
 from tenants.access import TenantAccess, tenant_view
 
 

@@ -28,7 +28,8 @@ from crmevents.services import mark_processed, waiting_ids
 from syncjobs.engine.context import Sync
 from syncjobs.engine.lists_create import create_group_lists
 from syncjobs.engine.lists_members import STEP, sync_link
-from syncjobs.list_models import (
+from syncjobs.models import JobLogLine
+from syncjobs.models.lists import (
     LIVE_LIST_STATES,
     MEMBER_TYPE_CODES,
     CrmList,
@@ -36,7 +37,6 @@ from syncjobs.list_models import (
     ListLinkState,
     ListOrigin,
 )
-from syncjobs.models import JobLogLine
 
 LIST_COLUMNS = ["listid", "listname", "createdfromcode", "statecode", "lockstatus",
                 "membercount", "versionnumber", "mwx_syncwithmailworx", "mwx_mailworxgroupid"]

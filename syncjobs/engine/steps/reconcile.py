@@ -19,8 +19,8 @@ from syncjobs.engine.entities import (
     primary_key,
     row_id,
 )
-from syncjobs.engine.pull import follow_merge
-from syncjobs.sync_models import LinkState, RecordLink
+from syncjobs.engine.steps.pull import follow_merge
+from syncjobs.models.sync import LinkState, RecordLink
 
 STEP = "reconcile"
 COLUMNS = ("statecode", "statuscode", "_masterid_value", "merged")

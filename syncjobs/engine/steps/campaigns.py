@@ -45,7 +45,7 @@ from syncjobs.engine.campaign_recipients import (
 from syncjobs.engine.context import Sync
 from syncjobs.engine.issues import OPEN_STATES, max_attempts, record_issue
 from syncjobs.models import JobLogLine
-from syncjobs.sync_models import IssueState, SyncIssue
+from syncjobs.models.sync import IssueState, SyncIssue
 
 MAILWORX_CHANNEL = 100000000
 # docs/crm-solution.md §2: what "distributed, not yet taken over" means.

@@ -55,14 +55,14 @@ from syncjobs.engine.reaction_totals import (
     enabled_kinds,
     pair_totals,
 )
-from syncjobs.runner import JobContext
-from syncjobs.sync_models import (
+from syncjobs.models.sync import (
     LinkState,
     ReactionExport,
     ReactionExportState,
     RecordLink,
     SyncCursor,
 )
+from syncjobs.runner import JobContext
 
 STEP = "reactions"
 BATCH = 1000  # pairs per batch = targets per UpsertMultiple (N2: ≤ 200 requests / 100,000)

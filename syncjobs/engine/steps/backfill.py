@@ -13,8 +13,8 @@ from django.db import transaction
 from syncjobs.engine.context import BATCH, Sync
 from syncjobs.engine.entities import ENTITY_TYPES, entity_set, primary_key
 from syncjobs.engine.fields import select_columns
-from syncjobs.engine.pull import apply_rows
-from syncjobs.sync_models import LinkState, RecordLink
+from syncjobs.engine.steps.pull import apply_rows
+from syncjobs.models.sync import LinkState, RecordLink
 
 STEP = "backfill"
 

@@ -28,8 +28,8 @@ from syncjobs.engine.entities import ENTITY_TYPES, entity_set, primary_key
 from syncjobs.engine.fields import same, to_crm
 from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
 from syncjobs.engine.linkstore import save_link_rows, save_links
-from syncjobs.engine.pull import prime_change_tracking
-from syncjobs.sync_models import LinkState, RecordLink, SyncCursor, SyncIssue
+from syncjobs.engine.steps.pull import prime_change_tracking
+from syncjobs.models.sync import LinkState, RecordLink, SyncCursor, SyncIssue
 
 STEP = "push"
 # Links per batch: one bulk message (the client splits it into chunks of its own) and one

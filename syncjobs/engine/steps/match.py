@@ -52,7 +52,7 @@ from syncjobs.engine.entities import (
 )
 from syncjobs.engine.fields import related_values, select_columns
 from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
-from syncjobs.sync_models import (
+from syncjobs.models.sync import (
     HOLDING_STATES,
     LinkOrigin,
     LinkState,

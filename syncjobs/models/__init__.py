@@ -1,0 +1,31 @@
+"""The syncjobs app's models: background runs (``jobs``), what the sync engine remembers
+between runs (``sync``) and what the lists step remembers (``lists``)."""
+
+from syncjobs.models.jobs import JobKind, JobLogLine, JobRun, JobStatus, Trigger
+from syncjobs.models.lists import (
+    CrmList,
+    ListLink,
+    ListLinkState,
+    ListMemberSnapshot,
+    ListOrigin,
+)
+from syncjobs.models.sync import (
+    CampaignExport,
+    IssueState,
+    LinkEntity,
+    LinkOrigin,
+    LinkState,
+    ReactionExport,
+    ReactionExportState,
+    RecordLink,
+    SyncCursor,
+    SyncIssue,
+    SyncStatus,
+)
+
+__all__ = [
+    "CampaignExport", "CrmList", "IssueState", "JobKind", "JobLogLine", "JobRun", "JobStatus",
+    "LinkEntity", "LinkOrigin", "LinkState", "ListLink", "ListLinkState", "ListMemberSnapshot",
+    "ListOrigin", "ReactionExport", "ReactionExportState", "RecordLink", "SyncCursor",
+    "SyncIssue", "SyncStatus", "Trigger",
+]
