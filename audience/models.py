@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from mailworx_crm.entity_types import EntityType
 from mailworx_crm.i18n import localized
 from tenants.models import Tenant
 
@@ -232,9 +233,7 @@ class SyncMode(models.TextChoices):
 
 
 def entity_type_choices() -> list[tuple[str, Any]]:
-    """``fieldmapping.models.EntityType`` — imported late: fieldmapping imports this module."""
-    from fieldmapping.models import EntityType
-
+    """The synced CRM tables (a callable because migrations refer to it by name)."""
     return list(EntityType.choices)
 
 

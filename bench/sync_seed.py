@@ -160,8 +160,8 @@ def change_both_sides(tenant: Any, changes: int) -> dict[str, int]:
     linked records changed in the CRM (UpdateMultiple, as another integration would)."""
     from audience.models import SubscriberValue
     from audience.subscribers import bulk_upsert
+    from mailworx_crm.entity_types import entity_set
     from orgsettings.connection import client_for
-    from syncjobs.engine.entities import entity_set
     from syncjobs.models.sync import LinkState, RecordLink
 
     links = list(RecordLink.objects.filter(tenant=tenant, state=LinkState.ACTIVE)

@@ -22,7 +22,7 @@ from fieldmapping.catalogue import (
     Label,
     load_catalogue,
 )
-from fieldmapping.models import EntityType
+from mailworx_crm.entity_types import EntityType
 from orgsettings.connection import client_for
 from syncjobs.models import JobLogLine
 from syncjobs.runner import JobContext

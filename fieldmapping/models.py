@@ -8,14 +8,9 @@ from simple_history.models import HistoricalRecords
 
 from audience.models import SubscriberField, SubscriberFieldOption
 from businessunits.models import BusinessUnit
+from mailworx_crm.entity_types import EntityType
 from mailworx_crm.i18n import localized
 from tenants.models import Tenant
-
-
-class EntityType(models.TextChoices):
-    CONTACT = "contact", _("Contact")
-    ACCOUNT = "account", _("Account")
-    LEAD = "lead", _("Lead")
 
 
 class AttributeType(models.TextChoices):

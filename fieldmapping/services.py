@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 from audience.models import FieldType, SubscriberField, SubscriberFieldOption
 from businessunits.models import BusinessUnit
 from fieldmapping.compat import CHOICE_TYPES, incompatibility
-from fieldmapping.models import CrmAttribute, Direction, EntityType, FieldMapping, OptionMapping
+from fieldmapping.models import CrmAttribute, Direction, FieldMapping, OptionMapping
+from mailworx_crm.entity_types import EntityType
 from tenants.models import Tenant
 
 

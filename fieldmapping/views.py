@@ -11,7 +11,8 @@ from django.views.decorators.http import require_POST
 from businessunits.models import BusinessUnit
 from fieldmapping import services
 from fieldmapping.forms import MappingForm
-from fieldmapping.models import EntityType, FieldMapping
+from fieldmapping.models import FieldMapping
+from mailworx_crm.entity_types import EntityType
 from orgsettings.progress import settings_saved
 from syncjobs.models import JobKind
 from syncjobs.starting import start_from_request

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from audience.models import GroupSyncSetting, SubscriberGroup, SyncMode
-from fieldmapping.models import EntityType
+from mailworx_crm.entity_types import EntityType
 
 
 class GroupSerializer(serializers.ModelSerializer):

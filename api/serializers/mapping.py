@@ -9,8 +9,9 @@ from rest_framework import serializers
 
 from audience.models import SubscriberField
 from businessunits.models import BusinessUnit, OwnerType
-from fieldmapping.models import CrmAttribute, Direction, EntityType, FieldMapping
+from fieldmapping.models import CrmAttribute, Direction, FieldMapping
 from fieldmapping.services import mapping_problems
+from mailworx_crm.entity_types import EntityType
 
 
 class BusinessUnitSerializer(serializers.ModelSerializer):

@@ -25,9 +25,10 @@ from django.utils.translation import gettext_lazy as _
 
 from audience.models import Subscriber, SubscriberField
 from audience.subscribers import SubscriberError, create_subscriber, normalise_email
+from mailworx_crm.entity_types import is_qualified_lead
 from syncjobs.engine.apply import apply_row, subscriber_values
 from syncjobs.engine.context import BATCH, Sync
-from syncjobs.engine.entities import is_active, is_qualified_lead, row_id
+from syncjobs.engine.entities import is_active, row_id
 from syncjobs.engine.fields import related_values, select_columns
 from syncjobs.engine.issues import record_issue
 from syncjobs.models.sync import HOLDING_STATES, LinkOrigin, LinkState, RecordLink

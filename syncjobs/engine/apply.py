@@ -163,10 +163,8 @@ def _finish(sync: Sync, step: str, link: RecordLink, subscriber: Subscriber,
         sync.count(step, "unsubscribed")
     # The marker mirrors the CRM's flag: cleared in the CRM while the subscriber is still
     # unsubscribed, push sets it again (the mailworx opt-out stands, S13).
-    if row.get("donotbulkemail"):
-        res.synced["@donotbulkemail"] = True
-    elif "donotbulkemail" in row:
-        res.synced.pop("@donotbulkemail", None)
+    if "donotbulkemail" in row:
+        link.bulk_email_blocked = bool(row["donotbulkemail"])
     link.synced_values = res.synced
     link.needs_push = link.needs_push or res.needs_push
     link.crm_active = True

@@ -21,16 +21,15 @@ from audience.campaigns import create_campaign
 from audience.groups import GroupError, add_members, create_group
 from audience.models import Campaign, SubscriberGroup, SubscriberStatus
 from businessunits.models import BusinessUnit
+from mailworx_crm.entity_types import MEMBER_TYPE_CODES
 from syncjobs.engine.adopt import adopt_records, list_member_pages
 from syncjobs.engine.context import Sync
-from syncjobs.models.lists import LIVE_LIST_STATES, MEMBER_TYPE_CODES, ListLink
+from syncjobs.models.lists import LIVE_LIST_STATES, ListLink
 from tenants.models import Tenant
 
 STEP = "campaigns"
 ACTIVITIES = "campaignactivities"
 ACTIVITY_ENTITY = "campaignactivity"
-# Member type of a marketing list: the standard ``createdfromcode`` (docs/crm-solution.md §1).
-MEMBER_TYPES = MEMBER_TYPE_CODES
 LIST_COLUMNS = ["listid", "listname", "type", "createdfromcode", "mwx_mailworxgroupid"]
 
 SKIP_DYNAMIC = gettext_lazy("dynamic marketing list (only static lists are read)")
@@ -68,7 +67,7 @@ def prepare_campaign(sync: Sync, row: dict[str, Any]) -> Campaign | Refusal:
             _("Add one or more static marketing lists to the activity in the CRM and "
               "distribute it again; the next sync takes it over."))
     static = [lst for lst in lists
-              if not lst.get("type") and lst.get("createdfromcode") in MEMBER_TYPES]
+              if not lst.get("type") and lst.get("createdfromcode") in MEMBER_TYPE_CODES]
     if len(static) < len(lists):
         sync.skip(STEP, str(SKIP_DYNAMIC), len(lists) - len(static))
     if not static:
@@ -81,7 +80,7 @@ def prepare_campaign(sync: Sync, row: dict[str, Any]) -> Campaign | Refusal:
     unit_id = _unit_of_linked_group(sync, static)
     members: set[int] = set()
     for lst in static:
-        entity = MEMBER_TYPES[int(lst["createdfromcode"])]
+        entity = MEMBER_TYPE_CODES[int(lst["createdfromcode"])]
         for page in list_member_pages(sync, str(lst["listid"]), entity, unit_id):
             members.update(adopt_records(sync, STEP, entity, page, unit_id=unit_id).values())
             sync.checkpoint(STEP)

@@ -15,7 +15,7 @@ from businessunits.models import BusinessUnit
 from dynamics import DataverseClient
 from orgsettings.models import OrgSettings
 from syncjobs.engine.fields import MappedField, load_mappings
-from syncjobs.models import JobLogLine
+from syncjobs.models import JobLogLine, LinkOrigin
 from syncjobs.runner import JobCancelled, JobContext
 
 HTTP_KEYS = ("round_trips", "operations", "throttled", "retries")
@@ -137,7 +137,7 @@ class Sync:
 
     def pull_allowed(self, origin: str) -> bool:
         """C6: list-origin records always flow back; group-origin ones only bidirectionally."""
-        return origin == "crm_list" or self.org.bidirectional_sync
+        return origin == LinkOrigin.CRM_LIST or self.org.bidirectional_sync
 
 
 def parse_time(value: Any) -> dt.datetime | None:

@@ -23,7 +23,8 @@ from audience.models import FieldType, SubscriberField
 from audience.subscribers import SubscriberError, clean_value
 from dynamics import DataverseClient
 from fieldmapping.models import AttributeType, Direction, FieldMapping
-from syncjobs.engine.entities import BASE_COLUMNS, entity_set, primary_key
+from mailworx_crm.entity_types import entity_set, primary_key
+from syncjobs.engine.entities import BASE_COLUMNS
 
 _INTEGER_TYPES = {AttributeType.INTEGER, AttributeType.BIGINT}
 

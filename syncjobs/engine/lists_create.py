@@ -22,20 +22,13 @@ from django.utils.translation import gettext as _
 
 from audience.models import GroupSyncSetting, SubscriberGroup
 from dynamics.errors import PermanentError
+from mailworx_crm.entity_types import ENTITY_TYPES, MEMBER_TYPE_OF
 from syncjobs.engine.context import Sync
-from syncjobs.engine.entities import ENTITY_TYPES
 from syncjobs.engine.lists_members import STEP, list_issue, refused_by_crm
 from syncjobs.engine.steps.match import resolve_owner
 from syncjobs.models import JobLogLine
-from syncjobs.models.lists import (
-    LIVE_LIST_STATES,
-    MEMBER_TYPE_OF,
-    CrmList,
-    ListLink,
-    ListLinkState,
-    ListOrigin,
-)
-from syncjobs.models.sync import LinkState, RecordLink
+from syncjobs.models.lists import LIVE_LIST_STATES, CrmList, ListLink, ListLinkState
+from syncjobs.models.sync import LinkOrigin, LinkState, RecordLink
 
 NAME_MAX = 128  # list.listname is String(128)
 
@@ -53,7 +46,7 @@ def create_group_lists(sync: Sync, group_id: int | None, cache: dict[str, CrmLis
     owners: dict[str, str | None] = {}
     for setting in settings:
         _plan(sync, setting, owners)
-        pending = ListLink.objects.filter(group=setting.group, origin=ListOrigin.MAILWORX_GROUP,
+        pending = ListLink.objects.filter(group=setting.group, origin=LinkOrigin.MAILWORX_GROUP,
                                           state=ListLinkState.PENDING).order_by("pk")
         for link in pending:
             try:
@@ -77,9 +70,9 @@ def _plan(sync: Sync, setting: GroupSyncSetting, owners: dict[str, str | None]) 
         subscriber__memberships__group=group).values_list("entity_type", flat=True).distinct())
     # A type is covered by the group's own list in any state (a deleted one is not made
     # again) or by a live list the group came from (S1).
-    covered = set(ListLink.objects.filter(group=group, origin=ListOrigin.MAILWORX_GROUP)
+    covered = set(ListLink.objects.filter(group=group, origin=LinkOrigin.MAILWORX_GROUP)
                   .values_list("member_type", flat=True))
-    covered |= set(ListLink.objects.filter(group=group, origin=ListOrigin.CRM_LIST,
+    covered |= set(ListLink.objects.filter(group=group, origin=LinkOrigin.CRM_LIST,
                                            state__in=LIVE_LIST_STATES)
                    .values_list("member_type", flat=True))
     missing = [entity for entity in ENTITY_TYPES if entity in present and entity not in covered]
@@ -95,7 +88,7 @@ def _plan(sync: Sync, setting: GroupSyncSetting, owners: dict[str, str | None]) 
         for entity in missing:
             ListLink.objects.create(
                 tenant=sync.tenant, group=group, list_id=uuid.uuid4(), member_type=entity,
-                list_name=list_name(group, entity), origin=ListOrigin.MAILWORX_GROUP,
+                list_name=list_name(group, entity), origin=LinkOrigin.MAILWORX_GROUP,
                 state=ListLinkState.PENDING, create_owner=owner)
 
 

@@ -42,8 +42,15 @@ from syncjobs.engine.context import BATCH, Sync
 from syncjobs.engine.entities import row_id
 from syncjobs.engine.issues import OPEN_STATES, record_issue
 from syncjobs.models import JobLogLine
-from syncjobs.models.lists import CrmList, ListLink, ListLinkState, ListMemberSnapshot, ListOrigin
-from syncjobs.models.sync import HOLDING_STATES, IssueState, LinkState, RecordLink, SyncIssue
+from syncjobs.models.lists import CrmList, ListLink, ListLinkState, ListMemberSnapshot
+from syncjobs.models.sync import (
+    HOLDING_STATES,
+    IssueState,
+    LinkOrigin,
+    LinkState,
+    RecordLink,
+    SyncIssue,
+)
 
 STEP = "lists"
 ADD_CHUNK = 1000  # members per AddListMembersList call
@@ -60,7 +67,7 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
     snapshot = {str(i) for i in link.snapshot.values_list("crm_id", flat=True)}
     group_side = _group_records(sync, link, counted)
     # A list this run created (no version read back yet) has no members to read.
-    fresh = crm.version is None and link.origin == ListOrigin.MAILWORX_GROUP
+    fresh = crm.version is None and link.origin == LinkOrigin.MAILWORX_GROUP
     read = take_crm and not fresh and (link.synced_version is None
                                        or crm.version != link.synced_version)
     rows: dict[str, dict[str, Any]] = {}
@@ -109,7 +116,7 @@ def _usable(sync: Sync, link: ListLink, crm: CrmList | None) -> bool:
                    "group “%(group)s” stays as it is.")
                  % {"list": link.list_name, "group": link.group.name}, JobLogLine.Level.WARNING)
         return False
-    if link.origin == ListOrigin.CRM_LIST:
+    if link.origin == LinkOrigin.CRM_LIST:
         if not crm.marked or not crm.active:
             if link.state != ListLinkState.STOPPED:
                 link.state = ListLinkState.STOPPED
@@ -141,13 +148,13 @@ def _usable(sync: Sync, link: ListLink, crm: CrmList | None) -> bool:
 
 def _takes_crm_changes(sync: Sync, link: ListLink, crm: CrmList) -> bool:
     """S1 lists always; a group's own lists with C6 on, while they stay marked."""
-    if link.origin == ListOrigin.CRM_LIST:
+    if link.origin == LinkOrigin.CRM_LIST:
         return True
     return sync.org.bidirectional_sync and (crm.marked or not link.linked_back)
 
 
 def _unit(sync: Sync, link: ListLink) -> int | None:
-    if link.origin == ListOrigin.CRM_LIST:
+    if link.origin == LinkOrigin.CRM_LIST:
         return sync.default_unit_id()  # a list-origin group has no setting: default unit
     return sync.unit_for_group(link.group_id)
 
@@ -312,7 +319,7 @@ def _finish(sync: Sync, link: ListLink, crm: CrmList, *, changed: bool, read: bo
     is the one seen before this run plus what our writes moved, nobody else changed the
     membership and the new version is ours; otherwise the next run reads the members.
     """
-    link_back = not link.linked_back and (link.origin == ListOrigin.CRM_LIST
+    link_back = not link.linked_back and (link.origin == LinkOrigin.CRM_LIST
                                           or sync.org.bidirectional_sync)
     if changed or link_back:
         body: dict[str, Any] = {"mwx_lastsyncon": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")}

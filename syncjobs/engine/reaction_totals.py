@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from audience.models import BounceType, Campaign, Reaction, ReactionKind
 from dynamics.odata import string_literal
-from syncjobs.engine.entities import entity_set
+from mailworx_crm.entity_types import entity_set
 from tenants.models import Tenant
 
 Pair = tuple[int, int]  # (campaign id, subscriber id)

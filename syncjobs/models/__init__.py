@@ -7,12 +7,10 @@ from syncjobs.models.lists import (
     ListLink,
     ListLinkState,
     ListMemberSnapshot,
-    ListOrigin,
 )
 from syncjobs.models.sync import (
     CampaignExport,
     IssueState,
-    LinkEntity,
     LinkOrigin,
     LinkState,
     ReactionExport,
@@ -25,7 +23,7 @@ from syncjobs.models.sync import (
 
 __all__ = [
     "CampaignExport", "CrmList", "IssueState", "JobKind", "JobLogLine", "JobRun", "JobStatus",
-    "LinkEntity", "LinkOrigin", "LinkState", "ListLink", "ListLinkState", "ListMemberSnapshot",
-    "ListOrigin", "ReactionExport", "ReactionExportState", "RecordLink", "SyncCursor",
+    "LinkOrigin", "LinkState", "ListLink", "ListLinkState", "ListMemberSnapshot",
+    "ReactionExport", "ReactionExportState", "RecordLink", "SyncCursor",
     "SyncIssue", "SyncStatus", "Trigger",
 ]

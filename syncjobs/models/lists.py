@@ -9,11 +9,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from audience.models import SubscriberGroup
+from syncjobs.models.sync import LinkOrigin
 from tenants.models import Tenant
-
-# Dataverse ``createdfromcode`` ↔ the member table (docs/crm-solution.md §1).
-MEMBER_TYPE_CODES = {1: "account", 2: "contact", 4: "lead"}
-MEMBER_TYPE_OF = {entity: code for code, entity in MEMBER_TYPE_CODES.items()}
 
 
 class CrmList(models.Model):
@@ -43,11 +40,6 @@ class CrmList(models.Model):
         return f"{self.name} ({self.member_type})"
 
 
-class ListOrigin(models.TextChoices):
-    CRM_LIST = "crm_list", _("CRM marketing list marked for sync")
-    MAILWORX_GROUP = "mailworx_group", _("created for a mailworx group")
-
-
 class ListLinkState(models.TextChoices):
     # A create is planned: list_id was chosen by us and stored before the request (N1).
     PENDING = "pending", _("Being created in the CRM")
@@ -72,7 +64,7 @@ class ListLink(models.Model):
     list_id = models.UUIDField()
     member_type = models.CharField(max_length=16)
     list_name = models.CharField(max_length=200)
-    origin = models.CharField(max_length=20, choices=ListOrigin.choices)
+    origin = models.CharField(max_length=20, choices=LinkOrigin.choices)
     state = models.CharField(max_length=20, choices=ListLinkState.choices,
                              default=ListLinkState.ACTIVE)
     # For a pending create: the systemuser who will own the new list (S5).

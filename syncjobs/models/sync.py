@@ -9,17 +9,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from audience.models import Campaign, Subscriber, SubscriberGroup
+from mailworx_crm.entity_types import EntityType
 from tenants.models import Tenant
 
 
-class LinkEntity(models.TextChoices):
-    CONTACT = "contact", _("Contact")
-    ACCOUNT = "account", _("Account")
-    LEAD = "lead", _("Lead")
-
-
 class LinkOrigin(models.TextChoices):
-    CRM_LIST = "crm_list", _("CRM marketing list")
+    """What made a record link or a list link: a CRM marketing list marked for sync (S1),
+    or a mailworx group's CRM setting (S5/S6)."""
+
+    CRM_LIST = "crm_list", _("CRM marketing list marked for sync")
     MAILWORX_GROUP = "mailworx_group", _("mailworx group")
 
 
@@ -39,14 +37,13 @@ class RecordLink(models.Model):
     """A subscriber ↔ CRM record link.
 
     ``synced_values``: per mapped subscriber-field key, the value (mailworx canonical text)
-    both sides had after the last sync; S11 compares each side against it. The key
-    ``@donotbulkemail`` records an unsubscribe already written back (S13).
+    both sides had after the last sync; S11 compares each side against it.
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="record_links")
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE,
                                    related_name="crm_links")
-    entity_type = models.CharField(max_length=16, choices=LinkEntity.choices)
+    entity_type = models.CharField(max_length=16, choices=EntityType.choices)
     crm_id = models.UUIDField()
     origin = models.CharField(max_length=20, choices=LinkOrigin.choices,
                               default=LinkOrigin.MAILWORX_GROUP)
@@ -56,6 +53,10 @@ class RecordLink(models.Model):
     state = models.CharField(max_length=20, choices=LinkState.choices, default=LinkState.ACTIVE)
     crm_active = models.BooleanField(default=True)  # statecode 0 when last seen
     synced_values = models.JSONField(default=dict, blank=True)
+    # The CRM record's "do not allow bulk email" as last synced, read or written (S13): an
+    # unsubscribe already written back is not sent again, and a flag cleared in the CRM
+    # while the subscriber stays unsubscribed is set again by push.
+    bulk_email_blocked = models.BooleanField(default=False)
     # The mailworx side has changes the CRM has not received yet (set by match / pull).
     needs_push = models.BooleanField(default=False)
     crm_modifiedon = models.DateTimeField(null=True, blank=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
 from syncjobs.engine.context import BATCH, Sync
-from syncjobs.engine.entities import ENTITY_TYPES, entity_set, primary_key
 from syncjobs.engine.fields import select_columns
 from syncjobs.engine.steps.pull import apply_rows
 from syncjobs.models.sync import LinkState, RecordLink

@@ -25,18 +25,13 @@ from audience.groups import GroupError, create_group
 from audience.models import SubscriberGroup
 from crmevents.models import CrmEventKind
 from crmevents.services import mark_processed, waiting_ids
+from mailworx_crm.entity_types import MEMBER_TYPE_CODES
 from syncjobs.engine.context import Sync
 from syncjobs.engine.lists_create import create_group_lists
 from syncjobs.engine.lists_members import STEP, sync_link
 from syncjobs.models import JobLogLine
-from syncjobs.models.lists import (
-    LIVE_LIST_STATES,
-    MEMBER_TYPE_CODES,
-    CrmList,
-    ListLink,
-    ListLinkState,
-    ListOrigin,
-)
+from syncjobs.models.lists import LIVE_LIST_STATES, CrmList, ListLink, ListLinkState
+from syncjobs.models.sync import LinkOrigin
 
 LIST_COLUMNS = ["listid", "listname", "createdfromcode", "statecode", "lockstatus",
                 "membercount", "versionnumber", "mwx_syncwithmailworx", "mwx_mailworxgroupid"]
@@ -179,7 +174,7 @@ def discover(sync: Sync, cache: dict[str, CrmList], only: str | None) -> None:
             group = _group_for(sync, crm)
             ListLink.objects.create(tenant=sync.tenant, group=group, list_id=list_id,
                                     member_type=crm.member_type, list_name=crm.name,
-                                    origin=ListOrigin.CRM_LIST, state=ListLinkState.ACTIVE)
+                                    origin=LinkOrigin.CRM_LIST, state=ListLinkState.ACTIVE)
         sync.count(STEP, "lists_discovered")
         sync.log(_("Marketing list “%(list)s” is marked for sync: its members become "
                    "subscribers of group “%(group)s”.") % {"list": crm.name, "group": group.name})

@@ -38,18 +38,17 @@ from audience.models import (
 from dynamics.bulk import InLookup
 from dynamics.errors import DynamicsError
 from dynamics.odata import string_literal
-from orgsettings.models import Deployment
-from syncjobs.engine.apply import apply_many, subscriber_values
-from syncjobs.engine.context import Sync
-from syncjobs.engine.entities import (
-    ACTIVE_STATE,
+from mailworx_crm.entity_types import (
+    ACTIVE_STATES,
     ENTITY_TYPES,
     MATCH_RANK,
     entity_set,
-    is_active,
     is_qualified_lead,
-    row_id,
 )
+from orgsettings.models import Deployment
+from syncjobs.engine.apply import apply_many, subscriber_values
+from syncjobs.engine.context import Sync
+from syncjobs.engine.entities import is_active, row_id
 from syncjobs.engine.fields import related_values, select_columns
 from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
 from syncjobs.models.sync import (
@@ -268,7 +267,7 @@ def _reactivate(sync: Sync, sub: Subscriber, entity: str, crm_id: str) -> bool:
               "in the organisation settings."), skipped="deactivated, reactivation off")
         return False
     try:
-        sync.client.set_state(entity_set(entity), crm_id, *ACTIVE_STATE[entity])
+        sync.client.set_state(entity_set(entity), crm_id, *ACTIVE_STATES[entity])
     except DynamicsError as exc:
         _issue(sync, sub, entity, crm_id, exc.explanation, code=exc.code or "")
         return False

@@ -28,17 +28,10 @@ from django.utils.translation import gettext as _
 from audience.merge import merge_subscribers
 from dynamics.errors import ChangeTrackingNotEnabled, PermanentError
 from dynamics.odata import is_guid
+from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, is_qualified_lead, primary_key
 from syncjobs.engine.apply import apply_many, subscriber_values
 from syncjobs.engine.context import BATCH, Sync, parse_time
-from syncjobs.engine.entities import (
-    ENTITY_TYPES,
-    entity_set,
-    is_active,
-    is_qualified_lead,
-    merged_master,
-    primary_key,
-    row_id,
-)
+from syncjobs.engine.entities import is_active, merged_master, row_id
 from syncjobs.engine.fields import UNMAPPED, crm_value, related_values, same, select_columns
 from syncjobs.engine.linkstore import APPLIED_FIELDS, save_link_rows, save_links
 from syncjobs.engine.steps.match import reset_unmatched, unlinked_addresses_known
@@ -155,13 +148,13 @@ def apply_rows(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]
             if is_active(row) and not is_qualified_lead(entity, row):
                 strangers.append(str(row.get("emailaddress1") or ""))
             continue
-        pk, _crm_id, link_version, link_active, synced, group_id, origin = known_link
+        pk, _crm_id, link_version, link_active, synced, blocked, group_id, origin = known_link
         version = row.get("versionnumber")
         if (not force and version is not None and link_version == int(version)
                 and link_active == is_active(row)):
             sync.skip(step, "already applied")
             continue
-        if own_writes and _echoes(sync, entity, row, synced, group_id, origin):
+        if own_writes and not blocked and _echoes(sync, entity, row, synced, group_id, origin):
             echoed.append([True, parse_time(row.get("modifiedon")),
                            int(version) if version is not None else None, pk])
             continue
@@ -218,8 +211,8 @@ def apply_rows(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]
         sync.count(step, "records", len(items))
 
 
-_LINK_TUPLE = ("pk", "crm_id", "crm_versionnumber", "crm_active", "synced_values", "group_id",
-               "origin")
+_LINK_TUPLE = ("pk", "crm_id", "crm_versionnumber", "crm_active", "synced_values",
+               "bulk_email_blocked", "group_id", "origin")
 
 
 def _echoes(sync: Sync, entity: str, row: dict[str, Any], synced: dict[str, Any],
@@ -230,11 +223,12 @@ def _echoes(sync: Sync, entity: str, row: dict[str, Any], synced: dict[str, Any]
     CRM value equals ``synced_values`` (or is empty where nothing was synced), so S11 keeps
     the value or, had the subscriber changed since, pushes it — and such a change is after
     this run's start, which the next push selects anyway. Anything else (one-way or lookup
-    fields, an unmapped option, ``donotbulkemail`` either way, an inactive, qualified or
+    fields, an unmapped option, ``donotbulkemail`` either way (the caller passes only links
+    whose flag is not set), an inactive, qualified or
     merged record, C6 off) takes the full path.
     """
     if (not sync.pull_allowed(origin) or not is_active(row) or is_qualified_lead(entity, row)
-            or merged_master(row) or row.get("donotbulkemail") or "@donotbulkemail" in synced):
+            or merged_master(row) or row.get("donotbulkemail")):
         return False
     for mf in sync.mappings(sync.unit_for_group(group_id), entity):
         if not mf.two_way:

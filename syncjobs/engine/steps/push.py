@@ -22,9 +22,9 @@ from django.utils.translation import gettext as _
 
 from audience.models import Subscriber, SubscriberStatus, SubscriberValue
 from dynamics.batch import OperationResult
+from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
 from syncjobs.engine.apply import SubValues, subscriber_values
 from syncjobs.engine.context import Sync
-from syncjobs.engine.entities import ENTITY_TYPES, entity_set, primary_key
 from syncjobs.engine.fields import same, to_crm
 from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
 from syncjobs.engine.linkstore import save_link_rows, save_links
@@ -83,18 +83,19 @@ def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
                 entity_set(entity), entity, [p for p, _s in payloads])
             done = []
             with transaction.atomic():
-                for link, (_payload, synced), result in zip(batch, payloads, results,
+                for link, (payload, synced), result in zip(batch, payloads, results,
                                                            strict=True):
                     # 412: an earlier attempt of this run already created it (N1).
                     if result.ok or result.status == 412:
                         link.state = LinkState.ACTIVE
                         link.synced_values = synced
+                        link.bulk_email_blocked = bool(payload.get("donotbulkemail"))
                         link.needs_push = False
                         done.append(link)
                         sync.count(STEP, "created")
                     else:
                         _failed(sync, link, result)
-                save_links(done, ["state", "synced_values", "needs_push"])
+                save_links(done, ["state", "synced_values", "bulk_email_blocked", "needs_push"])
                 resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in done
                                                    if link.subscriber_id in open_issues])
             sync.checkpoint(STEP, len(batch))
@@ -123,7 +124,6 @@ def _create_payload(sync: Sync, link: RecordLink,
         record["ownerid@odata.bind"] = f"/systemusers({link.create_owner})"
     if sub.status == SubscriberStatus.UNSUBSCRIBED and sync.org.write_back_unsubscribes:
         record["donotbulkemail"] = True
-        synced["@donotbulkemail"] = True
     return record, synced
 
 
@@ -163,21 +163,21 @@ def _open_issues(sync: Sync) -> set[int]:
 
 # What the update diff reads of a link, as a tuple: most links of a batch have nothing to
 # send, and only those that do are loaded as model instances.
-_DIFF_TUPLE = ("pk", "crm_active", "needs_push", "synced_values", "group_id", "subscriber_id",
-               "subscriber__status")
+_DIFF_TUPLE = ("pk", "crm_active", "needs_push", "synced_values", "bulk_email_blocked",
+               "group_id", "subscriber_id", "subscriber__status")
 
 
 def _update_batch(sync: Sync, entity: str, ids: list[int],
                   cursor: SyncCursor | None, open_issues: set[int]) -> None:
     rows = list(RecordLink.objects.filter(pk__in=ids).order_by("pk").values_list(*_DIFF_TUPLE))
-    values = subscriber_values((row[5] for row in rows), with_modified=False)
+    values = subscriber_values((row[6] for row in rows), with_modified=False)
     diffs: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     cleared: list[list[Any]] = []
-    for pk, crm_active, needs_push, synced, group_id, subscriber_id, status in rows:
+    for pk, crm_active, needs_push, synced, blocked, group_id, subscriber_id, status in rows:
         if not crm_active:
             sync.skip(STEP, "deactivated in the CRM")
             continue
-        record, sent = _diff(sync, entity, group_id, synced, status,
+        record, sent = _diff(sync, entity, group_id, synced, blocked, status,
                              values.get(subscriber_id, {}))
         if record:
             diffs[pk] = (record, sent)
@@ -198,13 +198,14 @@ def _update_batch(sync: Sync, entity: str, ids: list[int],
     with transaction.atomic():
         if cursor is not None:
             cursor.save()
-        for (link, _record, sent), result in zip(todo, results, strict=True):
+        for (link, record, sent), result in zip(todo, results, strict=True):
             if result.ok:
                 link.synced_values = {**link.synced_values, **sent}
                 link.needs_push = False
                 done.append(link)
                 sync.count(STEP, "updated")
-                if "@donotbulkemail" in sent:
+                if record.get("donotbulkemail"):
+                    link.bulk_email_blocked = True
                     sync.count(STEP, "unsubscribes_written")
             elif result.status == 404:
                 link.state = LinkState.CRM_DELETED
@@ -212,12 +213,13 @@ def _update_batch(sync: Sync, entity: str, ids: list[int],
                 sync.count(STEP, "unlinked_deleted")
             else:
                 _failed(sync, link, result)
-        save_links(done, ["synced_values", "needs_push"])
+        save_links(done, ["synced_values", "bulk_email_blocked", "needs_push"])
         resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in done
                                            if link.subscriber_id in open_issues])
 
 
-def _diff(sync: Sync, entity: str, group_id: int | None, synced: dict[str, Any], status: str,
+def _diff(sync: Sync, entity: str, group_id: int | None, synced: dict[str, Any],
+          bulk_email_blocked: bool, status: str,
           values: SubValues) -> tuple[dict[str, Any], dict[str, Any]]:
     """Changed columns (CRM form) and what they mean on the mailworx side."""
     record: dict[str, Any] = {}
@@ -237,10 +239,9 @@ def _diff(sync: Sync, entity: str, group_id: int | None, synced: dict[str, Any],
             continue
         record[mf.attribute] = crm
         sent[mf.key] = value
-    if (sync.org.write_back_unsubscribes and not synced.get("@donotbulkemail")
+    if (sync.org.write_back_unsubscribes and not bulk_email_blocked
             and status == SubscriberStatus.UNSUBSCRIBED):
         record["donotbulkemail"] = True
-        sent["@donotbulkemail"] = True
     return record, sent
 
 

@@ -13,8 +13,8 @@ from audience.reactions import ReactionOutcome, record_reactions
 from audience.subscribers import create_subscriber
 from dynamics import DataverseClient
 from dynamics_emulator.orgs import stable_id
+from mailworx_crm.entity_types import entity_set
 from syncjobs import runner
-from syncjobs.engine.entities import entity_set
 from syncjobs.engine.start import start_reaction_export
 from syncjobs.models import JobRun, LinkState, RecordLink
 from tenants.models import Tenant

@@ -262,3 +262,22 @@ def test_merged_records_are_followed_to_the_master(
     assert str(live.crm_id) == master
     link.refresh_from_db()
     assert link.state == LinkState.UNLINKED and str(link.merged_into) == master
+
+
+def test_s13_the_link_remembers_the_bulk_email_flag_and_writes_it_once(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_admin: EmulatorAdmin, names: None) -> None:
+    sub, link = linked_contact(crm_client, group, sync, "flag@example.org", {})
+    assert link.bulk_email_blocked is False
+    unsubscribe(sub)
+    assert sync().counters["push"]["unsubscribes_written"] == 1
+    link.refresh_from_db()
+    assert link.bulk_email_blocked is True
+    assert "@donotbulkemail" not in link.synced_values
+    again = sync()
+    assert "unsubscribes_written" not in again.counters.get("push", {})
+    # Cleared in the CRM: the pull learns it, and push sets it again (the opt-out stands).
+    crm_admin.patch("contoso", "contacts", str(link.crm_id), {"donotbulkemail": False})
+    assert sync().counters["push"]["unsubscribes_written"] == 1
+    link.refresh_from_db()
+    assert link.bulk_email_blocked is True

@@ -14,9 +14,9 @@ from orgsettings.models import OrgSettings
 from syncjobs.models import (
     CrmList,
     JobStatus,
+    LinkOrigin,
     ListLink,
     ListLinkState,
-    ListOrigin,
     RecordLink,
     SyncIssue,
 )
@@ -143,7 +143,7 @@ def test_S6_one_list_per_member_type_present_named_after_the_group_and_linked_ba
         assert row["createdfromcode"] == {"contact": 2, "lead": 4}[entity]
         assert row["mwx_syncwithmailworx"] is True  # C6 on: linked back
         assert row["mwx_mailworxgroupid"] == str(group.pk)
-        assert link.origin == ListOrigin.MAILWORX_GROUP and link.state == ListLinkState.ACTIVE
+        assert link.origin == LinkOrigin.MAILWORX_GROUP and link.state == ListLinkState.ACTIVE
     new = RecordLink.objects.get(subscriber__email_normalised="new@s6.example").crm_id
     assert crm_members(dv, str(links["contact"].list_id)) == {ids["contact"], str(new)}
     assert crm_members(dv, str(links["lead"].list_id), "lead") == {ids["lead"]}
