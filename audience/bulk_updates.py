@@ -36,6 +36,7 @@ from audience.subscribers import (
     prepare_item,
     tenant_fields,
 )
+from mailworx_crm.email_address import normalise_email
 from tenants.models import Tenant
 
 
@@ -148,7 +149,7 @@ def merge_many(pairs: Sequence[tuple[int, int]]) -> int:
                 survivor.language = mirrored[(survivor.pk, SubscriberField.LANGUAGE)]
             if mirrored.get((survivor.pk, SubscriberField.EMAIL)):
                 survivor.email = mirrored[(survivor.pk, SubscriberField.EMAIL)]
-                survivor.email_normalised = survivor.email.strip().lower()
+                survivor.email_normalised = normalise_email(survivor.email)
             survivor.updated_at = now
         Subscriber.objects.bulk_update(list(unique), [
             "status", "status_changed_at", "email", "email_normalised", "language",

@@ -36,6 +36,32 @@ def create_group(tenant: Tenant, name: str, description: str = "") -> Subscriber
         raise GroupError(_("A group named “%(name)s” exists already.") % {"name": name}) from None
 
 
+# Numbered names tried before giving up: "Name", "Name (2)" … "Name (999)".
+FREE_NAME_TRIES = 1000
+
+
+def create_group_with_free_name(tenant: Tenant, base: str,
+                                description: str = "") -> SubscriberGroup:
+    """A new group named ``base``, numbered when that name is taken ("Name (2)" …): group
+    names are unique per tenant, and a group made by hand is never taken over."""
+    base = base.strip()
+    if not base:
+        raise GroupError(_("A group needs a name."))
+    limit = SubscriberGroup._meta.get_field("name").max_length or 200
+    taken = set(SubscriberGroup.objects.filter(tenant=tenant, name__startswith=base[:limit - 6])
+                .values_list("name", flat=True))
+    for n in range(1, FREE_NAME_TRIES):
+        suffix = f" ({n})" if n > 1 else ""
+        name = base[:limit - len(suffix)].rstrip() + suffix
+        if name in taken:
+            continue
+        try:
+            return create_group(tenant, name, description)
+        except GroupError:  # made meanwhile by someone else
+            taken.add(name)
+    raise GroupError(_("No free name is left for a group named “%(name)s”.") % {"name": base})
+
+
 def add_members(group: SubscriberGroup, subscriber_ids: Iterable[int]) -> int:
     """Add live subscribers of the group's tenant; returns how many were new members."""
     ids = list(Subscriber.objects.live().filter(

@@ -22,6 +22,7 @@ from audience.models import (
     SubscriberStatus,
     SubscriberValue,
 )
+from mailworx_crm.email_address import normalise_email
 
 # A subscriber who opted out, or whose mailbox bounced, stays so after a merge (S13).
 _STATUS_WEIGHT = {SubscriberStatus.ACTIVE: 0, SubscriberStatus.BOUNCED: 1,
@@ -89,7 +90,7 @@ def merge_subscribers(source: Subscriber, survivor: Subscriber) -> Subscriber:
             survivor.language = values[SubscriberField.LANGUAGE]
         if values.get(SubscriberField.EMAIL):
             survivor.email = values[SubscriberField.EMAIL]
-            survivor.email_normalised = survivor.email.strip().lower()
+            survivor.email_normalised = normalise_email(survivor.email)
         survivor.save()
 
         Subscriber.objects.filter(merged_into=source).update(merged_into=survivor)

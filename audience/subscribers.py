@@ -36,6 +36,7 @@ from audience.models import (
     SubscriberValue,
 )
 from audience.services import STANDARD_FIELDS, ensure_standard_fields
+from mailworx_crm.email_address import normalise_email, same_address
 from tenants.models import Tenant
 
 CHUNK_SIZE = 1000
@@ -66,10 +67,6 @@ class UpsertResult:
     @property
     def ok(self) -> bool:
         return self.outcome not in (Outcome.AMBIGUOUS, Outcome.INVALID)
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def tenant_fields(tenant: Tenant) -> dict[str, SubscriberField]:
@@ -165,8 +162,8 @@ def _changes(current: Mapping[str, str], values: Mapping[str, str]) -> dict[str,
     changed = {}
     for key, value in values.items():
         old = current.get(key)
-        same_address = old is not None and normalise_email(old) == normalise_email(value)
-        if key == SubscriberField.EMAIL and same_address:
+        unchanged_address = old is not None and same_address(old, value)
+        if key == SubscriberField.EMAIL and unchanged_address:
             continue
         if old != value and not (old is None and value == ""):
             changed[key] = value

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
+from mailworx_crm.email_address import normalise_email
 from tenants.models import Membership, Role, Tenant
 
 
@@ -24,10 +25,6 @@ class MembershipError(Exception):
 class InviteResult:
     membership: Membership
     created_user: bool
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 @transaction.atomic

@@ -28,10 +28,10 @@ from audience.subscribers import (
     SubscriberError,
     bulk_upsert,
     create_subscriber,
-    normalise_email,
     set_status,
     update_subscriber,
 )
+from mailworx_crm.email_address import normalise_email
 
 
 @extend_schema_view(

@@ -24,7 +24,8 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from audience.models import Subscriber, SubscriberField
-from audience.subscribers import SubscriberError, create_subscriber, normalise_email
+from audience.subscribers import SubscriberError, create_subscriber
+from mailworx_crm.email_address import normalise_email
 from mailworx_crm.entity_types import is_qualified_lead
 from syncjobs.engine.apply import apply_row, subscriber_values
 from syncjobs.engine.context import BATCH, Sync

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from audience.campaigns import create_campaign
-from audience.groups import GroupError, add_members, create_group
+from audience.groups import add_members, create_group_with_free_name
 from audience.models import Campaign, SubscriberGroup, SubscriberStatus
 from businessunits.models import BusinessUnit
 from mailworx_crm.entity_types import MEMBER_TYPE_CODES
@@ -135,17 +135,9 @@ def _record(sync: Sync, row: dict[str, Any], subject: str, unit_id: int | None,
 
 def _new_group(tenant: Tenant, subject: str) -> SubscriberGroup:
     """A group of its own per campaign; group names are unique, so a taken one is numbered."""
-    base = _("%(subject)s – recipients") % {"subject": subject}
-    for n in range(1, 1000):
-        suffix = f" ({n})" if n > 1 else ""
-        try:
-            return create_group(tenant, base[:200 - len(suffix)] + suffix,
-                                _("Recipients of the CRM campaign activity “%(subject)s”.")
-                                % {"subject": subject})
-        except GroupError:
-            continue
-    raise GroupError(_("No free name for the recipients group of “%(subject)s”.")
-                     % {"subject": subject})
+    return create_group_with_free_name(
+        tenant, _("%(subject)s – recipients") % {"subject": subject},
+        _("Recipients of the CRM campaign activity “%(subject)s”.") % {"subject": subject})
 
 
 def withdraw_campaign(campaign: Campaign) -> None:

@@ -23,6 +23,7 @@ from audience.models import FieldType, SubscriberField
 from audience.subscribers import SubscriberError, clean_value
 from dynamics import DataverseClient
 from fieldmapping.models import AttributeType, Direction, FieldMapping
+from mailworx_crm.email_address import same_address
 from mailworx_crm.entity_types import entity_set, primary_key
 from syncjobs.engine.entities import BASE_COLUMNS
 
@@ -134,7 +135,7 @@ def same(mf: MappedField, a: str | None, b: str | None) -> bool:
         except InvalidOperation:
             return False
     if mf.key == SubscriberField.EMAIL:
-        return a.strip().lower() == b.strip().lower()
+        return same_address(a, b)
     return False
 
 

@@ -7,7 +7,13 @@ import uuid
 import pytest
 from django.core.exceptions import ValidationError
 
-from audience.groups import create_group, effective_business_unit, save_sync_setting
+from audience.groups import (
+    GroupError,
+    create_group,
+    create_group_with_free_name,
+    effective_business_unit,
+    save_sync_setting,
+)
 from businessunits.models import BusinessUnit
 from orgsettings.models import Deployment, OrgSettings, ReactionMode
 from tenants.models import Tenant
@@ -50,3 +56,16 @@ def test_business_unit_of_another_tenant_is_refused(tenant: Tenant, other_tenant
     default = unit(tenant, "Head office", default=True)
     setting = save_sync_setting(group, future_owner="")
     assert effective_business_unit(setting) == default
+
+
+def test_a_taken_group_name_is_numbered_and_long_names_keep_their_number(
+        tenant: Tenant) -> None:
+    create_group(tenant, "Spring")
+    create_group(tenant, "Spring (2)")
+    assert create_group_with_free_name(tenant, " Spring ").name == "Spring (3)"
+    long = "x" * 250
+    first, second = (create_group_with_free_name(tenant, long) for _ in range(2))
+    assert first.name == "x" * 200
+    assert second.name == "x" * 196 + " (2)"
+    with pytest.raises(GroupError):
+        create_group_with_free_name(tenant, "   ")

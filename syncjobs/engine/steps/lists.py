@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audience.groups import GroupError, create_group
+from audience.groups import GroupError, create_group, create_group_with_free_name
 from audience.models import SubscriberGroup
 from crmevents.models import CrmEventKind
 from crmevents.services import mark_processed, waiting_ids
@@ -189,14 +189,10 @@ def _group_for(sync: Sync, crm: CrmList) -> SubscriberGroup:
                 state__in=LIVE_LIST_STATES).exists():
             return earlier
     base = crm.name.strip() or str(crm.list_id)
-    for n in range(1, 100):
-        # A group of that name may exist already (made by hand): never take it over.
-        name = base if n == 1 else f"{base} ({n})"
-        try:
-            return create_group(sync.tenant, name)
-        except GroupError:
-            continue
-    return create_group(sync.tenant, f"{base} ({crm.list_id})")
+    try:
+        return create_group_with_free_name(sync.tenant, base)
+    except GroupError:
+        return create_group(sync.tenant, f"{base} ({crm.list_id})")
 
 
 def _report(sync: Sync, list_id: str) -> None:

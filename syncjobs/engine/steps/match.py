@@ -38,6 +38,7 @@ from audience.models import (
 from dynamics.bulk import InLookup
 from dynamics.errors import DynamicsError
 from dynamics.odata import string_literal
+from mailworx_crm.email_address import normalise_email
 from mailworx_crm.entity_types import (
     ACTIVE_STATES,
     ENTITY_TYPES,
@@ -153,7 +154,7 @@ def _merge_duplicates(sync: Sync, members: list[tuple[int, str]],
 
 def unlinked_addresses_known(sync: Sync, addresses: Iterable[str]) -> bool:
     """Whether any live, unlinked subscriber of the tenant has one of ``addresses``."""
-    wanted = sorted({a.strip().lower() for a in addresses if a})
+    wanted = sorted({normalise_email(a) for a in addresses if a})
     for start in range(0, len(wanted), 500):
         if (Subscriber.objects.live().filter(tenant=sync.tenant,
                                               email_normalised__in=wanted[start:start + 500])
@@ -175,7 +176,7 @@ def _lookup(sync: Sync, emails: list[str]) -> dict[str, list[tuple[str, dict[str
                for entity in ENTITY_TYPES]
     for entity, rows in zip(ENTITY_TYPES, sync.client.lookup_in_many(lookups), strict=True):
         for row in rows:
-            address = str(row.get("emailaddress1") or "").strip().lower()
+            address = normalise_email(str(row.get("emailaddress1") or ""))
             found.setdefault(address, []).append((entity, row))
     return found
 
