@@ -17,7 +17,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audience.merge import _STATUS_WEIGHT, MergeError, _move_crm_links
+from audience.merge import _STATUS_WEIGHT, MergeError
 from audience.models import (
     GroupMembership,
     Reaction,
@@ -101,9 +101,10 @@ def merge_many(pairs: Sequence[tuple[int, int]]) -> int:
     """``merge_subscribers`` for many ``(source id, survivor id)`` pairs in one transaction.
 
     The same rules (S9, S11, S13): memberships the survivor lacks move, field values keep
-    the newer one per field, reactions and CRM links move, the stricter status stays, the
-    source becomes a tombstone and tombstones never chain. Sources are distinct and never
-    survivors; several sources may share a survivor (applied in the given order).
+    the newer one per field, reactions move, the stricter status stays, the source becomes
+    a tombstone and tombstones never chain. Sources are distinct and never survivors;
+    several sources may share a survivor (applied in the given order). CRM record links
+    are the engine's: ``syncjobs.engine.merge`` moves them.
     """
     if not pairs:
         return 0
@@ -125,12 +126,6 @@ def merge_many(pairs: Sequence[tuple[int, int]]) -> int:
                          .values_list("pk", "subscriber_id"))
         _case_update(Reaction, "subscriber_id",
                      {pk: survivor_of[sid] for pk, sid in reactions.items()})
-        from syncjobs.models.sync import RecordLink
-
-        with_links = set(RecordLink.objects.filter(subscriber_id__in=sources)
-                         .values_list("subscriber_id", flat=True))
-        for source in sorted(with_links):
-            _move_crm_links(subs[source], subs[survivor_of[source]])
         survivors = []
         for source, survivor_id in pairs:
             src, survivor = subs[source], subs[survivor_id]

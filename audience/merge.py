@@ -1,7 +1,8 @@
 """Merging two subscribers that share an address (S9).
 
 Everything moves to the survivor in one transaction: group memberships, field values (per
-field the newer ``modified_at`` wins, S11), reactions and CRM links. The merged-away
+field the newer ``modified_at`` wins, S11) and reactions; the CRM record links are the sync
+engine's and move with them in ``syncjobs.engine.merge``, the only caller. The merged-away
 subscriber stays as a tombstone (``merged_into`` = survivor) so that anything still naming
 it — a retried reaction ingest, an old cursor — can be redirected; subscribers merged into
 the source earlier are re-pointed to the survivor, so tombstones never chain.
@@ -33,29 +34,6 @@ class MergeError(ValueError):
     pass
 
 
-def _move_crm_links(source: Subscriber, survivor: Subscriber) -> None:
-    """Move the source's CRM record links to the survivor (runs inside the merge transaction).
-
-    The survivor keeps its own link when it has one; the source's link is then closed
-    (state *unlinked*, ``merged_into`` = the survivor's CRM record), so one CRM record and
-    one subscriber stay linked (S9). Links that no longer hold anything move as history.
-    """
-    from syncjobs.models.sync import HOLDING_STATES, LinkState, RecordLink
-
-    kept = RecordLink.objects.filter(subscriber=survivor, state__in=HOLDING_STATES).first()
-    for link in RecordLink.objects.filter(subscriber=source, state__in=HOLDING_STATES):
-        if kept is None:
-            link.subscriber = survivor
-            link.save(update_fields=["subscriber", "updated_at"])
-            kept = link
-        else:
-            link.state = LinkState.UNLINKED
-            link.merged_into = kept.crm_id
-            link.save(update_fields=["state", "merged_into", "updated_at"])
-    RecordLink.objects.filter(subscriber=source).exclude(
-        state__in=HOLDING_STATES).update(subscriber=survivor)
-
-
 def merge_subscribers(source: Subscriber, survivor: Subscriber) -> Subscriber:
     """Merge ``source`` into ``survivor``; returns the refreshed survivor."""
     if source.pk == survivor.pk:
@@ -77,7 +55,6 @@ def merge_subscribers(source: Subscriber, survivor: Subscriber) -> Subscriber:
 
         _merge_values(source, survivor)
         Reaction.objects.filter(subscriber=source).update(subscriber=survivor)
-        _move_crm_links(source, survivor)
 
         if _STATUS_WEIGHT[SubscriberStatus(source.status)] > _STATUS_WEIGHT[
                 SubscriberStatus(survivor.status)]:

@@ -140,9 +140,7 @@ def update_option(
 
 def option_usages(option: SubscriberFieldOption) -> list[str]:
     """The option mappings (unit, entity type, CRM value) that point at ``option``."""
-    from fieldmapping.models import OptionMapping  # fieldmapping depends on audience
-
-    rows = OptionMapping.objects.filter(subscriber_option=option).select_related(
+    rows = option.option_mappings.select_related(
         "field_mapping__business_unit", "field_mapping__crm_attribute")
     return [
         f"{om.field_mapping.business_unit.name} ({om.field_mapping.get_entity_type_display()}, "
@@ -156,8 +154,6 @@ def remove_option(option: SubscriberFieldOption, *, confirmed: bool = False) -> 
     """Remove an option. One used by option mappings needs ``confirmed=True``; those option
     mappings are removed with it (each deletion recorded in their history), leaving the
     field mapping incomplete until the admin maps the CRM value again."""
-    from fieldmapping.models import OptionMapping
-
     usages = option_usages(option)
     if usages and not confirmed:
         raise FieldError(
@@ -165,6 +161,15 @@ def remove_option(option: SubscriberFieldOption, *, confirmed: bool = False) -> 
               "remove it together with those option mappings.")
             % {"label": option.label, "usages": "; ".join(usages)}
         )
-    for om in OptionMapping.objects.filter(subscriber_option=option):
+    for om in option.option_mappings.all():
         om.delete()
     option.delete()
+
+
+@transaction.atomic
+def create_tenant(name: str, slug: str, default_language: str = "de") -> Tenant:
+    """Create a tenant together with its standard subscriber fields (here, not in
+    ``tenants``: tenants knows no other app, and the fields are audience's)."""
+    tenant = Tenant.objects.create(name=name, slug=slug, default_language=default_language)
+    ensure_standard_fields(tenant)
+    return tenant

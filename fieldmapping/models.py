@@ -180,8 +180,10 @@ class OptionMapping(models.Model):
         FieldMapping, on_delete=models.CASCADE, related_name="option_mappings"
     )
     crm_value = models.IntegerField()
+    # The reverse accessor lets audience find an option's mappings without importing
+    # fieldmapping (which builds on audience).
     subscriber_option = models.ForeignKey(
-        SubscriberFieldOption, on_delete=models.CASCADE, related_name="+"
+        SubscriberFieldOption, on_delete=models.CASCADE, related_name="option_mappings"
     )
 
     history = HistoricalRecords()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext_lazy as _
 
 from businessunits.models import BusinessUnit
+from fieldmapping.services import catalogue_loaded, language_mapping_gaps
 from orgsettings.models import IntegrationAccess, OrgSettings
 from tenants.models import Tenant
 
@@ -55,8 +56,6 @@ def mailworx_prepared(tenant: Tenant) -> bool:
 def missing_mappings(tenant: Tenant) -> list[str]:
     """Human-readable gaps: an empty attribute catalogue, units without mappings,
     (unit, entity type) without language."""
-    from fieldmapping.services import catalogue_loaded, language_mapping_gaps
-
     gaps = [] if catalogue_loaded(tenant) else [
         str(_("The CRM attribute catalogue is empty: mappings are chosen from the attributes "
               "that “Synchronise CRM attributes” (on the business units' pages) pulls from "

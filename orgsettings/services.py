@@ -62,10 +62,16 @@ class MissingSecretError(SettingsError):
 
 
 def _org_change_blocked(tenant: Tenant, old_api_url: str, new_api_url: str) -> bool:
-    # Late import: the sync engine reads these settings (syncjobs.engine → orgsettings).
-    from syncjobs.engine.config import org_change_blocked
+    """True when the change points at another organisation while records are linked (S14):
+    the engine's links, cursors and issues would then describe the wrong organisation.
+    (The links are read through the tenant's reverse relation: syncjobs builds on this app.)"""
+    if not old_api_url or _same_org(old_api_url, new_api_url):
+        return False
+    return tenant.record_links.exists()
 
-    return org_change_blocked(tenant, old_api_url, new_api_url)
+
+def _same_org(a: str, b: str) -> bool:
+    return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
 
 
 def secret_field_for(deployment: str) -> str:

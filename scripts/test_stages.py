@@ -1,7 +1,8 @@
 """`make test`: lint, then pytest in stages, then one summary.
 
 Stages
-  lint         ruff + mypy + the OpenAPI schema (drf-spectacular --validate --fail-on-warn)
+  lint         ruff + mypy + import-linter (the design's arrows, pyproject.toml) + the OpenAPI
+               schema (drf-spectacular --validate --fail-on-warn)
   unit         the whole suite except browser tests, on SQLite (or DATABASE_URL if set)
   integration  the Django suite again on a throw-away PostgreSQL cluster, with Redis
   browser      end-to-end tests in real Chromium (Debian package) driven by Playwright
@@ -72,6 +73,8 @@ def pytest(args: list[str], env: dict[str, str] | None = None) -> int:
 def stage_lint() -> None:
     if run([PY, "-m", "ruff", "check", "."]) or run([PY, "-m", "mypy", "."]):
         raise RuntimeError("ruff or mypy reported problems")
+    if run([str(Path(PY).parent / "lint-imports"), "--no-cache"]):
+        raise RuntimeError("an import breaks the design's contracts (pyproject.toml)")
     if run([PY, "manage.py", "spectacular", "--validate", "--fail-on-warn",
             "--file", os.devnull]):
         raise RuntimeError("the OpenAPI schema has errors or warnings")

@@ -97,11 +97,3 @@ def display_name(user: AbstractUser) -> str:
     return user.get_full_name() or user.email or user.get_username()
 
 
-@transaction.atomic
-def create_tenant(name: str, slug: str, default_language: str = "de") -> Tenant:
-    """Create a tenant together with its standard subscriber fields."""
-    from audience.services import ensure_standard_fields  # audience builds on tenants
-
-    tenant = Tenant.objects.create(name=name, slug=slug, default_language=default_language)
-    ensure_standard_fields(tenant)
-    return tenant

@@ -1,8 +1,8 @@
 """Configuration changes that touch the engine's memory (S14).
 
 Pointing a tenant at another CRM organisation while records are linked would apply links,
-cursors and issues of one organisation to another: the save is refused until the admin
-resets them (``reset_links``).
+cursors and issues of one organisation to another: the save is refused
+(``orgsettings.services``) until the admin resets them here (``reset_links``).
 """
 
 from __future__ import annotations
@@ -19,17 +19,6 @@ class ResetRefused(Exception):
     def __init__(self, explanation: str) -> None:
         super().__init__(explanation)
         self.explanation = explanation
-
-
-def _same_org(a: str, b: str) -> bool:
-    return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
-
-
-def org_change_blocked(tenant: Tenant, old_api_url: str, new_api_url: str) -> bool:
-    """True when the change points at another organisation while records are linked."""
-    if not old_api_url or _same_org(old_api_url, new_api_url):
-        return False
-    return RecordLink.objects.filter(tenant=tenant).exists()
 
 
 @transaction.atomic

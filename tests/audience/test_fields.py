@@ -5,9 +5,8 @@ from django.test import Client
 from django.urls import reverse
 
 from audience.models import FieldType, SubscriberField, SubscriberFieldOption
-from audience.services import FieldError, ensure_standard_fields, remove_option
+from audience.services import FieldError, create_tenant, ensure_standard_fields, remove_option
 from tenants.models import Tenant
-from tenants.services import create_tenant
 
 pytestmark = pytest.mark.django_db
 

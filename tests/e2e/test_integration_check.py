@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
+from audience.services import create_tenant
 from dynamics_emulator.server import EmulatorServer
 from orgsettings.services import prepare_mailworx
 from tenants.models import Membership, Role
-from tenants.services import create_tenant
 from tests.crm_fixtures import configure_tenant_for_emulator
 from tests.worker_fixtures import celery_worker_process  # noqa: F401
 

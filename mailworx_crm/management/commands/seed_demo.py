@@ -9,11 +9,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from audience.services import create_tenant
 from mailworx_crm.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_TENANT_SLUG
 from orgsettings.models import Deployment, OrgSettings, ReactionMode
 from orgsettings.services import SETTINGS_FIELDS, save_org_settings
 from tenants.models import Membership, Role, Tenant
-from tenants.services import create_tenant
 
 
 class Command(BaseCommand):

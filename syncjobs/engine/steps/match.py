@@ -25,8 +25,6 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from audience.bulk_updates import merge_many
-from audience.merge import merge_subscribers
 from audience.models import (
     GroupMembership,
     GroupSyncSetting,
@@ -52,6 +50,7 @@ from syncjobs.engine.context import Sync
 from syncjobs.engine.entities import is_active, row_id
 from syncjobs.engine.fields import related_values, select_columns
 from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
+from syncjobs.engine.merge import merge_many, merge_subscribers
 from syncjobs.models.sync import (
     HOLDING_STATES,
     LinkOrigin,

@@ -25,7 +25,6 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils.translation import gettext as _
 
-from audience.merge import merge_subscribers
 from dynamics.errors import ChangeTrackingNotEnabled, PermanentError
 from dynamics.odata import is_guid
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, is_qualified_lead, primary_key
@@ -34,6 +33,7 @@ from syncjobs.engine.context import BATCH, Sync, parse_time
 from syncjobs.engine.entities import is_active, merged_master, row_id
 from syncjobs.engine.fields import UNMAPPED, crm_value, related_values, same, select_columns
 from syncjobs.engine.linkstore import APPLIED_FIELDS, save_link_rows, save_links
+from syncjobs.engine.merge import merge_subscribers
 from syncjobs.engine.steps.match import reset_unmatched, unlinked_addresses_known
 from syncjobs.models.sync import HOLDING_STATES, LinkState, RecordLink, SyncCursor
 

@@ -9,13 +9,13 @@ import pytest
 from django.utils import timezone
 
 from audience.campaigns import create_campaign
-from audience.merge import merge_subscribers
 from audience.models import Campaign
 from audience.subscribers import create_subscriber
 from businessunits.models import BusinessUnit
 from dynamics import DataverseClient
 from dynamics_emulator import credentials
 from orgsettings.models import OrgSettings
+from syncjobs.engine.merge import merge_subscribers
 from syncjobs.models import JobStatus, SyncCursor, SyncIssue
 from syncjobs.models.sync import ReactionExport, ReactionExportState
 from tenants.models import Tenant
