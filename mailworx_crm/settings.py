@@ -246,8 +246,6 @@ JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
 DRY_RUN_SQLITE_MAX_SUBSCRIBERS = env.int("DRY_RUN_SQLITE_MAX_SUBSCRIBERS", default=20000)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 JOB_QUEUE_STALE_SECONDS = env.int("JOB_QUEUE_STALE_SECONDS", default=300)
-# Extra job bodies, kind → dotted path (JSON); for extensions and the test suite.
-JOB_EXTRA_BODIES = env.json("JOB_EXTRA_BODIES", default={})
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True

@@ -5,7 +5,7 @@ enqueue ─▶ (after commit) Celery task ─▶ execute: claim (conditional UPD
 reap_expired: a running job whose lease expired (worker killed) is queued again or failed.
 
 Job bodies are plain functions ``body(ctx: JobContext) -> dict | None`` named in
-``BODIES``; they never touch the run row directly.
+``syncjobs.job_bodies.BODIES``; they never touch the run row directly.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from syncjobs.job_bodies import BODIES
 from syncjobs.models import JobLogLine, JobRun, JobStatus, Trigger
 from tenants.models import Tenant
 
@@ -34,14 +35,6 @@ logger = logging.getLogger(__name__)
 
 JobBody = Callable[["JobContext"], "dict[str, Any] | None"]
 
-# kind → dotted path of the body; resolved lazily so syncjobs imports no job modules.
-BODIES: dict[str, str | JobBody] = {
-    "integration_check": "orgsettings.checks.run_integration_check",
-    "attribute_pull": "fieldmapping.metadata.run_attribute_pull",
-    "owner_refresh": "businessunits.owners.run_owner_refresh",
-    "sync": "syncjobs.engine.run.run_sync",
-    "reaction_export": "syncjobs.engine.steps.reactions.run_reaction_export",
-}
 
 
 class JobAlreadyActive(Exception):
@@ -172,7 +165,7 @@ def claim(run_id: int, worker: str | None = None) -> JobRun | None:
 
 
 def resolve_body(kind: str) -> JobBody:
-    body = BODIES.get(kind) or getattr(settings, "JOB_EXTRA_BODIES", {}).get(kind)
+    body = BODIES.get(kind)
     if body is None:
         raise LookupError(f"no job body registered for {kind!r}")
     return import_string(body) if isinstance(body, str) else body

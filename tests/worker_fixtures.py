@@ -3,7 +3,6 @@ integration stage, REDIS_URL), using the current test database."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,19 +16,18 @@ from kombu import pools as kombu_pools
 from mailworx_crm.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[1]
+# A worker process with the tests' job bodies registered (tests/with_test_bodies.py).
+WITH_TEST_BODIES = [sys.executable, "-m", "tests.with_test_bodies"]
 
 
 def worker_env(**extra: str) -> dict[str, str]:
     """Environment for another process that must use the current test database."""
-    from django.conf import settings
-
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         url = f"sqlite:///{Path(db['NAME']).resolve()}"
     else:
         url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     return {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT),
-            "JOB_EXTRA_BODIES": json.dumps(getattr(settings, "JOB_EXTRA_BODIES", {})),
             **extra}
 
 
@@ -62,7 +60,7 @@ def celery_worker_process(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     celery_app.conf.broker_transport_options = options
     _reset_producer_pool()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mailworx_crm", "worker", "--pool=solo",
+        [*WITH_TEST_BODIES, "celery", "-A", "mailworx_crm", "worker", "--pool=solo",
          "--concurrency=1", "--loglevel=WARNING", "--without-mingle", "--without-gossip",
          f"--hostname=test-{os.getpid()}@localhost"],
         cwd=ROOT, env=worker_env(CELERY_BROKER_URL=url, MWX_VAR_DIR=str(tmp_path)),

@@ -39,8 +39,6 @@ class Sync:
         self.total = 0  # grows as steps learn how much work they have
         self._mappings: dict[tuple[int | None, str], list[MappedField]] = {}
         self._units: dict[int | None, int | None] = {}
-        # Tests inject failures at step boundaries through this hook.
-        self.on_boundary: Callable[[str], None] | None = None
         # Requests of earlier attempts of this run stay counted (N2: the run's real cost).
         earlier = ctx.counters.get("http") or {}
         self._http_base = {key: int(earlier.get(key, 0)) for key in HTTP_KEYS}
@@ -98,8 +96,6 @@ class Sync:
                        "continues from there when it is started again."),
                      JobLogLine.Level.WARNING)
             raise SyncPaused
-        if self.on_boundary is not None:
-            self.on_boundary(step)
 
     # -- configuration ---------------------------------------------------------------------
 

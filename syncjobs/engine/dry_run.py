@@ -54,14 +54,12 @@ class _HeldBack(JobContext):
         self.result.update(values)
 
 
-def run_dry(ctx: JobContext, client: DataverseClient, plan: Plan,
-            on_boundary: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_dry(ctx: JobContext, client: DataverseClient, plan: Plan) -> dict[str, Any]:
     """Run ``plan`` without writing; returns the report stored as the run's ``dry_run``."""
     ctx.log(_("Dry run: the CRM is read but never written, and nothing is saved in mailworx. "
               "The figures say what a real sync would do now."))
     held = _HeldBack(ctx)
     sync = Sync(held, client)
-    sync.on_boundary = on_boundary
     started = timezone.now()
     merged_before = set(Subscriber.objects.filter(tenant=ctx.tenant, merged_into__isnull=False)
                         .values_list("pk", flat=True))

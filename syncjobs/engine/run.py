@@ -34,10 +34,6 @@ from syncjobs.runner import JobCancelled, JobContext, explain
 MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber", "lists",
          "campaigns")
 
-# Tests put a callable here to interrupt a run at a step boundary (called with the step).
-boundary_hook: Callable[[str], None] | None = None
-
-
 def steps_for(mode: str, params: dict[str, Any]) -> list[tuple[str, Callable[[Sync], None]]]:
     group_id = params.get("group_id")
     subscriber_id = params.get("subscriber_id")
@@ -77,7 +73,6 @@ def run_sync(ctx: JobContext) -> dict[str, Any]:
     try:
         with client_for(ctx.tenant) as client:
             sync = Sync(ctx, client)
-            sync.on_boundary = boundary_hook
             sync.run_steps(steps_for(mode, ctx.params))
     except JobCancelled as exc:
         status.last_sync_at = timezone.now()
@@ -100,5 +95,5 @@ def run_sync(ctx: JobContext) -> dict[str, Any]:
 def _dry(ctx: JobContext, mode: str) -> dict[str, Any]:
     """A dry run leaves no trace but its report: not even the tenant's sync status."""
     with client_for(ctx.tenant, simulate_writes=True) as client:
-        report = run_dry(ctx, client, steps_for(mode, ctx.params), boundary_hook)
+        report = run_dry(ctx, client, steps_for(mode, ctx.params))
     return {"mode": mode, "dry_run": report}

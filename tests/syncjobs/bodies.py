@@ -1,4 +1,4 @@
-"""Job bodies used only by the tests (registered through JOB_EXTRA_BODIES)."""
+"""Job bodies used only by the tests (named in ``tests.syncjobs.body_names``)."""
 
 from __future__ import annotations
 

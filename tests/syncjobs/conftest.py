@@ -2,20 +2,15 @@ from __future__ import annotations
 
 import pytest
 
+from syncjobs import job_bodies
+from tests.syncjobs.body_names import TEST_BODIES
 from tests.worker_fixtures import worker_env
 
-__all__ = ["BODIES", "worker_env"]
-
-BODIES = {
-    "test_succeed": "tests.syncjobs.bodies.succeed",
-    "test_fail_readably": "tests.syncjobs.bodies.fail_readably",
-    "test_crash": "tests.syncjobs.bodies.crash",
-    "test_sleep_first": "tests.syncjobs.bodies.sleep_on_first_attempt",
-    "test_sleep_briefly": "tests.syncjobs.bodies.sleep_briefly",
-    "test_wait_for_cancel": "tests.syncjobs.bodies.wait_for_cancel",
-}
+__all__ = ["worker_env"]
 
 
 @pytest.fixture(autouse=True)
-def _test_bodies(settings: object) -> None:
-    settings.JOB_EXTRA_BODIES = BODIES  # type: ignore[attr-defined]
+def _test_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' own job kinds, registered from outside (the product has no test hook)."""
+    for kind, body in TEST_BODIES.items():
+        monkeypatch.setitem(job_bodies.BODIES, kind, body)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +16,7 @@ from django.utils import timezone
 from syncjobs import runner
 from syncjobs.models import JobLogLine, JobRun, JobStatus
 from tenants.models import Tenant
-from tests.syncjobs.conftest import worker_env
+from tests.worker_fixtures import WITH_TEST_BODIES, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,7 +83,7 @@ def test_killed_worker_is_detected_and_the_run_resumed(tenant: Tenant, no_dispat
                                                        ) -> None:
     run = runner.enqueue(tenant, "test_sleep_first")
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "run_job", str(run.pk)], cwd=ROOT,
+        [*WITH_TEST_BODIES, "manage.py", "run_job", str(run.pk)], cwd=ROOT,
         env=worker_env(JOB_LEASE_SECONDS="30"),
     )
     try:

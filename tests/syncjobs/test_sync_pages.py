@@ -12,7 +12,7 @@ from django.urls import reverse
 from audience.groups import create_group
 from audience.models import Subscriber, SubscriberGroup
 from orgsettings.models import OrgSettings
-from syncjobs import runner
+from syncjobs import job_bodies, runner
 from syncjobs.models import JobKind, JobLogLine, JobRun, JobStatus, Trigger
 from tenants.models import Tenant
 from tests.syncjobs.ops_fixtures import *  # noqa: F403
@@ -198,9 +198,10 @@ def cancel_midway(ctx: runner.JobContext) -> None:
 
 
 def test_a_cancelled_run_says_where_it_stopped(owner_client: Client, tenant: Tenant,
-                                               settings: Any, no_dispatch: list[int]) -> None:
-    settings.JOB_EXTRA_BODIES = {"test_cancel_midway":
-                                 "tests.syncjobs.test_sync_pages.cancel_midway"}
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               no_dispatch: list[int]) -> None:
+    monkeypatch.setitem(job_bodies.BODIES, "test_cancel_midway",
+                        "tests.syncjobs.test_sync_pages.cancel_midway")
     run = runner.enqueue(tenant, "test_cancel_midway")
     assert runner.execute(run.pk) == JobStatus.CANCELLED
     line = JobLogLine.objects.filter(run=run).last()

@@ -29,7 +29,6 @@ from audience.models import Campaign, Reaction, Subscriber
 from dynamics.batch import OperationResult
 from dynamics.errors import PrivilegeError
 from orgsettings.connection import client_for
-from syncjobs.engine import run as engine_run
 from syncjobs.engine.context import Sync
 from syncjobs.engine.issues import (
     blocked_subscribers,
@@ -78,10 +77,9 @@ OWNER = "ownerid@odata.bind"
 
 
 def run_reaction_export(ctx: JobContext) -> dict[str, Any]:
-    """Job body of ``reaction_export`` runs (``syncjobs.runner.BODIES``)."""
+    """Job body of ``reaction_export`` runs (``syncjobs.job_bodies.BODIES``)."""
     with client_for(ctx.tenant) as client:
         sync = Sync(ctx, client)
-        sync.on_boundary = engine_run.boundary_hook  # tests interrupt runs here
         sync.run_steps([(STEP, run_reactions)])
     counters = ctx.counters.get(STEP, {})
     return {"written": counters.get("written", 0), "open_issues": refresh_open_count(ctx.tenant)}

@@ -25,7 +25,7 @@ from fieldmapping.services import MappingInput, save_mapping
 from orgsettings.connection import client_for
 from orgsettings.models import OrgSettings
 from syncjobs import runner
-from syncjobs.engine import run as engine_run
+from syncjobs.engine.context import Sync
 from syncjobs.engine.start import start_sync
 from syncjobs.models import JobRun
 from tenants.models import Tenant
@@ -165,8 +165,19 @@ def interrupt(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, int], None]:
                 if seen["count"] >= n:
                     seen["fired"] = True
                     raise RuntimeError(f"injected interruption in {step}")
-        monkeypatch.setattr(engine_run, "boundary_hook", hook)
+        at_boundary(monkeypatch, hook)
     return arm
+
+
+def at_boundary(monkeypatch: pytest.MonkeyPatch, hook: Callable[[str], None]) -> None:
+    """Call ``hook(step)`` at every batch boundary of every run, after the engine's own
+    checkpoint (progress, cancel and pause checks): the product has no hook for tests."""
+    checkpoint = Sync.checkpoint
+
+    def checkpoint_then_hook(self: Sync, step: str, n: int = 0) -> None:
+        checkpoint(self, step, n)
+        hook(step)
+    monkeypatch.setattr(Sync, "checkpoint", checkpoint_then_hook)
 
 
 def records_by_email(client: DataverseClient, email: str) -> dict[str, list[dict[str, Any]]]:

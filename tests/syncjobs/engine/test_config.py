@@ -13,13 +13,12 @@ from dynamics_emulator.server import EmulatorServer
 from orgsettings.models import OrgSettings
 from orgsettings.services import SettingsError
 from syncjobs import runner
-from syncjobs.engine import run as engine_run
 from syncjobs.engine.config import reset_links
 from syncjobs.engine.start import SyncRefused, start_sync
 from syncjobs.models import JobStatus, LinkState, RecordLink, SyncCursor, SyncStatus
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin, configure_tenant_for_emulator
-from tests.syncjobs.engine.conftest import MapFn, SyncFn
+from tests.syncjobs.engine.conftest import MapFn, SyncFn, at_boundary
 
 pytestmark = pytest.mark.django_db
 
@@ -82,12 +81,12 @@ def test_c6_pausing_stops_a_running_sync_at_a_batch_boundary_and_resume_finishes
     def pause_in_match(step: str) -> None:
         if step == "match":
             OrgSettings.objects.filter(pk=org.pk).update(sync_paused=True)
-    monkeypatch.setattr(engine_run, "boundary_hook", pause_in_match)
-    run = sync()
+    with monkeypatch.context() as patched:
+        at_boundary(patched, pause_in_match)
+        run = sync()
     assert run.status == JobStatus.CANCELLED
     assert "paused" in SyncStatus.objects.get(tenant=tenant).last_error.lower()
     assert not RecordLink.objects.filter(subscriber=sub, state=LinkState.ACTIVE).exists()
-    monkeypatch.setattr(engine_run, "boundary_hook", None)
     OrgSettings.objects.filter(pk=org.pk).update(sync_paused=False)
     resumed = sync()
     assert resumed.status == JobStatus.SUCCEEDED

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -27,7 +26,7 @@ from syncjobs.models import JobRun, JobStatus, LinkState, RecordLink
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
 from tests.syncjobs.engine.conftest import SyncFn, records_by_email
-from tests.worker_fixtures import worker_env
+from tests.worker_fixtures import WITH_TEST_BODIES, worker_env
 
 ROOT = Path(__file__).resolve().parents[3]
 SHARED = "office@shared-everywhere.example"
@@ -139,7 +138,7 @@ def test_n1_a_killed_worker_is_resumed_by_the_reaper_without_duplicates(
         {"method": "POST", "path": "CreateMultiple", "pslow": 1.0, "slow_ms": 1500}]},
         timeout=10).raise_for_status()
     run = start_sync(tenant, "incremental")
-    worker = subprocess.Popen([sys.executable, "manage.py", "run_job", str(run.pk)], cwd=ROOT,
+    worker = subprocess.Popen([*WITH_TEST_BODIES, "manage.py", "run_job", str(run.pk)], cwd=ROOT,
                               env=worker_env(JOB_LEASE_SECONDS="30"))
     try:
         deadline = time.monotonic() + 60
