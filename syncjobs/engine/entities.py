@@ -1,4 +1,4 @@
-"""The CRM tables the engine syncs, their keys and what their state codes mean (ref. §11)."""
+"""CRM tables the engine syncs, their keys and state codes (docs/dataverse-webapi.md §State)."""
 
 from __future__ import annotations
 
