@@ -80,3 +80,11 @@ def test_client_and_emulator_import_neither_django_nor_each_other(package: str,
                  for path, names in _imports(package).items()
                  if names & {"django", "rest_framework", other}}
     assert not offenders
+
+
+def test_the_image_compiles_the_catalogues_with_the_polib_of_dev() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    [polib] = [r for r in PROJECT["optional-dependencies"]["dev"]
+               if Requirement(r).name == "polib"]
+    assert f'"{polib}"' in dockerfile
+    assert "scripts/compile_messages.py" in dockerfile
