@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()
 TEXT_SUFFIXES = {".py", ".md", ".html", ".txt", ".toml", ".yml", ".yaml", ".cfg", ".ini",
                  ".json", ".js", ".css", ".po", ".sh"}
 TEXT_NAMES = {"Makefile", "Dockerfile", ".gitignore", ".dockerignore"}
@@ -21,7 +20,7 @@ TEXT_NAMES = {"Makefile", "Dockerfile", ".gitignore", ".dockerignore"}
 # section number), and absolute paths of one machine. A URL's path (`https://x/home/`)
 # is not a machine path: the character before the slash must not belong to a host.
 FORBIDDEN = [
-    ("a link to ../shared", re.compile(r"\.\./shared\b")),
+    ("a link to the sibling shared folder", re.compile(r"\.\./shared\b")),
     ("a citation of a reference file kept outside the repo", re.compile(r"\bref(erence|\.) §")),
     ("an absolute machine path", re.compile(r"(?<![\w.:/~-])/(work|home|root)/")),
 ]
@@ -37,7 +36,7 @@ def tracked_text_files() -> tuple[str, ...]:
     names = [n for n in out.split("\0") if n]
     return tuple(n for n in names
                  if (Path(n).suffix in TEXT_SUFFIXES or Path(n).name in TEXT_NAMES)
-                 and n != THIS and (ROOT / n).is_file())
+                 and (ROOT / n).is_file())
 
 
 def _read(name: str) -> str:
@@ -94,8 +93,9 @@ def test_the_checks_catch_what_they_should() -> None:
     def flagged(line: str) -> bool:
         return any(pattern.search(line) for _, pattern in FORBIDDEN)
 
-    for line in ("see ../shared/DESIGN.md", "(reference §5)", "(ref. §11)",
-                 "follow /work/shared/x.md", "at /home/me/x", "HOME=/root/"):
+    # Spelled in pieces, so that this file passes its own check.
+    for line in ("see ../" + "shared" + "/DESIGN.md", "(refer" + "ence §5)", "(ref" + ". §11)",
+                 "follow /" + "work/x.md", "at /" + "home/me/x", "HOME=/" + "root/"):
         assert flagged(line), line
     for line in ("https://example.com/home/x", "docs/crm-solution.md §4",
                  "`/var/lib/mailworx`", "~/home/x"):
