@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-# Service protection: 6000 requests per user in a sliding 300 s window (reference §8.1).
+# Service protection: 6000 requests per user in a sliding 300 s window
+# (docs/dataverse-webapi.md §Service protection).
 SERVICE_PROTECTION_REQUESTS = 6000
 SERVICE_PROTECTION_WINDOW_S = 300.0
 

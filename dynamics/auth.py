@@ -3,7 +3,10 @@
 msal gets its own requests.Session with the connection's CA bundle and trust_env off,
 so the per-connection trust applies to the token endpoint too. msal's token cache
 answers repeated calls and treats a token that expires within five minutes as
-expired, which gives us refresh-before-expiry without our own timer.
+expired. The same five-minute margin is kept on the transport's injectable clock
+(dynamics/clock.py): when it has passed, the cached token is dropped, so a token is
+renewed before it expires whatever msal's own (wall) clock says, and tests move time
+instead of waiting.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import requests
 from requests.auth import AuthBase
 from requests_ntlm import HttpNtlmAuth
 
+from dynamics.clock import Clock, SystemClock
 from dynamics.connection import Connection
 from dynamics.errors import (
     AuthenticationFailed,
@@ -27,6 +31,9 @@ from dynamics.errors import (
     Throttled,
     parse_retry_after,
 )
+
+# msal counts a token that expires within five minutes as expired; so do we.
+REFRESH_MARGIN_S = 300.0
 
 # Entra ID error codes worth their own words (AADSTS…).
 _AAD_EXPLANATIONS = {
@@ -77,9 +84,12 @@ class _TokenSession(requests.Session):
 class BearerToken(AuthBase):
     """Adds `Authorization: Bearer …` from msal, acquiring and caching tokens as needed."""
 
-    def __init__(self, connection: Connection, verify: str | bool) -> None:
+    def __init__(self, connection: Connection, verify: str | bool,
+                 clock: Clock | None = None) -> None:
         self._connection = connection
         self._verify = verify
+        self._clock: Clock = clock or SystemClock()
+        self._refresh_at: float | None = None  # on self._clock: renew the token from then
         self._lock = threading.Lock()
         self._app: msal.ConfidentialClientApplication | None = None
         self._http = _TokenSession()
@@ -106,6 +116,8 @@ class BearerToken(AuthBase):
 
     def token(self) -> str:
         with self._lock:
+            if self._refresh_at is not None and self._clock.monotonic() >= self._refresh_at:
+                self._app = None  # drops msal's cache with the token that is due
             try:
                 app = self._application()
                 result = app.acquire_token_for_client(scopes=[self._connection.scope])
@@ -127,6 +139,8 @@ class BearerToken(AuthBase):
                                            request="token request")
             if result.get("token_source") != "cache":
                 self.acquisitions += 1
+                lifetime = float(result.get("expires_in") or 0)
+                self._refresh_at = self._clock.monotonic() + lifetime - REFRESH_MARGIN_S
             return str(result["access_token"])
 
     def _unavailable(self) -> DynamicsError:
@@ -155,7 +169,8 @@ class BearerToken(AuthBase):
         self._http.close()
 
 
-def make_auth(connection: Connection, verify: str | bool) -> AuthBase:
+def make_auth(connection: Connection, verify: str | bool,
+              clock: Clock | None = None) -> AuthBase:
     if connection.deployment == "on_premise":
         return HttpNtlmAuth(connection.username, connection.password)
-    return BearerToken(connection, verify)
+    return BearerToken(connection, verify, clock)

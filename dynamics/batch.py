@@ -1,7 +1,7 @@
 """`$batch` bodies: multipart/mixed encoding with changesets, and decoding of the answer.
 
 Pure functions, so the wire format is tested without a server. A changeset (here
-`Transaction`) is atomic; GETs must stay outside changesets (reference §5).
+`Transaction`) is atomic; GETs must stay outside changesets (docs/dataverse-webapi.md §Batch).
 """
 
 from __future__ import annotations

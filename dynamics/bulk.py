@@ -38,7 +38,7 @@ from dynamics.records import _options
 from dynamics.transport import build_query, parse_json
 
 BULK_CHUNK = 500  # Microsoft suggests starting near 1000 for small records; stay below
-# A GET inside $batch may be 64 KB long (reference §2.10); stay well under it.
+# A GET inside $batch may be 64 KB long (docs/dataverse-webapi.md §URL length); stay well under it.
 MAX_BATCH_GET_CHARS = 48_000
 
 
@@ -222,7 +222,8 @@ def _batch_ops(message: str, entity_set: str, chunk: list[dict[str, Any]],
             path, headers = str(target["@odata.id"]), {}
         else:
             path = record_path(entity_set, str(data.pop(key)))
-            # Create only / update only, as the bulk message would (reference §3.3).
+            # Create only / update only, as the bulk message would
+            # (docs/dataverse-webapi.md §Upsert).
             headers = {"CreateMultiple": {"If-None-Match": "*"},
                        "UpdateMultiple": {"If-Match": "*"}}.get(message, {})
         ops.append(BatchOperation("PATCH", path, data, headers))

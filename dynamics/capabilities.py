@@ -24,7 +24,7 @@ class Capabilities:
 
     @property
     def return_representation(self) -> bool:
-        """`Prefer: return=representation` arrived with 8.2 (reference §3.1)."""
+        """`Prefer: return=representation` came with 8.2 (docs/dataverse-webapi.md §Versions)."""
         return (self.major, self.minor) >= (8, 2)
 
     @property
@@ -69,7 +69,7 @@ class CapabilitiesApi(RecordsApi):
             return self._capabilities
 
     def supports_bulk(self, table: str) -> bool:
-        """CreateMultiple registered for the table (reference §6: probe sdkmessagefilters)."""
+        """CreateMultiple registered for the table (docs/dataverse-webapi.md §Bulk messages)."""
         caps = self.capabilities
         if not caps.bulk_messages:
             return False

@@ -1,4 +1,5 @@
-"""Change tracking: rows changed and removed since a delta link (reference §7)."""
+"""Change tracking: rows changed and removed since a delta link
+(docs/dataverse-webapi.md §Change tracking)."""
 
 from __future__ import annotations
 

@@ -34,5 +34,9 @@ class FakeClock:
         self.sleeps.append(seconds)
         self.now += max(seconds, 0.0)
 
+    def advance(self, seconds: float) -> None:
+        """Let time pass outside the code under test (not recorded as a wait)."""
+        self.now += seconds
+
     def monotonic(self) -> float:
         return self.now

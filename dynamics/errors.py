@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# CRM error codes from the reference (§8.1, §9.3).
+# CRM error codes (docs/dataverse-webapi.md §Errors, §Service protection).
 CODE_NOT_FOUND = "0x80040217"
 CODE_PRIVILEGE_DENIED = "0x80040220"
 CODE_DUPLICATE_RECORD = "0x80040237"
@@ -230,7 +230,7 @@ def error_from_response(
     if code_l in (CODE_CHANGE_TRACKING_NOT_ENABLED, CODE_CHANGE_TRACKING_INTERSECT):
         return ChangeTrackingNotEnabled(**kw)
     if code_l == CODE_EXPIRED_VERSION_STAMP or status == 410:
-        # Status unconfirmed (reference §7: 400 with the SDK code, or 410 Gone).
+        # Status undocumented (docs/dataverse-webapi.md §Change tracking): SDK code or 410.
         return ChangeTrackingExpired(**kw)
     if code_l in DUPLICATE_CODES:
         return DuplicateRecord(**kw)

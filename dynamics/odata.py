@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from dynamics.transport import build_query
 
-# A GET URL may be 32 KB (reference §2.10); stay well under it.
+# A GET URL may be 32 KB (docs/dataverse-webapi.md §URL length); stay well under it.
 MAX_URL_CHARS = 16_000
 MAX_IN_VALUES = 200
 
@@ -44,7 +44,7 @@ def in_filter(attribute: str, values: Sequence[str]) -> str:
     """`Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=["a","b"])`.
 
     PropertyValues is a JSON-style array: values are double-quoted JSON strings, so an
-    apostrophe needs no doubling there (reference §2.3, the `O'Bryan` example).
+    apostrophe needs no doubling there (docs/dataverse-webapi.md §Filter, the `O'Bryan` example).
     """
     array = "[" + ",".join(json.dumps(str(v), ensure_ascii=False) for v in values) + "]"
     return (f"Microsoft.Dynamics.CRM.In(PropertyName={string_literal(attribute)},"

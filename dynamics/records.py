@@ -64,7 +64,7 @@ class RecordsApi:
         while url:
             page = _expect_dict(self.transport.get_json(url, params, headers), f"GET {entity_set}")
             yield page
-            # Same Prefer on every page (reference §2.6); stop when no nextLink.
+            # Same Prefer on every page (docs/dataverse-webapi.md §Paging); stop when no nextLink.
             url, params = page.get("@odata.nextLink"), None
 
     def query(self, entity_set: str, *, select: Sequence[str] | None = None,
@@ -145,7 +145,8 @@ class RecordsApi:
         self.transport.request("DELETE", record_path(entity_set, id), headers=headers)
 
     def set_state(self, entity_set: str, id: str, statecode: int, statuscode: int) -> None:
-        """Always both: a statecode without its matching statuscode is rejected (§11)."""
+        """Always both: alone, a statecode gets its default status
+        (docs/dataverse-webapi.md §State)."""
         self.update(entity_set, id, {"statecode": statecode, "statuscode": statuscode})
 
     # -- functions and actions ---------------------------------------------------------------

@@ -73,7 +73,7 @@ class SecurityApi(RecordsApi):
         return [Principal(str(r["teamid"]).lower(), str(r.get("name") or ""), "team")
                 for r in rows]
 
-    # -- marketing lists (reference §12.2) ------------------------------------------------
+    # -- marketing lists (docs/dataverse-webapi.md §Marketing lists) ----------------------------
 
     def add_member_list(self, list_id: str, entity_id: str) -> str | None:
         """AddMemberList; returns the listmember id the CRM made."""

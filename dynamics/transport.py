@@ -89,7 +89,7 @@ class Transport:
         self.session.trust_env = False
         self.session.verify = self.verify
         self.session.headers.update(BASE_HEADERS)
-        self.auth = make_auth(connection, self.verify)
+        self.auth = make_auth(connection, self.verify, self.clock)
         self.session.auth = self.auth
         self._slots = threading.BoundedSemaphore(connection.concurrency)
         self.timeout = (connection.connect_timeout, connection.read_timeout)

@@ -60,7 +60,8 @@ def bound(ctx: Ctx, ent: Entity, row: dict[str, Any], name: str) -> Response:
                        {"RolePrivileges": user_privileges(ctx, row["systemuserid"])})
     if ent.name == "lead" and action == "QualifyLead" and method == "POST" \
             and ctx.org.supports_representation:
-        return sales.qualify_lead(ctx, row)  # QualifyLead arrived with 8.2 (reference §15)
+        # QualifyLead arrived with 8.2 (docs/dataverse-webapi.md §Versions).
+        return sales.qualify_lead(ctx, row)
     if ent.name == "list" and method == "POST":
         body = ctx.request.json() or {}
         if action == "AddMemberList":
@@ -68,7 +69,7 @@ def bound(ctx: Ctx, ent: Entity, row: dict[str, Any], name: str) -> Response:
             ident = lists.add_member(ctx, row, member)
             return _result(ctx, "AddMemberListResponse", {"Id": ident})
         if action == "RemoveMemberList" and ctx.org.is_v9:
-            # 8.x had no Web API action for this message (reference §12.2).
+            # 8.x had no Web API action for it (docs/dataverse-webapi.md §Marketing lists).
             lists.remove_member(ctx, row, str(body.get("EntityId") or "").lower())
             return Response.empty(204)
     raise resource_not_found(name)

@@ -1,8 +1,9 @@
 """`POST …/$batch`: inner requests through the normal dispatch, changesets as savepoints.
 
-Choices where the reference is unconfirmed (README "Unconfirmed behaviour"):
+Behaviour (docs/dataverse-webapi.md §Batch), with the emulator's choices where Microsoft
+documents nothing (README "Unconfirmed behaviour"):
 * Without `odata.continue-on-error` the first failure stops processing; the outer status
-  is that failure's status and the body holds only the failing part (reference §5).
+  is that failure's status and the body holds only the failing part.
 * With continue-on-error a failing changeset is rolled back and reported as ONE top-level
   part: the failing request's response (with its Content-ID); the other requests of the
   changeset get no response, since none of them took effect.

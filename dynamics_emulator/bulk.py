@@ -1,8 +1,8 @@
 """Bulk messages (CreateMultiple / UpdateMultiple / UpsertMultiple) and the
 `sdkmessagefilters` look-up clients use to find out which tables support them.
 
-Online 9.2 only (reference §6). Standard tables are all-or-nothing: the whole message
-runs in one savepoint, so one bad target rolls every target back.
+Online 9.2 only (docs/dataverse-webapi.md §Bulk messages). Standard tables are all-or-nothing:
+the whole message runs in one savepoint, so one bad target rolls every target back.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from dynamics_emulator.schema.model import Entity
 NS = "Microsoft.Dynamics.CRM."
 MESSAGES = ("CreateMultiple", "UpdateMultiple", "UpsertMultiple", "DeleteMultiple")
 # Tables with bulk support in the emulator. listmember is left out: it only supports
-# Create/Delete/RetrieveMultiple (reference §12.1), so a sync adds members with actions.
+# Create/Delete/RetrieveMultiple (docs/dataverse-webapi.md §Marketing lists), so a sync adds
+# members with actions.
 BULK_TABLES = frozenset({"contact", "account", "lead", "mwx_emailreaction"})
 # Messages every table has, so the look-up answers them too.
 PLAIN_MESSAGES = frozenset({"Create", "Update", "Delete", "Retrieve", "RetrieveMultiple"})
@@ -41,7 +42,8 @@ def handle(ctx: Ctx, ent: Entity, name: str) -> Response:
     if message not in MESSAGES or not ctx.org.is_v9 or ctx.request.method != "POST":
         raise resource_not_found(name)
     if message == "DeleteMultiple":
-        # Standard tables answer this way (reference §6); bulk delete is BulkDelete's job.
+        # Standard tables answer this way (docs/dataverse-webapi.md §Bulk messages); bulk delete is
+        # BulkDelete's job.
         raise bad_request("DeleteMultiple has not yet been implemented.")
     if ent.name not in BULK_TABLES:
         raise bad_request(f"The '{message}' message is not supported for entity '{ent.name}'.",

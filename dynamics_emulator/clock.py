@@ -41,6 +41,7 @@ def fmt_dt(value: datetime) -> str:
 def parse_dt(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
-        # Dataverse stores a UserLocal value without offset as UTC (see reference §15).
+        # Dataverse stores a UserLocal value without offset as UTC
+        # (docs/dataverse-webapi.md §Date and time).
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

@@ -56,7 +56,7 @@ def substitute_aliases(text: str, aliases: dict[str, str]) -> str:
         if is_lit:
             out.append(chunk)
             continue
-        # An unassigned alias is null (OData rule, reference §2.1).
+        # An unassigned alias is null (OData rule, docs/dataverse-webapi.md §Query options).
         out.append(_ALIAS.sub(lambda m: aliases.get(m.group(0), "null"), chunk))
     return "".join(out)
 

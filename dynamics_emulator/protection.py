@@ -1,4 +1,5 @@
-"""Service-protection limits (reference §8.1): per user, sliding windows, 429 + Retry-After.
+"""Service-protection limits (docs/dataverse-webapi.md §Service protection): per user,
+sliding windows, 429 + Retry-After.
 
 Three facets, each with the documented code and message: number of requests in the
 window (0x80072322), combined execution time in the window (0x80072321) and concurrent

@@ -180,7 +180,8 @@ def single(ctx: Ctx, ent: Entity, row: dict[str, Any], opts: QueryOptions) -> Re
     notes = Annotations(ctx.prefer().get("odata.include-annotations"))
     tag = etag(row)
     inm = ctx.request.headers.get("If-None-Match")
-    # Conditional GET never answers 304 with $expand or annotations (reference §3.6).
+    # Conditional GET never answers 304 with $expand or annotations
+    # (docs/dataverse-webapi.md §Conditional requests).
     if inm and inm == tag and not opts.expand and not notes:
         resp = Response(status=304)
         resp.headers.set("ETag", tag)

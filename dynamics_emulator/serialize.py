@@ -114,5 +114,6 @@ def record(ctx: Ctx, ent: Entity, row: dict[str, Any], select: list[Attr] | None
                     out[f"{name}@{LOGICAL}"] = target
         out[name] = to_json(attr, value)
     if ent.name in ("systemuser", "team"):
-        out["ownerid"] = row[ent.primary_id]  # principal key, see reference §1.3
+        # The principal key (docs/dataverse-webapi.md §Tables and keys).
+        out["ownerid"] = row[ent.primary_id]
     return out

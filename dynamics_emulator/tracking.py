@@ -5,11 +5,12 @@ example (clients treat it as opaque). Changes come from the store's `changelog`:
 id with an entry newer than the token's version is either still there (new/updated,
 current values of the selected columns) or gone (`$deletedEntity`, "deleted").
 
-Choices where the reference is unconfirmed (README): the "not enabled" error and the
-restriction errors are HTTP 400; an expired token (older than the org's retention,
-7 days by default, measured on the emulator clock) is HTTP 400 with the SDK's
-ExpiredVersionStamp code 0x80044352. Delta pages are not paged. 8.x orgs have no table
-with ChangeTrackingEnabled, so both requests answer 0x80072491 there.
+Choices where Microsoft documents nothing (docs/dataverse-webapi.md §Change tracking;
+README): the "not enabled" error and the restriction errors are HTTP 400; an expired
+token (older than the org's retention, 7 days by default, measured on the emulator
+clock) is HTTP 400 with the SDK's ExpiredVersionStamp code 0x80044352. Delta pages are
+not paged. 8.x orgs have no table with ChangeTrackingEnabled, so both requests answer
+0x80072491 there.
 """
 
 from __future__ import annotations

@@ -290,7 +290,7 @@ def _disassociate(ctx: Ctx, ent: Entity, row: dict[str, Any], rel_name: str,
 
 
 def _lookup_ref(ctx: Ctx, ent: Entity, row: dict[str, Any], nav: str) -> Response:
-    """PUT …/<lookup nav>/$ref sets a lookup, DELETE clears it (reference §4)."""
+    """PUT …/<nav>/$ref sets a lookup, DELETE clears it (docs/dataverse-webapi.md §Lookups)."""
     method = ctx.request.method
     if method == "PUT":
         ref = str((ctx.request.json() or {}).get("@odata.id") or "")

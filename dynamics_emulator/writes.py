@@ -187,7 +187,7 @@ def create(ctx: Ctx, ent: Entity, body: Any, key: str | None = None,
     ctx.require("Create", ent)
     changes = apply_body(ctx, ent, body, creating=True)
     for col, val in (key_values or {}).items():
-        changes.setdefault(col, val)  # body key values win (reference §3.3)
+        changes.setdefault(col, val)  # body key values win (docs/dataverse-webapi.md §Upsert)
     ident = changes.get(ent.primary_id) or key or str(uuid.uuid4())
     changes[ent.primary_id] = ident
     store = ctx.org.store

@@ -4,7 +4,7 @@ several records carry one address (S7), the state pair that reactivates it (S8) 
 marketing-list member type code. The one source of truth for this vocabulary: models'
 choices, the attribute pull, the API and the sync engine all import it from here.
 
-Facts: docs/dataverse-webapi.md (entity sets, state codes, marketing lists).
+Facts: docs/dataverse-webapi.md §Tables and keys, §State, §Marketing lists.
 """
 
 from __future__ import annotations

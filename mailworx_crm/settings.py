@@ -1,16 +1,17 @@
 """Settings, read from the environment only.
 
 Every value has a working default so that ``make demo`` and ``make test`` need no
-configuration. Outside demo/test mode (``MWX_MODE=production``) the secrets
-(``SECRET_KEY``, ``FIELD_ENCRYPTION_KEYS``) have no default and a missing one stops
-start-up. Any variable can instead be given as ``<NAME>_FILE`` pointing at a file
-holding the value (Docker/Kubernetes secrets).
+configuration. With ``MWX_MODE=production`` the secrets (``SECRET_KEY``,
+``FIELD_ENCRYPTION_KEYS``) have no default and a missing one stops start-up. Any
+variable can instead be given as ``<NAME>_FILE`` naming a file that holds the value
+(Docker/Kubernetes secrets); the file wins over ``<NAME>``, and whitespace around its
+content (the trailing newline most editors write) is ignored.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -18,18 +19,23 @@ from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class _FileValues(environ.FileAwareMapping):
+    """django-environ's ``<NAME>_FILE`` look-up, without the whitespace around a file's
+    content (``DATABASE_URL_FILE`` written by ``echo`` ends in a newline)."""
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        return value.strip() if self.env.get(f"{key}_FILE") else value
 
 
-def _from_file_or_env(name: str, default: str | None = None) -> str | None:
-    """Read ``NAME`` or the file named by ``NAME_FILE`` (the latter wins)."""
-    path = os.environ.get(f"{name}_FILE")
-    if path:
-        return Path(path).read_text(encoding="utf-8").strip()
-    return os.environ.get(name, default)
+class _Env(environ.FileAwareEnv):
+    ENVIRON = _FileValues()
 
 
-MODE = env.str("MWX_MODE", default="demo")  # demo | test | production
+env = _Env()
+
+MODE = env.str("MWX_MODE", default="demo")  # "production"; anything else is the demo setup
 PRODUCTION = MODE == "production"
 VAR_DIR = Path(env.str("MWX_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -37,7 +43,9 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def _secret(name: str, demo_default: str) -> str:
-    value = _from_file_or_env(name, None if PRODUCTION else demo_default)
+    # Read as is: django-environ would take a value starting with "$" (as a random key
+    # may) for a reference to another variable.
+    value = env.ENVIRON.get(name, None if PRODUCTION else demo_default)
     if not value:
         raise ImproperlyConfigured(f"{name} (or {name}_FILE) must be set when MWX_MODE=production.")
     return value
@@ -118,8 +126,9 @@ TEMPLATES = [
     },
 ]
 
-# SQLite (WAL + busy timeout, set in tenants.apps on connection) is the embedded
-# default; DATABASE_URL=postgres://… switches to PostgreSQL.
+# SQLite is the embedded default; DATABASE_URL=postgres://… switches to PostgreSQL. SQLite
+# runs in WAL mode with a 20 s busy timeout so web and worker can write at once: the
+# OPTIONS below, which Django applies to every new connection.
 DATABASES = {
     "default": env.db_url(
         "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'mailworx_crm.sqlite3'}"

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -20,6 +22,20 @@ from tenants.models import Membership, Role, Tenant
 from tests.crm_fixtures import crm, emulator  # noqa: F401  (the CRM: Dataverse emulator)
 
 PASSWORD = "correct horse battery staple 42"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the UI catalogues (.po → .mo) that are missing or older than their .po, so
+    a plain `pytest` tests the German pages without `make install` first. Under
+    pytest-xdist the controller does it before it starts the workers, which then find
+    the catalogues up to date; the script writes each .mo atomically in any case."""
+    spec = importlib.util.spec_from_file_location(
+        "compile_messages", ROOT / "scripts" / "compile_messages.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.compile_all(ROOT)
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from typing import Any
 
 import pytest
@@ -30,19 +29,23 @@ def test_it_reuses_the_cached_token(crm: DataverseClient) -> None:
 
 
 def test_it_refreshes_a_token_before_it_expires(creds: Any) -> None:
-    # msal treats a token expiring within 5 minutes as expired: a 303 s token is reused for
-    # 3 s and then fetched again, so an expired token is never sent.
+    # A token expiring within 5 minutes counts as expired (msal's rule, kept on the client's
+    # clock): a 360 s token is reused for 60 s and then fetched again, so an expired token
+    # is never sent. The injected clock moves; nothing waits.
     server_mod = pytest.importorskip("dynamics_emulator.server")
-    with server_mod.EmulatorServer(token_lifetime=303) as short, \
-            DataverseClient(online_connection(short, creds)) as crm:
+    clock = FakeClock()
+    with server_mod.EmulatorServer(token_lifetime=360) as short, \
+            DataverseClient(online_connection(short, creds), clock=clock) as crm:
         crm.who_am_i()
+        clock.advance(59)
         crm.who_am_i()
         auth = crm.transport.auth
         assert isinstance(auth, BearerToken) and auth.acquisitions == 1
-        time.sleep(3.2)
+        clock.advance(1.5)
         crm.who_am_i()
         assert auth.acquisitions == 2
         assert all(r.status == 200 for r in crm.log.records)  # never a 401
+        assert clock.sleeps == []
 
 
 def test_it_signs_in_with_ntlm_on_premise(onprem: DataverseClient) -> None:

@@ -171,7 +171,7 @@ def test_single_record_etag_and_conditional_get(api: requests.Session, base: str
     tag = first.headers["ETag"]
     assert tag == first.json()["@odata.etag"]
     assert _get(api, url, **{"If-None-Match": tag}).status_code == 304
-    # Never 304 with annotations or $expand (reference §3.6).
+    # Never 304 with annotations or $expand (docs/dataverse-webapi.md §Conditional requests).
     assert _get(api, url, **{"If-None-Match": tag}, **ANN).status_code == 200
     assert _get(api, url + "&$expand=ownerid($select=fullname)",
                 **{"If-None-Match": tag}).status_code == 200
