@@ -1,6 +1,6 @@
 """Build a Dataverse client from a tenant's organisation settings.
 
-Only job bodies call this (DESIGN.md: never a CRM call inside a web request).
+Only job bodies call this (docs/architecture.md: never a CRM call inside a web request).
 """
 
 from __future__ import annotations

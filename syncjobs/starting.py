@@ -1,5 +1,5 @@
 """Starting a job from a page and showing its latest run: what views of other apps use
-(DESIGN.md: views → syncjobs to start a job and read its progress)."""
+(docs/architecture.md: views → syncjobs to start a job and read its progress)."""
 
 from __future__ import annotations
 

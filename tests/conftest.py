@@ -1,4 +1,5 @@
-"""Shared fixtures: the owner / member / outsider personas (STYLE.md #9).
+"""Shared fixtures: the owner / member / outsider personas (every tenant-scoped view gets
+an outsider test).
 
 - ``tenant``: the tenant under test; ``other_tenant``: someone else's.
 - ``owner``: administrator of ``tenant``; ``member``: role *user* in ``tenant``;

@@ -1,5 +1,5 @@
-"""A row for every background run (STYLE.md #1): integration checks, attribute pulls and,
-later, syncs. One runner (``syncjobs.runner``) owns each row's lifecycle."""
+"""A row for every background run: integration checks, attribute pulls, owner refreshes,
+syncs and reaction exports. One runner (``syncjobs.runner``) owns each row's lifecycle."""
 
 from __future__ import annotations
 

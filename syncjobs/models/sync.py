@@ -141,7 +141,7 @@ class SyncIssue(models.Model):
 
 
 class SyncStatus(models.Model):
-    """The latest sync outcome per tenant, so list pages need no joins (STYLE.md #5)."""
+    """The latest sync outcome per tenant, so list pages need no joins or aggregates."""
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="sync_status")
     last_run = models.ForeignKey("syncjobs.JobRun", null=True, blank=True,
