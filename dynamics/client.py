@@ -17,7 +17,7 @@ from dynamics.connection import Connection
 from dynamics.metadata import MetadataApi
 from dynamics.security import SecurityApi
 from dynamics.simulate import SimulatedWrite, SimulatedWritesTransport
-from dynamics.transport import Transport
+from dynamics.transport import BeforeSend, Transport
 
 
 class DataverseClient(BulkApi, ChangesApi, MetadataApi, SecurityApi):
@@ -29,11 +29,12 @@ class DataverseClient(BulkApi, ChangesApi, MetadataApi, SecurityApi):
 
     def __init__(self, connection: Connection, *, clock: Clock | None = None,
                  request_log: RequestLog | None = None,
-                 rng: random.Random | None = None, simulate_writes: bool = False) -> None:
+                 rng: random.Random | None = None, simulate_writes: bool = False,
+                 before_send: BeforeSend | None = None) -> None:
         # A dry run reads the CRM but answers its own writes (dynamics.simulate).
         transport_class = SimulatedWritesTransport if simulate_writes else Transport
         super().__init__(transport_class(connection, clock=clock, request_log=request_log,
-                                         rng=rng))
+                                         rng=rng, before_send=before_send))
         self._capabilities = None
         self._caps_lock = threading.Lock()
 
@@ -53,6 +54,8 @@ class DataverseClient(BulkApi, ChangesApi, MetadataApi, SecurityApi):
         (401 is the normal answer); raises ConnectionFailed, RequestTimeout or
         CertificateError. Never retried: a check wants the first answer."""
         conn = self.transport.connection
+        if self.transport.before_send is not None:
+            self.transport.before_send("GET service root")
         with requests.Session() as session:
             session.trust_env = False  # REQUESTS_CA_BUNDLE must not replace the bundle
             try:

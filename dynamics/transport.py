@@ -15,7 +15,7 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -76,10 +76,17 @@ def resolve_ca_bundle(value: str | None) -> tuple[str | bool, str | None]:
     return value, None
 
 
+# Called with "METHOD entity set" before a request leaves the process; raising stops it.
+# The application uses it to refuse CRM calls made while it holds a database transaction.
+BeforeSend = Callable[[str], None]
+
+
 class Transport:
     def __init__(self, connection: Connection, *, clock: Clock | None = None,
-                 request_log: RequestLog | None = None, rng: random.Random | None = None) -> None:
+                 request_log: RequestLog | None = None, rng: random.Random | None = None,
+                 before_send: BeforeSend | None = None) -> None:
         self.connection = connection
+        self.before_send = before_send
         self.clock: Clock = clock or SystemClock()
         self.log = request_log or RequestLog()
         self._random = rng or random.Random()  # noqa: S311 - jitter, not security
@@ -142,6 +149,8 @@ class Transport:
             data = json.dumps(json_body).encode("utf-8")
             hdrs.setdefault("Content-Type", "application/json")
 
+        if self.before_send is not None:
+            self.before_send(what)
         attempt, waited, reauthenticated = 0, 0.0, False
         while True:
             started = time.monotonic()

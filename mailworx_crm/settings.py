@@ -246,6 +246,10 @@ CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=10.0)
 CRM_READ_TIMEOUT = env.float("CRM_READ_TIMEOUT", default=120.0)
 CRM_MAX_RETRIES = env.int("CRM_MAX_RETRIES", default=5)
 CRM_MAX_WAIT_SECONDS = env.float("CRM_MAX_WAIT_SECONDS", default=300.0)
+# A CRM request inside a database transaction: "refuse" raises (demo, tests), "log" warns
+# (production). See orgsettings/transaction_guard.py.
+CRM_CALL_IN_TRANSACTION = env.str("CRM_CALL_IN_TRANSACTION",
+                                  default="log" if PRODUCTION else "refuse")
 CRM_CONCURRENCY = env.int("CRM_CONCURRENCY", default=8)
 
 # Background jobs: a running job renews its lease; the reaper acts on expired ones.

@@ -14,6 +14,7 @@ from dynamics import Connection, DataverseClient
 from dynamics import Deployment as ClientDeployment
 from dynamics.clock import Clock
 from orgsettings.models import Deployment, OrgSettings
+from orgsettings.transaction_guard import TransactionGuard
 from tenants.models import Tenant
 
 
@@ -55,4 +56,5 @@ def client_for(tenant: Tenant, *, clock: Clock | None = None,
     org = OrgSettings.objects.filter(tenant=tenant).first()
     if org is None:
         raise NotConfigured(_("Save the organisation settings first."))
-    return DataverseClient(connection_for(org), clock=clock, simulate_writes=simulate_writes)
+    return DataverseClient(connection_for(org), clock=clock, simulate_writes=simulate_writes,
+                           before_send=TransactionGuard())

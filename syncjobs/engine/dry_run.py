@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from audience.models import Subscriber, SubscriberValue
 from dynamics import DataverseClient
 from dynamics.simulate import SimulatedWrite
+from orgsettings.transaction_guard import crm_calls_allowed
 from syncjobs.engine.context import Sync
 from syncjobs.models import JobLogLine
 from syncjobs.models.sync import RecordLink, SyncIssue
@@ -64,7 +65,12 @@ def run_dry(ctx: JobContext, client: DataverseClient, plan: Plan) -> dict[str, A
     merged_before = set(Subscriber.objects.filter(tenant=ctx.tenant, merged_into__isnull=False)
                         .values_list("pk", flat=True))
     try:
-        with transaction.atomic():
+        # The one exemption from "no CRM request inside a transaction": a dry run makes its
+        # mailworx-side changes for real and rolls them back, so the pipeline runs exactly
+        # as a sync would. It holds the transaction while it reads the CRM; on SQLite that
+        # is the database's write lock, which is why dry runs there are limited by tenant
+        # size (DRY_RUN_SQLITE_MAX_SUBSCRIBERS, engine/start.py). It sends no CRM write.
+        with transaction.atomic(), crm_calls_allowed(client, "dry run, rolled back"):
             sync.run_steps(plan)
             mailworx = _mailworx_changes(sync, started, merged_before)
             transaction.set_rollback(True)

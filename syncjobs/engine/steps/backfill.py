@@ -8,12 +8,10 @@ tenant without bidirectional sync receive nothing.
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
 from syncjobs.engine.context import BATCH, Sync
 from syncjobs.engine.fields import select_columns
-from syncjobs.engine.steps.pull import apply_rows
+from syncjobs.engine.incoming import apply_rows
 from syncjobs.models.sync import LinkState, RecordLink
 
 STEP = "backfill"
@@ -30,6 +28,5 @@ def run_backfill(sync: Sync) -> None:
             chunk = ids[start:start + BATCH]
             rows = list(sync.client.lookup_in(entity_set(entity), primary_key(entity), chunk,
                                               cols))
-            with transaction.atomic():
-                apply_rows(sync, STEP, entity, rows, prefer_crm_when_new=True, force=True)
+            apply_rows(sync, STEP, entity, rows, prefer_crm_when_new=True, force=True)
             sync.checkpoint(STEP, len(chunk))

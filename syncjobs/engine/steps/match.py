@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -180,17 +181,68 @@ def _lookup(sync: Sync, emails: list[str]) -> dict[str, list[tuple[str, dict[str
     return found
 
 
-def _best(candidates: Iterable[tuple[str, dict[str, Any]]]
+def _best(candidates: Iterable[tuple[str, dict[str, Any]]], *, reactivate: bool
           ) -> tuple[tuple[str, dict[str, Any]] | None, bool]:
-    """The best match and whether a qualified lead was passed over."""
+    """The best match (S7, S8) and whether a qualified lead was passed over.
+
+    With reactivation on, the table order decides first (contact → account → lead) and a
+    deactivated best match is reactivated; with it off, an active record wins before a
+    deactivated one, which would only become an issue.
+    """
     usable = [(e, r) for e, r in candidates if not is_qualified_lead(e, r)]
     passed_over = any(is_qualified_lead(e, r) for e, r in candidates)
-    usable.sort(key=lambda c: (not is_active(c[1]), MATCH_RANK[c[0]], row_id(*c)))
+    if reactivate:
+        usable.sort(key=lambda c: (MATCH_RANK[c[0]], not is_active(c[1]), row_id(*c)))
+    else:
+        usable.sort(key=lambda c: (not is_active(c[1]), MATCH_RANK[c[0]], row_id(*c)))
     return (usable[0] if usable else None), passed_over
+
+
+@dataclass
+class _Decision:
+    """What match does with one subscriber of a batch, decided before any write."""
+
+    sub: Subscriber
+    kind: str  # "create" | "merge" | "create-only" | "link"
+    passed_over: bool = False
+    entity: str = ""
+    crm_id: str = ""
+    row: dict[str, Any] | None = None
+    other: RecordLink | None = None  # "merge": the link of the same record
+    reactivate: bool = False
+
+
+def _decide(setting: GroupSyncSetting, subs: list[Subscriber],
+            bests: dict[int, tuple[tuple[str, dict[str, Any]] | None, bool]],
+            taken: dict[tuple[str, str], RecordLink]) -> list[_Decision]:
+    claimed: dict[tuple[str, str], int] = {}
+    out = []
+    for sub in subs:
+        best, passed_over = bests[sub.pk]
+        if best is None:
+            out.append(_Decision(sub, "create", passed_over))
+            continue
+        entity, row = best
+        crm_id = row_id(entity, row)
+        other = taken.get((entity, crm_id))
+        if other is not None and other.subscriber_id != sub.pk:
+            out.append(_Decision(sub, "merge", passed_over, entity, crm_id, row, other))
+        elif (entity, crm_id) in claimed:
+            # Another subscriber of this batch links it first: the same person (S9).
+            out.append(_Decision(sub, "merge", passed_over, entity, crm_id, row))
+        elif setting.mode == SyncMode.CREATE:
+            out.append(_Decision(sub, "create-only", passed_over, entity, crm_id, row))
+        else:
+            claimed[(entity, crm_id)] = sub.pk
+            out.append(_Decision(sub, "link", passed_over, entity, crm_id, row,
+                                 reactivate=not is_active(row)))
+    return out
 
 
 def _match_batch(sync: Sync, setting: GroupSyncSetting, ids: list[int],
                  owners: dict[str, str | None], open_issues: set[int]) -> None:
+    """Read (subscribers, CRM look-ups) → decide → CRM writes (reactivations) and the owner
+    look-up → record everything in one short transaction. No CRM request inside it."""
     subs = list(Subscriber.objects.live().filter(pk__in=ids).order_by("pk"))
     found = _lookup(sync, [s.email_normalised for s in subs])
     crm_ids = [row_id(entity, row) for rows in found.values() for entity, row in rows]
@@ -201,58 +253,61 @@ def _match_batch(sync: Sync, setting: GroupSyncSetting, ids: list[int],
                           tenant=sync.tenant, state__in=[LinkState.ACTIVE, LinkState.PENDING],
                           crm_id__in=crm_ids[start:start + 500]).select_related("subscriber")})
     unit_id = sync.unit_for_group(setting.group_id)
-    bests = {sub.pk: _best(found.get(sub.email_normalised, [])) for sub in subs}
+    bests = {sub.pk: _best(found.get(sub.email_normalised, []),
+                           reactivate=sync.org.reactivate_deactivated) for sub in subs}
+    decisions = _decide(setting, subs, bests, taken)
     # Values only of those that may link a record (S11 compares them); a planned create
     # reads them when push sends it.
-    values = subscriber_values(pk for pk, (best, _p) in bests.items() if best is not None)
+    values = subscriber_values(d.sub.pk for d in decisions if d.kind == "link")
     # Lookup-path values of every record this batch may link: one query per related table.
     related: dict[tuple[str, str], Any] = {}
     for entity in ENTITY_TYPES:
-        best_rows = [b[1] for b, _p in bests.values() if b is not None and b[0] == entity]
-        if best_rows:
-            related.update(related_values(sync.client, best_rows,
-                                          sync.mappings(unit_id, entity)))
+        rows = [d.row for d in decisions if d.kind == "link" and d.entity == entity and d.row]
+        if rows:
+            related.update(related_values(sync.client, rows, sync.mappings(unit_id, entity)))
+    # The CRM side of the decisions, before the transaction (N1: a reactivated record that
+    # is not linked yet is simply found active by the next run).
+    if setting.future_owner and setting.mode != SyncMode.LINK and any(
+            d.kind == "create" for d in decisions):
+        resolve_owner(sync, setting.future_owner, owners)
+    for d in decisions:
+        if d.kind == "link" and d.reactivate and not _reactivate(sync, d.sub, d.entity,
+                                                                 d.crm_id):
+            d.kind = "held back"
     new_links: list[RecordLink] = []
     to_apply = []
-    same_record: list[tuple[Subscriber, RecordLink]] = []
     with transaction.atomic():
-        for sub in subs:
-            best, passed_over = bests[sub.pk]
-            if passed_over:
+        for d in decisions:
+            if d.passed_over:
                 sync.skip(STEP, "qualified lead passed over")
-            if best is None:
-                link = _no_record(sync, setting, sub, owners, passed_over)
+            if d.kind == "create":
+                link = _no_record(sync, setting, d.sub, owners, d.passed_over)
                 if link is not None:
                     new_links.append(link)
-                continue
-            entity, row = best
-            crm_id = row_id(entity, row)
-            other = taken.get((entity, crm_id))
-            if other is not None and other.subscriber_id != sub.pk:
-                same_record.append((sub, other))  # same record, same person (S9)
-                continue
-            if setting.mode == SyncMode.CREATE:
-                _issue(sync, sub, entity, crm_id, _(
+            elif d.kind == "create-only":
+                _issue(sync, d.sub, d.entity, d.crm_id, _(
                     "A CRM %(entity)s with this address exists, but the group may only create "
-                    "new records.") % {"entity": entity},
+                    "new records.") % {"entity": d.entity},
                     _("Set the group's mode to “link” or “both” to link it."),
                     skipped="record exists, group may only create")
-                continue
-            if not is_active(row) and not _reactivate(sync, sub, entity, crm_id):
-                continue
-            link = RecordLink(
-                tenant=sync.tenant, subscriber=sub, entity_type=entity, crm_id=crm_id,
-                origin=LinkOrigin.MAILWORX_GROUP, group=setting.group)
-            taken[(entity, crm_id)] = link
-            new_links.append(link)
-            to_apply.append((link, sub, sync.mappings(unit_id, entity), row))
-            sync.count(STEP, "linked")
+            elif d.kind == "link" and d.row is not None:
+                link = RecordLink(
+                    tenant=sync.tenant, subscriber=d.sub, entity_type=d.entity,
+                    crm_id=d.crm_id, origin=LinkOrigin.MAILWORX_GROUP, group=setting.group)
+                taken[(d.entity, d.crm_id)] = link
+                new_links.append(link)
+                to_apply.append((link, d.sub, sync.mappings(unit_id, d.entity), d.row))
+                sync.count(STEP, "linked")
         apply_many(sync, STEP, to_apply, related, values)
         RecordLink.objects.bulk_create(new_links, batch_size=500)
         # Merges need the survivor's link in the database, so they follow the inserts.
-        for sub, other in same_record:
-            merge_subscribers(sub, other.subscriber)
-            sync.count(STEP, "merged")
+        for d in decisions:
+            if d.kind == "merge":
+                other = d.other or taken.get((d.entity, d.crm_id))
+                if other is None:  # the batch's first claim on the record was held back
+                    continue
+                merge_subscribers(d.sub, other.subscriber)
+                sync.count(STEP, "merged")
         resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in new_links
                                            if link.subscriber_id in open_issues])
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
 from syncjobs.engine.context import BATCH, Sync
 from syncjobs.engine.entities import is_active, merged_master, row_id
-from syncjobs.engine.steps.pull import follow_merge
+from syncjobs.engine.incoming import follow_merge
 from syncjobs.models.sync import LinkState, RecordLink
 
 STEP = "reconcile"

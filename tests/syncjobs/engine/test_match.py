@@ -136,6 +136,40 @@ def test_s8_deactivated_best_match_is_reactivated_with_the_option_on(
     assert crm_client.get("contacts", contact["contactid"])["statecode"] == 0
 
 
+def _deactivated_contact_and_active_lead(crm_client: DataverseClient,
+                                         email: str) -> tuple[str, str]:
+    contact = first(crm_client, "contacts", "statecode eq 1")
+    crm_client.update("contacts", contact["contactid"], {"emailaddress1": email})
+    lead = first(crm_client, "leads", "statecode eq 0")
+    crm_client.update("leads", lead["leadid"], {"emailaddress1": email})
+    return contact["contactid"], lead["leadid"]
+
+
+def test_s8_with_reactivation_on_the_table_order_wins_and_the_contact_is_reactivated(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        org: OrgSettings) -> None:
+    OrgSettings.objects.filter(pk=org.pk).update(reactivate_deactivated=True)
+    contact_id, lead_id = _deactivated_contact_and_active_lead(crm_client, "s8on@example.org")
+    sub = subscribe(group, "s8on@example.org")
+    run = sync()
+    assert run.counters["match"]["reactivated"] == 1
+    link = RecordLink.objects.get(subscriber=sub)
+    assert (link.entity_type, str(link.crm_id)) == ("contact", contact_id)
+    assert crm_client.get("contacts", contact_id)["statecode"] == 0
+    assert crm_client.get("leads", lead_id)["statecode"] == 0  # untouched
+
+
+def test_s8_with_reactivation_off_an_active_lead_wins_over_a_deactivated_contact(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient) -> None:
+    contact_id, lead_id = _deactivated_contact_and_active_lead(crm_client, "s8off@example.org")
+    sub = subscribe(group, "s8off@example.org")
+    run = sync()
+    assert "reactivated" not in run.counters["match"]
+    link = RecordLink.objects.get(subscriber=sub)
+    assert (link.entity_type, str(link.crm_id)) == ("lead", lead_id)
+    assert crm_client.get("contacts", contact_id)["statecode"] == 1
+
+
 def test_s8_a_qualified_lead_is_never_reactivated_even_with_the_option_on(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
         org: OrgSettings) -> None:
