@@ -252,8 +252,9 @@ CRM_CALL_IN_TRANSACTION = env.str("CRM_CALL_IN_TRANSACTION",
                                   default="log" if PRODUCTION else "refuse")
 CRM_CONCURRENCY = env.int("CRM_CONCURRENCY", default=8)
 
-# Background jobs: a running job renews its lease; the reaper acts on expired ones.
-JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
+# Background jobs: a running job renews its lease every third of it; half a lease without
+# a heartbeat shows "worker lost"; the reaper resumes runs whose lease expired.
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=60)
 # A dry run holds one transaction for its whole length; on SQLite that is the database's
 # write lock, so there dry runs are limited to tenants of this many live subscribers.
 DRY_RUN_SQLITE_MAX_SUBSCRIBERS = env.int("DRY_RUN_SQLITE_MAX_SUBSCRIBERS", default=20000)

@@ -1,6 +1,7 @@
-"""`make demo`: migrate SQLite, seed the demo data, start the web server and a Celery worker
-(filesystem broker) — and the local Dynamics emulator once it exists — then print the URL
-and login. Ctrl-C stops everything."""
+"""`make demo`: migrate SQLite, seed the demo data, start the local Dynamics emulator, the web
+server, a Celery worker (filesystem broker) and Celery beat (the scheduler) as separate
+processes, then print the URL and login. Ctrl-C stops everything; so does any of them
+exiting (a killed worker never leaves a scheduler behind)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def wait_for_port(port: int, timeout: float = 30) -> bool:
 def main() -> int:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mailworx_crm.settings",
            "PUBLIC_BASE_URL": f"http://{HOST}:{PORT}"}
-    var = ROOT / "var"
+    var = Path(os.environ.get("MWX_VAR_DIR") or ROOT / "var")
+    env["MWX_VAR_DIR"] = str(var)
     for sub in ("broker/out", "broker/processed", "logs"):
         (var / sub).mkdir(parents=True, exist_ok=True)
     if not port_free(PORT):
@@ -77,9 +79,14 @@ def main() -> int:
     subprocess.run([*manage, "seed_demo_audience", "demo", "--if-empty"], check=True, env=env)
 
     start("web", [*manage, "runserver", f"{HOST}:{PORT}", "--noreload"])
-    # -B: the embedded beat runs the scheduler (scheduled syncs, reaction exports, reaper).
     start("worker", [PY, "-m", "celery", "-A", "mailworx_crm", "worker", "--pool=solo",
-                     "--loglevel=INFO", "-B", f"--schedule={var / 'celerybeat-schedule'}"])
+                     "--loglevel=INFO"])
+    # The scheduler (scheduled syncs, reaction exports, the reaper) in its own process, not
+    # embedded in the worker: an embedded beat outlives a killed worker, and a restart then
+    # runs two. The pidfile makes a second beat refuse to start.
+    start("beat", [PY, "-m", "celery", "-A", "mailworx_crm", "beat", "--loglevel=INFO",
+                   f"--schedule={var / 'celerybeat-schedule'}",
+                   f"--pidfile={var / 'celerybeat.pid'}"])
     if not wait_for_port(PORT):
         print(f"The web server did not start; see {logs / 'web.log'}", file=sys.stderr)
         for p in procs:
@@ -93,7 +100,7 @@ def main() -> int:
     print(f"  log in as:               {DEMO_EMAIL} / {DEMO_PASSWORD}")
     print(f"  Dynamics emulator (CRM): {crm_base}/contoso  (CA: {emulator_dir / 'ca.pem'})")
     print(f"  logs:                    {logs}/")
-    print("  Ctrl-C stops the web server and the worker.")
+    print("  Ctrl-C stops the web server, the worker, the scheduler and the emulator.")
     print(flush=True)
 
     stopping = False

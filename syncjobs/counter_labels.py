@@ -57,6 +57,7 @@ COUNTERS: dict[str, Promise] = {
     "unlinked_deleted": _("unlinked (deleted in the CRM)"),
     "unsubscribed": _("unsubscribed"),
     "unsubscribes_written": _("unsubscribes written"),
+    "subscriber_ids_written": _("subscriber ids written to linked records"),
     "updated": _("updated"),
     "watermark_rows": _("changed rows read"),
     "written": _("written"),

@@ -23,12 +23,14 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from syncjobs.job_bodies import BODIES
 from syncjobs.models import JobLogLine, JobRun, JobStatus, Trigger
+from syncjobs.models.jobs import lease_seconds
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -47,10 +49,6 @@ class JobAlreadyActive(Exception):
 
 class JobCancelled(Exception):
     """Raised inside a body at the next progress call after a cancel request."""
-
-
-def lease_seconds() -> int:
-    return int(getattr(settings, "JOB_LEASE_SECONDS", 120))
 
 
 def max_attempts() -> int:
@@ -84,6 +82,7 @@ def enqueue(
         with transaction.atomic():
             run = JobRun.objects.create(
                 tenant=tenant, kind=kind, trigger=trigger, params=params,
+                dispatched_at=timezone.now(),
                 requested_by=user if user is not None and user.is_authenticated else None,
             )
     except IntegrityError:
@@ -274,7 +273,8 @@ def reap_expired(now: datetime | None = None) -> list[tuple[int, str]]:
                                       attempts=run.attempts, lease_expires_at__lt=now)
         when = timezone.localtime(run.lease_expires_at).strftime("%Y-%m-%d %H:%M:%S")
         if run.attempts < max_attempts():
-            if stale.update(status=JobStatus.QUEUED, worker="", lease_expires_at=None):
+            if stale.update(status=JobStatus.QUEUED, worker="", lease_expires_at=None,
+                            dispatched_at=now):
                 JobLogLine.objects.create(
                     run=run, level=JobLogLine.Level.WARNING,
                     message=_("The worker running this job stopped responding (lease expired "
@@ -289,14 +289,31 @@ def reap_expired(now: datetime | None = None) -> list[tuple[int, str]]:
                             lease_expires_at=None):
                 JobLogLine.objects.create(run=run, level=JobLogLine.Level.ERROR, message=reason)
                 acted.append((run.pk, "failed"))
-    # A queued run nobody claimed for long: its broker message was lost. Claims are
-    # idempotent, so sending it again is safe even if the first message turns up.
-    stale_after = timedelta(seconds=int(getattr(settings, "JOB_QUEUE_STALE_SECONDS", 300)))
-    for run_id in JobRun.objects.filter(
-        status=JobStatus.QUEUED, created_at__lt=now - stale_after
-    ).values_list("pk", flat=True):
-        transaction.on_commit(partial(dispatch, run_id))
-        acted.append((run_id, "redispatched"))
+    acted += _resend_lost(now)
+    return acted
+
+
+def _resend_lost(now: datetime) -> list[tuple[int, str]]:
+    """A queued run nobody claimed for long: its broker message was lost. Claims are
+    idempotent, so sending it again is safe even if the first message turns up; it is sent
+    again at most once per stale period (never more often than once per lease), and the
+    time it was re-sent is recorded, so messages for one run never pile up."""
+    stale_after = timedelta(seconds=max(
+        int(getattr(settings, "JOB_QUEUE_STALE_SECONDS", 300)), lease_seconds()))
+    acted: list[tuple[int, str]] = []
+    lost = (JobRun.objects.filter(status=JobStatus.QUEUED)
+            .annotate(sent=Coalesce("dispatched_at", "created_at"))
+            .filter(sent__lt=now - stale_after).values_list("pk", "dispatched_at"))
+    for run_id, dispatched_at in lost:
+        # Conditional: of two reapers on one tick, only one re-sends.
+        if JobRun.objects.filter(pk=run_id, status=JobStatus.QUEUED,
+                                 dispatched_at=dispatched_at).update(dispatched_at=now):
+            JobLogLine.objects.create(
+                run_id=run_id, level=JobLogLine.Level.WARNING,
+                message=_("No worker had taken the queued job; it was sent to the workers "
+                          "again."))
+            transaction.on_commit(partial(dispatch, run_id))
+            acted.append((run_id, "redispatched"))
     return acted
 
 

@@ -33,13 +33,17 @@ class JobRunSerializer(serializers.ModelSerializer):
                                     "`skipped: {reason: n}`; `http`: round trips, "
                                     "operations, throttled, retries, seconds waited."))
     result = serializers.DictField(read_only=True)
+    worker_lost = serializers.BooleanField(
+        read_only=True, help_text=_("Running, but its worker stopped sending heartbeats: "
+                                    "the run resumes from its cursors once its lease "
+                                    "expires."))
 
     class Meta:
         model = JobRun
         fields = ["id", "kind", "status", "trigger", "mode", "group_id", "subscriber_id",
                   "requested_by", "progress", "counters", "result", "error",
                   "cancel_requested", "attempts", "created_at", "started_at", "finished_at",
-                  "duration_seconds"]
+                  "duration_seconds", "worker_lost"]
         read_only_fields = fields
 
     def get_mode(self, run: JobRun) -> str | None:

@@ -17,6 +17,7 @@ from audience.models import Subscriber, SubscriberStatus, SubscriberValue
 from audience.subscribers import SubscriberError, set_status, update_subscriber
 from syncjobs.engine.conflicts import Side, decide
 from syncjobs.engine.context import Sync, parse_time
+from syncjobs.engine.entities import SUBSCRIBER_ID, names_subscriber
 from syncjobs.engine.fields import UNMAPPED, MappedField, crm_value
 from syncjobs.models.sync import RecordLink
 
@@ -165,6 +166,11 @@ def _finish(sync: Sync, step: str, link: RecordLink, subscriber: Subscriber,
     # unsubscribed, push sets it again (the mailworx opt-out stands, S13).
     if "donotbulkemail" in row:
         link.bulk_email_blocked = bool(row["donotbulkemail"])
+    if SUBSCRIBER_ID in row:
+        # A record linked but not created by us, or one whose id went stale (S9 merge,
+        # an edit in the CRM): push writes the subscriber's id in its next bulk update.
+        link.subscriber_id_written = names_subscriber(row, subscriber.pk)
+        link.needs_push = link.needs_push or not link.subscriber_id_written
     link.synced_values = res.synced
     link.needs_push = link.needs_push or res.needs_push
     link.crm_active = True

@@ -42,6 +42,13 @@ class Sync:
         # Requests of earlier attempts of this run stay counted (N2: the run's real cost).
         earlier = ctx.counters.get("http") or {}
         self._http_base = {key: int(earlier.get(key, 0)) for key in HTTP_KEYS}
+        # What earlier attempts observed, per (step, counter): a resumed step reads and
+        # meets again what they already saw, which must not count twice (see ``observe``).
+        self._observed_before = {
+            (step, name): value
+            for step, names in ctx.counters.items() if isinstance(names, dict)
+            for name, value in _flat(names) if isinstance(value, int)}
+        self._observed: dict[tuple[str, str], int] = {}
 
     def run_steps(self, plan: Sequence[tuple[str, Callable[[Sync], None]]]) -> None:
         """Run the steps in order, each opened at a batch boundary; the request counters
@@ -60,14 +67,31 @@ class Sync:
         counters: dict[str, Any] = self.ctx.counters.setdefault(step, {})
         return counters
 
+    # Counters describe the work of the whole run, once, across attempts (a resumed run
+    # repeats only what its earlier attempt had not committed):
+    # * ``count``: work done — records written, linked, merged. Counters are saved at every
+    #   batch boundary, after the batch's transaction, so a resumed attempt starts from the
+    #   figures of the work that was committed and counts the redone work once.
+    # * ``observe`` and ``skip``: what a step read or met — rows read, activities found,
+    #   records skipped or refused. A resumed step reads them again, so the figure is the
+    #   larger of this attempt's and the earlier attempts', never their sum.
+
     def count(self, step: str, name: str, n: int = 1) -> None:
         if n:
             counters = self.step_counters(step)
             counters[name] = counters.get(name, 0) + n
 
+    def observe(self, step: str, name: str, n: int = 1) -> None:
+        counters = self.step_counters(step)
+        counters[name] = self._observation(step, name, n)
+
     def skip(self, step: str, reason: str, n: int = 1) -> None:
         skipped = self.step_counters(step).setdefault("skipped", {})
-        skipped[reason] = skipped.get(reason, 0) + n
+        skipped[reason] = self._observation(step, f"skipped/{reason}", n)
+
+    def _observation(self, step: str, key: str, n: int) -> int:
+        seen = self._observed[(step, key)] = self._observed.get((step, key), 0) + n
+        return max(seen, self._observed_before.get((step, key), 0))
 
     def log(self, message: str, level: str = JobLogLine.Level.INFO, **data: Any) -> None:
         self.ctx.log(message, level, **data)
@@ -134,6 +158,15 @@ class Sync:
     def pull_allowed(self, origin: str) -> bool:
         """C6: list-origin records always flow back; group-origin ones only bidirectionally."""
         return origin == LinkOrigin.CRM_LIST or self.org.bidirectional_sync
+
+
+def _flat(names: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A step's counters with the skip reasons as ``skipped/<reason>``."""
+    out = [(name, value) for name, value in names.items() if name != "skipped"]
+    skipped = names.get("skipped")
+    if isinstance(skipped, dict):
+        out += [(f"skipped/{reason}", value) for reason, value in skipped.items()]
+    return out
 
 
 def parse_time(value: Any) -> dt.datetime | None:

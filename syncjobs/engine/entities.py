@@ -7,9 +7,16 @@ from typing import Any
 
 from mailworx_crm.entity_types import primary_key
 
+# The CRM attribute that names a record's mailworx subscriber (docs/crm-solution.md).
+SUBSCRIBER_ID = "mwx_subscriberid"
 # Columns every read of a synced record needs besides the mapped ones.
 BASE_COLUMNS = ("emailaddress1", "statecode", "statuscode", "donotbulkemail", "modifiedon",
-                "versionnumber", "_masterid_value", "merged")
+                "versionnumber", "_masterid_value", "merged", SUBSCRIBER_ID)
+
+
+def names_subscriber(row: dict[str, Any], subscriber_id: int) -> bool:
+    """Whether the CRM row's ``mwx_subscriberid`` names the subscriber (docs/crm-solution.md)."""
+    return str(row.get(SUBSCRIBER_ID) or "") == str(subscriber_id)
 
 
 def row_id(entity: str, row: dict[str, Any]) -> str:

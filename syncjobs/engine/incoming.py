@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from mailworx_crm.entity_types import is_qualified_lead
 from syncjobs.engine.apply import SubValues, apply_many, subscriber_values
 from syncjobs.engine.context import Sync, parse_time
-from syncjobs.engine.entities import is_active, merged_master, row_id
+from syncjobs.engine.entities import is_active, merged_master, names_subscriber, row_id
 from syncjobs.engine.fields import UNMAPPED, MappedField, crm_value, related_values, same
 from syncjobs.engine.linkstore import APPLIED_FIELDS, save_link_rows, save_links
 from syncjobs.engine.merge import merge_subscribers
@@ -31,7 +31,7 @@ from syncjobs.engine.steps.match import reset_unmatched, unlinked_addresses_know
 from syncjobs.models.sync import HOLDING_STATES, LinkState, RecordLink
 
 _LINK_TUPLE = ("pk", "crm_id", "crm_versionnumber", "crm_active", "synced_values",
-               "bulk_email_blocked", "group_id", "origin")
+               "bulk_email_blocked", "group_id", "origin", "subscriber_id")
 
 Live = list[tuple[RecordLink, dict[str, Any]]]
 
@@ -81,13 +81,15 @@ def _read(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]], *,
             if is_active(row) and not is_qualified_lead(entity, row):
                 strangers.append(str(row.get("emailaddress1") or ""))
             continue
-        pk, _crm_id, link_version, link_active, synced, blocked, group_id, origin = known_link
+        (pk, _crm_id, link_version, link_active, synced, blocked, group_id, origin,
+         subscriber_id) = known_link
         version = row.get("versionnumber")
         if (not force and version is not None and link_version == int(version)
                 and link_active == is_active(row)):
             sync.skip(step, "already applied")
             continue
-        if own_writes and not blocked and _echoes(sync, entity, row, synced, group_id, origin):
+        if (own_writes and not blocked and names_subscriber(row, subscriber_id)
+                and _echoes(sync, entity, row, synced, group_id, origin)):
             plan.echoed.append([True, parse_time(row.get("modifiedon")),
                                 int(version) if version is not None else None, pk])
             continue
@@ -192,7 +194,7 @@ def follow_merge(sync: Sync, step: str, link: RecordLink, master: str) -> None:
     RecordLink.objects.create(
         tenant=sync.tenant, subscriber_id=link.subscriber_id, entity_type=link.entity_type,
         crm_id=master, origin=link.origin, group_id=link.group_id,
-        synced_values=link.synced_values)
+        synced_values=link.synced_values, needs_push=True)  # push names the subscriber
     sync.log(_("CRM %(entity)s %(old)s was merged into %(master)s; the link follows it.")
              % {"entity": link.entity_type, "old": old_id, "master": master})
     sync.count(step, "relinked")

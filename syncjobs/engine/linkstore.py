@@ -19,8 +19,8 @@ from django.utils import timezone
 from syncjobs.models.sync import RecordLink
 
 # What apply and push change on a link.
-APPLIED_FIELDS = ("synced_values", "bulk_email_blocked", "needs_push", "crm_active",
-                  "crm_modifiedon", "crm_versionnumber")
+APPLIED_FIELDS = ("synced_values", "bulk_email_blocked", "subscriber_id_written", "needs_push",
+                  "crm_active", "crm_modifiedon", "crm_versionnumber")
 
 
 def save_links(links: Sequence[RecordLink], fields: Sequence[str]) -> None:

@@ -75,7 +75,7 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
         unit = _unit(sync, link)
         for page in list_member_pages(sync, str(link.list_id), link.member_type, unit):
             rows.update((row_id(link.member_type, row), row) for row in page)
-        sync.count(STEP, "members_read", len(rows))
+        sync.observe(STEP, "members_read", len(rows))
     crm_ids = set(rows) if read else snapshot
     pushed = 0  # members our writes added minus removed: the CRM's count moves by this
     changed = _take_added(sync, link, [rows[i] for i in sorted(crm_ids - snapshot)])

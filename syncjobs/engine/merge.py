@@ -48,8 +48,11 @@ def move_crm_links(source_id: int, survivor_id: int) -> None:
                                      state__in=HOLDING_STATES).first()
     for link in RecordLink.objects.filter(subscriber_id=source_id, state__in=HOLDING_STATES):
         if kept is None:
+            # The record now stands for the survivor: push writes its id to the CRM.
             link.subscriber_id = survivor_id
-            link.save(update_fields=["subscriber", "updated_at"])
+            link.subscriber_id_written, link.needs_push = False, True
+            link.save(update_fields=["subscriber", "subscriber_id_written", "needs_push",
+                                     "updated_at"])
             kept = link
         else:
             link.state = LinkState.UNLINKED

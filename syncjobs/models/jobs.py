@@ -3,13 +3,21 @@ syncs and reaction exports. One runner (``syncjobs.runner``) owns each row's lif
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Tenant
+
+
+def lease_seconds() -> int:
+    """How long a running job's lease lasts; its heartbeat renews it every third of that."""
+    return int(getattr(settings, "JOB_LEASE_SECONDS", 60))
 
 
 class JobKind(models.TextChoices):
@@ -67,6 +75,9 @@ class JobRun(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
+    # When the run's message was last sent to the workers (queued, resumed or re-sent by
+    # the reaper because the broker lost it); None before this field existed.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -88,6 +99,15 @@ class JobRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in JobStatus.active()
+
+    @property
+    def worker_lost(self) -> bool:
+        """Running, but the worker's heartbeat is late (the worker died or hangs): the
+        reaper resumes the run once its lease expires."""
+        if self.status != JobStatus.RUNNING or self.heartbeat_at is None:
+            return False
+        late = timezone.now() - self.heartbeat_at
+        return late > timedelta(seconds=lease_seconds() / 2)
 
     @property
     def percent(self) -> int:

@@ -57,6 +57,9 @@ class RecordLink(models.Model):
     # unsubscribe already written back is not sent again, and a flag cleared in the CRM
     # while the subscriber stays unsubscribed is set again by push.
     bulk_email_blocked = models.BooleanField(default=False)
+    # The CRM record's ``mwx_subscriberid`` names this link's subscriber (written on records
+    # the product creates or links, so the CRM side can always find the subscriber).
+    subscriber_id_written = models.BooleanField(default=False)
     # The mailworx side has changes the CRM has not received yet (set by match / pull).
     needs_push = models.BooleanField(default=False)
     crm_modifiedon = models.DateTimeField(null=True, blank=True)

@@ -9,13 +9,17 @@ import subprocess
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from syncjobs import runner
 from syncjobs.models import JobLogLine, JobRun, JobStatus
 from tenants.models import Tenant
+from tests.api.conftest import token_client
 from tests.worker_fixtures import WITH_TEST_BODIES, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,10 +155,50 @@ def test_heartbeat_keeps_a_slow_run_alive(tenant: Tenant, settings: object,
 def test_stale_queued_runs_are_sent_again(tenant: Tenant, no_dispatch: list[int],
                                           django_capture_on_commit_callbacks: object) -> None:
     run = runner.enqueue(tenant, "test_succeed")
-    JobRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    JobRun.objects.filter(pk=run.pk).update(created_at=an_hour_ago, dispatched_at=an_hour_ago)
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         assert runner.reap_expired() == [(run.pk, "redispatched")]
     assert no_dispatch[-1] == run.pk
+
+
+@pytest.mark.django_db
+def test_a_lost_queued_run_is_sent_again_once_per_stale_period_not_every_tick(
+        tenant: Tenant, no_dispatch: list[int], settings: object,
+        django_capture_on_commit_callbacks: object) -> None:
+    settings.JOB_QUEUE_STALE_SECONDS = 300  # type: ignore[attr-defined]
+    run = runner.enqueue(tenant, "test_succeed")
+    sent = no_dispatch.count(run.pk)
+    start = timezone.now()
+    ticks = [start + timedelta(seconds=s) for s in (60, 301, 361, 421, 602, 603)]
+    acted = []
+    for tick in ticks:
+        with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+            acted.append(runner.reap_expired(now=tick))
+    assert acted == [[], [(run.pk, "redispatched")], [], [], [(run.pk, "redispatched")], []]
+    assert no_dispatch.count(run.pk) == sent + 2
+    run.refresh_from_db()
+    assert run.dispatched_at == ticks[4]  # when it was last sent
+    assert run.log_lines.filter(message__contains="sent to the workers again").count() == 2
+
+
+@pytest.mark.django_db
+def test_a_run_whose_heartbeat_is_late_says_the_worker_was_lost(
+        tenant: Tenant, owner: Any, owner_client: Client, no_dispatch: list[int]) -> None:
+    run = runner.enqueue(tenant, "test_succeed")
+    assert runner.claim(run.pk) is not None
+    run.refresh_from_db()
+    assert not run.worker_lost
+    JobRun.objects.filter(pk=run.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=45))
+    run.refresh_from_db()
+    assert run.worker_lost
+    for name in ("detail", "progress"):
+        page = owner_client.get(reverse(f"syncjobs:{name}",
+                                        kwargs={"tenant": tenant.slug, "pk": run.pk}))
+        assert "Worker lost — will resume" in page.content.decode()
+    api = token_client(owner).get(f"/api/v1/tenants/{tenant.slug}/runs/{run.pk}/")
+    assert api.status_code == 200 and api.json()["worker_lost"] is True
 
 
 @pytest.mark.django_db

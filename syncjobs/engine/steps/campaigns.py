@@ -70,8 +70,7 @@ def run_campaigns(sync: Sync, *, activity_id: str | None = None) -> None:
     looked_at = timezone.now()
     _finish_waiting(sync, wanted)
     rows = _discover(sync, wanted)
-    counters = sync.step_counters(STEP)  # "0 discovered" is worth showing too
-    counters["discovered"] = counters.get("discovered", 0) + len(rows)
+    sync.observe(STEP, "discovered", len(rows))  # "0 discovered" is worth showing too
     sync.add_work(len(rows))
     # An activity told by the CRM or asked for by hand is tried whatever its issue says.
     blocked = set() if wanted else _blocked(sync)

@@ -115,7 +115,7 @@ def refresh_cache(sync: Sync) -> dict[str, CrmList]:
     for cached in known.values():
         if cached.pk in gone:
             cached.exists = False
-    sync.count(STEP, "lists_read", len(rows))
+    sync.observe(STEP, "lists_read", len(rows))
     return known
 
 

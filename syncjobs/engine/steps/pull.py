@@ -66,7 +66,7 @@ def pull_entity(sync: Sync, entity: str, *, own_writes: bool = False) -> None:
     except ChangeTrackingNotEnabled:
         _pull_by_watermark(sync, entity, cols, cursor)
         return
-    sync.count(STEP, "tracked_rows", len(changes.rows))
+    sync.observe(STEP, "tracked_rows", len(changes.rows))
     removed = list(changes.removed_ids)
     if full_read:
         # A first read lists every row: a linked record missing from it was deleted before

@@ -25,6 +25,7 @@ from dynamics.batch import OperationResult
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
 from syncjobs.engine.apply import SubValues, subscriber_values
 from syncjobs.engine.context import Sync
+from syncjobs.engine.entities import SUBSCRIBER_ID
 from syncjobs.engine.fields import same, to_crm
 from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
 from syncjobs.engine.linkstore import save_link_rows, save_links
@@ -90,12 +91,14 @@ def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
                         link.state = LinkState.ACTIVE
                         link.synced_values = synced
                         link.bulk_email_blocked = bool(payload.get("donotbulkemail"))
+                        link.subscriber_id_written = True
                         link.needs_push = False
                         done.append(link)
                         sync.count(STEP, "created")
                     else:
                         _failed(sync, link, result)
-                save_links(done, ["state", "synced_values", "bulk_email_blocked", "needs_push"])
+                save_links(done, ["state", "synced_values", "bulk_email_blocked",
+                                  "subscriber_id_written", "needs_push"])
                 resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in done
                                                    if link.subscriber_id in open_issues])
             sync.checkpoint(STEP, len(batch))
@@ -107,7 +110,7 @@ def _create_payload(sync: Sync, link: RecordLink,
     unit_id = sync.unit_for_group(link.group_id)
     record: dict[str, Any] = {primary_key(link.entity_type): str(link.crm_id),
                               "emailaddress1": sub.email,
-                              "mwx_subscriberid": str(sub.pk)}
+                              SUBSCRIBER_ID: str(sub.pk)}
     synced: dict[str, Any] = {}
     for mf in sync.mappings(unit_id, link.entity_type):
         value = values.get(mf.key, ("", None))[0]
@@ -164,21 +167,25 @@ def _open_issues(sync: Sync) -> set[int]:
 # What the update diff reads of a link, as a tuple: most links of a batch have nothing to
 # send, and only those that do are loaded as model instances.
 _DIFF_TUPLE = ("pk", "crm_active", "needs_push", "synced_values", "bulk_email_blocked",
-               "group_id", "subscriber_id", "subscriber__status")
+               "subscriber_id_written", "group_id", "subscriber_id", "subscriber__status")
 
 
 def _update_batch(sync: Sync, entity: str, ids: list[int],
                   cursor: SyncCursor | None, open_issues: set[int]) -> None:
     rows = list(RecordLink.objects.filter(pk__in=ids).order_by("pk").values_list(*_DIFF_TUPLE))
-    values = subscriber_values((row[6] for row in rows), with_modified=False)
+    values = subscriber_values((row[7] for row in rows), with_modified=False)
     diffs: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     cleared: list[list[Any]] = []
-    for pk, crm_active, needs_push, synced, blocked, group_id, subscriber_id, status in rows:
+    for (pk, crm_active, needs_push, synced, blocked, id_written, group_id, subscriber_id,
+         status) in rows:
         if not crm_active:
             sync.skip(STEP, "deactivated in the CRM")
             continue
         record, sent = _diff(sync, entity, group_id, synced, blocked, status,
                              values.get(subscriber_id, {}))
+        if not id_written:
+            # In the same bulk update as the record's other changes (no request of its own).
+            record[SUBSCRIBER_ID] = str(subscriber_id)
         if record:
             diffs[pk] = (record, sent)
         elif needs_push:
@@ -207,13 +214,17 @@ def _update_batch(sync: Sync, entity: str, ids: list[int],
                 if record.get("donotbulkemail"):
                     link.bulk_email_blocked = True
                     sync.count(STEP, "unsubscribes_written")
+                if SUBSCRIBER_ID in record:
+                    link.subscriber_id_written = True
+                    sync.count(STEP, "subscriber_ids_written")
             elif result.status == 404:
                 link.state = LinkState.CRM_DELETED
                 link.save(update_fields=["state", "updated_at"])
                 sync.count(STEP, "unlinked_deleted")
             else:
                 _failed(sync, link, result)
-        save_links(done, ["synced_values", "bulk_email_blocked", "needs_push"])
+        save_links(done, ["synced_values", "bulk_email_blocked", "subscriber_id_written",
+                          "needs_push"])
         resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in done
                                            if link.subscriber_id in open_issues])
 

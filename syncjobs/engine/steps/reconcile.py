@@ -38,7 +38,7 @@ def run_reconcile(sync: Sync) -> None:
 
 
 def _compare(sync: Sync, entity: str, link: RecordLink, row: dict[str, object] | None) -> None:
-    sync.count(STEP, "checked")
+    sync.observe(STEP, "checked")
     if row is None:
         link.state = LinkState.CRM_DELETED
         link.save(update_fields=["state", "updated_at"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,12 +18,14 @@ from businessunits.services import create_unit
 from crmevents.models import CrmEvent, CrmEventKind
 from crmevents.services import record_event
 from dynamics import DataverseClient
+from syncjobs import runner
+from syncjobs.engine.start import start_sync
 from syncjobs.engine.steps.campaigns import DISTRIBUTED, MAILWORX_CHANNEL
 from syncjobs.models import JobStatus, SyncIssue
 from syncjobs.models.sync import IssueState
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import SyncFn, at_boundary
 
 pytestmark = pytest.mark.django_db
 ACT_COLUMNS = ["activityid", "subject", "mwx_takenoveron", "mwx_mailworxcampaignid",
@@ -331,3 +334,35 @@ def test_the_polling_filter_is_the_documented_one() -> None:
     # docs/crm-solution.md §2 is the contract both the CRM side and the engine follow.
     assert DISTRIBUTED == ("channeltypecode eq 100000000 and mwx_distributionrequested eq "
                            "true and mwx_takenoveron eq null")
+
+
+class WorkerKilled(BaseException):
+    """Stands for a SIGKILL: nothing in the worker handles it, the run stays 'running'."""
+
+
+def test_n1_a_resumed_run_counts_each_activity_once(
+        tenant: Tenant, crm_user: Crm, newsletter: Activity, no_dispatch: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = {"boundaries": 0}
+
+    def kill_while_reading_its_lists(step: str) -> None:
+        if step == "campaigns":
+            seen["boundaries"] += 1
+            if seen["boundaries"] == 3:
+                raise WorkerKilled
+    with monkeypatch.context() as patched:
+        at_boundary(patched, kill_while_reading_its_lists)
+        run = start_sync(tenant, "campaigns")
+        with pytest.raises(WorkerKilled):
+            runner.execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == JobStatus.RUNNING
+    assert run.counters["campaigns"]["discovered"] == 1
+    later = run.lease_expires_at + timedelta(seconds=1)  # type: ignore[operator]
+    assert runner.reap_expired(now=later) == [(run.pk, "resumed")]
+    assert runner.execute(run.pk) == JobStatus.SUCCEEDED
+    run.refresh_from_db()
+    assert run.attempts == 2
+    assert run.counters["campaigns"]["discovered"] == 1  # not once per attempt
+    assert run.counters["campaigns"]["taken_over"] == 1
+    assert_taken_over(tenant, crm_user, newsletter)

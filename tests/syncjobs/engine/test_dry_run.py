@@ -81,7 +81,8 @@ def test_dry_run_writes_nothing_and_reports_what_the_real_run_then_does(
     assert database_state(tenant) == before_db     # so is mailworx
     report = dry.result["dry_run"]
     assert report["crm"]["by_kind"]["contacts:create"] == 3
-    assert report["crm"]["by_kind"]["contacts:update"] == 1
+    # The record found gets its subscriber id written (and the pulled one's changes).
+    assert report["crm"]["by_kind"]["contacts:update"] == 2
     assert report["mailworx"]["links"]["by_state"] == {"active": 4}  # 3 created, 1 found
     assert (dry.counters["match"]["created"], dry.counters["match"]["linked"]) == (3, 1)
     change = report["mailworx"]["values_changed"]["sample"][0]

@@ -39,7 +39,12 @@ def test_s7_contact_account_and_lead_with_one_address_link_the_contact(
     link = RecordLink.objects.get(subscriber=sub)
     assert (link.entity_type, str(link.crm_id)) == ("contact", before["contact"][0]["contactid"])
     assert run.counters["match"]["linked"] == 1
-    assert records_by_email(crm_client, email) == before  # nothing created
+    after = records_by_email(crm_client, email)
+    assert {table: [r[f"{table}id"] for r in rows] for table, rows in after.items()} == {
+        table: [r[f"{table}id"] for r in rows] for table, rows in before.items()}  # no new one
+    # The linked record now names its subscriber (the others are untouched).
+    assert after["contact"][0]["mwx_subscriberid"] == str(sub.pk)
+    assert after["account"] == before["account"] and after["lead"] == before["lead"]
 
 
 def test_s7_account_and_lead_with_one_address_link_the_account(
