@@ -232,9 +232,13 @@ def check(tenant: Any, emu: Emulator) -> None:
     links = RecordLink.objects.filter(tenant=tenant, state="active").count()
     pending = RecordLink.objects.filter(tenant=tenant, state="pending").count()
     issues = SyncIssue.objects.filter(tenant=tenant, state="open").count()
+    contact_links = RecordLink.objects.filter(tenant=tenant, state="active",
+                                              entity_type="contact").count()
+    # Created and linked records alike carry their subscriber's id (mwx_subscriberid).
     mwx_ids = {r["mwx_subscriberid"] for r in emu.dump("contacts", "mwx_subscriberid ne null")}
     print(f"  state: {live:,} live subscribers, {links:,} active links, {pending} pending, "
-          f"{issues} open issues, {len(mwx_ids):,} contacts created by the sync")
+          f"{issues} open issues, {len(mwx_ids):,} of {contact_links:,} linked contacts "
+          "name their subscriber in the CRM")
 
 
 if __name__ == "__main__":
