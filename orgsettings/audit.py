@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from audience.models import SubscriberField
 from businessunits.models import BusinessUnit
 from fieldmapping.models import FieldMapping, OptionMapping
+from orgsettings.certificates import summary as certificate_summary
 from orgsettings.models import OrgSettings
 from tenants.models import Membership, Tenant
 
@@ -89,6 +90,8 @@ def _field(model: type[models.Model], name: str) -> models.Field[Any, Any] | Non
 def _display(model: type[models.Model], name: str, value: Any) -> str:
     if value is None or value == "":
         return "—"
+    if name == "ca_bundle":  # never the PEM: what each certificate is
+        return certificate_summary(str(value))
     model_field = _field(model, name)
     if model_field is None:
         return str(value)

@@ -6,13 +6,14 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from cryptography import x509
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from orgsettings.certificates import clean_ca_bundle
+from orgsettings.certificates import summary as certificate_summary
 from orgsettings.crm_url import parse_crm_url
 from orgsettings.models import DEFAULT_AUTHORITY, Deployment, OrgSettings, ReactionMode
 from tenants.models import Tenant
@@ -27,7 +28,7 @@ SECTIONS: list[tuple[Any, Any, tuple[str, ...], str]] = [
      _("How mailworx reaches your CRM. A CRM reachable from outside the company network "
        "must be protected accordingly: TLS, a dedicated application user with only the "
        "privileges the connector needs, and a strong secret."),
-     ("crm_url", "deployment", "authority_url", "ca_bundle"), ""),
+     ("crm_url", "deployment", "authority_url", "ca_bundle", "ca_bundle_clear"), ""),
     (_("Online sign-in (OAuth2 client credentials)"),
      _("Required when the deployment is Online: the app registration in Microsoft Entra ID."),
      ("directory_tenant_id", "client_id", "client_secret"), ""),
@@ -91,6 +92,9 @@ class OrgSettingsForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=_("The secret of the app registration. Never shown again after saving."),
     )
+    ca_bundle_clear = forms.BooleanField(
+        label=_("Remove the stored CA certificates"), required=False,
+        help_text=_("Then the CRM's certificate must be publicly trusted."))
     onprem_password = forms.CharField(
         label=_("Password"), required=False, strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
@@ -166,6 +170,14 @@ class OrgSettingsForm(forms.ModelForm):
         else:
             del self.fields["tenants"]
         stored = self.instance if self.instance.pk else None
+        # The stored CA bundle is described, never shown back as PEM.
+        self.initial.pop("ca_bundle", None)
+        if stored is not None and stored.ca_bundle:
+            self.fields["ca_bundle"].help_text = _(
+                "Stored: %(certificates)s. Paste certificates to replace them; leave empty "
+                "to keep them.") % {"certificates": certificate_summary(stored.ca_bundle)}
+        else:
+            del self.fields["ca_bundle_clear"]
         for name in SECRET_FIELDS:
             self.initial.pop(name, None)
             if stored is not None and getattr(stored, name):
@@ -181,7 +193,7 @@ class OrgSettingsForm(forms.ModelForm):
 
     def sections(self) -> Iterable[tuple[Any, Any, list[forms.BoundField], str]]:
         for legend, intro, names, css in SECTIONS:
-            yield legend, intro, [self[name] for name in names], css
+            yield legend, intro, [self[name] for name in names if name in self.fields], css
 
     def clean_onprem_username(self) -> str:
         value: str = self.cleaned_data.get("onprem_username", "").strip()
@@ -197,18 +209,7 @@ class OrgSettingsForm(forms.ModelForm):
         return value.rstrip("/")
 
     def clean_ca_bundle(self) -> str:
-        value: str = self.cleaned_data.get("ca_bundle", "").strip()
-        if not value:
-            return ""
-        try:
-            certificates = x509.load_pem_x509_certificates(value.encode())
-        except ValueError:
-            raise ValidationError(_(
-                "Paste one or more PEM certificates, each between -----BEGIN CERTIFICATE----- "
-                "and -----END CERTIFICATE-----.")) from None
-        if not certificates:  # pragma: no cover - the loader raises on empty input
-            raise ValidationError(_("No certificate found."))
-        return value + "\n"
+        return clean_ca_bundle(self.cleaned_data.get("ca_bundle", ""))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -233,12 +234,19 @@ class OrgSettingsForm(forms.ModelForm):
         pass
 
     def settings_values(self) -> dict[str, Any]:
-        """The non-secret values to store, as the service takes them."""
-        return {
+        """The non-secret values to store, as the service takes them. The CA bundle is
+        never shown back, so a blank one keeps each tenant's stored certificates unless
+        "remove" is ticked."""
+        values = {
             name: self.cleaned_data[name]
             for name in self._meta.fields or ()
             if name not in SECRET_FIELDS
         }
+        if self.cleaned_data.get("ca_bundle_clear"):
+            values["ca_bundle"] = ""
+        elif not values.get("ca_bundle"):
+            values.pop("ca_bundle", None)
+        return values
 
     def secrets(self) -> dict[str, str]:
         return {name: self.cleaned_data.get(name) or "" for name in SECRET_FIELDS}

@@ -61,6 +61,57 @@ class MissingSecretError(SettingsError):
         ) % {"tenants": names, "secret": secret})
 
 
+# What a stored secret was entered for: the places it is sent to and the account it opens.
+# Changing any of them without entering the secret again would send the old secret to a
+# new place (a changed authority or CRM URL could be anyone's server).
+SECRET_BINDINGS = {
+    "client_secret": ("crm_url", "authority_url", "directory_tenant_id", "client_id"),
+    "onprem_password": ("crm_url", "onprem_username"),
+}
+
+
+class SecretBindingError(SettingsError):
+    """A field the stored secret is bound to changed, but no new secret was entered."""
+
+    def __init__(self, tenants: list[Tenant], deployment: str,
+                 changed: list[str]) -> None:
+        self.tenants = tenants
+        names = ", ".join(t.name for t in tenants)
+        online = deployment == Deployment.ONLINE
+        secret = _("client secret") if online else _("password")
+        super().__init__(ngettext(
+            "Nothing was saved: for %(tenants)s, %(fields)s changed, and the stored "
+            "%(secret)s was entered for the old value. Enter the %(secret)s again, so it is "
+            "never sent to a place it was not meant for.",
+            "Nothing was saved: for %(tenants)s, %(fields)s changed, and their stored "
+            "%(secret)s was entered for the old value. Enter the %(secret)s again, so it is "
+            "never sent to a place it was not meant for.",
+            len(tenants),
+        ) % {"tenants": names, "fields": ", ".join(changed), "secret": secret})
+
+
+def _binding_labels() -> dict[str, str]:
+    return {"crm_url": _("the CRM URL"), "authority_url": _("the sign-in authority"),
+            "directory_tenant_id": _("the directory (tenant) ID"),
+            "client_id": _("the application (client) ID"),
+            "onprem_username": _("the user name")}
+
+
+def _unbound_secret(obj: OrgSettings, before: Mapping[str, Any],
+                    new_secrets: Mapping[str, str]) -> list[str]:
+    """The bound fields that changed while the secret of the deployment was kept."""
+    field = secret_field_for(obj.deployment)
+    if not obj.pk or new_secrets.get(field) or not getattr(obj, field):
+        return []
+    labels = _binding_labels()
+    return [str(labels[name]) for name in SECRET_BINDINGS[field]
+            if _norm(before[name]) != _norm(getattr(obj, name))]
+
+
+def _norm(value: Any) -> str:
+    return str(value or "").strip().rstrip("/").lower()
+
+
 def _org_change_blocked(tenant: Tenant, old_api_url: str, new_api_url: str) -> bool:
     """True when the change points at another organisation while records are linked (S14):
     the engine's links, cursors and issues would then describe the wrong organisation.
@@ -88,8 +139,10 @@ def save_org_settings(
 ) -> list[OrgSettings]:
     """Save the same settings for every tenant in ``tenants``, all or none (C2).
 
-    A blank secret keeps each tenant's own; a tenant that ends up without the secret its
-    deployment needs fails the whole save (``MissingSecretError`` naming it).
+    A blank secret keeps each tenant's own — unless a field the secret is bound to changed
+    (``SECRET_BINDINGS``: the places it is sent to, the account it opens), which fails the
+    whole save (``SecretBindingError`` naming the tenants). A tenant that ends up without
+    the secret its deployment needs fails it too (``MissingSecretError``).
     """
     unknown = set(values) - SETTINGS_FIELDS
     if unknown:
@@ -103,9 +156,12 @@ def save_org_settings(
     }
     pending: list[OrgSettings] = []
     missing: list[Tenant] = []
+    unbound: dict[int, list[str]] = {}
     for tenant in tenant_list:
         obj = existing.get(tenant.pk) or OrgSettings(tenant=tenant)
         before = [getattr(obj, name) for name in CONNECTION_FIELDS]
+        bound_before = {name: getattr(obj, name)
+                        for names in SECRET_BINDINGS.values() for name in names}
         old_api_url = obj.web_api_url if obj.pk else ""
         for name, value in values.items():
             setattr(obj, name, value)
@@ -117,6 +173,9 @@ def save_org_settings(
                 "Nothing was saved: %(tenant)s has subscribers linked to records of its current "
                 "CRM organisation. Pointing it at another organisation needs an explicit reset "
                 "of the links and sync cursors first (S14).") % {"tenant": tenant.name})
+        changed = _unbound_secret(obj, bound_before, new_secrets)
+        if changed:
+            unbound[tenant.pk] = changed
         for name, witness in SECRET_WITNESSES.items():
             new = new_secrets.get(name) or ""
             if new and new != getattr(obj, name):
@@ -129,6 +188,11 @@ def save_org_settings(
         if not obj.has_credentials:
             missing.append(tenant)
         pending.append(obj)
+    if unbound:
+        # C2 "a blank secret keeps each tenant's own" never extends to a changed binding.
+        refused = [t for t in tenant_list if t.pk in unbound]
+        fields = sorted({name for names in unbound.values() for name in names})
+        raise SecretBindingError(refused, values["deployment"], fields)
     if missing:
         raise MissingSecretError(missing, values["deployment"])
     for obj in pending:

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from orgsettings.certificates import describe
 from orgsettings.models import Deployment, OrgSettings, ReactionMode
 
 PUBLIC_FIELDS = [
@@ -17,15 +21,29 @@ PUBLIC_FIELDS = [
 ]
 
 
+class CertificateSerializer(serializers.Serializer):
+    subject = serializers.CharField()
+    issuer = serializers.CharField()
+    not_after = serializers.DateTimeField()
+    fingerprint_sha256 = serializers.CharField()
+
+
 class OrgSettingsSerializer(serializers.ModelSerializer):
     client_secret_set = serializers.SerializerMethodField()
     onprem_password_set = serializers.SerializerMethodField()
+    ca_certificates = serializers.SerializerMethodField(
+        help_text=_("The stored CA certificates, described (the PEM is never shown back)."))
 
     class Meta:
         model = OrgSettings
-        fields = [*PUBLIC_FIELDS, "organisation_name", "web_api_url", "client_secret_set",
+        fields = [*(f for f in PUBLIC_FIELDS if f != "ca_bundle"), "ca_certificates",
+                  "organisation_name", "web_api_url", "client_secret_set",
                   "onprem_password_set", "updated_at"]
         read_only_fields = fields
+
+    @extend_schema_field(CertificateSerializer(many=True))
+    def get_ca_certificates(self, obj: OrgSettings) -> list[dict[str, Any]]:
+        return [vars(info) for info in describe(obj.ca_bundle)]
 
     def get_client_secret_set(self, obj: OrgSettings) -> bool:
         return bool(obj.client_secret)
@@ -54,7 +72,12 @@ class OrgSettingsWriteSerializer(serializers.Serializer):
         required=False, allow_blank=True, write_only=True, trim_whitespace=False,
         help_text=_("Write-only. Blank or absent keeps the stored password."))
     authority_url = serializers.CharField(required=False, max_length=200)
-    ca_bundle = serializers.CharField(required=False, allow_blank=True)
+    ca_bundle = serializers.CharField(
+        required=False, allow_blank=True, write_only=True,
+        help_text=_("PEM certificates only (a private key is refused). Blank or absent "
+                    "keeps the stored certificates."))
+    ca_bundle_clear = serializers.BooleanField(
+        required=False, help_text=_("True removes the stored CA certificates."))
     export_opens = serializers.BooleanField(required=False)
     export_clicks = serializers.BooleanField(required=False)
     export_bounces = serializers.BooleanField(required=False)

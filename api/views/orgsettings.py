@@ -57,7 +57,9 @@ class OrgSettingsView(TenantScopedMixin):
         tenants = self._tenants(values.pop("tenants", None))
         instance = (OrgSettings.objects.filter(tenant=self.tenant).first()
                     or OrgSettings(tenant=self.tenant))
-        form_data: dict[str, Any] = {name: getattr(instance, name) for name in PUBLIC_FIELDS}
+        # Not the stored CA bundle: blank keeps each tenant's own (never echoed back).
+        form_data: dict[str, Any] = {name: getattr(instance, name) for name in PUBLIC_FIELDS
+                                     if name != "ca_bundle"}
         form_data.update(values)
         form = OrgSettingsForm(form_data, instance=instance)
         if not form.is_valid():

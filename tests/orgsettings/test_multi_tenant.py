@@ -79,12 +79,35 @@ def test_blank_secret_keeps_each_tenants_own(
     owner_client.post(url(tenant), settings_post(tenants=[tenant.pk], client_secret="acme-s"))
     owner_client.post(url(tenant), settings_post(tenants=[other_tenant.pk],
                                                  client_secret="globex-s"))
+    # A change that does not touch what the secrets were entered for (S: secret binding).
     response = owner_client.post(url(tenant), settings_post(
-        tenants=[tenant.pk, other_tenant.pk], client_secret="", crm_url="http://crm/shared"))
+        tenants=[tenant.pk, other_tenant.pk], client_secret="", sync_interval_minutes="30"))
     assert response.status_code == 302
     acme, globex = (OrgSettings.objects.get(tenant=t) for t in (tenant, other_tenant))
     assert (acme.client_secret, globex.client_secret) == ("acme-s", "globex-s")
-    assert acme.organisation_name == globex.organisation_name == "shared"
+    assert acme.sync_interval_minutes == globex.sync_interval_minutes == 30
+
+
+def test_a_blank_secret_is_refused_for_every_tenant_whose_binding_changes(
+    owner_client: Client, two_tenant_owner: AbstractUser, tenant: Tenant, other_tenant: Tenant,
+) -> None:
+    owner_client.post(url(tenant), settings_post(tenants=[tenant.pk], client_secret="acme-s"))
+    owner_client.post(url(tenant), settings_post(tenants=[other_tenant.pk],
+                                                 client_secret="globex-s"))
+    response = owner_client.post(url(tenant), settings_post(
+        tenants=[tenant.pk, other_tenant.pk], client_secret="", crm_url="http://crm/shared"))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Nothing was saved" in text and "Enter the client secret again" in text
+    assert tenant.name in text and other_tenant.name in text
+    acme, globex = (OrgSettings.objects.get(tenant=t) for t in (tenant, other_tenant))
+    assert acme.organisation_name == globex.organisation_name == "contoso"  # unchanged
+    # With the secret entered again, the change is saved for both.
+    response = owner_client.post(url(tenant), settings_post(
+        tenants=[tenant.pk, other_tenant.pk], client_secret="shared-s",
+        crm_url="http://crm/shared"))
+    assert response.status_code == 302
+    assert set(OrgSettings.objects.values_list("organisation_name", flat=True)) == {"shared"}
 
 
 def test_ticking_a_tenant_the_user_does_not_administer_is_refused(

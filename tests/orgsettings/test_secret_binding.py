@@ -1,0 +1,145 @@
+"""A stored secret stays bound to where it was entered for: the CRM URL, the sign-in
+authority, the directory and client ids (Online) or the user name (on-premise). Changing
+one of them with a blank secret is refused — in the form and the API — so the server never
+sends the old secret to a place an admin just typed in."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from dynamics_emulator import credentials
+from dynamics_emulator.server import EmulatorServer
+from orgsettings.models import OrgSettings
+from syncjobs import runner
+from tenants.models import Tenant
+from tests.api.conftest import token_client
+from tests.crm_fixtures import configure_tenant_for_emulator
+from tests.orgsettings.conftest import settings_post
+
+pytestmark = pytest.mark.django_db
+
+
+class Listener:
+    """A loopback TCP server that records every byte it is sent (and answers nothing)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.received = b""
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self.stopping:
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    while chunk := conn.recv(65536):
+                        self.received += chunk
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stopping = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    server = Listener()
+    yield server
+    server.close()
+
+
+def settings_url(tenant: Tenant) -> str:
+    return f"/t/{tenant.slug}/settings/"
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("crm_url", "https://fabrikam.crm4.dynamics.com"),
+    ("authority_url", "https://login.example.net"),
+    ("directory_tenant_id", "99999999-2222-3333-4444-555555555555"),
+    ("client_id", "99999999-7777-8888-9999-000000000000"),
+])
+def test_the_form_refuses_a_changed_binding_without_the_secret(
+        owner_client: Client, tenant: Tenant, field: str, value: str) -> None:
+    assert owner_client.post(settings_url(tenant), settings_post()).status_code == 302
+    response = owner_client.post(settings_url(tenant),
+                                 settings_post(client_secret="", **{field: value}))
+    assert response.status_code == 200
+    assert "Enter the client secret again" in response.content.decode()
+    assert getattr(OrgSettings.objects.get(tenant=tenant), field) != value
+    # Entered again, the change is saved.
+    response = owner_client.post(settings_url(tenant),
+                                 settings_post(client_secret="new-secret", **{field: value}))
+    assert response.status_code == 302
+    assert OrgSettings.objects.get(tenant=tenant).client_secret == "new-secret"
+
+
+def test_the_on_premise_password_is_bound_to_the_url_and_the_user(
+        owner_client: Client, tenant: Tenant) -> None:
+    onprem = {"deployment": "on_premise", "crm_url": "https://crm.contoso.example/contoso",
+              "client_secret": "", "directory_tenant_id": "", "client_id": "",
+              "onprem_username": "CONTOSO\\svc-mailworx", "onprem_password": "pw-1"}
+    assert owner_client.post(settings_url(tenant), settings_post(**onprem)).status_code == 302
+    for change in ({"onprem_username": "CONTOSO\\someone-else"},
+                   {"crm_url": "https://crm.fabrikam.example/fabrikam"}):
+        response = owner_client.post(settings_url(tenant), settings_post(
+            **{**onprem, "onprem_password": "", **change}))
+        assert response.status_code == 200
+        assert "Enter the password again" in response.content.decode()
+    # A change of something the password is not bound to keeps it.
+    response = owner_client.post(settings_url(tenant), settings_post(
+        **{**onprem, "onprem_password": "", "sync_interval_minutes": "30"}))
+    assert response.status_code == 302
+    assert OrgSettings.objects.get(tenant=tenant).onprem_password == "pw-1"
+
+
+def test_the_api_refuses_a_changed_binding_without_the_secret(
+        owner: Any, tenant: Tenant, owner_client: Client) -> None:
+    owner_client.post(settings_url(tenant), settings_post())
+    api: APIClient = token_client(owner)
+    url = f"/api/v1/tenants/{tenant.slug}/org-settings/"
+    response = api.put(url, {"authority_url": "https://login.example.net"}, format="json")
+    assert response.status_code == 400
+    assert "Enter the client secret again" in str(response.json())
+    assert OrgSettings.objects.get(tenant=tenant).authority_url != "https://login.example.net"
+    response = api.put(url, {"authority_url": "https://login.example.net",
+                             "client_secret": "s2"}, format="json")
+    assert response.status_code == 200
+
+
+def test_the_old_secret_never_reaches_a_changed_authority(
+        tenant: Tenant, crm: EmulatorServer, owner_client: Client, listener: Listener,
+        no_dispatch: list[int]) -> None:
+    configure_tenant_for_emulator(tenant, crm)
+    org = OrgSettings.objects.get(tenant=tenant)
+    post = settings_post(crm_url=org.crm_url, authority_url=listener.url, client_secret="",
+                         directory_tenant_id=org.directory_tenant_id, client_id=org.client_id,
+                         ca_bundle=org.ca_bundle)
+    response = owner_client.post(settings_url(tenant), post)
+    assert response.status_code == 200  # refused
+    run = runner.enqueue(tenant, "integration_check")
+    runner.execute(run.pk)
+    assert OrgSettings.objects.get(tenant=tenant).authority_url == crm.base_url
+    assert credentials.CLIENT_SECRET.encode() not in listener.received
+    assert listener.received == b""  # nobody was even asked
