@@ -7,11 +7,13 @@ locales). Row numbers in messages count the header as row 1, as a spreadsheet sh
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import charset_normalizer
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -47,12 +49,43 @@ class ImportReport:
         return not self.errors
 
 
-def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else Windows-1252 as Excel exports it."""
+# Byte order marks, longest first (UTF-32's LE mark starts like UTF-16's).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+# Without a byte order mark: UTF-8 if the bytes are valid UTF-8; UTF-16/32 if
+# charset-normalizer finds it (Excel's "Unicode text" without a mark); else Windows-1252,
+# which Excel's "CSV" is in on German and English Windows. Other single-byte guesses are
+# not trusted: for short German text they are often wrong (cp775 for cp1252 umlauts).
+_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "utf_8": "UTF-8", "utf-8": "UTF-8",
+                   "utf-16": "UTF-16", "utf_16": "UTF-16", "utf-32": "UTF-32",
+                   "cp1252": "Windows-1252", "windows-1252": "Windows-1252",
+                   "latin_1": "ISO-8859-1", "iso-8859-1": "ISO-8859-1"}
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str  # as a person reads it: "UTF-8", "UTF-16", "Windows-1252" …
+
+
+def decode(data: bytes) -> Decoded:
+    """The file's text and the encoding it was read in (see above for the order)."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return _decoded(data.decode(codec), codec)
     try:
-        return data.decode("utf-8-sig")
+        return _decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is not None and best.encoding.startswith(("utf_16", "utf_32")):
+        return _decoded(str(best), best.encoding.split("_")[0] + "-" + best.encoding[4:6])
+    return _decoded(data.decode("cp1252", errors="replace"), "cp1252")
+
+
+def _decoded(text: str, codec: str) -> Decoded:
+    return Decoded(text.lstrip("\ufeff"), _ENCODING_NAMES.get(codec.lower(), codec.upper()))
 
 
 def _columns(header: list[str], fields: dict[str, SubscriberField]) -> tuple[list[str], list[str]]:
@@ -131,11 +164,35 @@ class _Echo:
         return value
 
 
+# OWASP's CSV-injection rule: a cell that starts like a formula is read by spreadsheets as
+# one (=HYPERLINK(…), @SUM(…), +cmd|…). Prefixed with a quote it is plain text again.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """``value``, or as text with a leading ``'`` when it would start a formula. Numbers
+    stay numbers (a negative number is not a formula)."""
+    if isinstance(value, int | float):
+        return value
+    text = str(value)
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
+class SafeCsvWriter:
+    """Every CSV export's writer: lines as text, each cell neutralised (``safe_cell``)."""
+
+    def __init__(self) -> None:
+        self._writer = csv.writer(_Echo())
+
+    def row(self, cells: list[object]) -> str:
+        return str(self._writer.writerow([safe_cell(c) for c in cells]))
+
+
 def export_rows(tenant: Tenant, group: SubscriberGroup | None = None) -> Iterator[str]:
     """CSV lines of the tenant's (or the group's) live subscribers, read in keyset chunks."""
     fields = list(tenant_fields(tenant).values())
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(["id", "status", *[f.key for f in fields]])
+    writer = SafeCsvWriter()
+    yield "\ufeff" + writer.row(["id", "status", *[f.key for f in fields]])
     subscribers = Subscriber.objects.live().filter(tenant=tenant).order_by("pk")
     if group is not None:
         subscribers = subscribers.filter(memberships__group=group)
@@ -147,5 +204,5 @@ def export_rows(tenant: Tenant, group: SubscriberGroup | None = None) -> Iterato
         values = current_values([pk for pk, _s in chunk])
         for pk, status in chunk:
             row = values.get(pk, {})
-            yield writer.writerow([pk, status, *[row.get(f.key, "") for f in fields]])
+            yield writer.row([pk, status, *[row.get(f.key, "") for f in fields]])
         last = chunk[-1][0]

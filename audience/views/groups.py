@@ -97,8 +97,9 @@ def group_import(request: HttpRequest, access: TenantAccess, pk: int) -> HttpRes
     elif request.method == "POST":
         form = CsvUploadForm(request.POST, request.FILES)
         if form.is_valid():
-            text = csv_io.decode(form.cleaned_data["file"].read())
-            context.update(report=csv_io.import_csv(group, text, confirm=False), csv_text=text)
+            decoded = csv_io.decode(form.cleaned_data["file"].read())
+            context.update(report=csv_io.import_csv(group, decoded.text, confirm=False),
+                           csv_text=decoded.text, encoding=decoded.encoding)
     context["form"] = form
     return render(request, "audience_data/group_import.html", context)
 

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audience import subscribers as svc
-from audience.csv_io import import_csv
+from audience.csv_io import import_csv, safe_cell
 from audience.groups import create_group
 from audience.models import GroupMembership, Subscriber, SubscriberGroup, SubscriberValue
 from tenants.models import Tenant
@@ -86,3 +86,49 @@ def test_export_streams_the_group(owner_client: Client, tenant: Tenant,
     assert lines[0].startswith("id,status,email,first_name,last_name")
     assert len(lines) == 3 and "outside@" not in text
     assert "anna.schmidt@example.com,Anna,Schmidt" in text
+
+
+@pytest.mark.parametrize(("data", "encoding"), [
+    ("email;Vorname;last_name\r\nmüller@example.com;Jürgen;Müller\r\n".encode("utf-16"),
+     "UTF-16"),
+    ("email\tVorname\tlast_name\r\nmüller@example.com\tJürgen\tMüller\r\n".encode("utf-16"),
+     "UTF-16"),
+    ("email;Vorname;last_name\r\nmüller@example.com;Jürgen;Müller\r\n".encode("utf-16-le"),
+     "UTF-16"),  # no byte order mark
+    ("email;Vorname;last_name\nmüller@example.com;Jürgen;Müller\n".encode("cp1252"),
+     "Windows-1252"),
+    ("email;Vorname;last_name\nmüller@example.com;Jürgen;Müller\n".encode("utf-8-sig"),
+     "UTF-8"),
+    ("email;Vorname;last_name\nmüller@example.com;Jürgen;Müller\n".encode(), "UTF-8"),
+])
+def test_the_import_detects_the_encoding_and_says_which_it_used(
+        owner_client: Client, group: SubscriberGroup, data: bytes, encoding: str) -> None:
+    upload = SimpleUploadedFile("excel.csv", data, content_type="text/csv")
+    response = owner_client.post(import_url(group), {"file": upload})
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert f"The file was read as {encoding}." in text
+    assert "Unknown column" not in text and "ÿþ" not in text
+    assert "Jürgen" in text and "Müller" in text
+
+
+def test_every_export_neutralises_cells_that_would_start_a_formula(
+        owner_client: Client, tenant: Tenant, group: SubscriberGroup) -> None:
+    hostile = {"=HYPERLINK(\"http://x\",\"y\")": "formula", "+cmd|' /C calc'!A0": "plus",
+               "-2+3": "minus", "@SUM(A1:A2)": "at"}
+    for n, value in enumerate(hostile):
+        sub = svc.create_subscriber(tenant, {"email": f"x{n}@example.com", "first_name": value})
+        GroupMembership.objects.create(group=group, subscriber=sub)
+    for name, kwargs in (("subscribers_export", {"tenant": tenant.slug}),
+                         ("group_export", {"tenant": tenant.slug, "pk": group.pk})):
+        response = owner_client.get(reverse(f"audience_data:{name}", kwargs=kwargs))
+        text = b"".join(response.streaming_content).decode("utf-8-sig")
+        import csv
+        import io
+        cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+        for value in hostile:
+            assert value not in cells, (name, value)
+            assert "'" + value in cells, (name, value)
+    # Leading tab and carriage return (values are stripped on input, so only here).
+    assert [safe_cell(v) for v in ("\tx", "\rx", "plain", -3, 2.5)] == [
+        "'\tx", "'\rx", "plain", -3, 2.5]
