@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,7 +34,12 @@ from audience.models import (
     SubscriberValue,
 )
 from audience.services import STANDARD_FIELDS, ensure_standard_fields
-from mailworx_crm.email_address import normalise_email, same_address
+from mailworx_crm.email_address import (
+    InvalidEmail,
+    checked_email,
+    normalise_email,
+    same_address,
+)
 from tenants.models import Tenant
 
 CHUNK_SIZE = 1000
@@ -85,11 +88,9 @@ def clean_value(field: SubscriberField, raw: Any) -> str:
     text = text.strip()
     if field.key == SubscriberField.EMAIL:
         try:
-            validate_email(text)
-        except ValidationError:
-            raise SubscriberError(_("“%(value)s” is not a valid email address.")
-                                  % {"value": text}) from None
-        return text
+            return checked_email(text)
+        except InvalidEmail as exc:
+            raise SubscriberError(str(exc)) from None
     if field.key == SubscriberField.LANGUAGE and not field.type_enum.has_options:
         text = text.lower().replace("_", "-")
         if text and not _LANGUAGE_RE.match(text):

@@ -146,3 +146,31 @@ def test_bulk_upsert_is_bounded(owner_api: APIClient, tenant: Tenant) -> None:
     assert response.status_code == 413
     assert "at most 10000 items" in response.json()["detail"]
     assert not Subscriber.objects.exists()
+
+
+@pytest.mark.parametrize(("email", "message"), [
+    ("anna@example.org\u200b", "invisible or control character (U+200B)"),
+    ("\u200banna@example.org", "invisible or control character (U+200B)"),
+    ("an\u0007na@example.org", "invisible or control character (U+0007)"),
+    ("a" * 65 + "@example.org", "at most 64 characters before the @ and 254 in all"),
+    ("b@" + ".".join(["d" * 60] * 5) + ".de", "at most 64 characters before the @ and 254"),
+])
+def test_addresses_with_hidden_characters_or_too_long_are_refused(
+        owner_api: APIClient, tenant: Tenant, email: str, message: str) -> None:
+    response = owner_api.post(BASE, {"values": {"email": email}}, format="json")
+    assert response.status_code == 400
+    assert message in str(response.json())
+    assert not Subscriber.objects.filter(tenant=tenant).exists()
+
+
+def test_an_internationalised_domain_is_one_address_however_it_is_written(
+        owner_api: APIClient, tenant: Tenant) -> None:
+    first = owner_api.post(f"{BASE}bulk-upsert/", {"items": [
+        {"email": "anna@xn--bcher-kva.example", "first_name": "Anna"}]}, format="json")
+    assert first.status_code == 200, first.content
+    again = owner_api.post(f"{BASE}bulk-upsert/", {"items": [
+        {"email": "Anna@BÜCHER.example", "last_name": "Buch"}]}, format="json")
+    assert again.status_code == 200, again.content
+    sub = Subscriber.objects.get(tenant=tenant)
+    assert sub.email_normalised == "anna@bücher.example"
+    assert sub.email == "anna@bücher.example"  # stored the one way, as first written

@@ -48,3 +48,22 @@ def test_the_bulk_email_marker_becomes_a_field_and_back() -> None:
     assert values[flagged.pk] == {"first_name": "Ann", "@donotbulkemail": True}
     assert values[plain.pk] == {"first_name": "Bo"}
     _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())  # back to today
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_email_key_of_an_internationalised_domain_is_recomputed() -> None:
+    before = [("audience", "0004_campaign_takeover")]
+    after = [("audience", "0005_email_key_idn_unicode")]
+    old = _migrate(before).loader.project_state(before).apps
+    tenant = old.get_model("tenants", "Tenant").objects.create(name="I", slug="i")
+    subscribers = old.get_model("audience", "Subscriber")
+    idn = subscribers.objects.create(tenant=tenant, email="Anna@xn--bcher-kva.example",
+                                     email_normalised="anna@xn--bcher-kva.example",
+                                     language="de")
+    plain = subscribers.objects.create(tenant=tenant, email="Ben@Example.org",
+                                       email_normalised="ben@example.org", language="de")
+    new = _migrate(after).loader.project_state(after).apps
+    keys = dict(new.get_model("audience", "Subscriber").objects.values_list(
+        "pk", "email_normalised"))
+    assert keys == {idn.pk: "anna@bücher.example", plain.pk: "ben@example.org"}
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
