@@ -205,6 +205,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
 }
+# Per-tenant rate of CRM-side event reports (crm-events/…), as DRF writes rates.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "crm_events": env.str("CRM_EVENTS_RATE", default="120/min"),
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "mailworx CRM Online Connector API",
     "VERSION": "1.0.0",

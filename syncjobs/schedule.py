@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from orgsettings.models import OrgSettings
 from syncjobs import runner
-from syncjobs.engine.start import SyncRefused, start_sync
+from syncjobs.engine.start import SyncRefused, start_event_runs, start_sync
 from syncjobs.models import JobKind, JobRun, Trigger
 
 logger = logging.getLogger(__name__)
@@ -118,6 +118,8 @@ def dispatch_due(now: datetime | None = None) -> list[JobRun]:
                 logger.info("scheduled %s for %s refused: %s", due.mode, org.tenant.slug,
                             exc.explanation)
                 skipped += 1
+    # What the CRM side told us and no run has handled yet: one run per tenant (S12).
+    queued += start_event_runs([org.tenant_id for org in orgs])
     if queued or skipped:
         logger.info("scheduler: %s runs queued, %s skipped (still active or refused)",
                     len(queued), skipped)

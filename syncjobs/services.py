@@ -47,6 +47,8 @@ def mode_label(mode: str) -> str:
     labels = {
         "incremental": _("incremental"), "full": _("full"), "group": _("group"),
         "subscriber": _("subscriber"), "backfill": _("backfill"), "reconcile": _("reconcile"),
+        "lists": _("marketing lists"), "campaigns": _("campaigns"),
+        "crm_events": _("what the CRM told"),
     }
     return str(labels.get(mode, mode))
 

@@ -26,6 +26,14 @@ PASSWORD = "correct horse battery staple 42"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty cache: rate limits count per test, not per worker."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Compile the UI catalogues (.po → .mo) that are missing or older than their .po, so
     a plain `pytest` tests the German pages without `make install` first. Under

@@ -21,10 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.permissions import ACTIVATION_KEY_HEADER, IsTenantIntegration, integration_tenant
+from api.throttles import CrmEventThrottle
 from crmevents.models import CrmEvent, CrmEventKind
 from crmevents.services import record_event
 from syncjobs import runner
-from syncjobs.engine.start import SyncRefused, start_sync
+from syncjobs.engine.start import SyncRefused, join_queued_run, start_sync
 from syncjobs.models import JobRun, Trigger
 from tenants.models import Tenant
 
@@ -70,8 +71,11 @@ class _CrmEventView(APIView):
     authentication_classes = [BasicAuthentication, TokenAuthentication]
     permission_classes = [IsAuthenticated, IsTenantIntegration]
     kind: CrmEventKind
+    mode: str  # the sync mode that handles this kind of event
     input_serializer: type[serializers.Serializer]
     id_field: str
+    # Per tenant, so one tenant's burst slows no other (settings: CRM_EVENTS_RATE).
+    throttle_classes = [CrmEventThrottle]
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self.input_serializer(data=request.data)
@@ -90,9 +94,14 @@ class _CrmEventView(APIView):
         try:
             run = self.start(tenant, crm_id, user)
         except runner.JobAlreadyActive as exc:
+            if join_queued_run(exc.run, self.mode, crm_id):
+                return False, exc.run.pk, gettext(
+                    "A sync run is already queued or running (run %(run)d); the event joined "
+                    "it, and that run handles it.") % {"run": exc.run.pk}
             return False, exc.run.pk, gettext(
-                "A sync run is already queued or running (run %(run)d); the event waits and "
-                "the next run handles it.") % {"run": exc.run.pk}
+                "A sync run is already queued or running (run %(run)d); the event waits, and "
+                "a run for waiting events starts within a minute after it ends.") % {
+                "run": exc.run.pk}
         except SyncRefused as exc:
             return False, None, gettext(
                 "No sync run was queued: %(why)s The event waits and the first sync after "
@@ -109,6 +118,7 @@ class ListMarkedView(_CrmEventView):
     """The CRM side marked a marketing list for sync (S1)."""
 
     kind = CrmEventKind.LIST_MARKED
+    mode = "lists"
     input_serializer = ListMarkedSerializer
     id_field = "list_id"
 
@@ -125,6 +135,7 @@ class ActivityDistributedView(_CrmEventView):
     """A campaign activity was distributed through the mailworx channel (S3)."""
 
     kind = CrmEventKind.ACTIVITY_DISTRIBUTED
+    mode = "campaigns"
     input_serializer = ActivityDistributedSerializer
     id_field = "activity_id"
 

@@ -32,7 +32,7 @@ from syncjobs.models.sync import SyncStatus
 from syncjobs.runner import JobCancelled, JobContext, explain
 
 MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber", "lists",
-         "campaigns")
+         "campaigns", "crm_events")
 
 def steps_for(mode: str, params: dict[str, Any]) -> list[tuple[str, Callable[[Sync], None]]]:
     group_id = params.get("group_id")
@@ -58,6 +58,9 @@ def steps_for(mode: str, params: dict[str, Any]) -> list[tuple[str, Callable[[Sy
         "reconcile": [("reconcile", run_reconcile)],
         "lists": [lists],
         "campaigns": [campaigns],
+        # What the CRM side told us (S12), all waiting events at once: both steps unscoped.
+        "crm_events": [("lists", lambda s: run_lists(s)),
+                       ("campaigns", lambda s: run_campaigns(s))],
     }
     return plans[mode]
 

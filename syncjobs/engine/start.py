@@ -6,15 +6,16 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from audience.models import Subscriber, SubscriberGroup
+from crmevents.models import CrmEvent
 from orgsettings.models import OrgSettings
 from orgsettings.progress import integration_ready
 from syncjobs import runner
 from syncjobs.engine.run import MODES
-from syncjobs.models import JobKind, JobRun, Trigger
+from syncjobs.models import JobKind, JobLogLine, JobRun, JobStatus, Trigger
 from tenants.models import Tenant
 
 
@@ -100,3 +101,57 @@ def start_reaction_export(tenant: Tenant, *, trigger: str = Trigger.MANUAL, user
         raise SyncRefused(refusal)
     return runner.enqueue(tenant, JobKind.REACTION_EXPORT, trigger=trigger, user=user,
                           language=language)
+
+
+# Modes whose run handles every waiting CRM event of a kind (S12), per event mode.
+_HANDLES_ALL = {"lists": ("incremental", "full", "crm_events"),
+                "campaigns": ("incremental", "full", "crm_events")}
+_SCOPE = {"lists": "list_id", "campaigns": "activity_id"}
+
+
+def join_queued_run(run: JobRun, event_mode: str, crm_id: str) -> bool:
+    """Let a CRM event (``event_mode``: "lists" or "campaigns") join a sync run that is
+    still queued, widening the run so it handles every waiting event (S12): 300 events
+    reported in a burst make one run, not one run each. A run that is already running, or
+    one an admin started for something else (a group, a dry run, a list being confirmed),
+    is left as it is; the event then waits for the scheduler's next event run."""
+    with transaction.atomic():
+        locked = JobRun.objects.select_for_update().filter(
+            pk=run.pk, status=JobStatus.QUEUED, kind=JobKind.SYNC).first()
+        if locked is None or locked.params.get("dry_run"):
+            return False
+        params = dict(locked.params)
+        mode = str(params.get("mode") or "incremental")
+        scope = _SCOPE[event_mode]
+        if mode in _HANDLES_ALL[event_mode]:
+            return True
+        if mode == event_mode and str(params.get(scope) or "").lower() == crm_id.lower():
+            return True
+        if mode not in _SCOPE or params.get("mark"):
+            return False
+        params["mode"] = "crm_events" if mode != event_mode else mode
+        for key in ("list_id", "activity_id", "mark"):
+            params.pop(key, None)
+        locked.params = params
+        locked.save(update_fields=["params"])
+        JobLogLine.objects.create(run=locked, level=JobLogLine.Level.INFO, message=_(
+            "More events arrived from the CRM while the run was queued: it handles every "
+            "waiting event."))
+    return True
+
+
+def start_event_runs(tenant_ids: list[int]) -> list[JobRun]:
+    """Queue one ``crm_events`` run for each of these tenants with waiting CRM events and no
+    active sync (the scheduler, every minute): no event waits longer than that."""
+    waiting = set(CrmEvent.objects.filter(tenant_id__in=tenant_ids, processed_at__isnull=True)
+                  .values_list("tenant_id", flat=True))
+    active = set(JobRun.objects.filter(tenant_id__in=waiting, kind=JobKind.SYNC,
+                                       status__in=JobStatus.active())
+                 .values_list("tenant_id", flat=True))
+    queued = []
+    for tenant in Tenant.objects.filter(pk__in=waiting - active):
+        try:
+            queued.append(start_sync(tenant, "crm_events", trigger=Trigger.CRM))
+        except (runner.JobAlreadyActive, SyncRefused):
+            continue
+    return queued

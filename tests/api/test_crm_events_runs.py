@@ -131,11 +131,11 @@ def crm_side_of(tenant: Tenant, crm: EmulatorServer, owner: AbstractUser) -> API
     return crm_side
 
 
-def test_S12_told_activity_is_taken_over_and_an_event_that_waited_is_handled_later(
+def test_S12_an_activity_told_while_a_run_is_queued_joins_it(
         tenant: Tenant, crm: EmulatorServer, owner: AbstractUser, no_dispatch: list[int],
         ) -> None:
     """The whole path against the emulator: the CRM tells about A, then about B while A's
-    run is queued; A's run takes A over, the next scheduled run takes B and answers it."""
+    run is queued; B joins that run, which takes both over and answers both."""
     crm_side = crm_side_of(tenant, crm, owner)
     with client_for(tenant) as client:
         activities = {}
@@ -161,25 +161,22 @@ def test_S12_told_activity_is_taken_over_and_an_event_that_waited_is_handled_lat
                             format="json").json()
     assert told["queued"] is True
     assert (waiting["queued"], waiting["run_id"]) == (False, told["run_id"])
+    assert "joined" in waiting["message"]
+    assert JobRun.objects.get(pk=told["run_id"]).params == {"mode": "campaigns"}
 
     assert runner.execute(told["run_id"]) == JobStatus.SUCCEEDED
-    assert Campaign.objects.get(tenant=tenant).crm_campaign_activity_id is not None
-    assert str(Campaign.objects.get(tenant=tenant).crm_campaign_activity_id) == activities["A"]
-    assert CrmEvent.objects.get(pk=told["id"]).processed_at is not None
-    assert CrmEvent.objects.get(pk=waiting["id"]).processed_at is None
-
-    scheduled = start_sync(tenant, "incremental", trigger=Trigger.SCHEDULE)
-    assert runner.execute(scheduled.pk) == JobStatus.SUCCEEDED
     assert {str(c.crm_campaign_activity_id) for c in Campaign.objects.filter(tenant=tenant)
             } == set(activities.values())
-    assert CrmEvent.objects.get(pk=waiting["id"]).processed_at is not None
+    assert CrmEvent.objects.filter(processed_at__isnull=True).count() == 0
+    assert JobRun.objects.filter(tenant=tenant).count() == 1  # one run for both
 
 
 def test_S12_told_list_is_synced_and_its_event_closed(
         tenant: Tenant, crm: EmulatorServer, owner: AbstractUser, no_dispatch: list[int],
         ) -> None:
     """The CRM marks a list and tells us: the queued lists run makes the group and closes
-    the event; an event about a list the run did not look at stays waiting."""
+    the event; an event about another list joins the run, which answers it too (a list
+    that is not marked or does not exist leaves nothing to do)."""
     crm_side = crm_side_of(tenant, crm, owner)
     with client_for(tenant) as client:
         contact = client.create("contacts", {"lastname": "Told",
@@ -198,4 +195,68 @@ def test_S12_told_list_is_synced_and_its_event_closed(
     assert list(group.memberships.values_list("subscriber__email", flat=True)) == [
         "told@list.example"]
     assert CrmEvent.objects.get(pk=told["id"]).processed_at is not None
-    assert CrmEvent.objects.get(pk=other["id"]).processed_at is None  # not this run's list
+    assert CrmEvent.objects.get(pk=other["id"]).processed_at is not None  # joined the run
+
+
+def test_S12_a_burst_of_events_makes_one_run_and_none_is_left_waiting(
+        tenant: Tenant, crm: EmulatorServer, owner: AbstractUser, no_dispatch: list[int],
+        settings: object) -> None:
+    """300 reports with random ids, of both kinds, while runs come and go: one run handles
+    what arrived while it was queued; the scheduler's next tick picks up the rest."""
+    import uuid
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,  # type: ignore[attr-defined]
+                               "DEFAULT_THROTTLE_RATES": {"crm_events": "1000/min"}}
+    crm_side = crm_side_of(tenant, crm, owner)
+    for n in range(300):
+        path = "list-marked/" if n % 2 else "activity-distributed/"
+        field = "list_id" if n % 2 else "activity_id"
+        response = crm_side.post(T + path, {field: str(uuid.uuid4())}, format="json")
+        assert response.status_code == 202
+        if n == 150:  # a worker takes the queued run meanwhile
+            run = JobRun.objects.get(tenant=tenant, status=JobStatus.QUEUED)
+            assert runner.execute(run.pk) == JobStatus.SUCCEEDED
+    assert JobRun.objects.filter(tenant=tenant).count() == 2
+    for run in JobRun.objects.filter(tenant=tenant, status=JobStatus.QUEUED):
+        assert runner.execute(run.pk) == JobStatus.SUCCEEDED
+    assert CrmEvent.objects.filter(processed_at__isnull=True).count() == 0
+    assert CrmEvent.objects.count() == 300
+
+
+def test_S12_events_told_while_a_run_is_running_get_a_run_of_their_own_within_a_minute(
+        tenant: Tenant, crm: EmulatorServer, owner: AbstractUser, no_dispatch: list[int],
+        ) -> None:
+    from syncjobs.schedule import dispatch_due
+
+    crm_side = crm_side_of(tenant, crm, owner)
+    manual = start_sync(tenant, "group", group=tenant.subscriber_groups.create(name="G"))
+    answer = crm_side.post(T + "list-marked/", {"list_id": CRM_ID}, format="json").json()
+    assert (answer["queued"], answer["run_id"]) == (False, manual.pk)
+    assert "waits" in answer["message"]
+    assert runner.execute(manual.pk) == JobStatus.SUCCEEDED
+    assert CrmEvent.objects.get().processed_at is None
+    # The scheduled sync is not due (it ran a moment ago), so only the events need a run.
+    scheduled = start_sync(tenant, "full", trigger=Trigger.SCHEDULE)
+    JobRun.objects.filter(pk=scheduled.pk).update(status=JobStatus.SUCCEEDED,
+                                                  started_at=timezone.now(),
+                                                  finished_at=timezone.now())
+    queued = [r for r in dispatch_due() if r.kind == JobKind.SYNC]
+    assert [(r.params["mode"], r.trigger) for r in queued] == [("crm_events", Trigger.CRM)]
+    assert runner.execute(queued[0].pk) == JobStatus.SUCCEEDED
+    assert CrmEvent.objects.get().processed_at is not None
+
+
+def test_S12_event_reports_are_rate_limited_per_tenant(
+        ready: Integration, tenant: Tenant, settings: object) -> None:
+    import uuid
+
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,  # type: ignore[attr-defined]
+                               "DEFAULT_THROTTLE_RATES": {"crm_events": "5/min"}}
+    answers = [ready.client.post(T + "list-marked/", {"list_id": str(uuid.uuid4())},
+                                 format="json") for _ in range(7)]
+    assert [a.status_code for a in answers] == [202] * 5 + [429] * 2
+    assert int(answers[-1]["Retry-After"]) > 0
+    assert CrmEvent.objects.count() == 5  # a refused report records nothing
