@@ -18,7 +18,8 @@ class CrmEventThrottle(SimpleRateThrottle):
 
     def get_rate(self) -> str | None:
         # Read when asked, not when the class was defined, so the setting can change.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return str(rate) if rate is not None else None
 
     def get_cache_key(self, request: Request, view: Any) -> str:
         return self.cache_format % {"scope": self.scope,
