@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -100,8 +100,11 @@ def mapping_dynamic(request: HttpRequest, access: TenantAccess, unit_pk: int, en
     unit = access.get(BusinessUnit.objects.all(), pk=unit_pk)
     entity = _entity(entity)
     mapping = None
-    if request.GET.get("mapping"):
-        mapping = _mapping(access, int(request.GET["mapping"]))
+    mapping_id = request.GET.get("mapping", "")
+    if mapping_id:
+        if not mapping_id.isdigit():
+            return HttpResponseBadRequest(_("The mapping must be given by its number."))
+        mapping = _mapping(access, int(mapping_id))
     form = MappingForm(unit, entity, initial=request.GET.dict(), mapping=mapping)
     return render(request, "fieldmapping/_mapping_dynamic.html", {"form": form})
 

@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Last, so it sees the views' exceptions first: ids out of range are a 400, not a 500.
+    "mailworx_crm.input_errors.OutOfRangeInputMiddleware",
 ]
 
 ROOT_URLCONF = "mailworx_crm.urls"
@@ -205,6 +207,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
 }
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "api.parsers.SafeJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
 # Per-tenant rate of CRM-side event reports (crm-events/…), as DRF writes rates.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "crm_events": env.str("CRM_EVENTS_RATE", default="120/min"),

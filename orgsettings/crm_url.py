@@ -76,7 +76,12 @@ def parse_crm_url(url: str, deployment: str = Deployment.ONLINE) -> CrmEndpoint:
     url = (url or "").strip()
     if not url:
         raise _invalid(str(_("Enter the CRM URL.")), "required")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise _invalid(str(_("This is not a URL that can be read (check brackets, the port "
+                             "and typing errors).")), "malformed") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.netloc or "://" not in url:
         raise _invalid(str(_("The URL must start with https:// or http://.")), "scheme")

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from orgsettings import services
@@ -20,6 +21,7 @@ from orgsettings.progress import setup_steps
 from tenants.access import TenantAccess, admin_tenants_for_user, tenant_view
 
 
+@sensitive_post_parameters("client_secret", "onprem_password")
 @tenant_view()
 def edit(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     tenant = access.tenant
