@@ -240,3 +240,14 @@ def test_the_integration_user_manages_no_tokens_itself(integration: Integration)
 
 def test_the_schema_validates_without_warnings() -> None:
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", os.devnull)
+
+
+def test_failed_token_requests_count_towards_the_lockout(owner: AbstractUser,
+                                                         settings: object) -> None:
+    settings.AXES_ENABLED = True  # type: ignore[attr-defined]
+    client = APIClient()
+    for _attempt in range(5):
+        client.post(OBTAIN, {"username": owner.username, "password": "wrong"}, format="json")
+    response = client.post(OBTAIN, {"username": owner.username, "password": PASSWORD},
+                           format="json")
+    assert response.status_code != 200 and not ApiToken.objects.exists()
