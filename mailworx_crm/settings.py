@@ -177,8 +177,8 @@ PASSWORD_RESET_LIMIT_WINDOW_MINUTES = env.int("PASSWORD_RESET_LIMIT_WINDOW_MINUT
 # An invitation to join a tenant can be accepted for this long.
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 
-# The rate limits above count in this cache; set it to one all web processes share
-# (e.g. rediscache://redis:6379/1) when more than one runs.
+# Rate limits (password resets above, CRM-event throttling) count in this cache; set it to
+# one all web processes share (e.g. rediscache://redis:6379/1) when more than one runs.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 LANGUAGE_CODE = "en"

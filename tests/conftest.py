@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
-from django.core.cache import cache
 from django.test import Client
 
 from syncjobs import runner
@@ -55,12 +54,6 @@ def _english_and_fast(settings: object) -> None:
         "django.contrib.auth.hashers.MD5PasswordHasher"
     ]
     settings.AXES_ENABLED = False  # type: ignore[attr-defined]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    """Rate-limit counters live in the cache (local memory in tests): none carries over."""
-    cache.clear()
 
 
 @pytest.fixture
