@@ -10,6 +10,8 @@ from api.views.account import (
     ObtainTokenView,
     RotateTokenView,
     TenantListView,
+    TokenDetailView,
+    TokenListView,
     token_page,
 )
 from api.views.businessunits import BusinessUnitViewSet, FieldMappingViewSet
@@ -48,6 +50,8 @@ urlpatterns = [
     path("docs/", SpectacularRedocView.as_view(url_name="api:schema"), name="docs"),
     path("auth/token/", ObtainTokenView.as_view(), name="token-obtain"),
     path("auth/token/rotate/", RotateTokenView.as_view(), name="token-rotate"),
+    path("auth/tokens/", TokenListView.as_view(), name="token-list"),
+    path("auth/tokens/<int:pk>/", TokenDetailView.as_view(), name="token-detail"),
     path("account/token/", token_page, name="token-page"),
     path("tenants/", TenantListView.as_view(), name="tenant-list"),
     path("tenants/<slug:tenant>/", include(tenant_urls)),

@@ -1,15 +1,20 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from audience import urls as audience_urls
-from tenants.auth_forms import LoginForm
+from tenants import auth_views
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
-    # Before Django's auth URLs: the same name, with a form that refuses integration users.
-    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm),
-         name="login"),
+    # Before Django's auth URLs, with their names: the log-in refuses integration users,
+    # password changes and resets end the user's API tokens, reset requests are limited.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/password_change/", auth_views.PasswordChangeView.as_view(),
+         name="password_change"),
+    path("accounts/password_reset/", auth_views.PasswordResetView.as_view(),
+         name="password_reset"),
+    path("accounts/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
+         name="password_reset_confirm"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),

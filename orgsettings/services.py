@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 from orgsettings.crm_url import parse_crm_url
 from orgsettings.models import Deployment, IntegrationAccess, OrgSettings
 from orgsettings.progress import settings_saved
+from tenants.accounts import issue_token, revoke_all_tokens
 from tenants.models import Membership, Role, Tenant
 
 # secret field -> its non-secret witness, so history can say "changed" (N4/N5)
@@ -214,13 +215,18 @@ class IssuedCredentials:
     username: str
     password: str = ""
     activation_key: str = ""
+    token: str = ""  # an API token that does not expire; re-issuing or revoking ends it
 
     def __repr__(self) -> str:  # keep secrets out of tracebacks and logs
-        return f"IssuedCredentials(username={self.username!r}, password=***, key=***)"
+        return (f"IssuedCredentials(username={self.username!r}, password=***, key=***, "
+                "token=***)")
 
 
 class PrepareError(Exception):
     """Preparing mailworx is not possible yet; the message says why."""
+
+
+INTEGRATION_TOKEN_NAME = "prepare mailworx"
 
 
 def integration_username(tenant: Tenant) -> str:
@@ -237,6 +243,9 @@ def _issue(access: IntegrationAccess, user: Actor) -> IssuedCredentials:
     integration_user = access.user
     integration_user.set_password(password)
     integration_user.save(update_fields=["password"])
+    # The previous token ends with the previous password; the new one never expires.
+    revoke_all_tokens(integration_user)
+    _token, token = issue_token(integration_user, name=INTEGRATION_TOKEN_NAME, expires=False)
     access.activation_key = make_password(key)
     access.issued_at = timezone.now()
     access.issued_by = _actor(user)  # type: ignore[assignment]
@@ -245,6 +254,7 @@ def _issue(access: IntegrationAccess, user: Actor) -> IssuedCredentials:
     return IssuedCredentials(
         access=access, webservice_url=webservice_url(), crm_webservice_url=org.web_api_url,
         username=integration_user.get_username(), password=password, activation_key=key,
+        token=token,
     )
 
 
@@ -277,3 +287,23 @@ def reissue_credentials(tenant: Tenant, *, user: Actor) -> IssuedCredentials:
     if access is None:
         raise PrepareError(_("mailworx is not prepared yet."))
     return _issue(access, user)
+
+
+@transaction.atomic
+def revoke_integration(tenant: Tenant) -> bool:
+    """End the CRM side's access to the tenant: the integration user's tokens, its
+    membership, the :class:`IntegrationAccess` (setup no longer says "prepared") and the
+    user itself, so that preparing again starts afresh. False when it was not prepared."""
+    access = (
+        IntegrationAccess.objects.select_for_update().select_related("user")
+        .filter(tenant=tenant).first()
+    )
+    if access is None:
+        return False
+    integration_user = access.user
+    revoke_all_tokens(integration_user)
+    Membership.objects.filter(user=integration_user, tenant=tenant,
+                              role=Role.INTEGRATION).delete()
+    access.delete()
+    integration_user.delete()
+    return True

@@ -9,6 +9,7 @@ urlpatterns = [
     path("t/<slug:tenant>/settings/", settings.edit, name="edit"),
     path("t/<slug:tenant>/setup/prepare/", settings.prepare, name="prepare"),
     path("t/<slug:tenant>/setup/reissue/", settings.reissue, name="reissue"),
+    path("t/<slug:tenant>/setup/revoke/", settings.revoke, name="revoke"),
     path("t/<slug:tenant>/setup/check/", check.check, name="check"),
     path("t/<slug:tenant>/history/", settings.history, name="history"),
 ]

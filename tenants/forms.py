@@ -9,8 +9,9 @@ from tenants.models import Role
 class AddMemberForm(forms.Form):
     email = forms.EmailField(
         label=_("Email address"),
-        help_text=_("An existing user is added at once; anyone else gets an invitation "
-                    "email with a link to set a password."),
+        help_text=_("We email an invitation; the address becomes a member once it is "
+                    "accepted. An address without an account is first asked to set a "
+                    "password."),
     )
     role = forms.ChoiceField(
         label=_("Role"),

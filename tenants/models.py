@@ -1,4 +1,4 @@
-"""Tenants (German: *Mandant*) and who may use them (C1)."""
+"""Tenants (German: *Mandant*), who may use them (C1), their invitations and API tokens."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from knox.models import AbstractAuthToken
+from knox.settings import CONSTANTS as KNOX
 from simple_history.models import HistoricalRecords
 
 
@@ -51,9 +53,13 @@ class Role(models.TextChoices):
         return self is Role.ADMINISTRATOR
 
     @classmethod
-    def ui_choices(cls) -> list[tuple[str, Any]]:
+    def ui_roles(cls) -> tuple[Role, ...]:
         """The roles a person can be given on the members page."""
-        return [(r.value, r.label) for r in (cls.ADMINISTRATOR, cls.USER)]
+        return (cls.ADMINISTRATOR, cls.USER)
+
+    @classmethod
+    def ui_choices(cls) -> list[tuple[str, Any]]:
+        return [(r.value, r.label) for r in cls.ui_roles()]
 
 
 class Membership(models.Model):
@@ -84,3 +90,54 @@ class Membership(models.Model):
     @property
     def can_write(self) -> bool:
         return self.role_enum.can_write
+
+
+class Invitation(models.Model):
+    """An invitation to join a tenant: the membership exists only once the invited person
+    has accepted it, logged in as the invited account, through the emailed link.
+
+    Only a digest of the link's secret is stored; the secret exists in the email alone.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.USER)
+    token_digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("invited"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="one_invitation_per_user")
+        ]
+        ordering = ["user__email"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.tenant} ({self.role})"
+
+
+class ApiToken(AbstractAuthToken):
+    """A REST API token (django-rest-knox): the secret is shown once; only its digest and
+    the first characters knox looks it up by are stored. ``expiry`` empty: no expiry (the
+    integration user's token)."""
+
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=KNOX.DIGEST_LENGTH, unique=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name or self.pk} ({self.user})"

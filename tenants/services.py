@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import AbstractUser
+from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mailworx_crm.email_address import normalise_email
-from tenants.models import Membership, Role, Tenant
+from tenants.accounts import revoke_all_tokens
+from tenants.models import Invitation, Membership, Role, Tenant
+
+logger = logging.getLogger(__name__)
 
 
 class MembershipError(Exception):
@@ -23,19 +36,32 @@ class MembershipError(Exception):
 
 @dataclass(frozen=True)
 class InviteResult:
-    membership: Membership
-    created_user: bool
+    invitation: Invitation
+    email: str
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @transaction.atomic
 def add_member(
-    tenant: Tenant, email: str, role: Role, request: HttpRequest | None = None
+    tenant: Tenant, email: str, role: Role, request: HttpRequest | None = None,
+    invited_by: Any = None,
 ) -> InviteResult:
-    """Add an existing user by email, or create one and email them a link to set a password."""
+    """Invite ``email`` to the tenant with ``role``; the same result whether or not the
+    address has an account, so the members page reveals nothing about other tenants.
+
+    Nobody becomes a member here: the invited person accepts through the emailed link,
+    logged in (:func:`accept_invitation`). An address without an account gets one without
+    a password, and the email also carries the link to set it. Inviting again renews the
+    invitation and sends a new email.
+    """
     email = normalise_email(email)
+    if role not in Role.ui_roles():
+        raise MembershipError(_("Choose a role for a person: administrator or user."))
     User = get_user_model()
     user = User.objects.filter(email__iexact=email).first()
-    created = user is None
     if user is None:
         user = User.objects.create_user(username=email, email=email)
         user.set_unusable_password()
@@ -43,29 +69,84 @@ def add_member(
     if Membership.objects.filter(tenant=tenant, user=user).exists():
         raise MembershipError(_("%(email)s is already a member of %(tenant)s.") % {
             "email": email, "tenant": tenant.name})
-    membership = Membership.objects.create(tenant=tenant, user=user, role=role)
-    if created and request is not None:
-        _send_invitation(request, email)
-    return InviteResult(membership=membership, created_user=created)
+    secret = secrets.token_urlsafe(32)
+    invitation, _created = Invitation.objects.update_or_create(
+        tenant=tenant, user=user, defaults={
+            "role": role, "token_digest": _digest(secret),
+            "invited_by": invited_by if getattr(invited_by, "is_authenticated", False) else None,
+            "expires_at": timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
+        })
+    if request is not None:
+        _send_invitation(request, invitation, secret)
+    return InviteResult(invitation=invitation, email=email)
 
 
-class _InvitationForm(PasswordResetForm):
-    """The password-reset flow doubles as the invitation; unlike a reset it must reach a
-    user who has no usable password yet."""
+def pending_invitations(tenant: Tenant) -> QuerySet[Invitation]:
+    return (Invitation.objects.filter(tenant=tenant, expires_at__gt=timezone.now())
+            .select_related("user").order_by("user__email"))
+
+
+def find_invitation(secret: str, user: Any) -> Invitation | None:
+    """The live invitation behind an emailed link, if it was sent to ``user``."""
+    return (Invitation.objects.select_related("tenant", "user")
+            .filter(token_digest=_digest(secret), user_id=user.pk,
+                    expires_at__gt=timezone.now()).first())
+
+
+@transaction.atomic
+def accept_invitation(invitation: Invitation) -> Membership:
+    membership, _created = Membership.objects.get_or_create(
+        tenant=invitation.tenant, user=invitation.user, defaults={"role": invitation.role})
+    invitation.delete()
+    return membership
+
+
+def decline_invitation(invitation: Invitation) -> None:
+    invitation.delete()
+
+
+def cancel_invitation(tenant: Tenant, pk: int) -> bool:
+    deleted, _rows = Invitation.objects.filter(tenant=tenant, pk=pk).delete()
+    return bool(deleted)
+
+
+class _SetPasswordInvitationForm(PasswordResetForm):
+    """The password-reset email doubles as the invitation of a new account; unlike a reset
+    it must reach a user who has no usable password yet."""
 
     def get_users(self, email: str) -> Iterator[Any]:
         return iter(get_user_model().objects.filter(email__iexact=email, is_active=True))
 
 
-def _send_invitation(request: HttpRequest, email: str) -> None:
-    form = _InvitationForm({"email": email})
-    if form.is_valid():
-        form.save(
-            request=request,
-            use_https=request.is_secure(),
-            subject_template_name="registration/invitation_subject.txt",
-            email_template_name="registration/invitation_email.txt",
-        )
+def _accept_url(request: HttpRequest, secret: str) -> str:
+    return request.build_absolute_uri(reverse("tenants:invitation", args=[secret]))
+
+
+def _send_invitation(request: HttpRequest, invitation: Invitation, secret: str) -> None:
+    user = invitation.user
+    context: dict[str, Any] = {
+        "tenant": invitation.tenant.name, "accept_url": _accept_url(request, secret),
+        "expires": invitation.expires_at, "email": user.email,
+    }
+    if not user.has_usable_password():
+        form = _SetPasswordInvitationForm({"email": user.email})
+        if form.is_valid():
+            form.save(
+                request=request,
+                use_https=request.is_secure(),
+                subject_template_name="registration/invitation_subject.txt",
+                email_template_name="registration/invitation_email.txt",
+                extra_email_context=context,
+            )
+        return
+    subject = "".join(render_to_string("registration/invitation_subject.txt", context,
+                                       request=request).splitlines())
+    body = render_to_string("registration/invitation_accept_email.txt", context,
+                            request=request)
+    try:
+        EmailMessage(subject, body, to=[user.email]).send()
+    except Exception:  # the same answer as for a new address, whose mail Django sends
+        logger.exception("Failed to send the invitation email to user %s", user.pk)
 
 
 def _other_admins(membership: Membership) -> bool:
@@ -77,8 +158,18 @@ def _other_admins(membership: Membership) -> bool:
     )
 
 
+def _refuse_integration(membership: Membership) -> None:
+    if membership.role == Role.INTEGRATION:
+        raise MembershipError(_(
+            "The integration account (CRM) is not changed here: re-issue its credentials "
+            "or revoke its access on the setup page."))
+
+
 @transaction.atomic
 def change_role(membership: Membership, role: Role) -> None:
+    _refuse_integration(membership)
+    if role not in Role.ui_roles():
+        raise MembershipError(_("Choose a role for a person: administrator or user."))
     demoting = membership.role == Role.ADMINISTRATOR and role != Role.ADMINISTRATOR
     if demoting and not _other_admins(membership):
         raise MembershipError(_("The last administrator of a tenant cannot be demoted."))
@@ -88,9 +179,13 @@ def change_role(membership: Membership, role: Role) -> None:
 
 @transaction.atomic
 def remove_member(membership: Membership) -> None:
+    """Remove a person from the tenant; every API token of theirs ends too (in all their
+    tenants: a token is the person's, not the tenant's)."""
+    _refuse_integration(membership)
     if membership.role == Role.ADMINISTRATOR and not _other_admins(membership):
         raise MembershipError(_("The last administrator of a tenant cannot be removed."))
     membership.delete()
+    revoke_all_tokens(membership.user)
 
 
 def display_name(user: AbstractUser) -> str:

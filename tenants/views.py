@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -40,17 +40,15 @@ def members(request: HttpRequest, access: TenantAccess) -> HttpResponse:
             try:
                 result = services.add_member(
                     access.tenant, form.cleaned_data["email"], Role(form.cleaned_data["role"]),
-                    request=request,
+                    request=request, invited_by=request.user,
                 )
             except services.MembershipError as exc:
                 form.add_error("email", str(exc))
             else:
-                if result.created_user:
-                    messages.success(request, _("Invitation sent to %(email)s.") % {
-                        "email": result.membership.user.email})
-                else:
-                    messages.success(request, _("%(email)s was added.") % {
-                        "email": result.membership.user.email})
+                # One answer whether or not the address has an account (nothing revealed).
+                messages.success(request, _(
+                    "Invitation sent to %(email)s. The address becomes a member once the "
+                    "invitation is accepted.") % {"email": result.email})
                 return redirect("tenants:members", tenant=access.tenant.slug)
     memberships = (
         Membership.objects.filter(tenant=access.tenant)
@@ -59,7 +57,8 @@ def members(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     )
     return render(request, "tenants/members.html", {
         "access": access, "memberships": memberships, "form": form,
-        "role_form": ChangeRoleForm(),
+        "role_form": ChangeRoleForm(), "invitations": services.pending_invitations(access.tenant),
+        "integration_role": Role.INTEGRATION.value,
     })
 
 
@@ -97,3 +96,32 @@ def remove_member(request: HttpRequest, access: TenantAccess, pk: int) -> HttpRe
         messages.success(request, _("%(email)s no longer has access to this tenant.") % {
             "email": membership.user.email})
     return redirect("tenants:members", tenant=access.tenant.slug)
+
+
+@require_POST
+@tenant_view(write=True)
+def cancel_invitation(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
+    if not services.cancel_invitation(access.tenant, pk):
+        raise Http404
+    messages.success(request, _("The invitation was withdrawn."))
+    return redirect("tenants:members", tenant=access.tenant.slug)
+
+
+@login_required
+def invitation(request: HttpRequest, secret: str) -> HttpResponse:
+    """The emailed link: the invited person, logged in as the invited account, accepts or
+    declines. Anyone else — and an expired or withdrawn invitation — finds nothing."""
+    found = services.find_invitation(secret, request.user)
+    if found is None:
+        return render(request, "tenants/invitation_invalid.html", status=404)
+    if request.method == "POST":
+        if request.POST.get("action") == "accept":
+            membership = services.accept_invitation(found)
+            messages.success(request, _("You are now a member of %(tenant)s.") % {
+                "tenant": membership.tenant.name})
+            return redirect(membership.tenant)
+        services.decline_invitation(found)
+        messages.info(request, _("You declined the invitation to %(tenant)s.") % {
+            "tenant": found.tenant.name})
+        return redirect("tenants:home")
+    return render(request, "tenants/invitation.html", {"invitation": found})

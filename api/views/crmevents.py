@@ -14,12 +14,13 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.authentication import BasicAuthentication, TokenAuthentication
+from rest_framework.authentication import BasicAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.authentication import TokenAuthentication
 from api.permissions import ACTIVATION_KEY_HEADER, IsTenantIntegration, integration_tenant
 from api.throttles import CrmEventThrottle
 from crmevents.models import CrmEvent, CrmEventKind

@@ -95,6 +95,18 @@ def reissue(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     return _issue(request, access, services.reissue_credentials)
 
 
+@tenant_view(write=True)
+@require_POST
+def revoke(request: HttpRequest, access: TenantAccess) -> HttpResponse:
+    if services.revoke_integration(access.tenant):
+        messages.success(request, _(
+            "Integration access revoked: the CRM side can no longer call mailworx for this "
+            "tenant. Prepare mailworx again to give it new credentials."))
+    else:
+        messages.error(request, _("mailworx is not prepared; there is no access to revoke."))
+    return redirect("orgsettings:progress", tenant=access.tenant.slug)
+
+
 @tenant_view()
 def history(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     paginator = Paginator(tenant_history(access.tenant), 25)

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AbstractUser
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audience.campaigns import create_campaign
@@ -21,15 +20,18 @@ from businessunits.models import BusinessUnit
 from fieldmapping.models import FieldMapping
 from fieldmapping.services import MappingInput, save_mapping
 from orgsettings.services import prepare_mailworx
+from tenants.accounts import issue_token
 from tenants.models import Tenant
 from tests.mapping_fixtures import *  # noqa: F403
 from tests.mapping_fixtures import make_unit, save_settings
 
 
-def token_client(user: Any) -> APIClient:
+def token_client(user: Any, secret: str | None = None) -> APIClient:
+    """A client sending ``secret``, or a new token of ``user``."""
     client = APIClient()
-    token, _created = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    if secret is None:
+        _token, secret = issue_token(user, name="test")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
     return client
 
 
@@ -51,10 +53,11 @@ def outsider_api(outsider: AbstractUser) -> APIClient:
 @dataclass
 class Integration:
     client: APIClient  # HTTP Basic with the issued user name + password
-    token_client: APIClient  # the same user with a token instead
+    token_client: APIClient  # the same user with the token "prepare mailworx" issued
     key: str
     username: str
     password: str
+    token: str
 
 
 @pytest.fixture
@@ -66,10 +69,11 @@ def integration(tenant: Tenant, owner: AbstractUser) -> Integration:
     basic = base64.b64encode(f"{issued.username}:{issued.password}".encode()).decode()
     client.credentials(HTTP_AUTHORIZATION=f"Basic {basic}",
                        HTTP_X_MAILWORX_ACTIVATION_KEY=issued.activation_key)
-    with_token = token_client(issued.access.user)
-    with_token.credentials(HTTP_AUTHORIZATION=with_token._credentials["HTTP_AUTHORIZATION"],
+    with_token = APIClient()
+    with_token.credentials(HTTP_AUTHORIZATION=f"Token {issued.token}",
                            HTTP_X_MAILWORX_ACTIVATION_KEY=issued.activation_key)
-    return Integration(client, with_token, issued.activation_key, issued.username, issued.password)
+    return Integration(client, with_token, issued.activation_key, issued.username,
+                       issued.password, issued.token)
 
 
 @dataclass

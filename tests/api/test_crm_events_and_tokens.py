@@ -1,4 +1,4 @@
-"""The CRM side's endpoints (C8, S12) and the API token (obtain, rotate, UI page)."""
+"""The CRM side's endpoints (C8, S12); API tokens themselves are in test_tokens.py."""
 
 from __future__ import annotations
 
@@ -6,16 +6,13 @@ import base64
 
 import pytest
 from django.contrib.auth.models import AbstractUser
-from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from crmevents.models import CrmEvent
 from orgsettings.services import prepare_mailworx
 from tenants.models import Tenant
 from tests.api.conftest import Integration
-from tests.conftest import PASSWORD
 from tests.mapping_fixtures import save_settings
 
 pytestmark = pytest.mark.django_db
@@ -96,33 +93,6 @@ def test_other_tenants_integration_user_gets_404(integration: Integration, owner
                        format="json").status_code == 404
     assert client.post("/api/v1/tenants/globex/crm-events/list-marked/",
                        {"list_id": LIST_ID}, format="json").status_code == 202
-
-
-def test_obtain_and_rotate_token(owner: AbstractUser) -> None:
-    client = APIClient()
-    bad = client.post("/api/v1/auth/token/", {"username": owner.username, "password": "x"},
-                      format="json")
-    assert bad.status_code == 400
-    response = client.post("/api/v1/auth/token/", {"username": owner.username,
-                                                   "password": PASSWORD}, format="json")
-    assert response.status_code == 200
-    key = response.json()["token"]
-    assert Token.objects.get(user=owner).key == key
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    assert client.get("/api/v1/tenants/").status_code == 200
-    new_key = client.post("/api/v1/auth/token/rotate/").json()["token"]
-    assert new_key != key and Token.objects.get(user=owner).key == new_key
-    assert client.get("/api/v1/tenants/").status_code == 401  # the old token is gone
-
-
-def test_token_page_in_the_ui(owner_client: Client, owner: AbstractUser) -> None:
-    page = owner_client.get("/api/v1/account/token/")
-    assert page.status_code == 200 and b"You have no token yet" in page.content
-    created = owner_client.post("/api/v1/account/token/")
-    key = Token.objects.get(user=owner).key
-    assert key.encode() in created.content
-    assert key.encode() not in owner_client.get("/api/v1/account/token/").content
-    assert Client().get("/api/v1/account/token/").status_code == 302  # login first
 
 
 def test_basic_auth_failures_lock_out(integration: Integration, settings: object) -> None:

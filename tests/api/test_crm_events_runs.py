@@ -105,7 +105,7 @@ def test_S12_only_the_tenants_integration_user_starts_runs(
     if caller == "other integration":
         save_settings(other_tenant)
         theirs = prepare_mailworx(other_tenant, user=owner)
-        client, key = token_client(theirs.access.user), theirs.activation_key
+        client, key = token_client(theirs.access.user, theirs.token), theirs.activation_key
     else:
         client, key = clients[caller], ready.key  # even with the right key
     client.credentials(HTTP_AUTHORIZATION=client._credentials["HTTP_AUTHORIZATION"],
@@ -125,7 +125,7 @@ def crm_side_of(tenant: Tenant, crm: EmulatorServer, owner: AbstractUser) -> API
     ensure_standard_fields(tenant)
     make_unit(tenant, is_default=True)
     issued = prepare_mailworx(tenant, user=owner)
-    crm_side = token_client(issued.access.user)
+    crm_side = token_client(issued.access.user, issued.token)
     crm_side.credentials(HTTP_AUTHORIZATION=crm_side._credentials["HTTP_AUTHORIZATION"],
                          HTTP_X_MAILWORX_ACTIVATION_KEY=issued.activation_key)
     return crm_side

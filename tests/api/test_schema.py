@@ -14,11 +14,11 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from mailworx_crm.wsgi import application
+from tenants.accounts import issue_token
 from tests.api.conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -55,11 +55,11 @@ def test_options_and_unsupported_methods_never_fail(client: Client, owner: Any,
 def owner_headers(owner: Any, world: World) -> Iterator[dict[str, str]]:
     """The owner's token; the WSGI app runs inside the test's transaction, so (as Django's
     test client does) requests must not close the database connection."""
-    token, _created = Token.objects.get_or_create(user=owner)
+    _token, secret = issue_token(owner, name="schemathesis")
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        yield {"Authorization": f"Token {token.key}"}
+        yield {"Authorization": f"Token {secret}"}
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)

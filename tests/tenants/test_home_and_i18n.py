@@ -50,7 +50,7 @@ def test_password_reset_sends_mail(client: Client, owner: object) -> None:
 
 @pytest.mark.parametrize(
     ("language", "expected"),
-    [("en", "Add or invite a member"), ("de", "Mitglied hinzufügen oder einladen")],
+    [("en", "Invite a member"), ("de", "Mitglied einladen")],
 )
 def test_page_renders_in_each_language(
     owner_client: Client, tenant: Tenant, language: str, expected: str

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
@@ -40,25 +38,7 @@ def test_it_redirects_anonymous_to_login(client: Client, tenant: Tenant) -> None
     assert reverse("login") in response["Location"]
 
 
-def test_owner_adds_existing_user(owner_client: Client, tenant: Tenant, outsider: object) -> None:
-    response = owner_client.post(
-        members_url(tenant), {"email": "Outsider@Globex.example ", "role": "administrator"}
-    )
-    assert response.status_code == 302
-    m = Membership.objects.get(tenant=tenant, user__email="outsider@globex.example")
-    assert m.role == Role.ADMINISTRATOR
-    assert len(mail.outbox) == 0
-
-
-def test_owner_invites_new_user_by_email(owner_client: Client, tenant: Tenant) -> None:
-    response = owner_client.post(members_url(tenant), {"email": "new@acme.example", "role": "user"})
-    assert response.status_code == 302
-    user = get_user_model().objects.get(email="new@acme.example")
-    assert not user.has_usable_password()
-    assert Membership.objects.filter(tenant=tenant, user=user, role=Role.USER).exists()
-    assert len(mail.outbox) == 1
-    assert "/accounts/reset/" in mail.outbox[0].body
-    assert mail.outbox[0].to == ["new@acme.example"]
+# Adding a member is an invitation: tests/tenants/test_invitations.py.
 
 
 def test_adding_a_member_twice_is_refused(owner_client: Client, tenant: Tenant, member: object
