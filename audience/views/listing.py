@@ -21,11 +21,16 @@ MAX_PAGE_SIZE = 200
 NAME_KEYS = [SubscriberField.FIRST_NAME, SubscriberField.LAST_NAME]
 
 
+# The largest id a database row can have (64-bit signed).
+MAX_ID = 2**63 - 1
+
+
 def int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
+    """A positive whole number that fits an id, or None for anything else."""
+    if not value or not value.isdigit():
         return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
 
 
 def keyset_page(request: HttpRequest, qs: QuerySet[M]) -> tuple[list[M], int | None]:
