@@ -26,7 +26,7 @@ from rest_framework.test import APIClient
 
 from audience.campaigns import create_campaign
 from audience.groups import add_members, create_group
-from audience.models import SubscriberField, SubscriberFieldOption
+from audience.models import SubscriberFieldOption
 from audience.services import create_field, ensure_standard_fields
 from audience.subscribers import create_subscriber
 from businessunits.models import BusinessUnit
