@@ -10,14 +10,17 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import charset_normalizer
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audience.models import Subscriber, SubscriberField, SubscriberGroup
+from audience.models import PendingImport, Subscriber, SubscriberField, SubscriberGroup
 from audience.subscribers import Outcome, UpsertResult, bulk_upsert, current_values, tenant_fields
 from tenants.models import Tenant
 
@@ -86,6 +89,29 @@ def decode(data: bytes) -> Decoded:
 
 def _decoded(text: str, codec: str) -> Decoded:
     return Decoded(text.lstrip("\ufeff"), _ENCODING_NAMES.get(codec.lower(), codec.upper()))
+
+
+PENDING_FOR = timedelta(days=1)
+
+
+def keep_for_confirmation(group: SubscriberGroup, decoded: Decoded,
+                          report: ImportReport) -> PendingImport:
+    """Keep a file that previewed without errors until the admin confirms it (and drop
+    previews older than a day on the way)."""
+    PendingImport.objects.filter(created_at__lt=timezone.now() - PENDING_FOR).delete()
+    return PendingImport.objects.create(tenant=group.tenant, group=group, text=decoded.text,
+                                        encoding=decoded.encoding, rows=report.rows)
+
+
+def pending_import(group: SubscriberGroup, import_id: str) -> PendingImport | None:
+    """The group's kept preview ``import_id``, if it is still there."""
+    try:
+        key = uuid.UUID(str(import_id))
+    except ValueError:
+        return None
+    return PendingImport.objects.filter(
+        pk=key, group=group, tenant=group.tenant,
+        created_at__gte=timezone.now() - PENDING_FOR).first()
 
 
 def _columns(header: list[str], fields: dict[str, SubscriberField]) -> tuple[list[str], list[str]]:

@@ -3,6 +3,7 @@ issue adds subscribers, groups, campaigns and reactions."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import models
@@ -208,6 +209,23 @@ class SubscriberGroup(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PendingImport(models.Model):
+    """A checked CSV file between its preview and the admin's "Confirm import": kept here,
+    not sent back to the browser, so a file that previews also imports whatever its size.
+    Gone once imported, and after a day at the latest."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey("SubscriberGroup", on_delete=models.CASCADE, related_name="+")
+    text = models.TextField()
+    encoding = models.CharField(max_length=40)
+    rows = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.group_id}: {self.rows} rows"
 
 
 class GroupMembership(models.Model):

@@ -104,8 +104,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
-    # Last, so it sees the views' exceptions first: ids out of range are a 400, not a 500.
-    "mailworx_crm.input_errors.OutOfRangeInputMiddleware",
+    # Last, so it sees the views' exceptions first: refused input is a 4xx, not a 500.
+    "mailworx_crm.input_errors.InputErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "mailworx_crm.urls"
@@ -235,6 +235,10 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "rest_framework.parsers.FormParser",
     "rest_framework.parsers.MultiPartParser",
 ]
+# Request bodies: a bulk API call takes at most 10,000 items and this many bytes (above:
+# a JSON 413 naming the limit, docs/api.md); Django parses bodies up to that size.
+API_MAX_BULK_BYTES = 20 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BULK_BYTES + 64 * 1024
 # Per-tenant rate of CRM-side event reports (crm-events/…), as DRF writes rates.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "crm_events": env.str("CRM_EVENTS_RATE", default="120/min"),

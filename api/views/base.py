@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
@@ -20,7 +21,7 @@ from tenants.models import Tenant
 
 # Bulk endpoints take at most this many items per call (and this many bytes of body).
 MAX_BULK_ITEMS = 10_000
-MAX_BULK_BYTES = 20 * 1024 * 1024
+MAX_BULK_BYTES: int = settings.API_MAX_BULK_BYTES
 
 
 class Pagination(PageNumberPagination):

@@ -82,24 +82,32 @@ def group_remove_member(
 
 @tenant_view(write=True)
 def group_import(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
-    """Upload → preview (nothing stored) → confirm (all rows in one transaction, or none)."""
+    """Upload → preview (the checked file is kept server-side, nothing imported) → confirm
+    (all rows in one transaction, or none)."""
     group = access.get(SubscriberGroup.objects.all(), pk=pk)
     form = CsvUploadForm()
     context: dict[str, Any] = {"access": access, "group": group}
-    if request.method == "POST" and "csv_text" in request.POST:
-        text = request.POST["csv_text"]
-        report = csv_io.import_csv(group, text, confirm=True)
+    if request.method == "POST" and "import_id" in request.POST:
+        pending = csv_io.pending_import(group, request.POST["import_id"])
+        if pending is None:
+            messages.error(request, _("This preview has expired or was imported already; "
+                                      "upload the file again."))
+            return redirect("audience_data:group_import", tenant=access.tenant.slug,
+                            pk=group.pk)
+        report = csv_io.import_csv(group, pending.text, confirm=True)
         if report.imported:
+            pending.delete()
             messages.success(request, _("%(rows)s rows imported into “%(group)s”.")
                              % {"rows": report.rows, "group": group.name})
             return redirect("audience_data:group", tenant=access.tenant.slug, pk=group.pk)
-        context.update(report=report, csv_text=text)
+        context.update(report=report, pending=pending, encoding=pending.encoding)
     elif request.method == "POST":
         form = CsvUploadForm(request.POST, request.FILES)
         if form.is_valid():
             decoded = csv_io.decode(form.cleaned_data["file"].read())
-            context.update(report=csv_io.import_csv(group, decoded.text, confirm=False),
-                           csv_text=decoded.text, encoding=decoded.encoding)
+            report = csv_io.import_csv(group, decoded.text, confirm=False)
+            pending = csv_io.keep_for_confirmation(group, decoded, report) if report.ok else None
+            context.update(report=report, pending=pending, encoding=decoded.encoding)
     context["form"] = form
     return render(request, "audience_data/group_import.html", context)
 

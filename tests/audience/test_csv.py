@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -53,7 +55,7 @@ def test_upload_preview_confirm(owner_client: Client, group: SubscriberGroup) ->
     assert b"Confirm import" in preview.content
     assert not Subscriber.objects.exists()  # a preview stores nothing
 
-    done = owner_client.post(import_url(group), {"csv_text": preview.context["csv_text"]})
+    done = owner_client.post(import_url(group), {"import_id": preview.context["pending"].pk})
     assert done.status_code == 302
     assert set(Subscriber.objects.filter(memberships__group=group)
                .values_list("email", flat=True)) == {"anna.schmidt@example.com",
@@ -69,9 +71,10 @@ def test_view_with_a_bad_row_lists_it_and_imports_nothing(
     preview = owner_client.post(import_url(group), {"file": upload})
     assert "Row 3" in preview.content.decode()
     assert b"Confirm import" not in preview.content
-    # Even a forged confirm of the same text stores nothing.
-    response = owner_client.post(import_url(group), {"csv_text": BAD})
-    assert response.status_code == 200 and "Row 3" in response.content.decode()
+    assert preview.context["pending"] is None  # a file with errors is not kept
+    # A forged confirm stores nothing either.
+    response = owner_client.post(import_url(group), {"import_id": str(uuid.uuid4())})
+    assert response.status_code == 302
     assert not Subscriber.objects.exists()
 
 
