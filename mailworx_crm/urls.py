@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from audience import urls as audience_urls
+from mailworx_crm.health import healthz
 from tenants import auth_views
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     # Before Django's auth URLs, with their names: the log-in refuses integration users,
     # password changes and resets end the user's API tokens, reset requests are limited.

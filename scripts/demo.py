@@ -36,7 +36,10 @@ def wait_for_port(port: int, timeout: float = 30) -> bool:
 
 def main() -> int:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mailworx_crm.settings",
-           "PUBLIC_BASE_URL": f"http://{HOST}:{PORT}"}
+           "PUBLIC_BASE_URL": f"http://{HOST}:{PORT}",
+           # Only the address printed below: a forged Host header must not turn
+           # password-reset links into links to another site.
+           "ALLOWED_HOSTS": HOST, "CSRF_TRUSTED_ORIGINS": f"http://{HOST}:{PORT}"}
     var = Path(os.environ.get("MWX_VAR_DIR") or ROOT / "var")
     env["MWX_VAR_DIR"] = str(var)
     for sub in ("broker/out", "broker/processed", "logs"):

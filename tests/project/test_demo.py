@@ -56,6 +56,14 @@ def test_the_demo_runs_beat_apart_and_stops_whole_when_the_worker_dies(tmp_path:
             assert line or demo.poll() is None, "".join(printed)
             printed.append(line)
         assert any(f"http://127.0.0.1:{port}/" in line for line in printed)
+        # It answers the host it printed, and no other (a forged Host header).
+        import http.client
+        for host, expected in ((f"127.0.0.1:{port}", 302), ("evil.example", 400)):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/accounts/password_reset/" if expected == 400 else "/",
+                         headers={"Host": host})
+            assert conn.getresponse().status == expected, host
+            conn.close()
         procs = children(demo.pid)
         workers = [pid for pid, cmd in procs.items() if " worker " in cmd]
         beats = [pid for pid, cmd in procs.items() if " beat " in cmd]

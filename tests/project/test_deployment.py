@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,11 +37,49 @@ def test_compose_file_declares_the_stack() -> None:
     assert services["web"]["environment"]["MWX_MODE"] == "production"
     for name in compose["secrets"]:
         assert name in services["web"]["secrets"]
+    for name in ("postgres", "redis", "web", "worker", "beat"):
+        assert services[name].get("healthcheck", {}).get("test"), f"{name} has no health check"
 
 
-def test_check_deploy_is_clean_with_production_settings() -> None:
-    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PROD_ENV)
+@pytest.fixture(scope="module")
+def built_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Static files collected in production mode, as the image builds them."""
+    root = tmp_path_factory.mktemp("static")
+    result = _manage("collectstatic", "--noinput", env={**PROD_ENV, "STATIC_ROOT": str(root)})
     assert result.returncode == 0, result.stdout + result.stderr
+    assert (root / "staticfiles.json").exists()
+    return root
+
+
+def test_check_deploy_is_clean_with_production_settings(built_static: Path) -> None:
+    result = _manage("check", "--deploy", "--fail-level", "WARNING",
+                     env={**PROD_ENV, "STATIC_ROOT": str(built_static)})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _start_web(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Load the WSGI application as gunicorn does at start-up."""
+    clean = {k: v for k, v in os.environ.items() if not k.endswith("_FILE")}
+    return subprocess.run([sys.executable, "-c", "import mailworx_crm.wsgi"], cwd=ROOT,
+                          text=True, capture_output=True, env={**clean, **env}, timeout=120)
+
+
+def test_production_without_a_static_manifest_refuses_to_start(
+        tmp_path: Path, built_static: Path) -> None:
+    missing = _start_web({**PROD_ENV, "STATIC_ROOT": str(tmp_path)})
+    assert missing.returncode != 0
+    assert "static files manifest" in missing.stderr and "collectstatic" in missing.stderr
+    check = _manage("check", "--deploy", env={**PROD_ENV, "STATIC_ROOT": str(tmp_path)})
+    assert check.returncode != 0 and "mailworx.E001" in check.stdout + check.stderr
+    built = _start_web({**PROD_ENV, "STATIC_ROOT": str(built_static)})
+    assert built.returncode == 0, built.stderr
+
+
+def test_the_image_builds_the_manifest_in_production_mode() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "MWX_MODE=production" in dockerfile and "collectstatic" in dockerfile
+    assert "MWX_MODE=demo python manage.py collectstatic" not in dockerfile
+    assert "STATIC_ROOT=/app/staticfiles" in dockerfile
 
 
 def test_production_refuses_to_start_without_secret_key() -> None:
@@ -50,10 +89,19 @@ def test_production_refuses_to_start_without_secret_key() -> None:
     assert "SECRET_KEY" in result.stderr
 
 
-def test_secret_can_come_from_a_file(tmp_path: Path) -> None:
+def test_secret_can_come_from_a_file(tmp_path: Path, built_static: Path) -> None:
     secret_file = tmp_path / "key"
     secret_file.write_text(PROD_ENV["SECRET_KEY"] + "\n")
     env = {k: v for k, v in PROD_ENV.items() if k != "SECRET_KEY"}
     env["SECRET_KEY_FILE"] = str(secret_file)
+    env["STATIC_ROOT"] = str(built_static)
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+def test_healthz_answers_without_a_login() -> None:
+    from django.test import Client
+
+    response = Client().get("/healthz")
+    assert response.status_code == 200 and response.content == b"ok"
