@@ -7,6 +7,7 @@ messages: they are built from the CRM's answer and the request's method and path
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 # CRM error codes (docs/dataverse-webapi.md §Errors, §Service protection).
@@ -191,7 +192,7 @@ def parse_error_body(body: bytes | str | dict[str, Any] | None) -> tuple[str | N
             data = json.loads(body or "null")
         except ValueError:
             text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-            return None, (text.strip()[:500] or None)
+            return None, _plain_text(text)
     if not isinstance(data, dict):
         return None, None
     error = data.get("error")
@@ -200,6 +201,17 @@ def parse_error_body(body: bytes | str | dict[str, Any] | None) -> tuple[str | N
     code = error.get("code")
     message = error.get("message")
     return (str(code) if code else None), (str(message) if message is not None else None)
+
+
+def _plain_text(text: str) -> str | None:
+    """A non-JSON error body in a few words: an HTML page (a proxy's or a load balancer's
+    error page) by its title, never its markup; other text cut short."""
+    text = text.strip()
+    if text.startswith("<") or "<html" in text[:200].lower():
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+        words = re.sub(r"\s+", " ", title.group(1)).strip() if title else ""
+        return f"an HTML page: {words}" if words else "an HTML page"
+    return text[:500] or None
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -48,6 +48,26 @@ class Rule:
 class FailNext(Rule):
     count: int = 1
     status: int = 503
+    # A broken answer instead of an error (with ``status``, usually 200): "html" (a proxy's
+    # error page), "not_json", "truncated" (a cut-off JSON document) or "no_value" (a
+    # collection without its ``value``). Empty: the error answer of ``status``.
+    body: str = ""
+
+
+_BROKEN = {
+    "html": ("text/html", b"<html><head><title>502 Bad Gateway</title></head><body><h1>"
+                          b"Bad Gateway</h1><p>nginx</p></body></html>"),
+    "not_json": ("application/json", b"this is not JSON"),
+    "truncated": ("application/json", b'{"@odata.context":"x","value":[{"contactid":"'),
+    "no_value": ("application/json", b'{"@odata.context":"x"}'),
+}
+
+
+def _broken(status: int, kind: str) -> Response:
+    ctype, body = _BROKEN[kind]
+    resp = Response(status=status, body=body)
+    resp.headers.set("Content-Type", ctype)
+    return resp
 
 
 def _fault(status: int, retry_after: float) -> Response:
@@ -96,7 +116,9 @@ class Faults:
             for rule in self.fail_next:
                 if rule.count > 0 and rule.matches(req):
                     rule.count -= 1
-                    self.injected[f"fail_next {rule.status}"] += 1
+                    self.injected[f"fail_next {rule.body or rule.status}"] += 1
+                    if rule.body:
+                        return _broken(rule.status, rule.body), 0
                     return (DROP if rule.status == 0 else _fault(rule.status, rule.retry_after)), 0
             for r in self.rules:
                 if not r.matches(req):

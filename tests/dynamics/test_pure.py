@@ -188,3 +188,12 @@ def test_the_bulk_fallback_sends_create_only_and_update_only_patches() -> None:
     assert isinstance(update[0], BatchOperation) and update[0].headers == {"If-Match": "*"}
     assert isinstance(upsert[0], BatchOperation)
     assert upsert[0].path == "contacts(emailaddress1='a@b.c')" and upsert[0].headers == {}
+
+
+def test_an_html_error_page_is_described_by_its_title_never_its_markup() -> None:
+    from dynamics.errors import parse_error_body
+
+    page = b"<!DOCTYPE html><html><head><title>502 Bad\n Gateway</title></head><body>x</body>"
+    assert parse_error_body(page) == (None, "an HTML page: 502 Bad Gateway")
+    assert parse_error_body(b"<html><body>no title</body></html>") == (None, "an HTML page")
+    assert parse_error_body(b"plain words") == (None, "plain words")

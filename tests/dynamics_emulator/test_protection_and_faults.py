@@ -87,6 +87,24 @@ def test_fail_next_exact(api, base, plain, emulator) -> None:
     assert injected == {"fail_next 429": 2, "fail_next 503": 1}
 
 
+@pytest.mark.parametrize(("kind", "ctype", "check"), [
+    ("html", "text/html", lambda body: body.startswith(b"<html>")),
+    ("not_json", "application/json", lambda body: body == b"this is not JSON"),
+    ("truncated", "application/json", lambda body: body.endswith(b'"contactid":"')),
+    ("no_value", "application/json", lambda body: b"value" not in body),
+])
+def test_fail_next_can_answer_a_broken_body(api, base, plain, emulator, kind, ctype,
+                                            check) -> None:
+    plain.post(emulator.base_url + "/_admin/faults", json={"fail_next": [
+        {"method": "GET", "path": r"/contacts$", "count": 1, "status": 200, "body": kind}]})
+    broken = api.get(base + "contacts?$top=1")
+    assert broken.status_code == 200 and broken.headers["Content-Type"] == ctype
+    assert check(broken.content)
+    assert api.get(base + "contacts?$top=1").json()["value"]  # the next answer is whole
+    injected = plain.get(emulator.base_url + "/_admin/faults").json()["injected"]
+    assert injected == {f"fail_next {kind}": 1}
+
+
 def test_dropped_connection(api, base, plain, emulator) -> None:
     plain.post(emulator.base_url + "/_admin/faults", json={"fail_next": [
         {"method": "*", "path": "WhoAmI", "count": 1, "status": 0}]})

@@ -1,0 +1,40 @@
+"""A CRM (or a proxy in front of it) that answers something broken — an HTML page, text
+that is not JSON, a cut-off document, a collection without its rows — ends the run as
+failed with a reason a person can read, never a traceback and never the page's markup."""
+
+from __future__ import annotations
+
+import pytest
+
+from audience.groups import add_members
+from audience.models import SubscriberGroup
+from audience.subscribers import create_subscriber
+from syncjobs.models import JobStatus, SyncStatus
+from tenants.models import Tenant
+from tests.crm_fixtures import EmulatorAdmin
+from tests.syncjobs.engine.conftest import SyncFn
+
+
+@pytest.mark.parametrize(("kind", "status", "says"), [
+    ("html", 200, "not JSON"),
+    ("html", 500, "internal error"),
+    ("not_json", 200, "not JSON"),
+    ("truncated", 200, "not JSON"),
+    ("no_value", 200, "without 'value'"),
+])
+def test_a_broken_answer_fails_the_run_with_a_readable_reason(
+        tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
+        crm_admin: EmulatorAdmin, kind: str, status: int, says: str) -> None:
+    add_members(group, [create_subscriber(tenant, {"email": "broken@example.org"}).pk])
+    assert sync().status == JobStatus.SUCCEEDED
+    crm_admin.session.post(f"{crm_admin.base}/faults", json={"fail_next": [
+        {"method": "GET", "path": r"/contacts", "count": 20, "status": status,
+         "body": kind}]}, timeout=10).raise_for_status()
+    run = sync()
+    assert run.status == JobStatus.FAILED
+    assert says in run.error, run.error
+    for text in (run.error, SyncStatus.objects.get(tenant=tenant).last_error,
+                 *run.log_lines.values_list("message", flat=True)):
+        assert "Traceback" not in text and "<html" not in text and "<title" not in text
+    crm_admin.session.post(f"{crm_admin.base}/faults/reset", timeout=10).raise_for_status()
+    assert sync().status == JobStatus.SUCCEEDED  # and the next run is fine again
