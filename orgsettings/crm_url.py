@@ -77,11 +77,10 @@ def parse_crm_url(url: str, deployment: str = Deployment.ONLINE) -> CrmEndpoint:
     if not url:
         raise _invalid(str(_("Enter the CRM URL.")), "required")
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        parts = urlsplit(url)  # raises ValueError for an unclosed [ of an IPv6 address
     except ValueError:
-        raise _invalid(str(_("This is not a URL that can be read (check brackets, the port "
-                             "and typing errors).")), "malformed") from None
+        raise _invalid(str(_("This is not a URL that can be read (check brackets and typing "
+                             "errors).")), "malformed") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.netloc or "://" not in url:
         raise _invalid(str(_("The URL must start with https:// or http://.")), "scheme")

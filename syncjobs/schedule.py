@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from orgsettings.models import OrgSettings
 from syncjobs import runner
-from syncjobs.engine.start import SyncRefused, start_event_runs, start_sync
+from syncjobs.engine.start import SyncRefused, start_event_runs, start_sync, waiting_events
 from syncjobs.models import JobKind, JobRun, Trigger
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def dispatch_due(now: datetime | None = None) -> list[JobRun]:
     now = now or timezone.now()
     runner.reap_expired(now)
     orgs = [org for org in OrgSettings.objects.filter(sync_paused=False).select_related("tenant")
-            if org.integration_ready]
+            .annotate(events_waiting=waiting_events()) if org.integration_ready]
     latest = _latest_runs([org.tenant_id for org in orgs])
     queued: list[JobRun] = []
     skipped = 0
@@ -119,7 +119,8 @@ def dispatch_due(now: datetime | None = None) -> list[JobRun]:
                             exc.explanation)
                 skipped += 1
     # What the CRM side told us and no run has handled yet: one run per tenant (S12).
-    queued += start_event_runs([org.tenant_id for org in orgs])
+    queued += start_event_runs({org.tenant_id for org in orgs
+                                if getattr(org, "events_waiting", False)})
     if queued or skipped:
         logger.info("scheduler: %s runs queued, %s skipped (still active or refused)",
                     len(queued), skipped)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from audience.models import Subscriber, SubscriberGroup
@@ -140,11 +141,18 @@ def join_queued_run(run: JobRun, event_mode: str, crm_id: str) -> bool:
     return True
 
 
-def start_event_runs(tenant_ids: list[int]) -> list[JobRun]:
-    """Queue one ``crm_events`` run for each of these tenants with waiting CRM events and no
-    active sync (the scheduler, every minute): no event waits longer than that."""
-    waiting = set(CrmEvent.objects.filter(tenant_id__in=tenant_ids, processed_at__isnull=True)
-                  .values_list("tenant_id", flat=True))
+def waiting_events() -> Exists:
+    """For annotating tenant-related rows: the tenant has CRM events no run handled yet."""
+    return Exists(CrmEvent.objects.filter(tenant_id=OuterRef("tenant_id"),
+                                          processed_at__isnull=True))
+
+
+def start_event_runs(waiting: set[int]) -> list[JobRun]:
+    """Queue one ``crm_events`` run for each tenant in ``waiting`` (tenants with waiting CRM
+    events) that has no active sync — the scheduler, every minute: no event waits longer
+    than that."""
+    if not waiting:
+        return []
     active = set(JobRun.objects.filter(tenant_id__in=waiting, kind=JobKind.SYNC,
                                        status__in=JobStatus.active())
                  .values_list("tenant_id", flat=True))
