@@ -217,6 +217,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="mailworx-crm@localho
 # "prepare mailworx") does not expire; re-issuing or revoking ends it.
 API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=720)
 KNOX_TOKEN_MODEL = "tenants.ApiToken"
+# knox's own migrations would create its default token table, unused (the model is swapped
+# for ours) but referencing users, which makes PostgreSQL refuse to truncate them.
+MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=API_TOKEN_TTL_HOURS),
     "AUTH_HEADER_PREFIX": "Token",

@@ -81,7 +81,9 @@ def test_a_huge_id_in_a_multi_select_is_a_400_that_echoes_no_secret(
     settings.DEBUG = True  # as in the demo: no debug page may show what was posted
     response = owner_client.post(f"/t/{tenant.slug}/settings/", settings_post(
         tenants=[str(tenant.pk), HUGE], client_secret="do-not-echo-me"))
-    assert 400 <= response.status_code < 500
+    # SQLite cannot compare the id (400); PostgreSQL can, and the form says "not a valid
+    # choice" (200). Either way: no server error, no echo, nothing saved.
+    assert response.status_code in (200, 400)
     assert "do-not-echo-me" not in response.content.decode()
     assert not OrgSettings.objects.exists()
     create_group(tenant, "still works")  # the database is usable afterwards
