@@ -10,6 +10,7 @@ an outsider test).
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,11 @@ from tests.crm_fixtures import crm, emulator  # noqa: F401  (the CRM: Dataverse 
 
 PASSWORD = "correct horse battery staple 42"
 ROOT = Path(__file__).resolve().parent.parent
+# SPEC N8 (docs/security.md): the suite's CRM is the emulator on loopback, which only an
+# operator's allowlist lets through, as in the demo. The example names the settings tests
+# save (no DNS here) are allowed by name, which is not looked up on save.
+TEST_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128", "contoso.crm4.dynamics.com",
+                         "login.microsoftonline.com", "crmserver"]
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +45,12 @@ def pytest_configure(config: pytest.Config) -> None:
     a plain `pytest` tests the German pages without `make install` first. Under
     pytest-xdist the controller does it before it starts the workers, which then find
     the catalogues up to date; the script writes each .mo atomically in any case."""
+    # For this process (settings are loaded already) and for the worker processes the
+    # tests start (tests/worker_fixtures.py passes the environment on).
+    os.environ["CRM_ALLOWED_NETWORKS"] = ",".join(TEST_ALLOWED_NETWORKS)
+    from django.conf import settings
+
+    settings.CRM_ALLOWED_NETWORKS = list(TEST_ALLOWED_NETWORKS)
     spec = importlib.util.spec_from_file_location(
         "compile_messages", ROOT / "scripts" / "compile_messages.py")
     assert spec is not None and spec.loader is not None
