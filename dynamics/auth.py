@@ -133,8 +133,10 @@ class BearerToken(AuthBase):
             except msal.exceptions.MsalServiceError:
                 # msal raises for a 5xx answer of the token endpoint.
                 raise self._unavailable() from None
-            except ValueError as exc:
-                # msal raises ValueError when the authority's discovery document is unusable.
+            except (ValueError, RuntimeError) as exc:
+                # msal raises ValueError when the authority's discovery document is unusable,
+                # RuntimeError when discovery got an answer that is no document (a redirect
+                # the session did not follow, SPEC N8).
                 raise AuthenticationFailed(
                     "The sign-in authority could not be used. Check the authority URL and the "
                     f"directory (tenant) id. ({type(exc).__name__})",

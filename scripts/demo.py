@@ -37,6 +37,10 @@ def wait_for_port(port: int, timeout: float = 30) -> bool:
 def main() -> int:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mailworx_crm.settings",
            "PUBLIC_BASE_URL": f"http://{HOST}:{PORT}"}
+    # The demo's CRM is the emulator on HOST (loopback by default), which mailworx only
+    # connects to when the operator allows it (SPEC N8, docs/security.md).
+    allowed = [e for e in os.environ.get("CRM_ALLOWED_NETWORKS", "").split(",") if e.strip()]
+    env["CRM_ALLOWED_NETWORKS"] = ",".join([*allowed, HOST])
     var = Path(os.environ.get("MWX_VAR_DIR") or ROOT / "var")
     env["MWX_VAR_DIR"] = str(var)
     for sub in ("broker/out", "broker/processed", "logs"):

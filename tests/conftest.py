@@ -22,6 +22,7 @@ from django.test import Client
 from syncjobs import runner
 from tenants.models import Membership, Role, Tenant
 from tests.crm_fixtures import crm, emulator  # noqa: F401  (the CRM: Dataverse emulator)
+from tests.outbound_fixtures import connect_spy, fake_dns, listener  # noqa: F401  (SPEC N8)
 
 PASSWORD = "correct horse battery staple 42"
 ROOT = Path(__file__).resolve().parent.parent
