@@ -259,6 +259,13 @@ class TlsFiles:
         return context
 
 
+def _san(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
 def tls_files(folder: Path, *names: str) -> TlsFiles:
     """A throw-away CA and a server certificate for ``names``, signed by it."""
     now = dt.datetime.now(dt.UTC)
@@ -283,7 +290,7 @@ def tls_files(folder: Path, *names: str) -> TlsFiles:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(hours=1))
             .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+            .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]),
                            critical=False)
             .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]),
                            critical=False)
