@@ -9,7 +9,7 @@ for made-up names, a scripted DNS and a record of every socket the client opens.
   names given.
 - ``FakeDNS``: replaces ``dynamics.outbound.resolve_host``; a name answers its scripted
   addresses (a list of answers is used one per look-up, the last one repeating). Other
-  names go to the real resolver.
+  names resolve as before (``made_up_names_resolve``, which every test has).
 - ``ConnectSpy``: every ``create_connection`` the client's urllib3 makes, by address.
 
 The addresses refused by the rule, in every class and spelling the tests go through, are
@@ -309,6 +309,7 @@ def tls_files(folder: Path, *names: str) -> TlsFiles:
 class FakeDNS:
     answers: dict[str, list[list[str]]] = field(default_factory=dict)
     lookups: list[str] = field(default_factory=list)
+    fallback: outbound.Resolver = outbound.system_resolver
 
     def set(self, name: str, *answers: list[str]) -> None:
         """One answer per look-up in order; the last one repeats."""
@@ -319,7 +320,7 @@ class FakeDNS:
         self.lookups.append(host)
         script = self.answers.get(host)
         if script is None:
-            return outbound.system_resolver(host, port, timeout)
+            return self.fallback(host, port, timeout)
         answer = script.pop(0) if len(script) > 1 else script[0]
         if not answer:
             raise socket.gaierror(socket.EAI_NONAME, f"{host}: no such name")
@@ -328,9 +329,37 @@ class FakeDNS:
 
 @pytest.fixture
 def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
-    dns = FakeDNS()
+    dns = FakeDNS(fallback=outbound.resolve_host)
     monkeypatch.setattr(outbound, "resolve_host", dns.resolve)
     return dns
+
+
+# The test environment has no DNS. Names the suite makes up (contoso.crm4.dynamics.com,
+# login.microsoftonline.com, crmserver …) resolve here to this public address, which
+# refuses every connection: like a real CRM that is down. So saving them passes SPEC N8
+# as it would in production, and a job that tries them fails fast, as before.
+MADE_UP_NAMES_ADDRESS = "192.0.32.10"
+
+
+@pytest.fixture(autouse=True)
+def made_up_names_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Autouse wherever imported (tests/conftest.py: every test)."""
+    def resolve(host: str, port: int | None, timeout: float | None
+                ) -> list[outbound.IPAddress]:
+        try:
+            return outbound.system_resolver(host, port, timeout)
+        except socket.gaierror:
+            return [ipaddress.ip_address(MADE_UP_NAMES_ADDRESS)]
+
+    real = urllib3_connection.create_connection
+
+    def connect(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        if address[0] == MADE_UP_NAMES_ADDRESS:
+            raise ConnectionRefusedError(111, "Connection refused (a made-up name)")
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(outbound, "resolve_host", resolve)
+    monkeypatch.setattr(urllib3_connection, "create_connection", connect)
 
 
 @dataclass
