@@ -13,12 +13,18 @@ class OrgsettingsConfig(AppConfig):
 
 def outbound_settings_check(**kwargs: Any) -> list[checks.CheckMessage]:
     """``manage.py check`` (and every server start) names a bad SPEC N8 setting."""
-    from dynamics import Connection
-    from orgsettings.destinations import connection_options
+    from django.core.exceptions import ImproperlyConfigured
 
+    from dynamics import Connection
+    from orgsettings.destinations import outbound_policy, proxy
+
+    errors: list[checks.CheckMessage] = []
     try:
-        Connection("https://crm.example/api/data/v9.2/", **connection_options())
-    except Exception as exc:  # ImproperlyConfigured or the proxy's ValueError
-        return [checks.Error(f"CRM_ALLOWED_NETWORKS / CRM_HTTPS_PROXY: {exc}",
-                             id="orgsettings.E001")]
-    return []
+        outbound_policy()
+    except ImproperlyConfigured as exc:
+        errors.append(checks.Error(str(exc), id="orgsettings.E001"))
+    try:
+        Connection("https://crm.example/api/data/v9.2/", proxy=proxy())
+    except ValueError as exc:
+        errors.append(checks.Error(f"CRM_HTTPS_PROXY: {exc}", id="orgsettings.E002"))
+    return errors

@@ -218,3 +218,16 @@ def test_a_dns_answer_that_changes_after_saving_is_not_connected_to(
         with client_for(tenant) as crm:
             assert crm.probe().dataverse
         assert crm_host.connections == 1
+
+
+def test_manage_py_check_names_a_bad_setting(settings: Any) -> None:
+    from orgsettings.apps import outbound_settings_check
+
+    settings.CRM_ALLOWED_NETWORKS = ["10.0.0.0/8", "10.0.0.0/33"]
+    settings.CRM_HTTPS_PROXY = "socks5://127.0.0.1:1080"
+    errors = outbound_settings_check()
+    assert [e.id for e in errors] == ["orgsettings.E001", "orgsettings.E002"]
+    assert "10.0.0.0/33" in errors[0].msg and "CRM_ALLOWED_NETWORKS" in errors[0].msg
+    settings.CRM_ALLOWED_NETWORKS = ["10.0.0.0/8", "crm.intern.example"]
+    settings.CRM_HTTPS_PROXY = "http://proxy.intern.example:3128"
+    assert outbound_settings_check() == []
