@@ -177,7 +177,7 @@ def system_resolver(host: str, port: int | None, timeout: float | None) -> list[
     def look_up() -> None:
         try:
             outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except (OSError, UnicodeError) as exc:
+        except (OSError, UnicodeError, ValueError) as exc:  # ValueError: a NUL in the name
             outcome.append(exc)
 
     worker = threading.Thread(target=look_up, name="dynamics-resolve", daemon=True)
@@ -186,8 +186,8 @@ def system_resolver(host: str, port: int | None, timeout: float | None) -> list[
     if not outcome:
         raise socket.gaierror(socket.EAI_AGAIN, f"resolving {host} took too long")
     result = outcome[0]
-    if isinstance(result, UnicodeError):
-        raise socket.gaierror(socket.EAI_NONAME, f"{host} is not a valid host name")
+    if isinstance(result, ValueError):  # UnicodeError included
+        raise socket.gaierror(socket.EAI_NONAME, f"{host!r} is not a valid host name")
     if isinstance(result, OSError):
         raise result
     addresses: list[IPAddress] = []
