@@ -28,7 +28,9 @@ from django.utils.translation import gettext_noop
 from dynamics import DataverseClient
 from dynamics.errors import (
     AuthenticationFailed,
+    CertificateError,
     ConnectionFailed,
+    DestinationRefused,
     DynamicsError,
     NotFound,
     PrivilegeError,
@@ -144,8 +146,10 @@ class _Check:
         try:
             who = self.client.who_am_i()
         except DynamicsError as exc:
-            if _sign_in_service_missing(exc):
-                self.set("auth", FAILED, *no_sign_in_service())
+            nobody = _nobody_answered(exc)
+            if nobody is not None:
+                self.set("auth", FAILED, *(no_sign_in_service() if nobody == "sign-in"
+                                           else no_crm_answer()))
                 return False
             if isinstance(exc, AuthenticationFailed):
                 self.set("auth", FAILED, exc.explanation)
@@ -168,7 +172,7 @@ class _Check:
                 self.set("whoami", FAILED, message)
                 self.set("version", FAILED, message)
                 return False
-            if isinstance(exc, RetriesExhausted | ConnectionFailed | RequestTimeout):
+            if isinstance(exc, RetriesExhausted):
                 self.set("auth", FAILED, exc.explanation)
                 return False
             raise
@@ -287,17 +291,19 @@ def no_sign_in_service() -> tuple[str, str]:
         "setting": SETTING})
 
 
-def _sign_in_service_missing(exc: DynamicsError) -> bool:
-    """The token request found no sign-in service: refused address, no connection, no
-    answer in time, TLS failure, an unusable answer (no OAuth error) — or retries of
-    those ran out. An OAuth error (``code``) or throttling is a sign-in service's answer."""
+def _nobody_answered(exc: DynamicsError) -> str | None:
+    """"sign-in" when the token request found no sign-in service, "crm" when the Web API
+    stopped answering after the probe: a refused address, no connection, no answer in
+    time, a TLS failure, an unusable answer (no OAuth error) — or retries of those ran
+    out. An OAuth error (``code``), throttling or any HTTP answer of the CRM is an answer."""
     if isinstance(exc, RetriesExhausted) and exc.last_error is not None:
         exc = exc.last_error
-    if exc.request != "token request":
-        return False
-    if isinstance(exc, AuthenticationFailed):
-        return not exc.code
-    return not isinstance(exc, Throttled)
+    if exc.request == "token request":
+        if isinstance(exc, AuthenticationFailed):
+            return None if exc.code else "sign-in"
+        return None if isinstance(exc, Throttled) else "sign-in"
+    network = (ConnectionFailed, RequestTimeout, CertificateError, DestinationRefused)
+    return "crm" if isinstance(exc, network) else None
 
 
 def run_integration_check(ctx: JobContext) -> dict[str, Any]:

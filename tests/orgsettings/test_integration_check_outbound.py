@@ -151,3 +151,24 @@ def test_a_real_sign_in_service_still_explains_its_refusal(tenant: Tenant,
     configure_tenant_for_emulator(tenant, crm, client_secret="not-the-secret")
     auth = step(run_check(tenant), "auth")
     assert auth["status"] == "failed" and "client secret" in auth["message"]
+
+
+def test_a_name_that_turns_inward_during_the_check_reads_the_same(
+        tenant: Tenant, crm: EmulatorServer, settings: Any, fake_dns: FakeDNS) -> None:
+    """Rebinding between the probe and the sign-in: the CRM answered like a CRM, then its
+    name leads to a private address. Refused, and worded like every other missing CRM."""
+    def ntlm_challenge(_r: Request) -> Any:
+        return http_answer(401, WWW_Authenticate="NTLM")
+
+    with Listener(answer=ntlm_challenge) as crm_host:
+        settings.CRM_ALLOWED_NETWORKS = ["crm.rebind.example"]
+        configure_tenant_for_emulator(
+            tenant, crm, org="fabrikam", crm_url=f"http://crm.rebind.example:{crm_host.port}/org")
+        settings.CRM_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+        fake_dns.set("crm.rebind.example", ["127.0.0.1"], ["10.0.0.9"])
+        run = run_check(tenant)
+    assert step(run, "reach")["status"] == "ok"
+    auth = step(run, "auth")
+    assert auth["status"] == "failed"
+    assert "No Dynamics 365 / CRM Web API answered" in auth["message"]
+    assert crm_host.connections == 1  # the probe only
