@@ -55,6 +55,10 @@ def setup_django(state: Path) -> None:
     os.environ["MWX_VAR_DIR"] = str(state)
     os.environ["DATABASE_URL"] = f"sqlite:///{state}/bench.sqlite3"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # The emulator listens on loopback, which only the operator's allowlist lets through
+    # (SPEC N8, docs/security.md).
+    allowed = [e for e in os.environ.get("CRM_ALLOWED_NETWORKS", "").split(",") if e.strip()]
+    os.environ["CRM_ALLOWED_NETWORKS"] = ",".join([*allowed, "127.0.0.1/32"])
     import django
 
     django.setup()

@@ -1,7 +1,8 @@
 """Sign-in: OAuth2 client credentials through msal (Online) or NTLM (on-premise).
 
-msal gets its own requests.Session with the connection's CA bundle and trust_env off,
-so the per-connection trust applies to the token endpoint too. msal's token cache
+msal gets its own session (`http_client`) with the connection's CA bundle, the address
+rule, proxy and timeouts of dynamics/guarded_http.py, so the per-connection trust and
+SPEC N8 apply to the authority's discovery and token endpoints too. msal's token cache
 answers repeated calls and treats a token that expires within five minutes as
 expired. The same five-minute margin is kept on the transport's injectable clock
 (dynamics/clock.py): when it has passed, the cached token is dropped, so a token is
@@ -25,12 +26,14 @@ from dynamics.errors import (
     AuthenticationFailed,
     CertificateError,
     ConnectionFailed,
+    DestinationRefused,
     DynamicsError,
     RequestTimeout,
     ServiceUnavailable,
     Throttled,
     parse_retry_after,
 )
+from dynamics.guarded_http import GuardedSession
 
 # msal counts a token that expires within five minutes as expired; so do we.
 REFRESH_MARGIN_S = 300.0
@@ -68,7 +71,7 @@ def translate_network_error(exc: requests.RequestException, what: str) -> Dynami
     return ConnectionFailed(request=what)
 
 
-class _TokenSession(requests.Session):
+class _TokenSession(GuardedSession):
     """msal's HTTP client; remembers the last answer's status, which msal does not report."""
 
     last_status: int | None = None
@@ -92,9 +95,10 @@ class BearerToken(AuthBase):
         self._refresh_at: float | None = None  # on self._clock: renew the token from then
         self._lock = threading.Lock()
         self._app: msal.ConfidentialClientApplication | None = None
-        self._http = _TokenSession()
-        self._http.trust_env = False  # REQUESTS_CA_BUNDLE must not override the bundle
-        self._http.verify = verify
+        # trust_env off inside: REQUESTS_CA_BUNDLE must not override the bundle.
+        self._http = _TokenSession(connection.outbound_policy(), proxy=connection.proxy,
+                                   timeout=(connection.connect_timeout, connection.read_timeout),
+                                   verify=verify)
         self.acquisitions = 0  # tokens actually fetched from the sign-in service
 
     def _application(self) -> msal.ConfidentialClientApplication:
@@ -123,14 +127,20 @@ class BearerToken(AuthBase):
                 result = app.acquire_token_for_client(scopes=[self._connection.scope])
             except requests.RequestException as exc:
                 raise translate_network_error(exc, "token request") from None
+            except DestinationRefused as exc:
+                raise DestinationRefused(str(exc.code), host=exc.host, address=exc.address,
+                                         resolved=exc.resolved, request="token request") from None
             except msal.exceptions.MsalServiceError:
                 # msal raises for a 5xx answer of the token endpoint.
                 raise self._unavailable() from None
-            except ValueError as exc:
-                # msal raises ValueError when the authority's discovery document is unusable.
+            except (ValueError, RuntimeError) as exc:
+                # msal raises ValueError when the authority's discovery document is unusable,
+                # RuntimeError when discovery got an answer that is no document (a redirect
+                # the session did not follow, SPEC N8).
                 raise AuthenticationFailed(
                     "The sign-in authority could not be used. Check the authority URL and the "
-                    f"directory (tenant) id. ({type(exc).__name__})") from None
+                    f"directory (tenant) id. ({type(exc).__name__})",
+                    request="token request") from None
             if "access_token" not in result:
                 if self._http.last_status == 429 or (self._http.last_status or 0) >= 500:
                     raise self._unavailable()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 import threading
+import warnings
+from dataclasses import dataclass
 from types import TracebackType
 
 import requests
+from urllib3.exceptions import InsecureRequestWarning
 
 from dynamics.accounting import RequestLog
 from dynamics.auth import translate_network_error
@@ -17,7 +20,34 @@ from dynamics.connection import Connection
 from dynamics.metadata import MetadataApi
 from dynamics.security import SecurityApi
 from dynamics.simulate import SimulatedWrite, SimulatedWritesTransport
-from dynamics.transport import BeforeSend, Transport
+from dynamics.transport import BeforeSend, Transport, guarded_session
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the unauthenticated probe of the Web API root found."""
+
+    status: int
+    dataverse: bool  # the answer is a Dataverse Web API's (see looks_like_dataverse)
+    certificate_trusted: bool  # False: only an unverified TLS handshake got this answer
+
+
+def looks_like_dataverse(resp: requests.Response) -> bool:
+    """A Dataverse Web API answers an unauthenticated GET of its root with 401 and a
+    sign-in challenge (Bearer for Online and claims-based on-premise, NTLM/Negotiate for
+    Windows sign-in), or — rarely — with its OData service document."""
+    if resp.status_code == 401:
+        challenge = resp.headers.get("WWW-Authenticate", "").lower()
+        return any(scheme in challenge for scheme in ("bearer", "ntlm", "negotiate"))
+    if resp.status_code == 200:
+        if resp.headers.get("OData-Version"):
+            return True
+        try:
+            body = resp.json()
+        except ValueError:
+            return False
+        return isinstance(body, dict) and "@odata.context" in body
+    return False
 
 
 class DataverseClient(BulkApi, ChangesApi, MetadataApi, SecurityApi):
@@ -48,23 +78,40 @@ class DataverseClient(BulkApi, ChangesApi, MetadataApi, SecurityApi):
         transport = self.transport
         return transport.writes if isinstance(transport, SimulatedWritesTransport) else []
 
-    def probe(self) -> int:
-        """Unauthenticated GET of the Web API root: proves the host answers and its
-        certificate is trusted, before any credentials are involved. Returns the status
-        (401 is the normal answer); raises ConnectionFailed, RequestTimeout or
-        CertificateError. Never retried: a check wants the first answer."""
-        conn = self.transport.connection
+    def probe(self) -> ProbeResult:
+        """Unauthenticated GET of the Web API root: does a Dataverse Web API answer there,
+        and is its certificate trusted? Before any credentials are involved, so no secret
+        is ever sent to a host that only claims to be the CRM. Never retried: a check wants
+        the first answer. Raises ConnectionFailed, RequestTimeout or CertificateError when
+        no HTTP answer comes back, DestinationRefused for an address the client does not
+        connect to (SPEC N8).
+
+        When TLS fails, a second, unverified GET (still no credentials) tells an
+        untrusted CRM certificate — which the admin can fix with a CA bundle — from a host
+        that speaks no TLS or is no CRM; both answers are reported the same way otherwise.
+        """
         if self.transport.before_send is not None:
             self.transport.before_send("GET service root")
-        with requests.Session() as session:
-            session.trust_env = False  # REQUESTS_CA_BUNDLE must not replace the bundle
+        try:
+            resp = self._probe_get(self.transport.verify)
+        except requests.exceptions.SSLError as exc:
+            error = translate_network_error(exc, "GET service root")
             try:
-                resp = session.get(conn.api_url, verify=self.transport.verify,
-                                   timeout=(conn.connect_timeout, min(conn.read_timeout, 30.0)),
-                                   allow_redirects=False)
-            except requests.RequestException as exc:
-                raise translate_network_error(exc, "GET service root") from None
-        return resp.status_code
+                resp = self._probe_get(False)
+            except requests.RequestException:
+                raise error from None
+            return ProbeResult(resp.status_code, looks_like_dataverse(resp),
+                               certificate_trusted=False)
+        except requests.RequestException as exc:
+            raise translate_network_error(exc, "GET service root") from None
+        return ProbeResult(resp.status_code, looks_like_dataverse(resp), certificate_trusted=True)
+
+    def _probe_get(self, verify: str | bool) -> requests.Response:
+        conn = self.transport.connection
+        with guarded_session(conn, verify) as session, warnings.catch_warnings():
+            warnings.simplefilter("ignore", InsecureRequestWarning)
+            return session.get(conn.api_url, allow_redirects=False,
+                               timeout=(conn.connect_timeout, min(conn.read_timeout, 30.0)))
 
     def close(self) -> None:
         self.transport.close()

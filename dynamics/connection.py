@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from dynamics.outbound import OutboundPolicy
+
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 
 
@@ -22,6 +24,9 @@ class Connection:
     `https://contoso.crm4.dynamics.com/api/data/v9.2/`; `org_url` defaults to the part
     before `/api/data/` and is the OAuth resource (scope `<org_url>/.default`).
     `ca_bundle` is PEM text or a file path; None means the public CA store.
+    `allowed_destinations` is the operator's allowlist of non-public networks and host
+    names (SPEC N8, dynamics/outbound.py); `proxy` an http(s):// proxy for all traffic of
+    this connection (None: direct).
     """
 
     api_url: str
@@ -39,6 +44,8 @@ class Connection:
     max_retries: int = 5
     max_wait: float = 300.0  # longest single wait before giving the work back to the job
     concurrency: int = 8  # well under the 52 concurrent requests the service allows
+    allowed_destinations: tuple[str, ...] = ()
+    proxy: str | None = field(default=None, repr=False)  # may carry proxy credentials
 
     def __post_init__(self) -> None:
         if "/api/data/" not in self.api_url:
@@ -51,6 +58,16 @@ class Connection:
         object.__setattr__(self, "authority", self.authority.rstrip("/"))
         if self.concurrency < 1 or self.max_retries < 0:
             raise ValueError("concurrency must be >= 1 and max_retries >= 0")
+        object.__setattr__(self, "allowed_destinations", tuple(self.allowed_destinations))
+        self.outbound_policy()  # a bad allowlist entry fails here, naming the entry
+        if self.proxy:
+            proxy = urlsplit(self.proxy)
+            if proxy.scheme not in ("http", "https") or not proxy.hostname:
+                raise ValueError("proxy must be an http:// or https:// URL with a host")
+
+    def outbound_policy(self) -> OutboundPolicy:
+        """The address rule for every connection this client makes (SPEC N8)."""
+        return OutboundPolicy.from_entries(self.allowed_destinations)
 
     @property
     def scope(self) -> str:

@@ -127,6 +127,46 @@ class CertificateError(PermanentError):
     )
 
 
+class DestinationRefused(PermanentError):
+    """SPEC N8: the client does not connect to this address (dynamics/outbound.py).
+
+    ``code`` names the class of address (``loopback``, ``link_local``, ``private``,
+    ``shared``, ``multicast``, ``unspecified``, ``reserved``; ``unresolvable`` for a name
+    that does not resolve when a setting is saved); ``params`` holds ``host`` (as written)
+    and ``address`` (what it leads to). ``resolved`` says whether the address came from
+    DNS rather than from the host itself. The application words its own, translated
+    explanation from these (orgsettings/destinations.py).
+    """
+
+    default_explanation = (
+        "The connector does not connect to this address: it is not a public address and the "
+        "operator has not allowed it.")
+
+    def __init__(self, code: str, *, host: str, address: str | None = None,
+                 resolved: bool = False, request: str | None = None) -> None:
+        self.host = host
+        self.address = address or host
+        self.resolved = resolved
+        if code == "unresolvable":
+            explanation = f"The host name {host} does not resolve."
+        else:
+            where = host if self.address == host else f"{host} ({self.address})"
+            explanation = (f"The connector does not connect to {where}: a {code.replace('_', '-')} "
+                           "address, which only the operator can allow.")
+        super().__init__(explanation, code=code, request=request)
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {"host": self.host, "address": self.address}
+
+
+class RedirectNotFollowed(PermanentError):
+    default_explanation = (
+        "The CRM answered with a redirect; the connector does not follow redirects (they "
+        "could lead it to another address). Check that the URL is the organisation's own "
+        "address.")
+
+
 class BadRequest(PermanentError):
     default_explanation = "The CRM rejected the request as invalid."
 

@@ -28,11 +28,13 @@ from dynamics.connection import Connection
 from dynamics.errors import (
     CertificateError,
     DynamicsError,
+    RedirectNotFollowed,
     RetriesExhausted,
     Throttled,
     TransientError,
     error_from_response,
 )
+from dynamics.guarded_http import GuardedSession
 
 log = logging.getLogger("dynamics")
 
@@ -64,6 +66,13 @@ def entity_set_of(path: str) -> str:
     return head
 
 
+def guarded_session(connection: Connection, verify: str | bool) -> GuardedSession:
+    """A session for this connection's traffic: the address rule, its proxy, its timeouts."""
+    return GuardedSession(connection.outbound_policy(), proxy=connection.proxy,
+                          timeout=(connection.connect_timeout, connection.read_timeout),
+                          verify=verify)
+
+
 def resolve_ca_bundle(value: str | None) -> tuple[str | bool, str | None]:
     """(verify argument, temporary file to remove). PEM text is written to a private file."""
     if not value:
@@ -91,15 +100,15 @@ class Transport:
         self.log = request_log or RequestLog()
         self._random = rng or random.Random()  # noqa: S311 - jitter, not security
         self.verify, self._temp_ca = resolve_ca_bundle(connection.ca_bundle)
-        self.session = requests.Session()
-        # This machine sets REQUESTS_CA_BUNDLE, which would override verify= otherwise.
-        self.session.trust_env = False
-        self.session.verify = self.verify
+        self.timeout = (connection.connect_timeout, connection.read_timeout)
+        # Every connection checked against the address rule and pinned to the checked
+        # address (SPEC N8); trust_env off: this machine sets REQUESTS_CA_BUNDLE, which
+        # would override verify= otherwise, and only the configured proxy is used.
+        self.session = guarded_session(connection, self.verify)
         self.session.headers.update(BASE_HEADERS)
         self.auth = make_auth(connection, self.verify, self.clock)
         self.session.auth = self.auth
         self._slots = threading.BoundedSemaphore(connection.concurrency)
-        self.timeout = (connection.connect_timeout, connection.read_timeout)
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -159,7 +168,8 @@ class Transport:
             try:
                 with self._slots:
                     resp = self.session.request(method, url, data=data, headers=hdrs,
-                                                timeout=self.timeout, verify=self.verify)
+                                                timeout=self.timeout, verify=self.verify,
+                                                allow_redirects=False)
             except requests.RequestException as exc:
                 error = translate_network_error(exc, what)
             except DynamicsError as exc:
@@ -169,12 +179,16 @@ class Transport:
                 ok = status < 400 or (
                     accept_multipart_error and
                     resp.headers.get("Content-Type", "").startswith("multipart/"))
-                if ok:
+                if 300 <= status < 400 and status != 304:
+                    # Never followed: a redirect could lead to another address (SPEC N8).
+                    error = RedirectNotFollowed(status=status, request=what)
+                elif ok:
                     self._record(method, entity_set, status, started, operations, attempt, waited)
                     return resp
-                error = error_from_response(status, resp.content,
-                                            retry_after=resp.headers.get("Retry-After"),
-                                            request=what)
+                else:
+                    error = error_from_response(status, resp.content,
+                                                retry_after=resp.headers.get("Retry-After"),
+                                                request=what)
             self._record(method, entity_set, status, started, operations, attempt, waited,
                          throttled=isinstance(error, Throttled))
             log.info("CRM %s -> %s (%s)", what, status, type(error).__name__)

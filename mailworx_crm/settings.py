@@ -294,6 +294,15 @@ CRM_MAX_WAIT_SECONDS = env.float("CRM_MAX_WAIT_SECONDS", default=300.0)
 CRM_CALL_IN_TRANSACTION = env.str("CRM_CALL_IN_TRANSACTION",
                                   default="log" if PRODUCTION else "refuse")
 CRM_CONCURRENCY = env.int("CRM_CONCURRENCY", default=8)
+# Outbound connections (SPEC N8, docs/security.md). The CRM URL and the sign-in authority
+# are tenant input, so the client connects only to public addresses, and to the private,
+# loopback … networks and host names listed here (comma-separated CIDRs, addresses and
+# exact host names; operator-only, never tenant-editable).
+CRM_ALLOWED_NETWORKS = [e.strip() for e in env.list("CRM_ALLOWED_NETWORKS", default=[])
+                        if e.strip()]
+# An http(s):// proxy for all CRM and sign-in traffic (empty: direct). CRM calls ignore
+# HTTPS_PROXY & co. (trust_env off, see dynamics/transport.py); this is the way to set one.
+CRM_HTTPS_PROXY = env.str("CRM_HTTPS_PROXY", default="")
 
 # Background jobs: a running job renews its lease every third of it; half a lease without
 # a heartbeat shows "worker lost"; the reaper resumes runs whose lease expired.

@@ -5,6 +5,13 @@ steps are written to the run's result as they finish, so the page turns them gre
 A fundamental failure (no answer, untrusted certificate, refused sign-in, unsupported
 version) skips the steps that depend on it. A passing check is recorded on the
 organisation settings: syncs start only after one passed since the connection changed.
+
+The check is no port scanner (SPEC N8): for the CRM URL and for the sign-in authority,
+every way of not finding a CRM or a sign-in service there — an address mailworx does not
+connect to, nothing listening, a timeout, a failed TLS handshake, an unknown name, or a
+server that answers but is no CRM — gets one and the same sentence, so the answers do
+not tell what listens at an address. Only an answer that is a Dataverse Web API's (or an
+OAuth error from a sign-in service) is reported in detail.
 """
 
 from __future__ import annotations
@@ -23,15 +30,18 @@ from dynamics.errors import (
     AuthenticationFailed,
     CertificateError,
     ConnectionFailed,
+    DestinationRefused,
     DynamicsError,
     NotFound,
     PrivilegeError,
     RequestTimeout,
     RetriesExhausted,
+    Throttled,
     UnsupportedVersion,
 )
 from orgsettings import solution
 from orgsettings.connection import client_for
+from orgsettings.destinations import SETTING
 from orgsettings.models import OrgSettings
 from syncjobs.runner import JobContext
 
@@ -109,19 +119,22 @@ class _Check:
         url = self.client.transport.connection.api_url
         https = urlsplit(url).scheme == "https"
         try:
-            status = self.client.probe()
-        except CertificateError as exc:
+            probe = self.client.probe()
+        except DynamicsError:
+            probe = None
+        if probe is None or not probe.dataverse:
+            self.set("reach", FAILED, *no_crm_answer())
+            return False
+        if not probe.certificate_trusted:
             self.set("reach", OK, _("The CRM answered the TLS handshake."))
-            self.set("tls", FAILED, exc.explanation, _(
+            self.set("tls", FAILED, _(
+                "The CRM's certificate is not trusted. Add its CA to the connection's CA "
+                "bundle."), _(
                 "If the CRM uses a certificate of your own CA, paste that CA's certificate "
                 "(PEM) into “CA certificates” in the organisation settings."))
             return False
-        except (ConnectionFailed, RequestTimeout) as exc:
-            self.set("reach", FAILED, exc.explanation, _(
-                "Check the CRM URL and that the CRM accepts connections from the mailworx "
-                "servers (firewall, proxy)."))
-            return False
-        self.set("reach", OK, _("The Web API answered (HTTP %(status)s).") % {"status": status})
+        self.set("reach", OK, _("The Web API answered (HTTP %(status)s).") % {
+            "status": probe.status})
         if https:
             self.set("tls", OK, _("The certificate is valid and trusted."))
         else:
@@ -132,30 +145,37 @@ class _Check:
     def auth(self) -> bool:
         try:
             who = self.client.who_am_i()
-        except AuthenticationFailed as exc:
-            self.set("auth", FAILED, exc.explanation)
-            return False
-        except PrivilegeError as exc:
-            self.set("auth", OK, _("The sign-in service issued a token."))
-            self.set("whoami", FAILED, exc.explanation, _(
-                "Create an application user for the app registration in the CRM and give "
-                "it the “mailworx User” or “mailworx Administrator” role."))
-            return False
-        except UnsupportedVersion as exc:
-            self.set("auth", OK, _("The server accepted the credentials."))
-            self.set("whoami", FAILED, exc.explanation)
-            self.set("version", FAILED, exc.explanation)
-            return False
-        except NotFound:
-            self.set("auth", OK, _("The server accepted the credentials."))
-            message = _("The CRM has no Web API at this address. CRM 2013 and 2015 have no "
-                        "Web API; the connector needs Dynamics CRM 2016 (8.x) or later.")
-            self.set("whoami", FAILED, message)
-            self.set("version", FAILED, message)
-            return False
-        except (RetriesExhausted, ConnectionFailed, RequestTimeout) as exc:
-            self.set("auth", FAILED, exc.explanation)
-            return False
+        except DynamicsError as exc:
+            nobody = _nobody_answered(exc)
+            if nobody is not None:
+                self.set("auth", FAILED, *(no_sign_in_service() if nobody == "sign-in"
+                                           else no_crm_answer()))
+                return False
+            if isinstance(exc, AuthenticationFailed):
+                self.set("auth", FAILED, exc.explanation)
+                return False
+            if isinstance(exc, PrivilegeError):
+                self.set("auth", OK, _("The sign-in service issued a token."))
+                self.set("whoami", FAILED, exc.explanation, _(
+                    "Create an application user for the app registration in the CRM and give "
+                    "it the “mailworx User” or “mailworx Administrator” role."))
+                return False
+            if isinstance(exc, UnsupportedVersion):
+                self.set("auth", OK, _("The server accepted the credentials."))
+                self.set("whoami", FAILED, exc.explanation)
+                self.set("version", FAILED, exc.explanation)
+                return False
+            if isinstance(exc, NotFound):
+                self.set("auth", OK, _("The server accepted the credentials."))
+                message = _("The CRM has no Web API at this address. CRM 2013 and 2015 have "
+                            "no Web API; the connector needs Dynamics CRM 2016 (8.x) or later.")
+                self.set("whoami", FAILED, message)
+                self.set("version", FAILED, message)
+                return False
+            if isinstance(exc, RetriesExhausted):
+                self.set("auth", FAILED, exc.explanation)
+                return False
+            raise
         self.user_id = who.user_id
         self.set("auth", OK, _("Signed in."))
         self.set("whoami", OK, _("User %(user)s in business unit %(bu)s.") % {
@@ -252,6 +272,38 @@ class _Check:
         else:
             self.set("bulk", OK, _("No bulk messages on this CRM: writes are grouped in "
                                    "$batch requests instead."))
+
+
+def no_crm_answer() -> tuple[str, str]:
+    """The one answer for every way no CRM answers at the CRM URL (see the docstring)."""
+    return (_("No Dynamics 365 / CRM Web API answered at this address."), _(
+        "Check the CRM URL, and that the CRM accepts connections from the mailworx servers "
+        "(firewall, proxy). mailworx connects only to public addresses and to networks the "
+        "operator of this installation allows (%(setting)s).") % {"setting": SETTING})
+
+
+def no_sign_in_service() -> tuple[str, str]:
+    """The one answer for every way no sign-in service answers at the authority URL."""
+    return (_("No sign-in service answered at the sign-in authority."), _(
+        "Check the sign-in authority URL (Microsoft's is https://login.microsoftonline.com) "
+        "and the directory (tenant) id. mailworx connects only to public addresses and to "
+        "networks the operator of this installation allows (%(setting)s).") % {
+        "setting": SETTING})
+
+
+def _nobody_answered(exc: DynamicsError) -> str | None:
+    """"sign-in" when the token request found no sign-in service, "crm" when the Web API
+    stopped answering after the probe: a refused address, no connection, no answer in
+    time, a TLS failure, an unusable answer (no OAuth error) — or retries of those ran
+    out. An OAuth error (``code``), throttling or any HTTP answer of the CRM is an answer."""
+    if isinstance(exc, RetriesExhausted) and exc.last_error is not None:
+        exc = exc.last_error
+    if exc.request == "token request":
+        if isinstance(exc, AuthenticationFailed):
+            return None if exc.code else "sign-in"
+        return None if isinstance(exc, Throttled) else "sign-in"
+    network = (ConnectionFailed, RequestTimeout, CertificateError, DestinationRefused)
+    return "crm" if isinstance(exc, network) else None
 
 
 def run_integration_check(ctx: JobContext) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from dynamics import Connection, DataverseClient
 from dynamics import Deployment as ClientDeployment
 from dynamics.clock import Clock
+from orgsettings.destinations import connection_options
 from orgsettings.models import Deployment, OrgSettings
 from orgsettings.transaction_guard import TransactionGuard
 from tenants.models import Tenant
@@ -37,6 +38,8 @@ def connection_for(org: OrgSettings) -> Connection:
         "max_retries": settings.CRM_MAX_RETRIES,
         "max_wait": settings.CRM_MAX_WAIT_SECONDS,
         "concurrency": settings.CRM_CONCURRENCY,
+        # SPEC N8: the operator's allowlist and proxy (orgsettings/destinations.py).
+        **connection_options(),
     }
     if org.deployment == Deployment.ONLINE:
         return Connection(

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from orgsettings.certificates import clean_ca_bundle
 from orgsettings.certificates import summary as certificate_summary
 from orgsettings.crm_url import parse_crm_url
+from orgsettings.destinations import check_destination
 from orgsettings.models import DEFAULT_AUTHORITY, Deployment, OrgSettings, ReactionMode
 from tenants.models import Tenant
 
@@ -202,10 +203,25 @@ class OrgSettingsForm(forms.ModelForm):
                 _("Write the domain user as DOMAIN\\user, e.g. CONTOSO\\crm-sync."))
         return value
 
+    def clean_crm_url(self) -> str:
+        """SPEC N8: a destination mailworx may connect to (orgsettings/destinations.py).
+        A URL that does not parse is left to ``clean()``, which explains its form."""
+        value: str = self.cleaned_data.get("crm_url", "")
+        try:
+            parse_crm_url(value)
+        except ValidationError:
+            return value
+        check_destination(value, stored=self.instance.crm_url if self.instance.pk else None)
+        return value
+
     def clean_authority_url(self) -> str:
         value: str = self.cleaned_data.get("authority_url", "")
         if value and not value.startswith("https://"):
             raise ValidationError(_("The sign-in authority must be an https:// URL."))
+        if value and self.cleaned_data.get("deployment") != Deployment.ON_PREMISE:
+            # SPEC N8; on-premise signs in at the CRM URL and never uses the authority.
+            stored = self.instance.pk and self.instance.deployment == Deployment.ONLINE
+            check_destination(value, stored=self.instance.authority_url if stored else None)
         return value.rstrip("/")
 
     def clean_ca_bundle(self) -> str:

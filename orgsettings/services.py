@@ -11,12 +11,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from orgsettings.crm_url import parse_crm_url
+from orgsettings.destinations import check_destination, destination
 from orgsettings.models import Deployment, IntegrationAccess, OrgSettings
 from orgsettings.progress import settings_saved
 from tenants.accounts import issue_token, revoke_all_tokens
@@ -130,7 +132,30 @@ def secret_field_for(deployment: str) -> str:
     return "client_secret" if deployment == Deployment.ONLINE else "onprem_password"
 
 
-@transaction.atomic
+def _check_destinations(tenants: list[Tenant], values: Mapping[str, Any]) -> None:
+    """SPEC N8 for every door (the form checks its own tenant; this covers "apply to
+    several tenants", the API and commands): the CRM URL and, for Online, the authority
+    must be destinations mailworx may connect to, wherever one is new for a tenant.
+    ``ValidationError`` keyed by the field."""
+    stored = {s.tenant_id: s for s in OrgSettings.objects.filter(tenant__in=tenants)}
+    fields = ["crm_url"]
+    if values["deployment"] == Deployment.ONLINE and values.get("authority_url"):
+        fields.append("authority_url")
+    for name in fields:
+        new = values[name]
+        unchanged = True
+        for tenant in tenants:
+            obj = stored.get(tenant.pk)
+            usable = obj is not None and (name == "crm_url" or obj.deployment == Deployment.ONLINE)
+            unchanged &= usable and destination(getattr(obj, name)) == destination(new)
+        if unchanged:
+            continue
+        try:
+            check_destination(new)
+        except ValidationError as exc:
+            raise ValidationError({name: exc.messages}) from None
+
+
 def save_org_settings(
     tenants: Iterable[Tenant],
     values: Mapping[str, Any],
@@ -143,11 +168,26 @@ def save_org_settings(
     A blank secret keeps each tenant's own — unless a field the secret is bound to changed
     (``SECRET_BINDINGS``: the places it is sent to, the account it opens), which fails the
     whole save (``SecretBindingError`` naming the tenants). A tenant that ends up without
-    the secret its deployment needs fails it too (``MissingSecretError``).
+    the secret its deployment needs fails it too (``MissingSecretError``). So does a CRM URL
+    or authority mailworx may not connect to (SPEC N8, ``ValidationError``), checked
+    before the transaction: a DNS look-up may take seconds.
     """
     unknown = set(values) - SETTINGS_FIELDS
     if unknown:
         raise ValueError(f"not a settings field: {sorted(unknown)}")
+    tenant_list = list(tenants)
+    _check_destinations(tenant_list, values)
+    return _save_org_settings(tenant_list, values, new_secrets, user=user)
+
+
+@transaction.atomic
+def _save_org_settings(
+    tenants: list[Tenant],
+    values: Mapping[str, Any],
+    new_secrets: Mapping[str, str],
+    *,
+    user: Actor,
+) -> list[OrgSettings]:
     endpoint = parse_crm_url(values["crm_url"], values["deployment"])
     now = timezone.now()
     tenant_list = sorted(tenants, key=lambda t: t.name)

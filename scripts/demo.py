@@ -40,6 +40,10 @@ def main() -> int:
            # Only the address printed below: a forged Host header must not turn
            # password-reset links into links to another site.
            "ALLOWED_HOSTS": HOST, "CSRF_TRUSTED_ORIGINS": f"http://{HOST}:{PORT}"}
+    # The demo's CRM is the emulator on HOST (loopback by default), which mailworx only
+    # connects to when the operator allows it (SPEC N8, docs/security.md).
+    allowed = [e for e in os.environ.get("CRM_ALLOWED_NETWORKS", "").split(",") if e.strip()]
+    env["CRM_ALLOWED_NETWORKS"] = ",".join([*allowed, HOST])
     var = Path(os.environ.get("MWX_VAR_DIR") or ROOT / "var")
     env["MWX_VAR_DIR"] = str(var)
     for sub in ("broker/out", "broker/processed", "logs"):

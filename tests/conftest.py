@@ -10,6 +10,7 @@ an outsider test).
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,9 +22,19 @@ from django.test import Client
 from syncjobs import runner
 from tenants.models import Membership, Role, Tenant
 from tests.crm_fixtures import crm, emulator  # noqa: F401  (the CRM: Dataverse emulator)
+from tests.outbound_fixtures import (  # noqa: F401  (SPEC N8)
+    connect_spy,
+    fake_dns,
+    listener,
+    made_up_names_resolve,
+)
 
 PASSWORD = "correct horse battery staple 42"
 ROOT = Path(__file__).resolve().parent.parent
+# SPEC N8 (docs/security.md): the suite's CRM is the emulator on loopback, which only an
+# operator's allowlist lets through, as in the demo. (Made-up host names: see
+# ``made_up_names_resolve`` in tests/outbound_fixtures.py.)
+TEST_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +50,12 @@ def pytest_configure(config: pytest.Config) -> None:
     a plain `pytest` tests the German pages without `make install` first. Under
     pytest-xdist the controller does it before it starts the workers, which then find
     the catalogues up to date; the script writes each .mo atomically in any case."""
+    # For this process (settings are loaded already) and for the worker processes the
+    # tests start (tests/worker_fixtures.py passes the environment on).
+    os.environ["CRM_ALLOWED_NETWORKS"] = ",".join(TEST_ALLOWED_NETWORKS)
+    from django.conf import settings
+
+    settings.CRM_ALLOWED_NETWORKS = list(TEST_ALLOWED_NETWORKS)
     spec = importlib.util.spec_from_file_location(
         "compile_messages", ROOT / "scripts" / "compile_messages.py")
     assert spec is not None and spec.loader is not None

@@ -15,6 +15,9 @@ import requests
 
 from dynamics import Connection, DataverseClient, FakeClock
 
+# The emulator listens on loopback, which the client refuses unless allowed (SPEC N8).
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Any]:
@@ -69,7 +72,7 @@ def online_connection(server: Any, creds: Any, **overrides: Any) -> Connection:
         "authority": server.base_url, "tenant_id": creds.TENANT_ID,
         "client_id": creds.CLIENT_ID, "client_secret": creds.CLIENT_SECRET,
         "ca_bundle": str(server.ca_file), "connect_timeout": 5, "read_timeout": 30,
-        "max_retries": 3, "max_wait": 60}
+        "max_retries": 3, "max_wait": 60, "allowed_destinations": LOOPBACK}
     settings.update(overrides)
     return Connection(**settings)
 
@@ -80,7 +83,7 @@ def onprem_connection(server: Any, creds: Any, **overrides: Any) -> Connection:
         "api_url": server.web_api_url("fabrikam"), "deployment": "on_premise",
         "username": f"{domain}\\{user}", "password": password,
         "ca_bundle": str(server.ca_file), "connect_timeout": 5, "read_timeout": 30,
-        "max_retries": 3, "max_wait": 60}
+        "max_retries": 3, "max_wait": 60, "allowed_destinations": LOOPBACK}
     settings.update(overrides)
     return Connection(**settings)
 

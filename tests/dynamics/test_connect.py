@@ -9,7 +9,7 @@ import pytest
 
 from dynamics import Connection, DataverseClient, FakeClock, errors
 from dynamics.auth import BearerToken
-from tests.dynamics.conftest import online_connection, onprem_connection
+from tests.dynamics.conftest import LOOPBACK, online_connection, onprem_connection
 
 
 def test_it_signs_in_with_client_credentials_and_reads_the_version(
@@ -107,7 +107,8 @@ def test_it_retries_connection_errors_a_bounded_number_of_times() -> None:
     clock = FakeClock()
     conn = Connection(f"http://127.0.0.1:{_closed_port()}/org/api/data/v8.2/",
                       deployment="on_premise", username="D\\u", password="p",
-                      max_retries=3, max_wait=5, connect_timeout=2)
+                      max_retries=3, max_wait=5, connect_timeout=2,
+                      allowed_destinations=LOOPBACK)
     with DataverseClient(conn, clock=clock) as crm, \
             pytest.raises(errors.RetriesExhausted) as exc:
         crm.who_am_i()
