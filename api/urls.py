@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from csp.constants import UNSAFE_INLINE
+from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
@@ -47,10 +47,11 @@ tenant_urls: list[URLPattern | URLResolver] = [
          name="crm-activity-distributed"),
 ]
 
-# The API documentation is Redoc, served from our static files; Redoc styles what it renders
-# with <style> elements it creates, so this page alone allows inline styles (never inline
-# scripts). It shows the schema only, no tenant data (docs/security.md).
-api_docs = csp_update({"style-src": [UNSAFE_INLINE]})(
+# The API documentation is Redoc, served from our static files. Redoc styles what it renders
+# with <style> elements it creates and runs its search in a worker made from a blob, so this
+# page alone allows inline styles and blob workers (never inline scripts). It shows the
+# schema only, no tenant data (docs/security.md).
+api_docs = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": [SELF, "blob:"]})(
     SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"))
 
 urlpatterns = [
