@@ -78,6 +78,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "knox",
     "drf_spectacular",
+    # Redoc for /api/v1/docs/ from our own static files (the CSP allows no other origin).
+    "drf_spectacular_sidecar",
+    "csp",
     "django_htmx",
     "axes",
     "simple_history",
@@ -93,6 +96,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -252,6 +256,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "mailworx CRM Online Connector API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"StatusEnum": "audience.models.SubscriberStatus",
                             "JobStatusEnum": "syncjobs.models.JobStatus"},
 }
@@ -312,6 +317,23 @@ JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=60)
 DRY_RUN_SQLITE_MAX_SUBSCRIBERS = env.int("DRY_RUN_SQLITE_MAX_SUBSCRIBERS", default=20000)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 JOB_QUEUE_STALE_SECONDS = env.int("JOB_QUEUE_STALE_SECONDS", default=300)
+
+# Content-Security-Policy (django-csp), in every mode: scripts, styles and everything else
+# from this origin only; no inline script or style anywhere (docs/security.md). The one
+# page with a wider policy is the API documentation (api/urls.py: Redoc's own styles).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    },
+}
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True

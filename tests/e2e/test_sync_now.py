@@ -57,7 +57,7 @@ def test_sync_now_progress_issue_and_retry(
     page.click("#sync-now-incremental")
     # The run's page: the partial polls while the run is active and stops at its end.
     page.wait_for_selector(".job-progress[data-status=succeeded]", timeout=90_000)
-    assert page.get_attribute(".job-progress .bar", "aria-valuenow") == "100"
+    assert page.get_attribute(".job-progress progress.bar", "value") == "100"
     assert "1 record could not sync" in page.inner_text(".sync-result")
     assert "mailworx → CRM" in page.inner_text(".step-counters")
 
