@@ -16,7 +16,7 @@ RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}" "polib>=1.2,<1.3" \
     # used for nothing but this command); the web server refuses to start without it.
     && MWX_MODE=production SECRET_KEY=build-only-not-a-secret \
        FIELD_ENCRYPTION_KEYS=$(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())") \
-       python manage.py collectstatic --noinput \
+       python manage.py collectstatic --noinput --ignore 'swagger-ui-dist' \
     && test -f /app/staticfiles/staticfiles.json \
     && mkdir -p /var/lib/mailworx && chown mailworx /var/lib/mailworx
 USER mailworx

@@ -239,6 +239,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
 }
+if PRODUCTION:
+    # JSON only: DRF's browsable HTML pages carry inline styles the CSP refuses.
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "api.parsers.SafeJSONParser",
     "rest_framework.parsers.FormParser",

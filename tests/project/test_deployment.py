@@ -105,3 +105,16 @@ def test_healthz_answers_without_a_login() -> None:
 
     response = Client().get("/healthz")
     assert response.status_code == 200 and response.content == b"ok"
+
+
+def test_production_renders_the_api_as_json_only(built_static: Path) -> None:
+    code = ("from django.conf import settings; "
+            "print(settings.REST_FRAMEWORK['DEFAULT_RENDERER_CLASSES'])")
+    clean = {k: v for k, v in os.environ.items() if not k.endswith("_FILE")}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django, os; os.environ.setdefault("
+         "'DJANGO_SETTINGS_MODULE', 'mailworx_crm.settings'); django.setup(); " + code],
+        cwd=ROOT, text=True, capture_output=True, timeout=120,
+        env={**clean, **PROD_ENV, "STATIC_ROOT": str(built_static)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['rest_framework.renderers.JSONRenderer']"
