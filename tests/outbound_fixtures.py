@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 from cryptography import x509
@@ -88,20 +88,11 @@ class Request:
     headers: dict[str, str]
 
 
-class Listener:
-    """``behaviour``: "http" (``answer(request)`` builds the reply), "banner" (a non-HTTP
-    greeting, then close) or "silent" (accept, never answer)."""
+class LoopbackServer:
+    """A TCP server thread on 127.0.0.1 that hands each connection to ``handle`` in a
+    thread of its own; a context manager that stops it."""
 
-    def __init__(self, behaviour: str = "http", answer: Callable[[Request], Answer] | None = None,
-                 tls: ssl.SSLContext | None = None) -> None:
-        self.behaviour = behaviour
-        self.answer = answer or (lambda _r: http_answer(404, b"not here"))
-        self.tls = tls
-        self.connections = 0
-        self.requests: list[Request] = []
-        self.sni: list[str | None] = []
-        if tls is not None:
-            tls.sni_callback = lambda _sock, name, _ctx: self.sni.append(name)  # type: ignore[assignment,misc]
+    def __init__(self) -> None:
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(16)
@@ -120,11 +111,50 @@ class Listener:
                 continue
             except OSError:
                 return
-            self.connections += 1
             self._open.append(conn)
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+            self.accepted(conn)
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
 
-    def _handle(self, conn: socket.socket) -> None:
+    def accepted(self, conn: socket.socket) -> None:
+        """Called in the accepting thread, before ``handle``."""
+
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        for conn in self._open:
+            conn.close()
+        self._thread.join(timeout=2)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Listener(LoopbackServer):
+    """``behaviour``: "http" (``answer(request)`` builds the reply), "banner" (a non-HTTP
+    greeting, then close) or "silent" (accept, never answer)."""
+
+    def __init__(self, behaviour: str = "http", answer: Callable[[Request], Answer] | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
+        self.behaviour = behaviour
+        self.answer = answer or (lambda _r: http_answer(404, b"not here"))
+        self.tls = tls
+        self.connections = 0
+        self.requests: list[Request] = []
+        self.sni: list[str | None] = []
+        if tls is not None:
+            tls.sni_callback = lambda _sock, name, _ctx: self.sni.append(name)  # type: ignore[assignment,misc]
+        super().__init__()
+
+    def accepted(self, conn: socket.socket) -> None:
+        self.connections += 1
+
+    def handle(self, conn: socket.socket) -> None:
         try:
             if self.behaviour == "silent":
                 self._stop.wait()
@@ -159,46 +189,16 @@ class Listener:
         finally:
             conn.close()
 
-    def close(self) -> None:
-        self._stop.set()
-        self._sock.close()
-        for conn in self._open:
-            conn.close()
-        self._thread.join(timeout=2)
 
-    def __enter__(self) -> Listener:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class ConnectProxy:
+class ConnectProxy(LoopbackServer):
     """A forwarding HTTP CONNECT proxy on loopback; ``targets`` lists "host:port" asked for."""
 
     def __init__(self) -> None:
         self.targets: list[str] = []
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self._sock.settimeout(0.2)
-        self.port = int(self._sock.getsockname()[1])
+        super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _addr = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._tunnel, args=(conn,), daemon=True).start()
-
-    def _tunnel(self, client: socket.socket) -> None:
+    def handle(self, client: socket.socket) -> None:
         with client:
             head = b""
             while b"\r\n\r\n" not in head:
@@ -223,18 +223,6 @@ class ConnectProxy:
                 pump.start()
                 _pipe(client, upstream)
                 pump.join(timeout=5)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._sock.close()
-        self._thread.join(timeout=2)
-
-    def __enter__(self) -> ConnectProxy:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _pipe(source: socket.socket, sink: socket.socket) -> None:
     try:

@@ -73,12 +73,16 @@ def test_one_tenant_without_secret_fails_the_whole_save(
     assert OrgSettings.objects.get(tenant=tenant).sync_interval_minutes == before == 15
 
 
+def two_saved(client: Client, tenant: Tenant, other: Tenant) -> None:
+    """Both tenants saved, each with its own client secret."""
+    client.post(url(tenant), settings_post(tenants=[tenant.pk], client_secret="acme-s"))
+    client.post(url(tenant), settings_post(tenants=[other.pk], client_secret="globex-s"))
+
+
 def test_blank_secret_keeps_each_tenants_own(
     owner_client: Client, two_tenant_owner: AbstractUser, tenant: Tenant, other_tenant: Tenant,
 ) -> None:
-    owner_client.post(url(tenant), settings_post(tenants=[tenant.pk], client_secret="acme-s"))
-    owner_client.post(url(tenant), settings_post(tenants=[other_tenant.pk],
-                                                 client_secret="globex-s"))
+    two_saved(owner_client, tenant, other_tenant)
     # A change that does not touch what the secrets were entered for (S: secret binding).
     response = owner_client.post(url(tenant), settings_post(
         tenants=[tenant.pk, other_tenant.pk], client_secret="", sync_interval_minutes="30"))
@@ -91,9 +95,7 @@ def test_blank_secret_keeps_each_tenants_own(
 def test_a_blank_secret_is_refused_for_every_tenant_whose_binding_changes(
     owner_client: Client, two_tenant_owner: AbstractUser, tenant: Tenant, other_tenant: Tenant,
 ) -> None:
-    owner_client.post(url(tenant), settings_post(tenants=[tenant.pk], client_secret="acme-s"))
-    owner_client.post(url(tenant), settings_post(tenants=[other_tenant.pk],
-                                                 client_secret="globex-s"))
+    two_saved(owner_client, tenant, other_tenant)
     response = owner_client.post(url(tenant), settings_post(
         tenants=[tenant.pk, other_tenant.pk], client_secret="", crm_url="http://crm/shared"))
     assert response.status_code == 200

@@ -6,7 +6,6 @@ sends the old secret to a place an admin just typed in."""
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,52 +21,36 @@ from tenants.models import Tenant
 from tests.api.conftest import token_client
 from tests.crm_fixtures import configure_tenant_for_emulator
 from tests.orgsettings.conftest import settings_post
+from tests.outbound_fixtures import LoopbackServer
 
 pytestmark = pytest.mark.django_db
 
 
-class Listener:
-    """A loopback TCP server that records every byte it is sent (and answers nothing)."""
+class Recorder(LoopbackServer):
+    """Records every byte it is sent, and answers nothing."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.sock.settimeout(0.2)
         self.received = b""
-        self.stopping = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.sock.getsockname()[1]}"
+        return f"https://127.0.0.1:{self.port}"
 
-    def _serve(self) -> None:
-        while not self.stopping:
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(1)
             try:
-                conn, _addr = self.sock.accept()
+                while chunk := conn.recv(65536):
+                    self.received += chunk
             except OSError:
-                continue
-            with conn:
-                conn.settimeout(1)
-                try:
-                    while chunk := conn.recv(65536):
-                        self.received += chunk
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.stopping = True
-        self.thread.join(timeout=5)
-        self.sock.close()
+                pass
 
 
 @pytest.fixture
-def listener() -> Iterator[Listener]:
-    server = Listener()
-    yield server
-    server.close()
+def listener() -> Iterator[Recorder]:
+    with Recorder() as server:
+        yield server
 
 
 def settings_url(tenant: Tenant) -> str:
@@ -129,7 +112,7 @@ def test_the_api_refuses_a_changed_binding_without_the_secret(
 
 
 def test_the_old_secret_never_reaches_a_changed_authority(
-        tenant: Tenant, crm: EmulatorServer, owner_client: Client, listener: Listener,
+        tenant: Tenant, crm: EmulatorServer, owner_client: Client, listener: Recorder,
         no_dispatch: list[int]) -> None:
     configure_tenant_for_emulator(tenant, crm)
     org = OrgSettings.objects.get(tenant=tenant)
