@@ -76,7 +76,10 @@ def decode(data: bytes) -> Decoded:
     """The file's text and the encoding it was read in (see above for the order)."""
     for bom, codec in _BOMS:
         if data.startswith(bom):
-            return _decoded(data.decode(codec), codec)
+            try:
+                return _decoded(data.decode(codec), codec)
+            except UnicodeDecodeError:
+                break  # a mark followed by something else: guess as for no mark
     try:
         return _decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
@@ -88,7 +91,9 @@ def decode(data: bytes) -> Decoded:
 
 
 def _decoded(text: str, codec: str) -> Decoded:
-    return Decoded(text.lstrip("\ufeff"), _ENCODING_NAMES.get(codec.lower(), codec.upper()))
+    # NUL is no character of a CSV and PostgreSQL stores no text holding it: dropped.
+    return Decoded(text.lstrip("\ufeff").replace("\x00", ""),
+                   _ENCODING_NAMES.get(codec.lower(), codec.upper()))
 
 
 PENDING_FOR = timedelta(days=1)

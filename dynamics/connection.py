@@ -80,5 +80,6 @@ class Connection:
 
     @property
     def is_microsoft_authority(self) -> bool:
-        host = urlsplit(self.authority).hostname or ""
-        return host.endswith(("microsoftonline.com", "microsoftonline.us", "chinacloudapi.cn"))
+        host = (urlsplit(self.authority).hostname or "").lower()
+        return any(host == domain or host.endswith("." + domain) for domain in (
+            "microsoftonline.com", "microsoftonline.us", "chinacloudapi.cn"))

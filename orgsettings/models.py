@@ -67,6 +67,10 @@ class OrgSettings(models.Model):
     # Non-secret witnesses of secret changes, so the audit history can say "changed" (N4/N5).
     client_secret_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     onprem_password_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Per secret field, the values of the fields it is bound to when it was entered
+    # (orgsettings.services.SECRET_BINDINGS): a kept secret is only sent where it was
+    # entered for, however the settings were changed in between.
+    secret_bindings = models.JSONField(default=dict, blank=True, editable=False)
 
     # C9: syncs run only when an integration check passed after the connection last changed.
     connection_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -79,7 +83,8 @@ class OrgSettings(models.Model):
         related_name="+",
     )
 
-    history = HistoricalRecords(excluded_fields=["client_secret", "onprem_password"])
+    history = HistoricalRecords(excluded_fields=["client_secret", "onprem_password",
+                                                 "secret_bindings"])
 
     class Meta:
         verbose_name = _("organisation settings")

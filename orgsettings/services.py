@@ -100,15 +100,26 @@ def _binding_labels() -> dict[str, str]:
             "onprem_username": _("the user name")}
 
 
+def binding_of(obj: OrgSettings, field: str) -> dict[str, str]:
+    """The values ``field``'s secret is bound to, as the settings hold them now."""
+    return {name: _norm(getattr(obj, name)) for name in SECRET_BINDINGS[field]}
+
+
 def _unbound_secret(obj: OrgSettings, before: Mapping[str, Any],
                     new_secrets: Mapping[str, str]) -> list[str]:
-    """The bound fields that changed while the secret of the deployment was kept."""
+    """The bound fields that differ from what the kept secret of the deployment was
+    entered for. Compared with the record made when the secret was entered — not with the
+    previous save, which a switch to the other deployment and back could have changed —
+    or, for a secret entered before that record existed, with the previous save."""
     field = secret_field_for(obj.deployment)
     if not obj.pk or new_secrets.get(field) or not getattr(obj, field):
         return []
+    entered_for = (obj.secret_bindings or {}).get(field) or {
+        name: _norm(before[name]) for name in SECRET_BINDINGS[field]}
+    now = binding_of(obj, field)
     labels = _binding_labels()
     return [str(labels[name]) for name in SECRET_BINDINGS[field]
-            if _norm(before[name]) != _norm(getattr(obj, name))]
+            if entered_for.get(name, "") != now[name]]
 
 
 def _norm(value: Any) -> str:
@@ -223,6 +234,9 @@ def _save_org_settings(
                 setattr(obj, name, new)
                 setattr(obj, witness, now)
                 obj.connection_changed_at = now
+            if new:  # what the secret was entered for, from now on
+                obj.secret_bindings = {**(obj.secret_bindings or {}),
+                                       name: binding_of(obj, name)}
         if obj.pk is None or before != [getattr(obj, name) for name in CONNECTION_FIELDS]:
             obj.connection_changed_at = now
         obj.updated_by = _actor(user)  # type: ignore[assignment]

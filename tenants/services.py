@@ -63,7 +63,12 @@ def add_member(
     User = get_user_model()
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
-        user = User.objects.create_user(username=email, email=email)
+        # The address as user name, unless too long or another account's user name
+        # (answering differently would tell the admin that account exists).
+        username = email
+        if len(username) > 150 or User.objects.filter(username__iexact=username).exists():
+            username = f"invited-{secrets.token_hex(8)}"
+        user = User.objects.create_user(username=username, email=email)
         user.set_unusable_password()
         user.save(update_fields=["password"])
     if Membership.objects.filter(tenant=tenant, user=user).exists():
@@ -112,10 +117,16 @@ def cancel_invitation(tenant: Tenant, pk: int) -> bool:
 
 class _SetPasswordInvitationForm(PasswordResetForm):
     """The password-reset email doubles as the invitation of a new account; unlike a reset
-    it must reach a user who has no usable password yet."""
+    it must reach a user who has no usable password yet — that user only, even when other
+    accounts share the address."""
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.invited = user
 
     def get_users(self, email: str) -> Iterator[Any]:
-        return iter(get_user_model().objects.filter(email__iexact=email, is_active=True))
+        return iter([self.invited] if self.invited is not None and self.invited.is_active
+                    else [])
 
 
 def _accept_url(request: HttpRequest, secret: str) -> str:
@@ -129,7 +140,7 @@ def _send_invitation(request: HttpRequest, invitation: Invitation, secret: str) 
         "expires": invitation.expires_at, "email": user.email,
     }
     if not user.has_usable_password():
-        form = _SetPasswordInvitationForm({"email": user.email})
+        form = _SetPasswordInvitationForm({"email": user.email}, user=user)
         if form.is_valid():
             form.save(
                 request=request,

@@ -117,8 +117,10 @@ def join_queued_run(run: JobRun, event_mode: str, crm_id: str) -> bool:
     one an admin started for something else (a group, a dry run, a list being confirmed),
     is left as it is; the event then waits for the scheduler's next event run."""
     with transaction.atomic():
+        # Never a run queued again after a lost worker: its steps resume from cursors of
+        # the mode it started in.
         locked = JobRun.objects.select_for_update().filter(
-            pk=run.pk, status=JobStatus.QUEUED, kind=JobKind.SYNC).first()
+            pk=run.pk, status=JobStatus.QUEUED, kind=JobKind.SYNC, attempts=0).first()
         if locked is None or locked.params.get("dry_run"):
             return False
         params = dict(locked.params)

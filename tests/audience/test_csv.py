@@ -135,3 +135,16 @@ def test_every_export_neutralises_cells_that_would_start_a_formula(
     # Leading tab and carriage return (values are stripped on input, so only here).
     assert [safe_cell(v) for v in ("\tx", "\rx", "plain", -3, 2.5)] == [
         "'\tx", "'\rx", "plain", -3, 2.5]
+
+
+@pytest.mark.parametrize("data", [
+    b"\xff\xfe" + "email\r\nx@y.de\r\n".encode("utf-16-le") + b"\x00",  # odd length
+    b"\xef\xbb\xbf" + b"email\n\xff\xfe\xfa@y.de\n",
+    b"\xff\xfe" + b"\x00\xd8a\x00",  # a lone surrogate
+    b"email;first_name\nnul@example.org;Ann\x00a\n",
+])
+def test_a_file_whose_bytes_contradict_its_mark_or_hold_nul_is_no_server_error(
+        owner_client: Client, group: SubscriberGroup, data: bytes) -> None:
+    response = owner_client.post(import_url(group), {"file": SimpleUploadedFile("x.csv", data)})
+    assert response.status_code == 200
+    assert "The file was read as" in response.content.decode()

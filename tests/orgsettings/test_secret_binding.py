@@ -126,3 +126,27 @@ def test_the_old_secret_never_reaches_a_changed_authority(
     assert OrgSettings.objects.get(tenant=tenant).authority_url == crm.base_url
     assert credentials.CLIENT_SECRET.encode() not in listener.received
     assert listener.received == b""  # nobody was even asked
+
+
+def test_switching_the_deployment_and_back_never_moves_the_secret_to_a_new_place(
+        owner_client: Client, tenant: Tenant) -> None:
+    """Online with secret S; on-premise with a new URL and authority; Online again with a
+    blank secret: S was entered for the old URL and authority, so it is asked for again."""
+    assert owner_client.post(settings_url(tenant), settings_post(
+        client_secret="entered-for-microsoft")).status_code == 302
+    moved = {"crm_url": "https://crm.contoso.example/contoso",
+             "authority_url": "https://login.example.net"}
+    onprem = owner_client.post(settings_url(tenant), settings_post(
+        deployment="on_premise", client_secret="", onprem_username="CONTOSO\\svc",
+        onprem_password="pw", **moved))
+    assert onprem.status_code == 302
+    back = owner_client.post(settings_url(tenant), settings_post(client_secret="", **moved))
+    assert back.status_code == 200
+    assert "Enter the client secret again" in back.content.decode()
+    org = OrgSettings.objects.get(tenant=tenant)
+    assert org.deployment == "on_premise"  # nothing of the refused save was kept
+    # Entered again for the new place, it is saved (and bound to it).
+    assert owner_client.post(settings_url(tenant), settings_post(
+        client_secret="entered-for-example", **moved)).status_code == 302
+    org.refresh_from_db()
+    assert org.secret_bindings["client_secret"]["authority_url"] == "https://login.example.net"

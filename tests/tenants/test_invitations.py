@@ -182,3 +182,16 @@ def test_the_integration_role_cannot_be_given_by_invitation(owner_client: Client
                                                             tenant: Tenant) -> None:
     response = invite(owner_client, tenant, "bot@x.example", "integration")
     assert response.status_code == 200 and not Invitation.objects.exists()
+
+
+def test_an_address_that_is_another_accounts_user_name_answers_like_any_other(
+        owner_client: Client, tenant: Tenant) -> None:
+    get_user_model().objects.create_user(username="ops@example.com",
+                                         email="someone@else.example")
+    for email in ("ops@example.com", "fresh@example.com"):
+        response = owner_client.post(f"/t/{tenant.slug}/members/",
+                                     {"email": email, "role": "user"})
+        assert response.status_code == 302, email
+    a = "x" * 140 + "@example.com"  # longer than a user name may be
+    assert owner_client.post(f"/t/{tenant.slug}/members/",
+                             {"email": a, "role": "user"}).status_code == 302
