@@ -80,9 +80,12 @@ def stage_lint() -> None:
         raise RuntimeError("the OpenAPI schema has errors or warnings")
 
 
+def _workers() -> list[str]:
+    return ["-n", "2"] if (os.cpu_count() or 1) > 1 else []
+
+
 def stage_unit() -> None:
-    workers = ["-n", "2"] if os.cpu_count() and os.cpu_count() > 1 else []  # type: ignore[operator]
-    if pytest(["-q", "-m", "not e2e and not integration", *workers]):
+    if pytest(["-q", "-m", "not e2e and not integration", *_workers()]):
         raise RuntimeError("unit tests failed")
 
 
@@ -152,7 +155,10 @@ def stage_integration() -> None:
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
                "MWX_INTEGRATION": "1"}
         # The emulator's own tests touch no database: they already ran in the unit stage.
-        if pytest(["-q", "-m", "not e2e", "--ignore=tests/dynamics_emulator"], env):
+        # Parallel like the unit stage: pytest-django gives each worker its own database,
+        # tests/worker_fixtures.py each its own Redis database.
+        if pytest(["-q", "-m", "not e2e", "--ignore=tests/dynamics_emulator", *_workers()],
+                  env):
             raise RuntimeError("integration tests failed on PostgreSQL")
 
 

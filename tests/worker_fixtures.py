@@ -31,6 +31,17 @@ def worker_env(**extra: str) -> dict[str, str]:
             **extra}
 
 
+def _broker_url() -> str:
+    """Redis in the integration stage — a database of its own per pytest-xdist worker, so
+    parallel test processes never take each other's messages — else the filesystem."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return "filesystem://"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = 1 + int(worker.removeprefix("gw") or 0)
+    return f"{url.rsplit('/', 1)[0]}/{index}"
+
+
 def _reset_producer_pool() -> None:
     # The pool caches connections made with the old broker settings.
     if celery_app._pool is not None:
@@ -46,7 +57,7 @@ def _reset_producer_pool() -> None:
 @pytest.fixture
 def celery_worker_process(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Start a worker; this process's Celery app sends to the same broker meanwhile."""
-    url = os.environ.get("REDIS_URL") or "filesystem://"
+    url = _broker_url()
     options: dict[str, str] = {}
     if url.startswith("filesystem"):
         out, processed = tmp_path / "broker" / "out", tmp_path / "broker" / "processed"
