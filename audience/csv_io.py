@@ -52,18 +52,15 @@ class ImportReport:
         return not self.errors
 
 
-# Byte order marks, longest first (UTF-32's LE mark starts like UTF-16's).
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-         (codecs.BOM_UTF16_BE, "utf-16"))
+# Byte order marks, longest first (UTF-32's LE mark starts like UTF-16's): the codec that
+# reads the file, and the encoding's name as a person reads it.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+         (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"), (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+         (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"))
 # Without a byte order mark: UTF-8 if the bytes are valid UTF-8; UTF-16/32 if
 # charset-normalizer finds it (Excel's "Unicode text" without a mark); else Windows-1252,
 # which Excel's "CSV" is in on German and English Windows. Other single-byte guesses are
 # not trusted: for short German text they are often wrong (cp775 for cp1252 umlauts).
-_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "utf_8": "UTF-8", "utf-8": "UTF-8",
-                   "utf-16": "UTF-16", "utf_16": "UTF-16", "utf-32": "UTF-32",
-                   "cp1252": "Windows-1252", "windows-1252": "Windows-1252",
-                   "latin_1": "ISO-8859-1", "iso-8859-1": "ISO-8859-1"}
 
 
 @dataclass(frozen=True)
@@ -74,26 +71,25 @@ class Decoded:
 
 def decode(data: bytes) -> Decoded:
     """The file's text and the encoding it was read in (see above for the order)."""
-    for bom, codec in _BOMS:
+    for bom, codec, name in _BOMS:
         if data.startswith(bom):
             try:
-                return _decoded(data.decode(codec), codec)
+                return _decoded(data.decode(codec), name)
             except UnicodeDecodeError:
                 break  # a mark followed by something else: guess as for no mark
     try:
-        return _decoded(data.decode("utf-8"), "utf-8")
+        return _decoded(data.decode("utf-8"), "UTF-8")
     except UnicodeDecodeError:
         pass
     best = charset_normalizer.from_bytes(data).best()
     if best is not None and best.encoding.startswith(("utf_16", "utf_32")):
-        return _decoded(str(best), best.encoding.split("_")[0] + "-" + best.encoding[4:6])
-    return _decoded(data.decode("cp1252", errors="replace"), "cp1252")
+        return _decoded(str(best), "UTF-16" if best.encoding.startswith("utf_16") else "UTF-32")
+    return _decoded(data.decode("cp1252", errors="replace"), "Windows-1252")
 
 
-def _decoded(text: str, codec: str) -> Decoded:
+def _decoded(text: str, name: str) -> Decoded:
     # NUL is no character of a CSV and PostgreSQL stores no text holding it: dropped.
-    return Decoded(text.lstrip("\ufeff").replace("\x00", ""),
-                   _ENCODING_NAMES.get(codec.lower(), codec.upper()))
+    return Decoded(text.lstrip("\ufeff").replace("\x00", ""), name)
 
 
 PENDING_FOR = timedelta(days=1)

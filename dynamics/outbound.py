@@ -84,10 +84,6 @@ _IPV6_CLASSES: tuple[tuple[str, tuple[IPNetwork, ...]], ...] = (
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
-# inet_aton's numbers: decimal, octal with a leading 0, hexadecimal with 0x (ASCII only).
-_INET_ATON_PART = re.compile(r"^(0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*)$")
-
-
 def normalise_host(host: str) -> str:
     """Lower case, without IPv6 brackets and without the one trailing dot of a FQDN."""
     host = host.strip().lower()
@@ -99,26 +95,16 @@ def normalise_host(host: str) -> str:
 
 
 def _inet_aton(host: str) -> ipaddress.IPv4Address | None:
-    """IPv4 as the C library's inet_aton reads it: 1-4 numbers, the last one filling the
-    remaining bytes (``127.1``, ``2130706433``, ``0x7f.1``, ``0177.0.0.1``)."""
-    parts = host.split(".")
-    if not 1 <= len(parts) <= 4 or not all(_INET_ATON_PART.match(p) for p in parts):
+    """IPv4 as the C library's inet_aton reads it — the reading every resolver on the
+    machine applies: 1-4 numbers, decimal, octal or hex, the last one filling the remaining
+    bytes (``127.1``, ``2130706433``, ``0x7f.1``, ``0177.0.0.1``). ASCII without blanks
+    only: inet_aton stops at a blank and would read ``127.0.0.1 x`` as an address."""
+    if not host.isascii() or any(c.isspace() for c in host):
         return None
-    numbers = []
-    for part in parts:
-        if part[:2].lower() == "0x":
-            numbers.append(int(part[2:] or "0", 16))
-        elif len(part) > 1 and part.startswith("0"):
-            numbers.append(int(part, 8))
-        else:
-            numbers.append(int(part))
-    *head, last = numbers
-    if any(n > 0xFF for n in head) or last >= 1 << (8 * (4 - len(head))):
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
         return None
-    value = last
-    for i, n in enumerate(head):
-        value |= n << (8 * (3 - i))
-    return ipaddress.IPv4Address(value)
 
 
 def parse_ip_literal(host: str) -> IPAddress | None:

@@ -40,7 +40,7 @@ def checked_email(value: str) -> str:
                              "(%(codes)s); type the address again.")
                            % {"value": text.encode("unicode_escape").decode(),
                               "codes": ", ".join(f"U+{ord(c):04X}" for c in hidden)})
-    local, _at, _domain = text.rpartition("@")
+    local, _at, domain = text.rpartition("@")
     if len(local) > MAX_LOCAL or len(text) > MAX_ADDRESS:
         raise InvalidEmail(_("“%(value)s” is too long: an email address has at most "
                              "%(local)s characters before the @ and %(total)s in all.")
@@ -50,7 +50,6 @@ def checked_email(value: str) -> str:
     except EmailNotValidError:
         raise InvalidEmail(_("“%(value)s” is not a valid email address.")
                            % {"value": text}) from None
-    domain = text.rpartition("@")[2]
     if domain.isascii() and "xn--" not in domain.lower():
         return text  # as typed: only internationalised domains are rewritten
     return f"{local}@{valid.domain}"

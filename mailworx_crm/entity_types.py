@@ -22,34 +22,11 @@ class EntityType(models.TextChoices):
     ACCOUNT = "account", _("Account")
     LEAD = "lead", _("Lead")
 
-    @property
-    def entity_set(self) -> str:
-        """The Web API collection name (``contacts`` …)."""
-        return f"{self.value}s"
-
-    @property
-    def primary_key(self) -> str:
-        return f"{self.value}id"
-
-    @property
-    def match_rank(self) -> int:
-        """S7: the lower, the better a match among records with the same address."""
-        return list(EntityType).index(self)
-
-    @property
-    def active_state(self) -> tuple[int, int]:
-        """(statecode, statuscode) of an active record: Active, or a lead's Open / New."""
-        return ACTIVE_STATES[self.value]
-
-    @property
-    def member_type_code(self) -> int:
-        """A marketing list's ``createdfromcode`` for members of this table."""
-        return MEMBER_TYPE_OF[self.value]
-
 
 # Every synced table, in S7's match order.
 ENTITY_TYPES: tuple[str, ...] = tuple(EntityType.values)
-MATCH_RANK: dict[str, int] = {entity.value: entity.match_rank for entity in EntityType}
+# S7: the lower, the better a match among records with the same address.
+MATCH_RANK: dict[str, int] = {entity: rank for rank, entity in enumerate(ENTITY_TYPES)}
 
 # statecode of a qualified lead (S2/S8: it lives on as the contact/account it became).
 LEAD_QUALIFIED = 1
@@ -63,10 +40,8 @@ MEMBER_TYPE_OF: dict[str, int] = {entity: code for code, entity in MEMBER_TYPE_C
 
 
 def entity_set(entity: str) -> str:
-    """The entity set of a synced table, or of any other table by Dataverse's plural rule
-    (lookup targets such as ``systemuser`` or ``businessunit``)."""
-    if entity in ENTITY_TYPES:
-        return EntityType(entity).entity_set
+    """A table's Web API collection by Dataverse's plural rule: ``contacts``, and for lookup
+    targets ``systemusers``, ``territories``."""
     return entity[:-1] + "ies" if entity.endswith("y") else entity + "s"
 
 

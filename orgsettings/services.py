@@ -130,13 +130,10 @@ def _org_change_blocked(tenant: Tenant, old_api_url: str, new_api_url: str) -> b
     """True when the change points at another organisation while records are linked (S14):
     the engine's links, cursors and issues would then describe the wrong organisation.
     (The links are read through the tenant's reverse relation: syncjobs builds on this app.)"""
-    if not old_api_url or _same_org(old_api_url, new_api_url):
+    if not old_api_url or _norm(old_api_url) == _norm(new_api_url):
         return False
     return tenant.record_links.exists()
 
-
-def _same_org(a: str, b: str) -> bool:
-    return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
 
 
 def secret_field_for(deployment: str) -> str:

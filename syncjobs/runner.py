@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 JobBody = Callable[["JobContext"], "dict[str, Any] | None"]
 
 
-
 class JobAlreadyActive(Exception):
     """A run of this kind is already queued or running for the tenant."""
 

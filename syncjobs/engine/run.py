@@ -34,6 +34,7 @@ from syncjobs.runner import JobCancelled, JobContext, explain
 MODES = ("full", "incremental", "backfill", "reconcile", "group", "subscriber", "lists",
          "campaigns", "crm_events")
 
+
 def steps_for(mode: str, params: dict[str, Any]) -> list[tuple[str, Callable[[Sync], None]]]:
     group_id = params.get("group_id")
     subscriber_id = params.get("subscriber_id")
@@ -59,8 +60,7 @@ def steps_for(mode: str, params: dict[str, Any]) -> list[tuple[str, Callable[[Sy
         "lists": [lists],
         "campaigns": [campaigns],
         # What the CRM side told us (S12), all waiting events at once: both steps unscoped.
-        "crm_events": [("lists", lambda s: run_lists(s)),
-                       ("campaigns", lambda s: run_campaigns(s))],
+        "crm_events": [("lists", run_lists), ("campaigns", run_campaigns)],
     }
     return plans[mode]
 

@@ -104,9 +104,9 @@ def start_reaction_export(tenant: Tenant, *, trigger: str = Trigger.MANUAL, user
                           language=language)
 
 
-# Modes whose run handles every waiting CRM event of a kind (S12), per event mode.
-_HANDLES_ALL = {"lists": ("incremental", "full", "crm_events"),
-                "campaigns": ("incremental", "full", "crm_events")}
+# Modes whose run handles every waiting CRM event of either kind (S12); the parameter
+# that limits a "lists" or "campaigns" run to one list or activity.
+_HANDLES_ALL = ("incremental", "full", "crm_events")
 _SCOPE = {"lists": "list_id", "campaigns": "activity_id"}
 
 
@@ -126,7 +126,7 @@ def join_queued_run(run: JobRun, event_mode: str, crm_id: str) -> bool:
         params = dict(locked.params)
         mode = str(params.get("mode") or "incremental")
         scope = _SCOPE[event_mode]
-        if mode in _HANDLES_ALL[event_mode]:
+        if mode in _HANDLES_ALL:
             return True
         if mode == event_mode and str(params.get(scope) or "").lower() == crm_id.lower():
             return True

@@ -77,6 +77,7 @@ def pull_entity(sync: Sync, entity: str, *, own_writes: bool = False) -> None:
         ).values_list("crm_id", flat=True) if str(i) not in present]
     sync.add_work(len(changes.rows))
     batches = [changes.rows[i:i + BATCH] for i in range(0, len(changes.rows), BATCH)] or [[]]
+
     def advance() -> None:
         # The cursor moves with the last writes it covers (same transaction).
         mark_deleted(sync, entity, removed)
