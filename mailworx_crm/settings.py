@@ -281,7 +281,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 if CELERY_BROKER_URL.startswith("filesystem"):
     for _sub in ("out", "processed", "control"):
         (_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
-CELERY_RESULT_BACKEND = None
+# Where task states and results go (compose: Redis). Jobs keep their own state in JobRun;
+# the backend serves `celery inspect`/`result` for operators. Empty: none.
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -289,7 +292,8 @@ CELERY_BEAT_SCHEDULE = {
     # Resume or fail runs whose worker died (lease expired), re-send lost queued runs, and
     # queue each tenant's scheduled syncs, reaction exports and reconcile runs when due
     # (the intervals are tenant settings, not beat entries).
-    "dispatch-due-jobs": {"task": "syncjobs.dispatch_due", "schedule": 60.0},
+    "dispatch-due-jobs": {"task": "syncjobs.dispatch_due",
+                          "schedule": env.float("JOB_REAPER_TICK_SECONDS", default=60.0)},
 }
 
 # CRM connections (every call has explicit timeouts; retries are bounded).

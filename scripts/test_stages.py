@@ -14,26 +14,18 @@ turns any skip into a failure.
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from services import Skip, apt_install, postgres, redis
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-_apt_updated = False
-
-
-class Skip(Exception):
-    """A stage cannot run on this machine; the message says why."""
 
 
 @dataclass
@@ -46,20 +38,6 @@ class Outcome:
 def run(cmd: list[str], env: dict[str, str] | None = None) -> int:
     print(f"\n$ {' '.join(cmd)}", flush=True)
     return subprocess.call(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
-
-
-def apt_install(*packages: str) -> None:
-    global _apt_updated
-    if not IS_ROOT or shutil.which("apt-get") is None:
-        raise Skip(f"needs {' '.join(packages)} (run as root to install them with apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    if not _apt_updated:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        _apt_updated = True
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
-        check=True, env=env, stdout=subprocess.DEVNULL,
-    )
 
 
 def pytest(args: list[str], env: dict[str, str] | None = None) -> int:
@@ -87,67 +65,6 @@ def _workers() -> list[str]:
 def stage_unit() -> None:
     if pytest(["-q", "-m", "not e2e and not integration", *_workers()]):
         raise RuntimeError("unit tests failed")
-
-
-def _pg_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        apt_install("postgresql")
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        raise Skip("PostgreSQL server binaries not found")
-    return Path(found[-1]).parent
-
-
-@contextmanager
-def postgres() -> Iterator[str]:
-    """A throw-away cluster on loopback; yields its DATABASE_URL."""
-    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        yield os.environ["DATABASE_URL"]
-        return
-    bindir = _pg_bin()
-    port = "54329"
-    tmp = Path(tempfile.mkdtemp(prefix="mwx-pg-"))
-    as_pg: list[str] = []
-    if IS_ROOT:  # initdb refuses to run as root
-        shutil.chown(tmp, "postgres", "postgres")
-        as_pg = ["runuser", "-u", "postgres", "--"]
-    data = tmp / "data"
-    subprocess.run([*as_pg, str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                    "--auth=trust", "-E", "UTF8", "--no-sync"], check=True,
-                   stdout=subprocess.DEVNULL)
-    opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off " \
-           "-c synchronous_commit=off -c full_page_writes=off"
-    subprocess.run([*as_pg, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-w",
-                    "-l", str(tmp / "log"), "start"], check=True, stdout=subprocess.DEVNULL)
-    try:
-        yield f"postgres://postgres@127.0.0.1:{port}/mailworx"
-    finally:
-        subprocess.run([*as_pg, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-                       stdout=subprocess.DEVNULL)
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-@contextmanager
-def redis() -> Iterator[str]:
-    if os.environ.get("REDIS_URL"):
-        yield os.environ["REDIS_URL"]
-        return
-    server = shutil.which("redis-server")
-    if server is None:
-        apt_install("redis-server")
-        server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not Path(server).exists():
-        raise Skip("redis-server not found")
-    port = "63799"
-    proc = subprocess.Popen([server, "--port", port, "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    time.sleep(0.3)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def stage_integration() -> None:

@@ -8,10 +8,12 @@ from django.db import close_old_connections
 from syncjobs import runner, schedule
 
 
-@shared_task(name="syncjobs.run_job", acks_late=True, ignore_result=True)
-def run_job(run_id: int) -> None:
+@shared_task(name="syncjobs.run_job", acks_late=True)
+def run_job(run_id: int) -> str | None:
+    """The run's final status, kept by the result backend (if any) for operators' tools;
+    the run itself (JobRun) stays the source of truth."""
     close_old_connections()  # a long-lived worker must not reuse a broken connection
-    runner.execute(run_id)
+    return runner.execute(run_id)
 
 
 @shared_task(name="syncjobs.reap", ignore_result=True)

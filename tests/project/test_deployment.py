@@ -41,6 +41,20 @@ def test_compose_file_declares_the_stack() -> None:
         assert services[name].get("healthcheck", {}).get("test"), f"{name} has no health check"
 
 
+def test_compose_runs_two_workers_a_result_backend_and_beat_after_migrating() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert services["worker"]["deploy"]["replicas"] >= 2
+    assert "--pool=prefork" in services["worker"]["command"]
+    env = services["worker"]["environment"]
+    assert env["CELERY_RESULT_BACKEND"].startswith("redis://")
+    assert env["CELERY_RESULT_BACKEND"] != env["CELERY_BROKER_URL"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "mailworx_crm", "beat"]
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"}
+    assert "--appendonly" in services["redis"]["command"]
+
+
 @pytest.fixture(scope="module")
 def built_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Static files collected in production mode, as the image builds them."""
