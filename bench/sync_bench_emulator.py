@@ -22,14 +22,26 @@ def free_port() -> int:
 
 
 class Emulator:
-    def __init__(self, state: Path, contacts: int) -> None:
+    """``data_dir``: the organisations' data on disk, so :meth:`restart` keeps it (as a
+    real organisation's web server restart would); ``extra``: more command-line options."""
+
+    def __init__(self, state: Path, contacts: int, *, data_dir: Path | None = None,
+                 extra: list[str] | None = None) -> None:
+        self.port = free_port()
+        self.state, self.contacts, self.data_dir = state, contacts, data_dir
+        self.extra = list(extra or [])
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
         import requests
 
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dynamics_emulator", "--port", str(self.port), "--seed",
-             f"bench:{contacts}", "--state-dir", str(state)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cmd = [sys.executable, "-m", "dynamics_emulator", "--port", str(self.port), "--seed",
+               f"bench:{self.contacts}", "--state-dir", str(self.state), *self.extra]
+        if self.data_dir is not None:
+            cmd += ["--data-dir", str(self.data_dir)]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
         assert self.proc.stdout is not None
         self.ca = self.proc.stdout.readline().split(": ", 1)[1].strip()  # "CA certificate: …"
         self.base = f"https://127.0.0.1:{self.port}"
@@ -43,6 +55,22 @@ class Emulator:
             except requests.ConnectionError:
                 time.sleep(0.1)
         raise RuntimeError("the emulator did not start")
+
+    def restart(self, down_seconds: float = 1.0) -> None:
+        """SIGKILL (no chance to flush anything) and start again on the same port and data."""
+        self.proc.kill()
+        self.proc.wait(20)
+        time.sleep(down_seconds)
+        self._start()
+        self.restarts += 1
+
+    def faults(self, config: dict[str, Any]) -> None:
+        self.session.post(self.base + "/_admin/faults", json=config,
+                          timeout=30).raise_for_status()
+
+    def injected(self) -> dict[str, int]:
+        return dict(self.session.get(self.base + "/_admin/faults", timeout=30).json()
+                    .get("injected", {}))
 
     def requests(self) -> int:
         counters = self.session.get(self.base + "/_admin/counters", timeout=30).json()

@@ -97,9 +97,19 @@ def enqueue(
 
 
 def dispatch(run_id: int) -> None:
+    """Send the run to the workers. The run is already committed as queued, so a broker
+    that is down (Redis restarting) loses nothing: the reaper sends the run again once it
+    has waited ``JOB_QUEUE_STALE_SECONDS`` unclaimed. The caller (a page, the API, the
+    scheduler) carries on instead of failing."""
+    from kombu.exceptions import OperationalError
+
     from syncjobs.tasks import run_job
 
-    run_job.delay(run_id)
+    try:
+        run_job.delay(run_id)
+    except (OperationalError, OSError) as exc:
+        logger.warning("run %s not sent to the workers now (%s); the scheduler sends it "
+                       "again when it stays unclaimed", run_id, exc)
 
 
 # --- execute -------------------------------------------------------------------------------

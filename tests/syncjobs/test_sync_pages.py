@@ -3,6 +3,7 @@ runs list with its filters; a run's detail; cancelling. Owner / member / outside
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -218,3 +219,29 @@ def test_paused_tenant_shows_why_sync_now_is_refused(owner_client: Client, tenan
     OrgSettings.objects.filter(tenant=tenant).update(sync_paused=True)
     html = owner_client.get(url("list", tenant)).content.decode()
     assert "is paused" in html
+
+
+def test_sync_now_with_the_broker_down_queues_the_run_and_the_reaper_sends_it_later(
+        owner_client: Client, tenant: Tenant, ready: OrgSettings, settings: Any,
+        django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kombu.exceptions import OperationalError
+
+    from syncjobs import tasks
+
+    sent: list[int] = []
+
+    def broker_down(run_id: int) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.run_job, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = start(owner_client, tenant, mode="incremental")
+    assert response.status_code == 302  # not a 500: the run is safe in the database
+    run = JobRun.objects.get()
+    assert run.status == JobStatus.QUEUED
+    # Once the broker is back, the reaper sends what stayed unclaimed.
+    monkeypatch.setattr(tasks.run_job, "delay", sent.append)
+    later = run.created_at + timedelta(seconds=settings.JOB_QUEUE_STALE_SECONDS + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runner.reap_expired(now=later) == [(run.pk, "redispatched")]
+    assert sent == [run.pk]
