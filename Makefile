@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install lint messages clean
+.PHONY: demo test bench chaos install lint messages clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -27,6 +27,10 @@ test: install
 ## make bench: benchmarks that print figures (never part of pass/fail)
 bench: install
 	$(BIN)/python scripts/bench.py
+
+## make chaos: the chaos run (every fault at once vs. the reference; CHAOS=--short|--long)
+chaos: install
+	$(BIN)/python bench/chaos.py $(CHAOS)
 
 ## make messages: refresh the German and English catalogues from the code
 messages: install

@@ -4,7 +4,9 @@ Stages
   lint         ruff + mypy + import-linter (the design's arrows, pyproject.toml) + the OpenAPI
                schema (drf-spectacular --validate --fail-on-warn)
   unit         the whole suite except browser tests, on SQLite (or DATABASE_URL if set)
-  integration  the Django suite again on a throw-away PostgreSQL cluster, with Redis
+  integration  the Django suite again on a throw-away PostgreSQL cluster, with Redis; then
+               the production stack (two prefork Celery workers + beat on Redis and
+               PostgreSQL) and the short chaos run (bench/chaos.py --short)
   browser      end-to-end tests in real Chromium (Debian package) driven by Playwright
 
 Stages that need system packages install them with apt-get when run as root, and are
@@ -74,9 +76,19 @@ def stage_integration() -> None:
         # The emulator's own tests touch no database: they already ran in the unit stage.
         # Parallel like the unit stage: pytest-django gives each worker its own database,
         # tests/worker_fixtures.py each its own Redis database.
-        if pytest(["-q", "-m", "not e2e", "--ignore=tests/dynamics_emulator", *_workers()],
-                  env):
+        started = time.monotonic()
+        if pytest(["-q", "-m", "not e2e and not integration", "--ignore=tests/dynamics_emulator",
+                   *_workers()], env):
             raise RuntimeError("integration tests failed on PostgreSQL")
+        print(f"--- suite on PostgreSQL + Redis: {time.monotonic() - started:.0f} s", flush=True)
+        # The production stack: two prefork workers and beat on Redis (broker and result
+        # backend) and PostgreSQL, and the short chaos run; verbose, so the log shows them.
+        started = time.monotonic()
+        if pytest(["-v", "-s", "-m", "integration", "-p", "no:xdist"],
+                  env):
+            raise RuntimeError("the production-stack tests or the short chaos run failed")
+        print(f"--- production stack and chaos run: {time.monotonic() - started:.0f} s",
+              flush=True)
 
 
 def stage_browser() -> None:
