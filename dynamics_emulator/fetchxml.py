@@ -494,7 +494,7 @@ def _is_null(full: dict[str, Any], key: str) -> bool:
 def _context(ctx: Ctx, ent: Entity, q: Query) -> str:
     if q.aggregate or q.root.all_attributes or not q.root.columns:
         return f"{ctx.base_url}$metadata#{ent.set_name}"
-    names = [c.alias or prop_name(c.attr) for c in q.root.columns]
+    names = [prop_name(c.attr) for c in q.root.columns]
     if ent.primary_id not in names and not q.distinct:
         names.append(ent.primary_id)
     return f"{ctx.base_url}$metadata#{ent.set_name}({','.join(names)})"
