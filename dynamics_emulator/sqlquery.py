@@ -1,4 +1,4 @@
-"""The Web API `sql` query option (preview): `GET <entityset>?sql=SELECT …` (docs/dataverse-webapi.md §SQL).
+"""The Web API `sql` option (preview): `GET <set>?sql=SELECT …` (docs/dataverse-webapi.md §SQL).
 
 The documented subset (one SELECT; columns with table and column aliases; INNER/LEFT JOIN …
 ON a = b; WHERE comparing columns with literals through =, <>, !=, <, >, <=, >=, LIKE, IN,

@@ -1,4 +1,4 @@
-"""FetchXML (`?fetchXml=`) and the `sql` query option over HTTP (docs/dataverse-webapi.md §FetchXML, §SQL)."""
+"""`?fetchXml=` and `?sql=` over HTTP (docs/dataverse-webapi.md §FetchXML, §SQL)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from dynamics_emulator.seed_data import VIENNA_QUERY
 ALL = 'odata.include-annotations="*"'
 PAGING = ('odata.include-annotations="Microsoft.Dynamics.CRM.fetchxmlpagingcookie,'
           'Microsoft.Dynamics.CRM.morerecords"')
+
+
+def cond(attribute: str, operator: str, value: str) -> str:
+    return f"<condition attribute='{attribute}' operator='{operator}' value='{value}'/>"
 
 
 def fetch(api: requests.Session, base: str, xml: str, entity_set: str = "contacts",
@@ -68,19 +72,19 @@ def test_all_attributes_and_formatted_values(api, base) -> None:
 
 
 @pytest.mark.parametrize(("condition", "odata_filter"), [
-    ("<condition attribute='address1_city' operator='eq' value='wien'/>", "address1_city eq 'Wien'"),
-    ("<condition attribute='address1_city' operator='ne' value='Wien'/>", "address1_city ne 'Wien'"),
-    ("<condition attribute='address1_city' operator='neq' value='Wien'/>", "address1_city ne 'Wien'"),
-    ("<condition attribute='mwx_score' operator='gt' value='50'/>", "mwx_score gt 50"),
-    ("<condition attribute='mwx_score' operator='ge' value='50'/>", "mwx_score ge 50"),
-    ("<condition attribute='mwx_score' operator='lt' value='20'/>", "mwx_score lt 20"),
-    ("<condition attribute='mwx_score' operator='le' value='20'/>", "mwx_score le 20"),
-    ("<condition attribute='lastname' operator='like' value='%er%'/>", "contains(lastname,'er')"),
+    (cond("address1_city", "eq", "wien"), "address1_city eq 'Wien'"),
+    (cond("address1_city", "ne", "Wien"), "address1_city ne 'Wien'"),
+    (cond("address1_city", "neq", "Wien"), "address1_city ne 'Wien'"),
+    (cond("mwx_score", "gt", "50"), "mwx_score gt 50"),
+    (cond("mwx_score", "ge", "50"), "mwx_score ge 50"),
+    (cond("mwx_score", "lt", "20"), "mwx_score lt 20"),
+    (cond("mwx_score", "le", "20"), "mwx_score le 20"),
+    (cond("lastname", "like", "%er%"), "contains(lastname,'er')"),
     ("<condition attribute='lastname' operator='not-like' value='%er%'/>",
      "not contains(lastname,'er')"),
     ("<condition attribute='lastname' operator='begins-with' value='M'/>",
      "startswith(lastname,'M')"),
-    ("<condition attribute='lastname' operator='ends-with' value='n'/>", "endswith(lastname,'n')"),
+    (cond("lastname", "ends-with", "n"), "endswith(lastname,'n')"),
     ("<condition attribute='emailaddress1' operator='null'/>", "emailaddress1 eq null"),
     ("<condition attribute='emailaddress1' operator='not-null'/>", "emailaddress1 ne null"),
     ("<condition attribute='address1_city' operator='in'><value>Wien</value><value>Graz</value>"
@@ -163,7 +167,8 @@ def test_paging_with_cookie_visits_every_row_once(api, base) -> None:
         assert outer.get("pagenumber") == str(pages + 1)
         inner = ET.fromstring(unquote(unquote(outer.get("pagingcookie"))))
         assert inner.get("page") == str(pages)
-        assert inner.find("contactid").get("last") == "{" + body["value"][-1]["contactid"].upper() + "}"
+        last = body["value"][-1]["contactid"].upper()
+        assert inner.find("contactid").get("last") == "{" + last + "}"
         xml = _next_fetch(xml, cookie)
     total = len(odata(api, base, "contacts?$select=contactid"))
     assert pages == -(-total // 70)
@@ -230,7 +235,8 @@ def test_link_entity_inner_and_outer(api, base) -> None:
 def test_link_entity_filter_and_entityname_condition(api, base) -> None:
     account = odata(api, base, "accounts?$select=name,accountid")
     parents = {r["_parentcustomerid_value"] for r in odata(
-        api, base, "contacts?$select=_parentcustomerid_value&$filter=_parentcustomerid_value ne null")}
+        api, base, "contacts?$select=_parentcustomerid_value"
+                   "&$filter=_parentcustomerid_value ne null")}
     target = next(a for a in account if a["accountid"] in parents)
     xml = ("<fetch><entity name='contact'><attribute name='fullname'/>"
            "<link-entity name='account' from='accountid' to='parentcustomerid' alias='a'>"
@@ -258,7 +264,7 @@ def test_listmember_join_of_a_static_list(api, base) -> None:
     assert ids(rows(api, base, xml)) == ids(members) and members
     # From the list side: list → listmember → contact, returning the contact columns.
     xml2 = ("<fetch><entity name='list'><attribute name='listname'/>"
-            f"<filter><condition attribute='listid' operator='eq' value='{lst['listid']}'/></filter>"
+            f"<filter>{cond('listid', 'eq', lst['listid'])}</filter>"
             "<link-entity name='listmember' from='listid' to='listid' alias='m'>"
             "<link-entity name='contact' from='contactid' to='entityid' alias='c'>"
             "<attribute name='emailaddress1'/><attribute name='contactid'/></link-entity>"
@@ -283,7 +289,8 @@ def test_exists_link_type(api, base) -> None:
            "link-type='exists'/></entity></fetch>")
     got = rows(api, base, xml, entity_set="accounts")
     parents = {r["_parentcustomerid_value"] for r in odata(
-        api, base, "contacts?$select=_parentcustomerid_value&$filter=_parentcustomerid_value ne null")}
+        api, base, "contacts?$select=_parentcustomerid_value"
+                   "&$filter=_parentcustomerid_value ne null")}
     assert ids(got, "accountid") == parents
 
 
