@@ -9,6 +9,7 @@ and link-entity columns are named `<alias>.<attribute>`, as Dataverse does.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,7 @@ _FUNCTIONS = {"on": "On", "on-or-after": "OnOrAfter", "on-or-before": "OnOrBefor
 _FIXED_DAYS = {"last-seven-days": ("LastXDays", 7), "next-seven-days": ("NextXDays", 7)}
 _AGGREGATES = {"count", "countcolumn", "sum", "avg", "min", "max"}
 _LINK_JOIN = {"inner": "JOIN", "outer": "LEFT JOIN"}
+_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _LINK_SEMI = {"exists": "EXISTS", "in": "EXISTS", "any": "EXISTS", "not-any": "NOT EXISTS"}
 
 
@@ -94,6 +96,14 @@ def _int(el: ET.Element, name: str) -> int | None:
     if not raw.strip().isdigit():
         raise invalid_fetch(f"The '{name}' attribute value '{raw}' is not a valid integer.")
     return int(raw)
+
+
+def _alias(el: ET.Element, name: str = "alias") -> str | None:
+    """Aliases end up in SQL and JSON names: letters, digits and underscores only."""
+    raw = el.get(name)
+    if raw is not None and not _ALIAS.fullmatch(raw):
+        raise invalid_fetch(f"The alias '{raw}' is not valid; use letters, digits and '_'.")
+    return raw
 
 
 def _bool(el: ET.Element, name: str) -> bool:
@@ -212,7 +222,7 @@ class Compiler:
                                     f"'{el.tag}'.")
 
     def column(self, q: Query, node: Node, el: ET.Element) -> None:
-        col = Column(node, self.attr(node.ent, el.get("name")), el.get("alias"),
+        col = Column(node, self.attr(node.ent, el.get("name")), _alias(el),
                      el.get("aggregate"), _bool(el, "groupby"), _bool(el, "distinct"))
         if q.aggregate:
             if col.aggregate is None and not col.groupby:
@@ -231,7 +241,7 @@ class Compiler:
         link_type = el.get("link-type") or "inner"
         if link_type not in _LINK_JOIN and link_type not in _LINK_SEMI:
             raise invalid_fetch(f"The link-type '{link_type}' is not valid.")
-        alias = el.get("alias") or f"{ent.name}{len(q.links) + 1}"
+        alias = _alias(el) or f"{ent.name}{len(q.links) + 1}"
         if alias in q.nodes:
             raise invalid_fetch(f"The alias '{alias}' is used more than once.")
         node = self.new_node(ent, alias)
@@ -263,10 +273,11 @@ class Compiler:
 
     def order(self, q: Query, node: Node, el: ET.Element) -> None:
         desc = " DESC" if _bool(el, "descending") else " ASC"
-        if el.get("alias"):
+        alias = _alias(el)
+        if alias:
             if not q.aggregate:
                 raise invalid_fetch("An order by alias is only valid in an aggregate query.")
-            q.orders.append(f'"{el.get("alias")}"{desc}')
+            q.orders.append(f'"{alias}"{desc}')
             return
         attr = self.attr(node.ent, el.get("attribute"))
         if q.aggregate:

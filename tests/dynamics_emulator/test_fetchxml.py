@@ -323,6 +323,8 @@ def test_aggregate_count_and_groupby(api, base) -> None:
      "value='1'/></filter></entity></fetch>", "0x80040203"),
     ("<fetch top='5' count='5'><entity name='contact'/></fetch>", "0x80040203"),
     ("<fetch><entity name='account'/></fetch>", "0x80040203"),
+    ("<fetch aggregate='true'><entity name='contact'><attribute name='contactid' "
+     "alias='n\" FROM contact; --' aggregate='count'/></entity></fetch>", "0x80040203"),
 ])
 def test_errors(api, base, xml, code) -> None:
     resp = fetch(api, base, xml)
