@@ -96,6 +96,14 @@ def special_cases(b: Builder, ids: dict[str, list[str]]) -> None:
     _set(b, "contact", c[3], emailaddress1=None, emailaddress2="second.only@example.at")
 
 
+# A dynamic list keeps its members as a FetchXML query (list.query), evaluated when read.
+VIENNA_QUERY = ('<fetch><entity name="contact"><attribute name="fullname"/>'
+                '<attribute name="emailaddress1"/><attribute name="contactid"/>'
+                '<filter type="and"><condition attribute="address1_city" operator="eq" '
+                'value="Wien"/><condition attribute="statecode" operator="eq" value="0"/>'
+                '</filter></entity></fetch>')
+
+
 def marketing(b: Builder, ids: dict[str, list[str]]) -> None:
     org = b.org.name
     lists = [("Newsletter DE", 2, True, False, ids["contact"][0:120:2]),
@@ -116,7 +124,7 @@ def marketing(b: Builder, ids: dict[str, list[str]]) -> None:
                    "entitytype": entity})
     b.row("list", b.org_id("list", "dynamic"), {"listname": "Vienna contacts (dynamic)",
                                                  "createdfromcode": 2, "type": 1,
-                                                 "query": "<fetch/>"})
+                                                 "query": VIENNA_QUERY})
     camp = b.org_id("campaign", "spring")
     b.row("campaign", camp, {"name": "Frühjahrskampagne 2025", "codename": "CMP-2025-01",
                              "statuscode": 2, "mwx_figuresmode": 100000000})

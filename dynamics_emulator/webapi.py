@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynamics_emulator import actions, batch, bulk, lists, metadata, reads, tracking, writes
+from dynamics_emulator import (
+    actions,
+    batch,
+    bulk,
+    fetchxml,
+    lists,
+    metadata,
+    reads,
+    sqlquery,
+    tracking,
+    writes,
+)
 from dynamics_emulator.http_types import (
     DataverseError,
     Response,
@@ -107,6 +118,12 @@ def _collection(ctx: Ctx, ent: Entity, segs: list[Segment], path: str) -> Respon
     if len(segs) > 1:
         raise resource_not_found(segs[1].name)
     if method == "GET":
+        query = ctx.request.query_dict()
+        if "fetchXml" in query:
+            return fetchxml.collection(ctx, ent, query["fetchXml"])
+        if "sql" in query and ctx.org.kind == "online":
+            # Online only: on-premise servers have no such option and ignore it.
+            return sqlquery.collection(ctx, ent, query["sql"], path)
         if tracking.wanted(ctx) and ctx.org.kind != "legacy":
             return tracking.collection(ctx, ent, path)
         return reads.collection(ctx, ent, parse_options(ctx.request.query()), path)

@@ -99,3 +99,28 @@ def test_batch_with_changeset(client, api, base, emulator) -> None:
                          "'Changeset Co'").json()["value"][0]
     assert acc["_primarycontactid_value"] is not None
     assert _calls(emulator, "$batch") == 1
+
+
+def test_fetchxml_pages_with_the_paging_cookie(client, api, base) -> None:
+    """`client.query.fetchxml(...).execute_pages()` follows fetchxmlpagingcookie/morerecords."""
+    xml = ("<fetch count='40'><entity name='contact'><attribute name='fullname'/>"
+           "<order attribute='fullname'/>"
+           "<link-entity name='account' from='accountid' to='parentcustomerid' alias='a' "
+           "link-type='outer'><attribute name='name'/></link-entity></entity></fetch>")
+    pages = list(client.query.fetchxml(xml).execute_pages())
+    ids = [r["contactid"] for page in pages for r in page.records]
+    total = len(api.get(base + "contacts?$select=contactid").json()["value"])
+    assert len(pages) == -(-total // 40)
+    assert len(ids) == len(set(ids)) == total
+
+
+def test_sql_query(client, api, base) -> None:
+    """`client.query.sql(...)`: the Web API `sql` option, following @odata.nextLink."""
+    rows = client.query.sql("SELECT c.fullname, a.name FROM contact c "
+                            "INNER JOIN account a ON a.accountid = c.parentcustomerid "
+                            "WHERE c.statecode = 0 ORDER BY c.fullname")
+    want = api.get(base + "contacts?$select=contactid&$filter=_parentcustomerid_value ne null "
+                          "and statecode eq 0").json()["value"]
+    assert len(rows) == len(want) > 0
+    top = client.query.sql("SELECT TOP 3 fullname FROM contact ORDER BY fullname")
+    assert len(top) == 3
