@@ -210,3 +210,20 @@ def test_documented_client_errors(api: requests.Session, base: str) -> None:
     assert post_function.json()["error"] == {
         "code": "", "message": f"No HTTP resource was found that matches the request URI "
                                f"'{base}WhoAmI'."}
+
+
+def test_in_values_are_a_json_array(api: requests.Session, base: str) -> None:
+    """docs/dataverse-webapi.md §Filter: JSON strings; single quotes only without apostrophes."""
+    assert api.post(base + "contacts", json={"lastname": "O'Brian"}, timeout=10).ok
+
+    def names(values: str) -> requests.Response:
+        flt = f"Microsoft.Dynamics.CRM.In(PropertyName='lastname',PropertyValues={values})"
+        return _get(api, f"{base}contacts?$select=lastname&$filter={quote(flt)}")
+
+    assert [v["lastname"] for v in names('["O\'Brian","Nobody"]').json()["value"]] == ["O'Brian"]
+    assert names("['Nobody','Noone']").status_code == 200  # Microsoft's own syntax example
+    for bad in ("['O''Brian','Nobody']", '["a" "b"]', "[Nobody]"):
+        resp = names(bad)
+        assert resp.status_code == 400, bad
+        assert resp.json()["error"]["message"].startswith(
+            "Invalid JSON. A comma character ',' was expected in scope 'Array'."), bad
