@@ -100,8 +100,13 @@ def _collection(ctx: Ctx, ent: Entity, segs: list[Segment], path: str) -> Respon
         if token is not None:
             return tracking.count(ctx, ent, token)
         ctx.require("Read", ent)
-        total = ctx.org.store.scalar(f'SELECT COUNT(*) FROM "{ent.name}"')
-        return Response.text(str(min(int(total), MAX_PAGE)))
+        opts = parse_options(ctx.request.query())  # $filter applies to /$count (OData)
+        where = reads.where_clause(ctx, ent, opts.filter, opts.aliases, None)
+        total = ctx.org.store.scalar(f'SELECT COUNT(*) FROM "{ent.name}" WHERE {where[0]}',
+                                     where[1])
+        resp = Response.text(str(min(int(total), MAX_PAGE)))
+        resp.headers.set("OData-Version", "4.0")
+        return resp
     if len(segs) == 2 and segs[1].name.startswith(bulk.NS):
         return bulk.handle(ctx, ent, segs[1].name)
     if len(segs) > 1:
