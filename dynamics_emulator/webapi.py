@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynamics_emulator import actions, batch, bulk, lists, metadata, reads, tracking, writes
+from dynamics_emulator import (
+    actions,
+    batch,
+    bulk,
+    bulkdelete,
+    lists,
+    metadata,
+    reads,
+    tracking,
+    writes,
+)
 from dynamics_emulator.http_types import (
     DataverseError,
     Response,
@@ -68,6 +78,9 @@ def _dispatch(ctx: Ctx, path: str) -> Response:
     ent = ctx.org.schema.by_set_name(head.name)
     if ent is None:
         raise resource_not_found(head.name)
+    if ent.name in bulkdelete.JOB_TABLES and ctx.request.method == "GET":
+        with ctx.org.store.transaction():
+            bulkdelete.run_due(ctx)  # waiting bulk delete jobs whose start time has come
     if head.key is None:
         return _collection(ctx, ent, segs, path)
     key, alt = parse_key(ent, head.key)
