@@ -156,8 +156,8 @@ def seed_security(b: Builder, online: bool) -> dict[str, str]:
         "System Administrator": list(privs),
         "mailworx Administrator": [f"prv{op}{b.org.schema.entity(e).schema_name}"
                                    for e in mwx for op in OPS] +
-                                  [f"prvRead{b.org.schema.entity(e).schema_name}" for e in readers] +
-                                  MISC_PRIVILEGES,
+                                  [f"prvRead{b.org.schema.entity(e).schema_name}"
+                                   for e in readers] + MISC_PRIVILEGES,
         "mailworx User": [f"prv{op}{b.org.schema.entity(e).schema_name}"
                           for e, ops in user_ops.items() for op in ops] +
                          [f"prvRead{b.org.schema.entity(e).schema_name}" for e in readers],
