@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynamics_emulator import lists, sales
+from dynamics_emulator import bulkdelete, lists, sales
 from dynamics_emulator.http_types import Response, bad_request, resource_not_found
 from dynamics_emulator.orgs import Ctx
 from dynamics_emulator.schema.model import Entity
 
 NS = "Microsoft.Dynamics.CRM."
 UNBOUND = frozenset({"WhoAmI", "RetrieveVersion", "AddListMembersList", "Merge",
-                     "DistributeCampaignActivity"})
+                     "DistributeCampaignActivity", "BulkDelete"})
 
 
 def _result(ctx: Ctx, type_name: str, data: dict[str, Any]) -> Response:
@@ -34,6 +34,8 @@ def unbound(ctx: Ctx, name: str) -> Response | None:
         return sales.merge(ctx)
     if fn == "DistributeCampaignActivity" and method == "POST":
         return sales.distribute(ctx)
+    if fn == "BulkDelete" and method == "POST":
+        return bulkdelete.submit(ctx)
     return None
 
 

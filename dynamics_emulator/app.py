@@ -17,7 +17,13 @@ from dynamics_emulator import admin, ntlm, webapi
 from dynamics_emulator.auth import TokenService
 from dynamics_emulator.clock import Clock
 from dynamics_emulator.faults import Faults
-from dynamics_emulator.http_types import DataverseError, Request, Response
+from dynamics_emulator.http_types import (
+    MAX_URL_CHARS,
+    DataverseError,
+    Request,
+    Response,
+    url_too_long,
+)
 from dynamics_emulator.orgs import Ctx, Org, load_caller
 from dynamics_emulator.protection import Limits, ServiceProtection
 from dynamics_emulator.seed import NTLM_USERS, build_apps, build_orgs, populate
@@ -81,6 +87,8 @@ class Emulator:
         head = parts[1] if len(parts) > 1 else ""
         if head == "_admin":
             return admin.handle(self, req, parts[2:])
+        if req.url_length > MAX_URL_CHARS:
+            return url_too_long()  # refused in front of everything (docs §URL length)
         injected, req.delay_ms = self.faults.check(req)
         if injected is not None:
             return injected

@@ -21,7 +21,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from dynamics_emulator import multipart
-from dynamics_emulator.http_types import DataverseError, Request, Response, bad_request
+from dynamics_emulator.http_types import (
+    MAX_BATCH_URL_CHARS,
+    DataverseError,
+    Request,
+    Response,
+    bad_request,
+)
 from dynamics_emulator.multipart import ChangeSet, Part
 from dynamics_emulator.orgs import Ctx
 
@@ -111,6 +117,9 @@ class BatchRun:
     def run_part(self, part: Part, ids: dict[str, str]) -> Response:
         try:
             req, version, rest = self._inner_request(part, ids)
+            if req.url_length > MAX_BATCH_URL_CHARS:
+                # docs/dataverse-webapi.md §URL length (the message users report; status ours).
+                raise bad_request("Invalid URI: The Uri string is too long.")
             if version not in self.ctx.org.api_versions:
                 raise DataverseError(404, "0x8006088a",
                                      f"Resource not found for the segment '{version}'.")

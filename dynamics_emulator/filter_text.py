@@ -61,48 +61,57 @@ def substitute_aliases(text: str, aliases: dict[str, str]) -> str:
     return "".join(out)
 
 
+_ARRAY_COMMA = ("Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two "
+                "elements in an array and properties of an object must be separated by commas.")
+
+
 def _parse_array(body: str) -> list[str | int | float]:
-    """Items are OData strings ('a', with '' escapes), JSON strings ("a") or numbers."""
+    """Items are JSON values: "a", numbers, and (as Dataverse's JSON reader allows) 'a'.
+
+    A single-quoted item has no escape: `'O''Brian'` ends after `O` and the next `'`
+    is an error, as Microsoft documents (docs/dataverse-webapi.md §Filter).
+    """
     items: list[str | int | float] = []
     i, n = 0, len(body)
+    expect_value = True
     while i < n:
         ch = body[i]
-        if ch in " ,":
+        if ch == " ":
             i += 1
+        elif ch == ",":
+            if expect_value:
+                raise bad_request(_ARRAY_COMMA)
+            expect_value = True
+            i += 1
+        elif not expect_value:
+            raise bad_request(_ARRAY_COMMA)
         elif ch == "'":
-            j = i + 1
-            buf = []
-            while j < n:
-                if body[j] == "'" and j + 1 < n and body[j + 1] == "'":
-                    buf.append("'")
-                    j += 2
-                elif body[j] == "'":
-                    break
-                else:
-                    buf.append(body[j])
-                    j += 1
-            items.append("".join(buf))
-            i = j + 1
+            end = body.find("'", i + 1)
+            if end == -1:
+                raise bad_request("Invalid JSON. Unexpected end of input reached in scope 'Array'.")
+            items.append(body[i + 1:end])
+            i, expect_value = end + 1, False
         elif ch == '"':
-            decoder = json.JSONDecoder()
-            value, end = decoder.raw_decode(body, i)
+            try:
+                value, i = json.JSONDecoder().raw_decode(body, i)
+            except ValueError:
+                raise bad_request("Invalid JSON. Unexpected end of input reached in scope "
+                                  "'Array'.") from None
             items.append(value)
-            i = end
+            expect_value = False
         else:
             j = i
-            while j < n and body[j] not in ",":
+            while j < n and body[j] not in ", ":
                 j += 1
-            token = body[i:j].strip()
+            token = body[i:j]
             try:
                 items.append(int(token))
             except ValueError:
                 try:
                     items.append(float(token))
                 except ValueError:
-                    raise bad_request(
-                        "Invalid JSON. A comma character ',' was expected in scope 'Array'."
-                    ) from None
-            i = j
+                    raise bad_request(_ARRAY_COMMA) from None
+            i, expect_value = j, False
     return items
 
 

@@ -9,7 +9,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
+
+# docs/dataverse-webapi.md §URL length: 32,768 characters for a request's URL; requests
+# inside a $batch body may have URLs up to 65,536.
+MAX_URL_CHARS = 32_768
+MAX_BATCH_URL_CHARS = 65_536
+# What the front end (HTTP.sys) answers above the limit: an HTML page, not an OData error.
+_URL_TOO_LONG = (b"<HTML><HEAD><TITLE>Request URL Too Long</TITLE></HEAD>\r\n"
+                 b"<BODY><h2>Request URL Too Long</h2>\r\n"
+                 b"<hr><p>HTTP Error 414. The request URL is too long.</p>\r\n"
+                 b"</BODY></HTML>\r\n")
 
 
 class Headers:
@@ -60,6 +70,13 @@ class Request:
     def origin(self) -> str:
         return f"{self.scheme}://{self.host}"
 
+    @property
+    def url_length(self) -> int:
+        """Characters of the URL as sent (the path re-encoded: only the query stays raw)."""
+        path = quote(self.path, safe="/:@!$&'()*+,;=-._~")
+        return len(self.origin) + len(path) + (len(self.query_string) + 1 if self.query_string
+                                               else 0)
+
     def query(self) -> list[tuple[str, str]]:
         return parse_qsl(self.query_string, keep_blank_values=True)
 
@@ -103,6 +120,12 @@ class Response:
         resp = Response(status=status)
         resp.headers.set("OData-Version", "4.0")
         return resp
+
+
+def url_too_long() -> Response:
+    resp = Response(status=414, body=_URL_TOO_LONG)
+    resp.headers.set("Content-Type", "text/html; charset=us-ascii")
+    return resp
 
 
 class DataverseError(Exception):

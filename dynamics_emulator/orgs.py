@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dynamics_emulator.clock import Clock
+from dynamics_emulator.collation import DEFAULT as DEFAULT_COLLATION
 from dynamics_emulator.http_types import DataverseError, Request
 from dynamics_emulator.schema.model import Entity
 from dynamics_emulator.schema.registry import Schema, build_schema
@@ -35,10 +36,12 @@ class Org:
     store: Store = field(init=False)
     snapshot: sqlite3.Connection | None = None
     change_retention_days: float = 7.0  # organization.ExpireChangeTrackingInDays
+    # SQL collation from the base language (collation.py); fixed when the org is created.
+    collation: str = DEFAULT_COLLATION
 
     def __post_init__(self) -> None:
         self.schema = build_schema(change_tracking=self.kind == "online")
-        self.store = Store(self.schema)
+        self.store = Store(self.schema, self.collation)
         self._cache: dict[tuple[str, str], tuple[int, Any]] = {}
 
     def cached(self, kind: str, key: str, compute: Callable[[], Any]) -> Any:

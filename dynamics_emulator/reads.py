@@ -102,13 +102,18 @@ def collection(ctx: Ctx, ent: Entity, opts: QueryOptions, path: str,
     rows, page, more = fetch_rows(ctx, ent, where, opts, limit)
     notes = Annotations(ctx.prefer().get("odata.include-annotations"))
     body: dict[str, Any] = {"@odata.context": context_url(ctx, ent, opts, context_suffix)}
+    total = 0
     if opts.count:
         total = ctx.org.store.scalar(f'SELECT COUNT(*) FROM "{ent.name}" WHERE {where[0]}',
                                      where[1])
         body["@odata.count"] = min(int(total), MAX_PAGE)
-        if notes.wants("Microsoft.Dynamics.CRM.totalrecordcount"):
-            body["@Microsoft.Dynamics.CRM.totalrecordcount"] = min(int(total), MAX_PAGE)
-            body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = total > MAX_PAGE
+    if notes.wants("Microsoft.Dynamics.CRM.totalrecordcount"):
+        # Without $count=true the total is -1 (docs/dataverse-webapi.md §Count).
+        body["@Microsoft.Dynamics.CRM.totalrecordcount"] = min(int(total), MAX_PAGE) \
+            if opts.count else -1
+    if notes.wants("Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"):
+        body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = \
+            bool(opts.count and total > MAX_PAGE)
     values = []
     for row in rows:
         out = record(ctx, ent, row, select, notes)

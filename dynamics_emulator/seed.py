@@ -26,7 +26,10 @@ NTLM_DOMAIN = "FABRIKAM"
 NTLM_USERS = [("FABRIKAM", "crmadmin", "Pass@word1"), ("FABRIKAM", "mwxsync", "Sync@2016!"),
               ("FABRIKAM", "reader", "Reader@2016!")]
 PRIV_ENTITIES = ["contact", "account", "lead", "list", "campaign", "campaignactivity",
-                 "mwx_emailreaction", "systemuser", "team", "businessunit", "role", "listmember"]
+                 "mwx_emailreaction", "systemuser", "team", "businessunit", "role", "listmember",
+                 "task", "asyncoperation", "bulkdeleteoperation"]
+# Privileges that belong to no table (prvBulkDelete: docs/dataverse-webapi.md §Bulk delete).
+MISC_PRIVILEGES = ["prvBulkDelete"]
 OPS = ["Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share"]
 EPOCH = datetime(2024, 1, 8, 9, 0, tzinfo=UTC)
 
@@ -134,9 +137,16 @@ def seed_security(b: Builder, online: bool) -> dict[str, str]:
             privs[name] = stable_id("privilege", name)
             b.row("privilege", privs[name], {"name": name, "canbeglobal": 1, "canbelocal": 1,
                                              "canbebasic": 1, "canbedeep": 1})
+    for name in MISC_PRIVILEGES:
+        privs[name] = stable_id("privilege", name)
+        b.row("privilege", privs[name], {"name": name, "canbeglobal": 1, "canbelocal": 0,
+                                         "canbebasic": 0, "canbedeep": 0})
+    # The emulator's choice: the connector's admin role may also work with tasks and
+    # run bulk delete jobs (and read the system jobs they create).
     mwx = ["contact", "account", "lead", "list", "campaign", "campaignactivity",
-           "mwx_emailreaction", "listmember"]
-    readers = ["systemuser", "team", "businessunit", "role"]
+           "mwx_emailreaction", "listmember", "task"]
+    readers = ["systemuser", "team", "businessunit", "role", "asyncoperation",
+               "bulkdeleteoperation"]
     user_ops = {"contact": OPS[:3] + OPS[4:6], "account": OPS[:3] + OPS[4:6],
                 "lead": OPS[:3] + OPS[4:6], "list": ["Read", "Write", "Append", "AppendTo"],
                 "campaign": ["Read", "Write"], "campaignactivity": ["Read", "Write"],
@@ -146,7 +156,8 @@ def seed_security(b: Builder, online: bool) -> dict[str, str]:
         "System Administrator": list(privs),
         "mailworx Administrator": [f"prv{op}{b.org.schema.entity(e).schema_name}"
                                    for e in mwx for op in OPS] +
-                                  [f"prvRead{b.org.schema.entity(e).schema_name}" for e in readers],
+                                  [f"prvRead{b.org.schema.entity(e).schema_name}"
+                                   for e in readers] + MISC_PRIVILEGES,
         "mailworx User": [f"prv{op}{b.org.schema.entity(e).schema_name}"
                           for e, ops in user_ops.items() for op in ops] +
                          [f"prvRead{b.org.schema.entity(e).schema_name}" for e in readers],

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from dynamics_emulator import collation
 from dynamics_emulator.schema.model import Attr, Entity
 from dynamics_emulator.schema.registry import Schema
 from dynamics_emulator.schema.security import INTERSECTS
@@ -34,8 +35,9 @@ def columns_of(attr: Attr) -> list[str]:
 
 def _column_sql(attr: Attr) -> list[str]:
     sql_type = _SQL_TYPES.get(attr.kind, "TEXT")
-    # NOCASE mirrors SQL Server's default case-insensitive collation for text.
-    collate = " COLLATE NOCASE" if sql_type == "TEXT" else ""
+    # Text follows the organisation's collation (collation.py); ids and dates are ASCII.
+    collate = "" if sql_type != "TEXT" else (
+        f" COLLATE {collation.NAME}" if attr.kind in ("String", "Memo") else " COLLATE NOCASE")
     cols = [f'"{attr.name}" {sql_type}{collate}']
     if attr.is_lookup:
         cols.append(f'"{attr.name}_t" TEXT')
@@ -43,10 +45,11 @@ def _column_sql(attr: Attr) -> list[str]:
 
 
 class Store:
-    def __init__(self, schema: Schema) -> None:
+    def __init__(self, schema: Schema, text_collation: str = collation.DEFAULT) -> None:
         self.schema = schema
         self.lock = threading.RLock()
         self.conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        collation.install(self.conn, text_collation)
         self.conn.row_factory = sqlite3.Row
         self._depth = 0
         # Bumped by every write path (and rollbacks): read caches key on it (orgs.py).

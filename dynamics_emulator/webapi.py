@@ -11,6 +11,7 @@ from dynamics_emulator import (
     actions,
     batch,
     bulk,
+    bulkdelete,
     fetchxml,
     lists,
     metadata,
@@ -79,6 +80,9 @@ def _dispatch(ctx: Ctx, path: str) -> Response:
     ent = ctx.org.schema.by_set_name(head.name)
     if ent is None:
         raise resource_not_found(head.name)
+    if ent.name in bulkdelete.JOB_TABLES and ctx.request.method == "GET":
+        with ctx.org.store.transaction():
+            bulkdelete.run_due(ctx)  # waiting bulk delete jobs whose start time has come
     if head.key is None:
         return _collection(ctx, ent, segs, path)
     key, alt = parse_key(ent, head.key)
@@ -111,8 +115,13 @@ def _collection(ctx: Ctx, ent: Entity, segs: list[Segment], path: str) -> Respon
         if token is not None:
             return tracking.count(ctx, ent, token)
         ctx.require("Read", ent)
-        total = ctx.org.store.scalar(f'SELECT COUNT(*) FROM "{ent.name}"')
-        return Response.text(str(min(int(total), MAX_PAGE)))
+        opts = parse_options(ctx.request.query())  # $filter applies to /$count (OData)
+        where = reads.where_clause(ctx, ent, opts.filter, opts.aliases, None)
+        total = ctx.org.store.scalar(f'SELECT COUNT(*) FROM "{ent.name}" WHERE {where[0]}',
+                                     where[1])
+        resp = Response.text(str(min(int(total), MAX_PAGE)))
+        resp.headers.set("OData-Version", "4.0")
+        return resp
     if len(segs) == 2 and segs[1].name.startswith(bulk.NS):
         return bulk.handle(ctx, ent, segs[1].name)
     if len(segs) > 1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dynamics_emulator.schema import crm, marketing, security
+from dynamics_emulator.schema import activities, crm, marketing, security
 from dynamics_emulator.schema.model import Entity
 
 
@@ -24,6 +24,7 @@ def build_schema(change_tracking: bool) -> Schema:
         marketing.list_member(), marketing.campaign(), marketing.campaign_activity(),
         marketing.email_reaction(), security.system_user(), security.team(),
         security.business_unit(), security.role(), security.privilege(),
+        activities.task(), activities.async_operation(), activities.bulk_delete_operation(),
     ]
     for ent in entities:
         # 8.x orgs get no change tracking (part 2 implements delta links for 9.x only).

@@ -210,3 +210,49 @@ def test_documented_client_errors(api: requests.Session, base: str) -> None:
     assert post_function.json()["error"] == {
         "code": "", "message": f"No HTTP resource was found that matches the request URI "
                                f"'{base}WhoAmI'."}
+
+
+def test_in_values_are_a_json_array(api: requests.Session, base: str) -> None:
+    """docs/dataverse-webapi.md §Filter: JSON strings; single quotes only without apostrophes."""
+    assert api.post(base + "contacts", json={"lastname": "O'Brian"}, timeout=10).ok
+
+    def names(values: str) -> requests.Response:
+        flt = f"Microsoft.Dynamics.CRM.In(PropertyName='lastname',PropertyValues={values})"
+        return _get(api, f"{base}contacts?$select=lastname&$filter={quote(flt)}")
+
+    assert [v["lastname"] for v in names('["O\'Brian","Nobody"]').json()["value"]] == ["O'Brian"]
+    assert names("['Nobody','Noone']").status_code == 200  # Microsoft's own syntax example
+    for bad in ("['O''Brian','Nobody']", '["a" "b"]', "[Nobody]"):
+        resp = names(bad)
+        assert resp.status_code == 400, bad
+        assert resp.json()["error"]["message"].startswith(
+            "Invalid JSON. A comma character ',' was expected in scope 'Array'."), bad
+
+
+def test_counts_cap_at_5000_with_the_documented_annotations(api: requests.Session,
+                                                            base: str) -> None:
+    """docs/dataverse-webapi.md §Count."""
+    ann = {"Prefer": 'odata.include-annotations="Microsoft.Dynamics.CRM.totalrecordcount,'
+                     'Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"'}
+    small = _get(api, base + "accounts?$select=name&$count=true&$top=2", **ann).json()
+    assert small["@odata.count"] == small["@Microsoft.Dynamics.CRM.totalrecordcount"] == 80
+    assert small["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] is False
+    without = _get(api, base + "accounts?$select=name&$top=1", **ann).json()
+    assert "@odata.count" not in without
+    assert without["@Microsoft.Dynamics.CRM.totalrecordcount"] == -1
+    assert without["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] is False
+    for chunk in range(5):
+        targets = [{"@odata.type": "Microsoft.Dynamics.CRM.contact", "lastname": f"Many {n}"}
+                   for n in range(chunk * 1000, chunk * 1000 + 1000)]
+        assert api.post(base + "contacts/Microsoft.Dynamics.CRM.CreateMultiple",
+                        json={"Targets": targets}, timeout=60).status_code == 200
+    big = _get(api, base + "contacts?$select=contactid&$count=true",
+               Prefer="odata.maxpagesize=10," + ann["Prefer"]).json()
+    assert len(big["value"]) == 10
+    assert big["@odata.count"] == big["@Microsoft.Dynamics.CRM.totalrecordcount"] == 5000
+    assert big["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] is True
+    plain = _get(api, base + "contacts/$count")
+    assert plain.status_code == 200 and plain.text == "5000"
+    assert plain.headers["Content-Type"].startswith("text/plain")
+    filtered = _get(api, base + "contacts/$count?$filter=" + quote("startswith(lastname,'Many 1')"))
+    assert filtered.text == "1111"  # Many 1, Many 10-19, 100-199, 1000-1999
