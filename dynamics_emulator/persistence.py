@@ -141,9 +141,9 @@ class DataDir:
                 if ent is not None:
                     ent.change_tracking = bool(enabled)
         # The clock never goes backwards (clock.py): not behind anything already written.
-        latest = max((_latest_change(org) for org in emu.orgs.values()), default=None)
-        if latest is not None:
-            emu.clock.not_before(latest)
+        stamps = [t for t in (_latest_change(org) for org in emu.orgs.values()) if t]
+        if stamps:
+            emu.clock.not_before(max(stamps))
 
 
 def _latest_change(org: Org) -> datetime | None:
