@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ import requests
 
 from dynamics_emulator import EmulatorServer
 from dynamics_emulator.seed import CLIENT_ID, CLIENT_SECRET, TENANT_ID
-from dynamics_emulator.testing import web_api_session
+from dynamics_emulator.testing import trusted_session, web_api_session
 from tests.dynamics_emulator.batchutil import parse_response, post_batch, request_part
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -246,8 +247,12 @@ def test_changesets_cut_by_sigkill_are_whole_or_absent(tmp_path: Path,
 
     second = Proc(tmp_path, port, *args)
     procs.append(second)
-    rows = _get(api, web + "contacts?$select=lastname&$filter=startswith(lastname,'pair-')")[
-        "value"]
+    rows: list[dict[str, Any]] = []
+    url: str | None = web + "contacts?$select=lastname&$filter=startswith(lastname,'pair-')"
+    while url:  # pages of 5000
+        page = _get(api, url)
+        rows += page["value"]
+        url = page.get("@odata.nextLink")
     per_tag = Counter(r["lastname"] for r in rows)
     assert set(per_tag.values()) == {PAIR}, per_tag  # never a part of a changeset
     # Every acknowledged changeset is there (at most one more was in flight at the kill).
@@ -280,7 +285,13 @@ def test_library_reset_persists_and_reopen_ignores_the_seed(tmp_path: Path) -> N
         server.reset()
         assert api.get(web + f"contacts({gone})", timeout=10).status_code == 404
         kept = _id(api.post(web + "contacts", json={"lastname": "After reset"}, timeout=10))
-        server.emulator.clock.set_offset(0)
+        switched = trusted_session(server).post(
+            server.base_url + "/_admin/tracking", json={"org": "contoso", "entity": "lead",
+                                                        "enabled": False}, timeout=10)
+        assert switched.json()["contoso"]["entities"]["lead"] is False
+    # A file from a build whose schema had a column less is upgraded on open.
+    with sqlite3.connect(data / "contoso.sqlite") as conn:
+        conn.execute("ALTER TABLE contact DROP COLUMN jobtitle")
     # Reopened: the contact written after the reset is there; --seed demo is not applied.
     with EmulatorServer(seed="demo", data_dir=data) as server:
         assert server.emulator.data is not None and server.emulator.data.reopened
@@ -290,3 +301,13 @@ def test_library_reset_persists_and_reopen_ignores_the_seed(tmp_path: Path) -> N
         names = [r["lastname"] for r in _get(api, web + "contacts?$select=lastname")["value"]]
         assert names == ["After reset"]
         assert _get(api, web + f"contacts({kept})?$select=lastname")["lastname"] == "After reset"
+        assert api.patch(web + f"contacts({kept})", json={"jobtitle": "new column"},
+                         timeout=10).status_code == 204
+        assert _get(api, web + f"contacts({kept})?$select=jobtitle")["jobtitle"] == "new column"
+        # The tracking switch set through /_admin is kept; reset() goes back to the defaults.
+        tracking = trusted_session(server).get(server.base_url + "/_admin/tracking", timeout=10)
+        assert tracking.json()["contoso"]["entities"]["lead"] is False
+        server.reset()
+    with EmulatorServer(seed="demo", data_dir=data) as server:
+        tracking = trusted_session(server).get(server.base_url + "/_admin/tracking", timeout=10)
+        assert tracking.json()["contoso"]["entities"]["lead"] is True
