@@ -70,6 +70,11 @@ class Emulator:
         if self.data is not None:
             self.data.save_settings(self)
 
+    def close(self) -> None:
+        """Release the data dir (its files stay); in memory there is nothing to do."""
+        if self.data is not None:
+            self.data.close(self)
+
     def reset(self, org_name: str | None = None) -> None:
         for org in self.orgs.values():
             if org_name in (None, org.name) and org.snapshot is not None:

@@ -7,6 +7,7 @@ Layout of DIR:
     <org>.seed.sqlite      the seeded state, what `reset()` goes back to
     token.key              the token-signing key: bearer tokens outlive a restart
     settings.json          emulator clock offset, change-tracking switches (/_admin)
+    emulator.lock          flock held by the running emulator: one per DIR
 
 A DIR without `emulator.json` is new: the organisations are seeded in memory (as without
 the option, so seeding is as fast), then copied to their files, then the manifest is
@@ -24,6 +25,7 @@ counters, service-protection windows, fault-injection rules.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -55,6 +57,13 @@ class DataDir:
     def __init__(self, path: str | Path, seed: str) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        # One emulator per DIR: the lock goes with the process (also on SIGKILL).
+        self._lock = (self.path / "emulator.lock").open("a")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise RuntimeError(f"{self.path} is in use by another emulator") from None
         manifest = self._read_json(self.path / MANIFEST)
         self.reopened = manifest is not None
         self.requested_seed = seed
@@ -107,6 +116,14 @@ class DataDir:
         if not self.reopened:
             _write_atomic(self.path / MANIFEST,
                           json.dumps({"format": FORMAT, "seed": self.seed}).encode())
+
+    def close(self, emu: Emulator) -> None:
+        """Close the databases and release DIR (EmulatorServer.stop)."""
+        for org in emu.orgs.values():
+            org.store.close()
+            if org.snapshot is not None:
+                org.snapshot.close()
+        self._lock.close()
 
     def token_key(self) -> bytes:
         path = self.path / "token.key"

@@ -133,6 +133,8 @@ class EmulatorServer:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+            if self.data_dir is not None:
+                self.emulator.close()  # another EmulatorServer may now open the dir
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

@@ -280,6 +280,8 @@ def test_library_reset_persists_and_reopen_ignores_the_seed(tmp_path: Path) -> N
     data = tmp_path / "data"
     with EmulatorServer(seed="empty", data_dir=data) as server:
         assert server.state_dir == data / "state"
+        with pytest.raises(RuntimeError, match="in use by another emulator"):
+            EmulatorServer(seed="empty", data_dir=data)
         api, web = web_api_session(server), server.web_api_url("contoso")
         gone = _id(api.post(web + "contacts", json={"lastname": "Before reset"}, timeout=10))
         server.reset()
