@@ -17,7 +17,13 @@ def main() -> None:
     parser.add_argument("--seed", default="demo", help="demo | empty | bench:N")
     parser.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
     parser.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS")
-    parser.add_argument("--state-dir", default=None, help="where the CA and NTLM files go")
+    parser.add_argument("--state-dir", default=None,
+                        help="where the CA and NTLM files go (default: a new temporary "
+                             "dir; with --data-dir: DATA_DIR/state, and the CA is kept)")
+    parser.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="keep each organisation's data in SQLite files under DIR, so it "
+                             "survives a restart; an existing DIR is reopened and --seed is "
+                             "then ignored (default: in memory)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     limits = parser.add_argument_group("service protection (per user, sliding window)")
     limits.add_argument("--max-requests", type=int, default=6000)
@@ -35,13 +41,23 @@ def main() -> None:
                         window_seconds=args.window_seconds, concurrent=args.max_concurrent,
                         execution_ms=args.max_execution_ms, retry_after=args.retry_after)
     server = EmulatorServer(args.host, args.port, args.seed, not args.http, args.token_lifetime,
-                            args.state_dir, args.verbose, protection, args.fault_seed)
+                            args.state_dir, args.verbose, protection, args.fault_seed,
+                            args.data_dir)
     server.emulator.change_retention_days = args.change_retention_days
     server.emulator.reset_settings()
+    server.emulator.load_settings()  # --data-dir: clock and tracking switches set before win
     server.start()
     if server.ca_file:
         print(f"CA certificate: {server.ca_file}")
         print("  clients: verify=<CA file> and trust_env=False (REQUESTS_CA_BUNDLE overrides)")
+    data = server.emulator.data
+    if data is not None:
+        if data.reopened:
+            ignored = f" (--seed {data.requested_seed} ignored)" \
+                if data.requested_seed != data.seed else ""
+            print(f"Data dir: {data.path} reopened, seeded with {data.seed}{ignored}")
+        else:
+            print(f"Data dir: {data.path} new, seeded with {data.seed}")
     print(dumps(describe(server.emulator, server.base_url)), flush=True)
     server.serve_forever()
 

@@ -25,6 +25,7 @@ from dynamics_emulator.http_types import (
     url_too_long,
 )
 from dynamics_emulator.orgs import Ctx, Org, load_caller
+from dynamics_emulator.persistence import DataDir
 from dynamics_emulator.protection import Limits, ServiceProtection
 from dynamics_emulator.seed import NTLM_USERS, build_apps, build_orgs, populate
 
@@ -36,14 +37,20 @@ LEGACY_404 = (b"<!DOCTYPE html><html><head><title>404 - File or directory not fo
 class Emulator:
     def __init__(self, seed: str = "demo", token_lifetime: int = 3600,
                  state_dir: Path | None = None, limits: Limits | None = None,
-                 fault_seed: int = 0) -> None:
-        self.seed = seed
+                 fault_seed: int = 0, data_dir: Path | None = None) -> None:
+        # --data-dir: a new dir is seeded, an existing one reopened (persistence.py).
+        self.data = DataDir(data_dir, seed) if data_dir is not None else None
+        self.seed = self.data.seed if self.data else seed
         self.clock = Clock()
         self.orgs: dict[str, Org] = {o.name: o for o in build_orgs()}
         for org in self.orgs.values():
-            populate(org, seed)
+            if self.data is None or not self.data.open_org(org):
+                populate(org, self.seed)
+                if self.data is not None:
+                    self.data.save_org(org)
         self.tokens = TokenService(build_apps(), token_lifetime,
-                                   lambda: self.clock.now().timestamp())
+                                   lambda: self.clock.now().timestamp(),
+                                   self.data.token_key() if self.data else None)
         self.counters: Counter[str] = Counter()
         self._counter_lock = threading.Lock()
         self.before_hooks: list[Hook] = [self._count]
@@ -56,6 +63,23 @@ class Emulator:
                                    for o in self.orgs.values()}
         if state_dir is not None:
             ntlm.install_user_file(state_dir / "ntlm_users.txt", NTLM_USERS)
+        if self.data is not None:
+            self.data.commit()
+            self.data.load_settings(self)
+
+    def load_settings(self) -> None:
+        """Clock offset and change-tracking switches kept in the data dir, if any."""
+        if self.data is not None:
+            self.data.load_settings(self)
+
+    def save_settings(self) -> None:
+        if self.data is not None:
+            self.data.save_settings(self)
+
+    def close(self) -> None:
+        """Release the data dir (its files stay); in memory there is nothing to do."""
+        if self.data is not None:
+            self.data.close(self)
 
     def reset(self, org_name: str | None = None) -> None:
         for org in self.orgs.values():
@@ -86,7 +110,10 @@ class Emulator:
         parts = req.path.split("/")
         head = parts[1] if len(parts) > 1 else ""
         if head == "_admin":
-            return admin.handle(self, req, parts[2:])
+            resp = admin.handle(self, req, parts[2:])
+            if req.method != "GET":
+                self.save_settings()  # /_admin/clock, /_admin/tracking (--data-dir)
+            return resp
         if req.url_length > MAX_URL_CHARS:
             return url_too_long()  # refused in front of everything (docs §URL length)
         injected, req.delay_ms = self.faults.check(req)

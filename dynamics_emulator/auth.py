@@ -33,13 +33,14 @@ def _unb64(text: str) -> bytes:
 
 class TokenService:
     def __init__(self, apps: list[AppRegistration], lifetime: int,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, key: bytes | None = None) -> None:
         # `now` is the emulator clock, so shifting it through /_admin/clock expires tokens.
         self.now = now
         self.apps = {a.client_id: a for a in apps}
         self.tenants = {a.tenant_id for a in apps}
         self.lifetime = lifetime
-        self._key = secrets.token_bytes(32)
+        # A data dir keeps the key (persistence.py), so issued tokens outlive a restart.
+        self._key = key or secrets.token_bytes(32)
 
     # -- endpoints ---------------------------------------------------------------------
     def openid_configuration(self, req: Request, tenant: str) -> Response:

@@ -1,4 +1,9 @@
-"""A throwaway CA and a server certificate for 127.0.0.1 / localhost, made at start."""
+"""A throwaway CA and a server certificate for 127.0.0.1 / localhost, made at start.
+
+With `keep_ca` (the emulator runs on a data dir) the CA and its key stay in the state dir
+and are reused on the next start, so a client's copy of ca.pem stays valid; only the
+server certificate is new.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +22,7 @@ def _name(common: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def write_certificates(directory: Path, hosts: list[str]) -> tuple[Path, Path, Path]:
-    """Returns (ca.pem, server.pem, server.key)."""
-    now = datetime.now(UTC) - timedelta(minutes=5)
+def _new_ca(now: datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder().subject_name(_name("Dynamics Emulator Local CA"))
@@ -35,6 +38,34 @@ def write_certificates(directory: Path, hosts: list[str]) -> tuple[Path, Path, P
                        critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+    return ca_key, ca_cert
+
+
+def _existing_ca(directory: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None:
+    try:
+        cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
+        key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or \
+            cert.public_key() != key.public_key():
+        return None
+    if cert.not_valid_after_utc < datetime.now(UTC) + timedelta(days=2):
+        return None  # about to expire: a new one (clients must re-read ca.pem)
+    return key, cert
+
+
+def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def write_certificates(directory: Path, hosts: list[str],
+                       keep_ca: bool = False) -> tuple[Path, Path, Path]:
+    """Returns (ca.pem, server.pem, server.key); `keep_ca` reuses ca.pem + ca.key."""
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    existing = _existing_ca(directory) if keep_ca else None
+    ca_key, ca_cert = existing or _new_ca(now)
     key = ec.generate_private_key(ec.SECP256R1())
     alt: list[x509.GeneralName] = []
     for host in hosts:
@@ -56,10 +87,14 @@ def write_certificates(directory: Path, hosts: list[str]) -> tuple[Path, Path, P
     directory.mkdir(parents=True, exist_ok=True)
     ca_file, cert_file, key_file = (directory / "ca.pem", directory / "server.pem",
                                     directory / "server.key")
-    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    if existing is None:
+        if keep_ca:  # the key first: a ca.pem without its key is never reused
+            ca_key_file = directory / "ca.key"
+            ca_key_file.unlink(missing_ok=True)
+            ca_key_file.touch(mode=0o600)
+            ca_key_file.write_bytes(_private_pem(ca_key))
+        ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(_private_pem(key))
     key_file.chmod(0o600)
     return ca_file, cert_file, key_file

@@ -22,6 +22,11 @@ class Clock:
             self._offset = timedelta()
             self._last = datetime.min.replace(tzinfo=UTC)
 
+    def not_before(self, moment: datetime) -> None:
+        """Raise the high-water mark (a reopened data dir: after what is already stored)."""
+        with self._lock:
+            self._last = max(self._last, moment)
+
     @property
     def offset_seconds(self) -> float:
         return self._offset.total_seconds()

@@ -82,11 +82,18 @@ class EmulatorServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: str = "demo",
                  https: bool = True, token_lifetime: int = 3600,
                  state_dir: str | Path | None = None, verbose: bool = False,
-                 limits: Limits | None = None, fault_seed: int = 0) -> None:
+                 limits: Limits | None = None, fault_seed: int = 0,
+                 data_dir: str | Path | None = None) -> None:
         self.host, self.port, self.https = host, port, https
+        # data_dir: the organisations live in SQLite files there and survive a restart
+        # (persistence.py); the CA is then kept too, in the state dir (default DATA/state).
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        if state_dir is None and self.data_dir is not None:
+            state_dir = self.data_dir / "state"
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="dynamics-emulator-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.emulator = Emulator(seed, token_lifetime, self.state_dir, limits, fault_seed)
+        self.emulator = Emulator(seed, token_lifetime, self.state_dir, limits, fault_seed,
+                                 self.data_dir)
         self.ca_file: Path | None = None
         self.verbose = verbose
         self._httpd: _Server | None = None
@@ -98,7 +105,8 @@ class EmulatorServer:
         httpd.scheme = "https" if self.https else "http"
         if self.https:
             ca, cert, key = write_certificates(self.state_dir, [self.host, "localhost",
-                                                                "127.0.0.1"])
+                                                                "127.0.0.1"],
+                                               keep_ca=self.data_dir is not None)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert, key)
             httpd.socket = context.wrap_socket(httpd.socket, server_side=True,
@@ -125,6 +133,8 @@ class EmulatorServer:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+            if self.data_dir is not None:
+                self.emulator.close()  # another EmulatorServer may now open the dir
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
@@ -159,3 +169,4 @@ class EmulatorServer:
         self.emulator.counters.clear()
         self.emulator.clock.reset()
         self.emulator.reset_settings()
+        self.emulator.save_settings()  # --data-dir: the start values are what is kept
