@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dynamics_emulator import collation
 from dynamics_emulator.clock import parse_dt
 from dynamics_emulator.orgs import Org
 from dynamics_emulator.storage import Store
@@ -108,6 +109,7 @@ class DataDir:
     def _snapshot(org: Org, path: Path) -> sqlite3.Connection:
         # Only read (reset), so no WAL: a plain file next to the live one.
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        collation.install(conn, org.store.text_collation)
         Store.migrate(conn, org.schema)
         return conn
 

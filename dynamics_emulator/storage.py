@@ -57,6 +57,7 @@ class Store:
     def __init__(self, schema: Schema, text_collation: str = collation.DEFAULT) -> None:
         self.schema = schema
         self.lock = threading.RLock()
+        self.text_collation = text_collation
         self.conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         collation.install(self.conn, text_collation)
         self.conn.row_factory = sqlite3.Row
@@ -100,8 +101,10 @@ class Store:
 
     # -- files (--data-dir) ------------------------------------------------------------
     @staticmethod
-    def connect_file(path: Path) -> sqlite3.Connection:
+    def connect_file(path: Path, text_collation: str = collation.DEFAULT) -> sqlite3.Connection:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # The tables' text columns and indexes name the collation: every connection needs it.
+        collation.install(conn, text_collation)
         for pragma in FILE_PRAGMAS:
             conn.execute(pragma)
         return conn
@@ -120,7 +123,7 @@ class Store:
     def open_file(self, path: Path) -> None:
         """Switch to the database file `path` (made by `copy_to_file` in this or an
         earlier run); columns and tables the schema gained since are added."""
-        conn = self.connect_file(path)
+        conn = self.connect_file(path, self.text_collation)
         conn.row_factory = sqlite3.Row
         self.migrate(conn, self.schema)
         with self.lock:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from dynamics_emulator import EmulatorServer
+from dynamics_emulator import EmulatorServer, collation
 from dynamics_emulator.seed import CLIENT_ID, CLIENT_SECRET, TENANT_ID
 from dynamics_emulator.testing import trusted_session, web_api_session
 from tests.dynamics_emulator.batchutil import parse_response, post_batch, request_part
@@ -293,6 +293,7 @@ def test_library_reset_persists_and_reopen_ignores_the_seed(tmp_path: Path) -> N
         assert switched.json()["contoso"]["entities"]["lead"] is False
     # A file from a build whose schema had a column less is upgraded on open.
     with sqlite3.connect(data / "contoso.sqlite") as conn:
+        collation.install(conn)  # the text columns' collation (the emulator's own)
         conn.execute("ALTER TABLE contact DROP COLUMN jobtitle")
     # Reopened: the contact written after the reset is there; --seed demo is not applied.
     with EmulatorServer(seed="demo", data_dir=data) as server:
