@@ -28,7 +28,9 @@ class Emulator:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dynamics_emulator", "--port", str(self.port), "--seed",
-             f"bench:{contacts}", "--state-dir", str(state)],
+             f"bench:{contacts}", "--state-dir", str(state),
+             # The engine's own speed (issue #9 targets): no modelled server time.
+             "--server-time", "off"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert self.proc.stdout is not None
         self.ca = self.proc.stdout.readline().split(": ", 1)[1].strip()  # "CA certificate: …"
