@@ -1,10 +1,21 @@
 """Benchmark the Dataverse emulator over real HTTPS, with the server in another process.
 
-Run: ``.venv/bin/python bench/emulator_bench.py [--contacts 100000] [--threads 4]``.
-Starts ``python -m dynamics_emulator --seed bench:N`` (throttling off), then measures:
-single-record GETs over keep-alive sessions, `In` look-ups of 100 addresses (client time
-and the server's own time from the emulator's ``Server-Timing`` header), one
-1000-operation ``$batch`` and one 1000-record ``CreateMultiple``. Never part of pass/fail.
+Run: ``.venv/bin/python bench/emulator_bench.py [--contacts 100000] [--threads 4]
+[--parallel 1,5,50] [--no-cost]``.
+Starts ``python -m dynamics_emulator --seed bench:N`` (CLI defaults: server time
+``default``, 4 web servers; throttling off) and prints the server-time profile. Then:
+
+1. The emulator's own speed, server time switched ``off``: single-record GETs over
+   keep-alive sessions, `In` look-ups of 100 addresses (client time and the server's own
+   time from the emulator's ``Server-Timing`` header), one 1000-operation ``$batch`` and
+   one 1000-record ``CreateMultiple``.
+2. What a real organisation costs, server time ``default`` and limits on: one
+   1000-record ``CreateMultiple`` compared with what the cited measurement implies
+   (docs/dataverse-webapi.md §Server time: "ok" within 20 %, else "OFF BY x %"), and the
+   throughput of 100-record ``CreateMultiple`` requests at several degrees of parallelism
+   (without the affinity cookie, so they spread over the web servers).
+
+Never part of pass/fail.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -58,6 +70,10 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--gets", type=int, default=3000)
+    parser.add_argument("--parallel", default="1,5,50",
+                        help="degrees of parallelism for the server-time throughput")
+    parser.add_argument("--no-cost", action="store_true",
+                        help="skip the server-time part (it takes about two minutes)")
     args = parser.parse_args()
     port = free_port()
     state = tempfile.mkdtemp(prefix="emulator-bench-")
@@ -77,7 +93,19 @@ def main() -> None:
             except requests.ConnectionError:
                 time.sleep(0.1)
         print(f"emulator up with bench:{args.contacts} in {time.perf_counter() - started:.1f} s")
+        admin = session(ca)
+        state = admin.get(origin + "/_admin/server-time").json()
+        print(f"server-time profile in use: {describe_profile(state)}")
+        admin.post(origin + "/_admin/server-time", json={"profile": "off"})
+        print("-- 1. the emulator's own speed (server time off) --")
         run(origin, ca, args)
+        if not args.no_cost:
+            admin.post(origin + "/_admin/server-time/reset")  # the CLI's profile again
+            admin.post(origin + "/_admin/limits", json={"enabled": True})
+            state = admin.get(origin + "/_admin/server-time").json()
+            print(f"-- 2. what a real organisation costs: {describe_profile(state)}, "
+                  "service protection on --")
+            run_cost(origin, ca, args, state)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -163,6 +191,78 @@ def run(origin: str, ca: str, args: argparse.Namespace) -> None:
     assert resp.status_code == 200 and len(resp.json()["Ids"]) == 1000
     print(f"CreateMultiple of 1000 records: {elapsed * 1000:.0f} ms client, "
           f"{server_ms(resp):.0f} ms server ({1000 / elapsed:.0f} records/s)")
+
+
+# The calibration measurement (docs/dataverse-webapi.md §Server time): ppds-sdk,
+# docs/BULK_OPERATIONS_BENCHMARKS.md at commit 52d90401, UpsertMultiple of 42,366 records
+# on a developer environment. (records per request, parallel requests) -> records/s.
+MEASURED = {(1000, 4): 42_366 / 919, (100, 4): 42_366 / 888, (100, 5): 60.2,
+            (100, 50): 508.6}
+
+
+def describe_profile(state: dict[str, Any]) -> str:
+    p = state["profile"]
+    if not p["enabled"]:
+        return f"{p['name']} (no modelled server time)"
+    return (f"{p['name']} ({p['per_request_ms']:g} ms per request, {p['per_record_ms']:g} ms "
+            f"per record operation, {p['per_row_ms']:g} ms per row read), "
+            f"{state['web_servers']} web servers, x-ms-dop-hint {state['dop_hint']}")
+
+
+def verdict(measured: float, expected: float) -> str:
+    off = (measured - expected) / expected * 100
+    return "ok" if abs(off) <= 20 else f"OFF BY {off:+.0f} %"
+
+
+def run_cost(origin: str, ca: str, args: argparse.Namespace, state: dict[str, Any]) -> None:
+    token = session(ca).post(f"{origin}/{TENANT}/oauth2/v2.0/token", data={
+        "grant_type": "client_credentials", "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET, "scope": f"{origin}/contoso/.default"}).json()
+    tls = ssl.create_default_context(cafile=ca)
+    port = int(origin.rsplit(":", 1)[1])
+    path = "/contoso/api/data/v9.2/contacts/Microsoft.Dynamics.CRM.CreateMultiple"
+    headers = {"Authorization": f"Bearer {token['access_token']}",
+               "Content-Type": "application/json", "Accept": "application/json"}
+
+    def create_multiple(n: int, tag: str) -> tuple[float, float, str]:
+        # http.client keeps no cookies: like a client with the affinity cookie disabled.
+        body = json.dumps({"Targets": [
+            {"@odata.type": "Microsoft.Dynamics.CRM.contact", "lastname": f"Cost{tag}-{i}",
+             "emailaddress1": f"cost{tag}-{i}@bench.example"} for i in range(n)]})
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=tls, timeout=600)
+        t0 = time.perf_counter()
+        conn.request("POST", path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        elapsed = time.perf_counter() - t0
+        conn.close()
+        assert resp.status == 200 and len(json.loads(data)["Ids"]) == n, data[:300]
+        timing = resp.getheader("Server-Timing") or ""
+        m = re.search(r"dur=([0-9.]+)", timing)
+        return elapsed, float(m.group(1)) if m else float("nan"), resp.getheader(
+            "x-ms-dop-hint") or "?"
+
+    # One request of 1,000 records.
+    elapsed, server, dop = create_multiple(1000, "single")
+    expected = 1000 / MEASURED[(1000, 4)] * 4
+    print(f"CreateMultiple of 1000 records: {elapsed:.1f} s wall, {server / 1000:.1f} s server "
+          f"time (x-ms-dop-hint {dop}); the measurement implies {expected:.1f} s (1000-record "
+          f"UpsertMultiple requests, 4 in parallel, {MEASURED[(1000, 4)]:.1f} records/s): "
+          f"{verdict(elapsed, expected)}")
+
+    # Throughput of 100-record requests at several degrees of parallelism.
+    for parallel in (int(p) for p in args.parallel.split(",")):
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(parallel) as pool:
+            list(pool.map(create_multiple, [100] * parallel,
+                          [f"p{parallel}-{n}" for n in range(parallel)]))
+        wall = time.perf_counter() - t0
+        rate = parallel * 100 / wall
+        reference = MEASURED.get((100, parallel))
+        compare = (f"; measured on a developer environment: {reference:.1f} records/s: "
+                   f"{verdict(rate, reference)}" if reference else "")
+        print(f"CreateMultiple of 100 records, {parallel} in parallel: {wall:.1f} s wall, "
+              f"{rate:.1f} records/s{compare}")
 
 
 if __name__ == "__main__":

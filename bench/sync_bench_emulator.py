@@ -36,8 +36,11 @@ class Emulator:
     def _start(self) -> None:
         import requests
 
+        # The engine's own speed (its targets): no modelled server time unless ``extra``
+        # asks for it (the last --server-time wins).
         cmd = [sys.executable, "-m", "dynamics_emulator", "--port", str(self.port), "--seed",
-               f"bench:{self.contacts}", "--state-dir", str(self.state), *self.extra]
+               f"bench:{self.contacts}", "--state-dir", str(self.state), "--server-time", "off",
+               *self.extra]
         if self.data_dir is not None:
             cmd += ["--data-dir", str(self.data_dir)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 from dynamics_emulator.admin import describe, dumps
+from dynamics_emulator.app import DOP_HINT
 from dynamics_emulator.protection import Limits
 from dynamics_emulator.server import EmulatorServer
+from dynamics_emulator.server_time import PROFILES, profile
 
 
 def main() -> None:
@@ -33,6 +35,20 @@ def main() -> None:
     limits.add_argument("--retry-after", type=float, default=None, metavar="SECONDS",
                         help="test mode: fixed Retry-After (e.g. 0 or 1) on every 429")
     limits.add_argument("--no-throttling", action="store_true", help="disable the limits")
+    cost = parser.add_argument_group(
+        "server time and capacity (docs/dataverse-webapi.md §Server time, §Web servers)")
+    cost.add_argument("--server-time", default="default", choices=sorted(PROFILES),
+                      help="cost model applied as latency and execution time (default: "
+                           "default, calibrated on a developer environment; off: instant)")
+    cost.add_argument("--server-time-per-request-ms", type=float, default=None, metavar="MS")
+    cost.add_argument("--server-time-per-record-ms", type=float, default=None, metavar="MS",
+                      help="per create/update/upsert/delete/list member/activity write")
+    cost.add_argument("--server-time-per-row-ms", type=float, default=None, metavar="MS",
+                      help="per row read")
+    cost.add_argument("--web-servers", type=int, default=4,
+                      help="web servers behind the load balancer, each with its own limits")
+    cost.add_argument("--dop-hint", type=int, default=DOP_HINT,
+                      help="the x-ms-dop-hint response header")
     parser.add_argument("--fault-seed", type=int, default=0, help="seed for injected faults")
     parser.add_argument("--change-retention-days", type=float, default=7.0,
                         help="delta tokens older than this (emulator clock) expire")
@@ -40,9 +56,13 @@ def main() -> None:
     protection = Limits(enabled=not args.no_throttling, requests=args.max_requests,
                         window_seconds=args.window_seconds, concurrent=args.max_concurrent,
                         execution_ms=args.max_execution_ms, retry_after=args.retry_after)
+    cost_model = profile(args.server_time, per_request_ms=args.server_time_per_request_ms,
+                         per_record_ms=args.server_time_per_record_ms,
+                         per_row_ms=args.server_time_per_row_ms)
     server = EmulatorServer(args.host, args.port, args.seed, not args.http, args.token_lifetime,
                             args.state_dir, args.verbose, protection, args.fault_seed,
-                            args.data_dir)
+                            args.data_dir, server_time=cost_model,
+                            web_servers=args.web_servers, dop_hint=args.dop_hint)
     server.emulator.change_retention_days = args.change_retention_days
     server.emulator.reset_settings()
     server.emulator.load_settings()  # --data-dir: clock and tracking switches set before win
@@ -59,6 +79,8 @@ def main() -> None:
         else:
             print(f"Data dir: {data.path} new, seeded with {data.seed}")
     print(dumps(describe(server.emulator, server.base_url)), flush=True)
+    print(f"server time: {dumps(cost_model.describe())}; web servers: {args.web_servers}; "
+          f"x-ms-dop-hint: {args.dop_hint}", flush=True)
     server.serve_forever()
 
 

@@ -29,6 +29,8 @@ from dynamics_emulator.seed import (
     LIMITED_CLIENT_ID,
     LIMITED_CLIENT_SECRET,
     NTLM_USERS,
+    SECOND_CLIENT_ID,
+    SECOND_CLIENT_SECRET,
     TENANT_ID,
 )
 from dynamics_emulator.serialize import Annotations, record
@@ -51,6 +53,8 @@ def describe(emu: Emulator, origin: str) -> dict[str, Any]:
                             "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
                             "limited_client_id": LIMITED_CLIENT_ID,
                             "limited_client_secret": LIMITED_CLIENT_SECRET,
+                            "second_client_id": SECOND_CLIENT_ID,
+                            "second_client_secret": SECOND_CLIENT_SECRET,
                             "scope": f"{origin}/{org.name}/.default"}
         else:
             info["auth"] = {"type": "ntlm", "users": [f"{d}\\{u}:{p}" for d, u, p in NTLM_USERS]}

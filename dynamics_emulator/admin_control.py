@@ -17,12 +17,20 @@ POST /_admin/faults    {"seed": 1, "enabled": true,
                         "fail_next": [{"method": "*", "path": "WhoAmI", "count": 2,
                                        "status": 429, "retry_after": 0}]}
 POST /_admin/faults/reset
+GET  /_admin/server-time                  profile, web servers, dop hint, what was charged
+                                          per "org/wsN/systemuserid" (requests, records,
+                                          rows_read, modelled_ms, charged_ms)
+POST /_admin/server-time {"profile": "default", "per_request_ms": 10, "per_record_ms": 90,
+                          "per_row_ms": 0.5, "sleep": true, "web_servers": 4,
+                          "dop_hint": 5}
+POST /_admin/server-time/reset            start values, empty ledger
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dynamics_emulator import server_time
 from dynamics_emulator.http_types import Request, Response
 
 if TYPE_CHECKING:
@@ -38,6 +46,20 @@ def tracking_state(emu: Emulator) -> dict[str, Any]:
                        "entities": {e.name: e.change_tracking
                                     for e in org.schema.by_name.values()}}
             for org in emu.orgs.values() if org.has_web_api}
+
+
+def capacity_state(emu: Emulator) -> dict[str, Any]:
+    return {"profile": emu.server_time.describe(), "web_servers": emu.balancer.count,
+            "dop_hint": emu.dop_hint, "charged": emu.ledger.describe()}
+
+
+def configure_capacity(emu: Emulator, body: dict[str, Any]) -> None:
+    base = body.get("profile") or emu.server_time
+    emu.server_time = server_time.profile(base, **body)
+    if "web_servers" in body:
+        emu.balancer.configure(int(body["web_servers"]))
+    if "dop_hint" in body:
+        emu.dop_hint = int(body["dop_hint"])
 
 
 def handle(emu: Emulator, req: Request, parts: list[str]) -> Response | None:
@@ -71,6 +93,16 @@ def handle(emu: Emulator, req: Request, parts: list[str]) -> Response | None:
             except (TypeError, ValueError) as err:
                 return _json({"error": str(err)}, 400)
         return _json(emu.faults.describe())
+    if parts == ["server-time"]:
+        if method == "POST":
+            try:
+                configure_capacity(emu, body)
+            except (TypeError, ValueError) as err:
+                return _json({"error": str(err)}, 400)
+        return _json(capacity_state(emu))
+    if parts == ["server-time", "reset"] and method == "POST":
+        emu.reset_capacity()
+        return _json(capacity_state(emu))
     if parts == ["faults", "reset"] and method == "POST":
         emu.faults.reset(emu.fault_seed)
         return _json(emu.faults.describe())

@@ -28,8 +28,13 @@ from dynamics_emulator.orgs import Ctx, Org, load_caller
 from dynamics_emulator.persistence import DataDir
 from dynamics_emulator.protection import Limits, ServiceProtection
 from dynamics_emulator.seed import NTLM_USERS, build_apps, build_orgs, populate
+from dynamics_emulator.server_time import Ledger, Profile, metering
+from dynamics_emulator.server_time import profile as server_time_profile
+from dynamics_emulator.web_servers import LoadBalancer
 
 Hook = Callable[[Request, Org, str], Response | None]
+# x-ms-dop-hint: what developer environments report (docs/dataverse-webapi.md §Web servers).
+DOP_HINT = 5
 LEGACY_404 = (b"<!DOCTYPE html><html><head><title>404 - File or directory not found.</title>"
               b"</head><body><h2>404 - File or directory not found.</h2></body></html>")
 
@@ -37,7 +42,9 @@ LEGACY_404 = (b"<!DOCTYPE html><html><head><title>404 - File or directory not fo
 class Emulator:
     def __init__(self, seed: str = "demo", token_lifetime: int = 3600,
                  state_dir: Path | None = None, limits: Limits | None = None,
-                 fault_seed: int = 0, data_dir: Path | None = None) -> None:
+                 fault_seed: int = 0, data_dir: Path | None = None,
+                 server_time: str | Profile | None = None, web_servers: int = 1,
+                 dop_hint: int = DOP_HINT) -> None:
         # --data-dir: a new dir is seeded, an existing one reopened (persistence.py).
         self.data = DataDir(data_dir, seed) if data_dir is not None else None
         self.seed = self.data.seed if self.data else seed
@@ -57,6 +64,12 @@ class Emulator:
         self.protection = ServiceProtection(self.clock, limits)
         self.faults = Faults(fault_seed)
         self.fault_seed = fault_seed
+        # Cost model and capacity (server_time.py, web_servers.py); reset_settings restores.
+        self.server_time = server_time_profile(server_time)
+        self.balancer = LoadBalancer(web_servers)
+        self.dop_hint = int(dop_hint)
+        self.ledger = Ledger()
+        self._capacity_defaults = (self.server_time, self.balancer.count, self.dop_hint)
         self.change_retention_days = 7.0  # default for every org; --change-retention-days
         self._tracking_defaults = {o.name: {e.name: e.change_tracking
                                             for e in o.schema.by_name.values()}
@@ -87,13 +100,20 @@ class Emulator:
                 org.store.restore(org.snapshot)
 
     def reset_settings(self) -> None:
-        """Limits, faults and change-tracking switches back to their start values."""
+        """Limits, faults, capacity and change-tracking switches back to their start values."""
         self.protection.reset()
         self.faults.reset(self.fault_seed)
+        self.reset_capacity()
         for org in self.orgs.values():
             org.change_retention_days = self.change_retention_days
             for ent in org.schema.by_name.values():
                 ent.change_tracking = self._tracking_defaults[org.name][ent.name]
+
+    def reset_capacity(self) -> None:
+        """Server-time profile, web servers and dop hint back to their start values."""
+        self.server_time, count, self.dop_hint = self._capacity_defaults
+        self.balancer.configure(count)
+        self.ledger.clear()
 
     def _count(self, req: Request, org: Org, route: str) -> Response | None:
         with self._counter_lock:
@@ -134,6 +154,18 @@ class Emulator:
         return self._org_request(req, org, parts[2:])
 
     def _org_request(self, req: Request, org: Org, parts: list[str]) -> Response:
+        # The load balancer picks a web server before anything else (web_servers.py).
+        server, new_client = self.balancer.route(req, org.name)
+        try:
+            resp = self._on_web_server(req, org, parts, server)
+        except DataverseError as err:
+            resp = err.to_response()
+        if new_client:
+            self.balancer.set_cookie(resp, org.name, server, req.scheme == "https")
+        return resp
+
+    def _on_web_server(self, req: Request, org: Org, parts: list[str],
+                       server: int) -> Response:
         user_id, denied = self._authenticate(req, org)
         if denied is not None:
             return denied
@@ -152,23 +184,40 @@ class Emulator:
             early = hook(req, org, route)
             if early is not None:
                 return early
-        # Service protection: per org and user; $batch and bulk messages count once.
-        user_key = f"{org.name}/{user_id}"
+        # Service protection: per org, web server and user; $batch and bulk count once.
+        user_key = f"{org.name}/ws{server}/{user_id}"
         refused = self.protection.enter(user_key)
         if refused is not None:
+            refused.headers.set("x-ms-dop-hint", str(self.dop_hint))
             return refused
+        cost = self.server_time
         start = time.perf_counter()
-        try:
-            # An injected slow response stays inside the accounted (concurrent) time.
-            if req.delay_ms:
-                time.sleep(req.delay_ms / 1000)
-            ctx = Ctx(org, load_caller(org, user_id), req, version, self.clock)
-            resp = webapi.dispatch(ctx, path)
-        finally:
-            elapsed = (time.perf_counter() - start) * 1000
-            self.protection.leave(user_key, elapsed)
+        with metering() as counts:
+            try:
+                # An injected slow response stays inside the accounted (concurrent) time.
+                if req.delay_ms:
+                    time.sleep(req.delay_ms / 1000)
+                ctx = Ctx(org, load_caller(org, user_id), req, version, self.clock)
+                resp = webapi.dispatch(ctx, path)
+            finally:
+                # The modelled server time, as latency in this thread (parallel requests
+                # overlap) and as execution time (server_time.py); failed requests pay
+                # for the work they did.
+                modelled = cost.cost_ms(counts)
+                spent = (time.perf_counter() - start) * 1000
+                if cost.sleep and modelled > spent:
+                    time.sleep((modelled - spent) / 1000)
+                elapsed = max((time.perf_counter() - start) * 1000, modelled)
+                self.protection.leave(user_key, elapsed)
+                if cost.enabled:
+                    self.ledger.add(user_key, counts, modelled, elapsed)
         # Server time for benchmarks and diagnostics (the real service sends no such header).
         resp.headers.set("Server-Timing", f"app;dur={elapsed:.2f}")
+        resp.headers.set("x-ms-dop-hint", str(self.dop_hint))
+        if self.protection.limits.enabled:
+            burst, seconds = self.protection.remaining(user_key)
+            resp.headers.set("x-ms-ratelimit-burst-remaining-xrm-requests", str(burst))
+            resp.headers.set("x-ms-ratelimit-time-remaining-xrm-requests", f"{seconds:,.2f}")
         return resp
 
     def _authenticate(self, req: Request, org: Org) -> tuple[str | None, Response | None]:

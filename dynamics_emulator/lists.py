@@ -10,6 +10,7 @@ from dynamics_emulator.http_types import DataverseError, bad_request, not_found
 from dynamics_emulator.orgs import Ctx
 from dynamics_emulator.schema.marketing import MEMBER_TYPES
 from dynamics_emulator.schema.model import Entity
+from dynamics_emulator.server_time import charge
 
 
 def _list_entity(ctx: Ctx) -> Entity:
@@ -65,6 +66,7 @@ def add_member(ctx: Ctx, lst: dict[str, Any], entity_id: str,
             "modifiedby": ctx.caller.user_id, "modifiedby_t": "systemuser",
         })
         touch_list(ctx, lst["listid"], 1)
+    charge("list_member")
     return ident
 
 
@@ -91,6 +93,7 @@ def remove_member(ctx: Ctx, lst: dict[str, Any], member_id: str) -> None:
         for member in members:
             store.delete(ctx.org.schema.entity("listmember"), member["listmemberid"])
         touch_list(ctx, lst["listid"], -len(members))
+    charge("list_member", len(members))
 
 
 def touch_list(ctx: Ctx, list_id: str, delta: int) -> None:

@@ -8,7 +8,10 @@ Windows run on `time.monotonic()` plus the emulator clock's offset, so moving th
 clock through `/_admin/clock` also ages the windows.
 
 Choices: refused requests are not counted themselves (a client that honours
-Retry-After recovers after it); the limits apply to every org, keyed by org and user.
+Retry-After recovers after it); the limits apply to every org, keyed by org, web server
+(`web_servers.py`: each web server counts on its own) and user. The execution time
+charged is the request's time in the emulator, which includes the modelled server time
+(`server_time.py`).
 """
 
 from __future__ import annotations
@@ -118,6 +121,13 @@ class ServiceProtection:
             if self.limits.enabled:
                 self._times.setdefault(user, deque()).append((self._now(), elapsed_ms))
                 self._spent[user] += elapsed_ms
+
+    def remaining(self, user: str) -> tuple[int, float]:
+        """Requests and execution seconds left in the window (the x-ms-ratelimit-* headers)."""
+        lim = self.limits
+        with self._lock:  # the windows as enter() last trimmed them
+            used, spent = len(self._requests.get(user) or ()), self._spent.get(user, 0.0)
+        return max(0, lim.requests - used), max(0.0, (lim.execution_ms - spent) / 1000)
 
     def describe(self) -> dict[str, Any]:
         with self._lock:

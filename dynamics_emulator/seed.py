@@ -20,6 +20,9 @@ CLIENT_ID = "6b1f3c5d-7e9a-4b2c-8d0e-1f3a5c7e9b20"
 CLIENT_SECRET = "mwx-demo-secret-1"
 LIMITED_CLIENT_ID = "8c2e4a6f-0b1d-4c3e-9f5a-7b9d1f3e5a71"
 LIMITED_CLIENT_SECRET = "mwx-limited-secret-1"
+# A second application user with the same full role: its own service-protection budget.
+SECOND_CLIENT_ID = "a4e6c8f0-2d3f-4e5a-9b7c-9d1f3b5d7c93"
+SECOND_CLIENT_SECRET = "mwx-second-secret-1"
 ORPHAN_CLIENT_ID = "9d3f5b7a-1c2e-4d4f-8a6b-8c0e2a4f6b82"  # registered, no application user
 ORPHAN_CLIENT_SECRET = "mwx-orphan-secret-1"
 NTLM_DOMAIN = "FABRIKAM"
@@ -50,6 +53,8 @@ def build_apps() -> list[AppRegistration]:
     return [AppRegistration(CLIENT_ID, CLIENT_SECRET, TENANT_ID, "mailworx CRM Connector"),
             AppRegistration(LIMITED_CLIENT_ID, LIMITED_CLIENT_SECRET, TENANT_ID,
                             "mailworx limited"),
+            AppRegistration(SECOND_CLIENT_ID, SECOND_CLIENT_SECRET, TENANT_ID,
+                            "mailworx CRM Connector 2"),
             AppRegistration(ORPHAN_CLIENT_ID, ORPHAN_CLIENT_SECRET, TENANT_ID, "not in any org")]
 
 
@@ -174,7 +179,8 @@ def seed_security(b: Builder, online: bool) -> dict[str, str]:
          f"{NTLM_DOMAIN}\\crmadmin")]
     if online:
         users += [("app", "# mailworx", "Connector", "mailworx Administrator", None, None),
-                  ("limited", "# mailworx", "Limited", "mailworx User", None, None)]
+                  ("limited", "# mailworx", "Limited", "mailworx User", None, None),
+                  ("app2", "# mailworx", "Connector 2", "mailworx Administrator", None, None)]
     else:
         users += [("mwxsync", "mailworx", "Sync", "mailworx User", None, f"{NTLM_DOMAIN}\\mwxsync"),
                   ("reader", "Read", "Only", "Salesperson", None, f"{NTLM_DOMAIN}\\reader")]
@@ -183,7 +189,8 @@ def seed_security(b: Builder, online: bool) -> dict[str, str]:
               ("gone", "Gerhard", "Ausgeschieden", "Salesperson", None, None)]
     for key, first, last, role_name, email, domain in users:
         ident = b.admin_id if key == "admin" else stable_id(org, "user", key)
-        app_id = {"app": CLIENT_ID, "limited": LIMITED_CLIENT_ID}.get(key)
+        app_id = {"app": CLIENT_ID, "limited": LIMITED_CLIENT_ID,
+                  "app2": SECOND_CLIENT_ID}.get(key)
         b.row("systemuser", ident, {
             "firstname": first, "lastname": last, "internalemailaddress": email,
             "domainname": domain or email or f"{key}@{org}.example", "applicationid": app_id,

@@ -9,6 +9,7 @@ from typing import Any
 from dynamics_emulator.clock import parse_dt
 from dynamics_emulator.orgs import Ctx
 from dynamics_emulator.schema.model import Attr, Entity
+from dynamics_emulator.server_time import charge
 
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
 LOGICAL = "Microsoft.Dynamics.CRM.lookuplogicalname"
@@ -94,6 +95,7 @@ def _nav_for(ent: Entity, attr: Attr, target: str | None) -> str:
 
 def record(ctx: Ctx, ent: Entity, row: dict[str, Any], select: list[Attr] | None,
            notes: Annotations) -> dict[str, Any]:
+    charge("read")  # a row returned to the client (server_time.py)
     out: dict[str, Any] = {"@odata.etag": etag(row)}
     attrs = select if select is not None else [a for a in ent.attrs.values() if a.read]
     if ent.attrs[ent.primary_id] not in attrs:

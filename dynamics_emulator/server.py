@@ -17,10 +17,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
 
-from dynamics_emulator.app import Emulator
+from dynamics_emulator.app import DOP_HINT, Emulator
 from dynamics_emulator.certs import write_certificates
 from dynamics_emulator.http_types import Headers, Request
 from dynamics_emulator.protection import Limits
+from dynamics_emulator.server_time import Profile
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -83,7 +84,9 @@ class EmulatorServer:
                  https: bool = True, token_lifetime: int = 3600,
                  state_dir: str | Path | None = None, verbose: bool = False,
                  limits: Limits | None = None, fault_seed: int = 0,
-                 data_dir: str | Path | None = None) -> None:
+                 data_dir: str | Path | None = None,
+                 server_time: str | Profile | None = None, web_servers: int = 1,
+                 dop_hint: int = DOP_HINT) -> None:
         self.host, self.port, self.https = host, port, https
         # data_dir: the organisations live in SQLite files there and survive a restart
         # (persistence.py); the CA is then kept too, in the state dir (default DATA/state).
@@ -93,7 +96,7 @@ class EmulatorServer:
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="dynamics-emulator-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.emulator = Emulator(seed, token_lifetime, self.state_dir, limits, fault_seed,
-                                 self.data_dir)
+                                 self.data_dir, server_time, web_servers, dop_hint)
         self.ca_file: Path | None = None
         self.verbose = verbose
         self._httpd: _Server | None = None

@@ -11,6 +11,7 @@ from dynamics_emulator.http_types import DataverseError, bad_request, not_found
 from dynamics_emulator.lists import touch_list
 from dynamics_emulator.orgs import Ctx
 from dynamics_emulator.schema.model import Attr, Entity
+from dynamics_emulator.server_time import charge
 
 _BIND = re.compile(r"^(?:.*/api/data/v[0-9.]+/|/)?([A-Za-z0-9_]+)\(([^)]*)\)$")
 _PAYLOAD = ("Error identified in Payload provided by the user for Entity :'{set}', For more "
@@ -209,6 +210,7 @@ def create(ctx: Ctx, ent: Entity, body: Any, key: str | None = None,
         changes["createdon"] = changes.pop("overriddencreatedon", None) or changes["modifiedon"]
         changes["createdby"], changes["createdby_t"] = ctx.caller.user_id, "systemuser"
         store.insert(ent, {k: v for k, v in changes.items() if k != "overriddencreatedon"})
+    charge("activity" if ent.is_activity else "create")
     row = store.get(ent, ident)
     assert row is not None
     return row
@@ -241,6 +243,7 @@ def update(ctx: Ctx, ent: Entity, row: dict[str, Any], body: Any) -> dict[str, A
     check_state(ent, changes, row, key)
     stamp(ctx, ent, changes, row)
     ctx.org.store.update(ent, key, changes)
+    charge("activity" if ent.is_activity else "update")
     fresh = ctx.org.store.get(ent, key)
     assert fresh is not None
     return fresh
@@ -252,6 +255,7 @@ def delete(ctx: Ctx, ent: Entity, row: dict[str, Any]) -> None:
     store = ctx.org.store
     with store.transaction():
         store.delete(ent, key)
+        charge("delete")
         if ent.name in ("contact", "account", "lead"):
             # Cascade through the store so change tracking sees the removed members.
             member_ent = ctx.org.schema.entity("listmember")

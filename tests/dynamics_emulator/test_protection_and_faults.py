@@ -145,3 +145,42 @@ def test_limits_are_per_user(api, base, plain, emulator) -> None:
     assert api.get(base + "WhoAmI").status_code == 200
     assert api.get(base + "WhoAmI").status_code == 429
     assert other.get(base + "WhoAmI").status_code == 200  # another application user
+
+
+def test_two_application_users_have_two_execution_budgets(api, base, plain, emulator) -> None:
+    from dynamics_emulator.credentials import SECOND_CLIENT_ID, SECOND_CLIENT_SECRET
+    from dynamics_emulator.testing import web_api_session
+    second = web_api_session(emulator, client_id=SECOND_CLIENT_ID, secret=SECOND_CLIENT_SECRET)
+    assert second.get(base + "WhoAmI").json()["UserId"] != api.get(base + "WhoAmI").json()[
+        "UserId"]
+    _limits(plain, emulator, execution_ms=100, retry_after=0)
+    plain.post(emulator.base_url + "/_admin/server-time", json={"per_record_ms": 30,
+                                                               "sleep": False})
+
+    def create(session, n: int) -> requests.Response:
+        return session.post(base + "contacts/Microsoft.Dynamics.CRM.CreateMultiple", json={
+            "Targets": [{"@odata.type": "Microsoft.Dynamics.CRM.contact", "lastname": f"U{i}"}
+                        for i in range(n)]})
+
+    assert create(api, 4).status_code == 200  # 120 ms: this user's budget is spent
+    refused = api.get(base + "WhoAmI")
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "0x80072321"
+    assert create(second, 2).status_code == 200  # the second application user has its own
+    assert second.get(base + "WhoAmI").status_code == 200
+    charged = plain.get(emulator.base_url + "/_admin/server-time").json()["charged"]
+    assert sorted(row["records"] for row in charged.values()) == [2, 4]
+
+
+def test_limits_are_per_web_server(api, base, plain, emulator) -> None:
+    _limits(plain, emulator, requests=3, retry_after=0)
+    plain.post(emulator.base_url + "/_admin/server-time", json={"web_servers": 2})
+    # With the affinity cookie every request goes to one server: its limit applies.
+    assert [api.get(base + "WhoAmI").status_code for _ in range(4)] == [200, 200, 200, 429]
+    # Without it the balancer spreads them: each of the two servers counts its own.
+    plain.post(emulator.base_url + "/_admin/limits/reset")
+    _limits(plain, emulator, requests=3, retry_after=0)
+    statuses = []
+    for _ in range(7):
+        api.cookies.clear()
+        statuses.append(api.get(base + "WhoAmI").status_code)
+    assert statuses == [200] * 6 + [429]
