@@ -336,7 +336,7 @@ def summary(ref: dict[str, Any], got: dict[str, Any]) -> bool:
     print(f"faults injected by the emulator: {json.dumps(got['injected'], sort_keys=True)}")
     for label, r in (("reference", ref), ("chaos", got)):
         h = r["http"]
-        print(f"{label:>9}: wall {r['wall_seconds']:.1f} s, requests {r['requests']:,}, "
+        print(f"{label:>9}: wall {r['wall_seconds']:.1f} s, CRM requests served {r['requests']:,}, "
               f"round trips {int(h.get('round_trips', 0)):,}, retries "
               f"{int(h.get('retries', 0)):,}, throttled {int(h.get('throttled', 0)):,}, "
               f"runs {r['runs']} (attempts {r['attempts']}, started again "
