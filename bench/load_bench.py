@@ -332,12 +332,18 @@ def main() -> None:
                         help="how long to wait for the sync after the load, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
-    # SIGTERM unwinds like Ctrl-C, so every process started here is stopped.
+    # Ctrl-C and SIGTERM unwind the stack, so every process started here is stopped (a
+    # shell starting this in the background would otherwise have it ignore SIGINT).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     state = Path(tempfile.mkdtemp(prefix="load-bench-"))
     try:
         with ExitStack() as stack:
-            run(args, state, stack)
+            try:
+                run(args, state, stack)
+            except (KeyboardInterrupt, SystemExit):
+                print("interrupted: stopping every process this bench started", flush=True)
+                raise
     finally:
         if args.keep:
             print(f"kept {state}")
@@ -346,4 +352,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
