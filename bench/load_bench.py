@@ -161,10 +161,20 @@ def percentile(sorted_times: list[float], q: float) -> float:
     return sorted_times[k]
 
 
-def report(stats: dict[str, dict[str, Any]], seconds: float) -> int:
-    """The per-endpoint table; returns the number of 5xx answers."""
+def report(stats: dict[str, dict[str, Any]], seconds: float, load_started: float,
+           sync_end: float | None) -> int:
+    """The per-endpoint table (split at ``sync_end``, the epoch second the sync ended);
+    returns the number of 5xx answers."""
     print(f"\n{'endpoint':<18} {'requests':>8} {'req/s':>6} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'max ms':>8} {'errors':>7} {'5xx':>4}")
+    # The logins (PBKDF2 password checks) hold the web workers at the start; the windows
+    # show the requests started after the last login, during and after the sync.
+    logins = stats.get("login (post)", {"times": [], "starts": []})
+    logged_in = max((at + t / 1000 for t, at in zip(logins["times"], logins["starts"],
+                                                      strict=True)), default=0.0)
+    end = sync_end or float("inf")
+    windows = [("logged in, while the sync ran", logged_in, end),
+               ("logged in, after the sync", max(logged_in, end), float("inf"))]
     total_5xx = 0
     names = [*ENDPOINTS, *sorted(set(stats) - set(ENDPOINTS))]
     for name in names:
@@ -180,9 +190,20 @@ def report(stats: dict[str, dict[str, Any]], seconds: float) -> int:
         print(f"{name:<18} {n:>8,} {rate} {percentile(times, 0.5):>8.0f} "
               f"{percentile(times, 0.99):>8.0f} {times[-1]:>8.0f} "
               f"{row['failures'] / n:>7.2%} {server_errors:>4}")
+        if name in ENDPOINTS:
+            for label, since, until in windows:
+                part = sorted(t for t, at in zip(row["times"], row["starts"], strict=True)
+                              if since <= at < until)
+                if part:
+                    print(f"    {label:<32} {len(part):>6,} {'':>6} "
+                          f"{percentile(part, 0.5):>8.0f} {percentile(part, 0.99):>8.0f} "
+                          f"{part[-1]:>8.0f}")
         for message, count in sorted(row.get("errors", {}).items(), key=lambda kv: -kv[1])[:5]:
             print(f"    {count}× {message}")
-    statuses = {}
+    if logins["times"]:
+        print(f"(the last of the {len(logins['times'])} logins ended "
+              f"{logged_in - load_started:+.1f} s after the load started)")
+    statuses: dict[str, int] = {}
     for row in stats.values():
         for s, c in row["statuses"].items():
             statuses[s] = statuses.get(s, 0) + c
@@ -190,7 +211,8 @@ def report(stats: dict[str, dict[str, Any]], seconds: float) -> int:
     return total_5xx
 
 
-def sync_outcome(run_id: int, load_started: float, wait: float) -> None:
+def sync_outcome(run_id: int, load_started: float, wait: float) -> float | None:
+    """Wait for the sync, print its end and status; when it ended (epoch seconds)."""
     from syncjobs.models import JobRun, JobStatus
 
     deadline = time.monotonic() + wait
@@ -201,7 +223,7 @@ def sync_outcome(run_id: int, load_started: float, wait: float) -> None:
     if run.finished_at is None:
         print(f"sync run {run.pk}: still {run.status} {wait:.0f} s after the load ended "
               f"(progress {run.progress_done:,}/{run.progress_total:,})")
-        return
+        return None
     started = run.started_at.timestamp() - load_started if run.started_at else float("nan")
     ended = run.finished_at.timestamp() - load_started
     http = run.counters.get("http", {})
@@ -210,6 +232,7 @@ def sync_outcome(run_id: int, load_started: float, wait: float) -> None:
           f"{http.get('round_trips', 0)} round trips, throttled {http.get('throttled', 0)}")
     if run.error:
         print(f"  error: {run.error}")
+    return float(run.finished_at.timestamp())
 
 
 def access_log(log: Path) -> None:
@@ -309,10 +332,10 @@ def run(args: argparse.Namespace, state: Path, stack: ExitStack) -> None:
         print((logs / "locust.log").read_text()[-3000:])
         raise RuntimeError(f"the load process failed (exit {load.returncode})")
     stats = json.loads(out.strip().splitlines()[-1])
-    errors_5xx = report(stats, args.seconds)
+    sync_end = sync_outcome(job.pk, load_started, args.sync_wait)
+    errors_5xx = report(stats, args.seconds, load_started, sync_end)
     print(f"5xx: {errors_5xx} — {'met' if errors_5xx == 0 else 'MISSED'} (target: none)")
     access_log(logs / "access.log")
-    sync_outcome(job.pk, load_started, args.sync_wait)
     log_trouble([logs / "gunicorn.log", *sorted(logs.glob("load*.log")), state / "beat.log"])
     print(f"machine load at the end: {loadavg()}")
 

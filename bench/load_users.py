@@ -124,9 +124,10 @@ def main(config_path: str) -> None:
     seen: dict[str, dict[str, Any]] = {}
 
     def on_request(request_type: str, name: str, response_time: float, response: Any = None,
-                   exception: Any = None, **_: Any) -> None:
-        row = seen.setdefault(name, {"times": [], "failures": 0, "statuses": {}})
+                   exception: Any = None, start_time: float = 0.0, **_: Any) -> None:
+        row = seen.setdefault(name, {"times": [], "starts": [], "failures": 0, "statuses": {}})
         row["times"].append(response_time)
+        row["starts"].append(start_time)
         status = getattr(response, "status_code", 0) or 0
         row["statuses"][str(status)] = row["statuses"].get(str(status), 0) + 1
         if exception is not None:
