@@ -53,6 +53,9 @@ def test_compose_runs_two_workers_a_result_backend_and_beat_after_migrating() ->
         assert services[name]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"}
     assert "--appendonly" in services["redis"]["command"]
+    # The same request timeout as the image's own command (Dockerfile CMD).
+    web = services["web"]["command"]
+    assert web[web.index("--timeout") + 1] == "60"
 
 
 @pytest.fixture(scope="module")
