@@ -92,8 +92,10 @@ def prepare_campaign(sync: Sync, row: dict[str, Any]) -> Campaign | Refusal:
                 sync.checkpoint(STEP)
         except QueryRefused as exc:
             # Recipients from the other lists only would be a different mailing: refuse it.
-            return Refusal(str(_("campaign activity with a dynamic list the CRM cannot "
-                                 "evaluate")), exc.reason, exc.hint)
+            return Refusal(
+                str(_("campaign activity with a dynamic list whose query cannot be read")),
+                _("The recipients of the campaign activity “%(subject)s” cannot be read. "
+                  "%(why)s") % {"subject": subject, "why": exc.reason}, exc.hint)
     if not members:
         return Refusal(
             str(_("campaign activity whose lists have no usable members")),
