@@ -39,20 +39,16 @@ def query_member_pages(sync: Sync, list_name: str, query: str, entity: str,
         fetch = fetchxml.member_fetch(query, entity, columns, page_size=fetchxml.PAGE_SIZE)
     except fetchxml.InvalidFetch as exc:
         raise QueryRefused(_unusable(exc, list_name, entity), _hint()) from None
-    pages = fetchxml.fetch_pages(sync.client.transport, entity_set(entity), fetch)
-    while True:
-        try:
-            page = next(pages)
-        except StopIteration:
-            return
-        except PermanentError as exc:
-            if not refused_by_crm(exc):
-                raise
-            raise QueryRefused(
-                _("The CRM refused the query of the dynamic marketing list “%(list)s”: "
-                  "%(why)s") % {"list": list_name, "why": exc.crm_message or exc.explanation},
-                _hint(), exc.code or "") from exc
-        yield [_complete(row, columns) for row in page]
+    try:
+        for page in fetchxml.fetch_pages(sync.client.transport, entity_set(entity), fetch):
+            yield [_complete(row, columns) for row in page]
+    except PermanentError as exc:
+        if not refused_by_crm(exc):
+            raise
+        raise QueryRefused(
+            _("The CRM refused the query of the dynamic marketing list “%(list)s”: %(why)s")
+            % {"list": list_name, "why": exc.crm_message or exc.explanation},
+            _hint(), exc.code or "") from exc
 
 
 def _complete(row: dict[str, Any], columns: list[str]) -> dict[str, Any]:

@@ -28,9 +28,10 @@ from crmevents.models import CrmEventKind
 from crmevents.services import mark_processed, waiting_ids
 from mailworx_crm.entity_types import MEMBER_TYPE_CODES
 from syncjobs.engine.context import Sync
+from syncjobs.engine.issues import OPEN_STATES
 from syncjobs.engine.lists_create import create_group_lists
 from syncjobs.engine.lists_members import STEP, sync_link
-from syncjobs.models import JobLogLine
+from syncjobs.models import JobLogLine, SyncIssue
 from syncjobs.models.lists import LIVE_LIST_STATES, CrmList, ListLink, ListLinkState
 from syncjobs.models.sync import LinkOrigin
 
@@ -204,6 +205,16 @@ def _report(sync: Sync, list_id: str) -> None:
         failure = _("The marketing list could not be linked to a group; see the log below.")
         sync.ctx.set_result(list_outcome={"ok": False, "message": failure})
         raise ListSyncError(failure)
+    issue = SyncIssue.objects.filter(tenant=sync.tenant, step=STEP, crm_id=list_id,
+                                     subscriber__isnull=True, state__in=OPEN_STATES,
+                                     run_id=sync.ctx.run_id).first()
+    if issue is not None and link.group.memberships.count() == 0:
+        # Linked, but nothing came over (e.g. a dynamic list's query the CRM refused).
+        message = f"{issue.reason} {issue.hint}".strip()
+        sync.ctx.set_result(list_outcome={"ok": False, "message": message,
+                                          "group_id": link.group_id})
+        sync.log(message, JobLogLine.Level.WARNING)
+        return
     members = link.group.memberships.filter(subscriber__merged_into__isnull=True).count()
     message = _("List “%(list)s” is now synced with group “%(group)s”: %(n)s subscribers.") % {
         "list": link.list_name, "group": link.group.name, "n": members}

@@ -191,3 +191,15 @@ def test_a_dry_run_of_a_dynamic_list_writes_nothing_and_reports_its_members(
     assert not Subscriber.objects.filter(tenant=tenant).exists()
     real = sync("lists")
     assert real.counters["lists"] == dry.counters["lists"]
+
+
+def test_S1_marking_a_dynamic_list_whose_query_is_refused_ends_with_its_explanation(
+        dv: DataverseClient, sync: SyncFn) -> None:
+    list_id = dynamic_list(dv, "Typo", city_query("X").replace("address1_city", "address1_cty"),
+                           marked=False)
+    run = sync("lists", list_id=list_id, mark=True)
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    outcome = run.result["list_outcome"]
+    assert outcome["ok"] is False
+    assert "address1_cty" in outcome["message"] and "Typo" in outcome["message"]
+    assert SyncIssue.objects.get(crm_id=list_id).state == "open"
