@@ -1,4 +1,5 @@
-"""The recipients of a campaign activity (S3): the members of its linked marketing lists,
+"""The recipients of a campaign activity (S3): the members of its linked marketing lists —
+a static list's listmember rows, a dynamic list's query results (``list_query``) —
 adopted as subscribers (S1 rules, S2: never a qualified lead), recorded as the campaign's
 group together with the campaign itself.
 
@@ -10,6 +11,7 @@ finds the campaign complete, or not at all (N1).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,15 +26,17 @@ from businessunits.models import BusinessUnit
 from mailworx_crm.entity_types import MEMBER_TYPE_CODES
 from syncjobs.engine.adopt import adopt_records, list_member_pages
 from syncjobs.engine.context import Sync
+from syncjobs.engine.list_query import QueryRefused, query_member_pages
 from syncjobs.models.lists import LIVE_LIST_STATES, ListLink
 from tenants.models import Tenant
 
 STEP = "campaigns"
 ACTIVITIES = "campaignactivities"
 ACTIVITY_ENTITY = "campaignactivity"
-LIST_COLUMNS = ["listid", "listname", "type", "createdfromcode", "mwx_mailworxgroupid"]
+LIST_COLUMNS = ["listid", "listname", "type", "query", "createdfromcode",
+                "mwx_mailworxgroupid"]
 
-SKIP_DYNAMIC = gettext_lazy("dynamic marketing list (only static lists are read)")
+SKIP_OTHER_TYPE = gettext_lazy("marketing list of a member type the connector does not sync")
 
 
 @dataclass(frozen=True)
@@ -64,26 +68,34 @@ def prepare_campaign(sync: Sync, row: dict[str, Any]) -> Campaign | Refusal:
             str(_("campaign activity without marketing lists")),
             _("The campaign activity “%(subject)s” has no marketing lists, so it has no "
               "recipients.") % {"subject": subject},
-            _("Add one or more static marketing lists to the activity in the CRM and "
+            _("Add one or more marketing lists to the activity in the CRM and "
               "distribute it again; the next sync takes it over."))
-    static = [lst for lst in lists
-              if not lst.get("type") and lst.get("createdfromcode") in MEMBER_TYPE_CODES]
-    if len(static) < len(lists):
-        sync.skip(STEP, str(SKIP_DYNAMIC), len(lists) - len(static))
-    if not static:
+    usable = [lst for lst in lists if lst.get("createdfromcode") in MEMBER_TYPE_CODES]
+    if len(usable) < len(lists):
+        sync.skip(STEP, str(SKIP_OTHER_TYPE), len(lists) - len(usable))
+    if not usable:
         return Refusal(
-            str(_("campaign activity with dynamic marketing lists only")),
-            _("The campaign activity “%(subject)s” has only dynamic marketing lists; mailworx "
-              "takes recipients from static lists only.") % {"subject": subject},
-            _("Link a static marketing list to the activity (in the CRM, a dynamic list can "
-              "be copied to a static one) and distribute it again."))
-    unit_id = _unit_of_linked_group(sync, static)
+            str(_("campaign activity with lists of other member types only")),
+            _("The marketing lists of the campaign activity “%(subject)s” hold records of a "
+              "type the connector does not sync (only contacts, accounts and leads).")
+            % {"subject": subject},
+            _("Link a list of contacts, accounts or leads to the activity and distribute it "
+              "again."))
+    unit_id = _unit_of_linked_group(sync, usable)
     members: set[int] = set()
-    for lst in static:
+    for lst in usable:
         entity = MEMBER_TYPE_CODES[int(lst["createdfromcode"])]
-        for page in list_member_pages(sync, str(lst["listid"]), entity, unit_id):
-            members.update(adopt_records(sync, STEP, entity, page, unit_id=unit_id).values())
-            sync.checkpoint(STEP)
+        try:
+            for page in _member_pages(sync, lst, entity, unit_id):
+                members.update(adopt_records(sync, STEP, entity, page,
+                                             unit_id=unit_id).values())
+                sync.checkpoint(STEP)
+        except QueryRefused as exc:
+            # Recipients from the other lists only would be a different mailing: refuse it.
+            return Refusal(
+                str(_("campaign activity with a dynamic list whose query cannot be read")),
+                _("The recipients of the campaign activity “%(subject)s” cannot be read. "
+                  "%(why)s") % {"subject": subject, "why": exc.reason}, exc.hint)
     if not members:
         return Refusal(
             str(_("campaign activity whose lists have no usable members")),
@@ -94,6 +106,14 @@ def prepare_campaign(sync: Sync, row: dict[str, Any]) -> Campaign | Refusal:
             _("Add members with an email address to the activity's lists in the CRM and "
               "distribute it again; the next sync takes it over."))
     return _record(sync, row, subject, unit_id, members)
+
+
+def _member_pages(sync: Sync, lst: dict[str, Any], entity: str,
+                  unit_id: int | None) -> Iterator[list[dict[str, Any]]]:
+    if lst.get("type"):  # dynamic: the results of its query, as at distribution time
+        return query_member_pages(sync, str(lst.get("listname") or lst["listid"]),
+                                  str(lst.get("query") or ""), entity, unit_id)
+    return list_member_pages(sync, str(lst["listid"]), entity, unit_id)
 
 
 def _unit_of_linked_group(sync: Sync, lists: list[dict[str, Any]]) -> int | None:

@@ -14,10 +14,22 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from dynamics.errors import (
+    AuthenticationFailed,
+    CertificateError,
+    PermanentError,
+    RetriesExhausted,
+)
 from syncjobs.models.sync import IssueState, SyncIssue, SyncStatus
 from tenants.models import Tenant
 
 OPEN_STATES = [IssueState.OPEN, IssueState.RETRYING]
+
+
+def refused_by_crm(exc: PermanentError) -> bool:
+    """A record-level refusal (privilege, bad request …), not a broken connection: the list
+    or record becomes an issue and the step goes on with the next one."""
+    return not isinstance(exc, RetriesExhausted | AuthenticationFailed | CertificateError)
 
 
 def max_attempts() -> int:

@@ -24,7 +24,8 @@ from audience.models import GroupSyncSetting, SubscriberGroup
 from dynamics.errors import PermanentError
 from mailworx_crm.entity_types import ENTITY_TYPES, MEMBER_TYPE_OF
 from syncjobs.engine.context import Sync
-from syncjobs.engine.lists_members import STEP, list_issue, refused_by_crm
+from syncjobs.engine.issues import refused_by_crm
+from syncjobs.engine.lists_members import STEP, list_issue
 from syncjobs.engine.steps.match import resolve_owner
 from syncjobs.models import JobLogLine
 from syncjobs.models.lists import LIVE_LIST_STATES, CrmList, ListLink, ListLinkState

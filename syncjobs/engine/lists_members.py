@@ -10,6 +10,9 @@ compares three sides:
   ``AddListMembersList``; removed in mailworx → ``RemoveMemberList`` in one ``$batch``.
 
 The members are read only when the list's ``versionnumber`` moved since the snapshot (N2).
+A dynamic list is the exception both ways: its members are the results of its query, read
+on every run (``list_query``), and mailworx never writes them — group-side changes stay in
+mailworx and are counted as skipped.
 Every batch saves its snapshot rows in the transaction of its local writes; a CRM write is
 repeated after a crash, which the CRM tolerates (adding a member twice) or answers with
 "not a member" (0x80048458), counted as done — so a resumed run ends as an uninterrupted one.
@@ -23,24 +26,18 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from audience.groups import add_members
 from audience.models import GroupMembership, GroupSyncSetting, Subscriber
 from dynamics.batch import BatchOperation
-from dynamics.errors import (
-    AuthenticationFailed,
-    BadRequest,
-    CertificateError,
-    DynamicsError,
-    NotFound,
-    PermanentError,
-    RetriesExhausted,
-)
+from dynamics.errors import BadRequest, DynamicsError, NotFound, PermanentError
 from dynamics.odata import record_path
 from syncjobs.engine.adopt import adopt_records, list_member_pages
 from syncjobs.engine.context import BATCH, Sync
 from syncjobs.engine.entities import row_id
-from syncjobs.engine.issues import OPEN_STATES, record_issue
+from syncjobs.engine.issues import OPEN_STATES, record_issue, refused_by_crm
+from syncjobs.engine.list_query import QueryRefused, query_member_pages
 from syncjobs.models import JobLogLine
 from syncjobs.models.lists import CrmList, ListLink, ListLinkState, ListMemberSnapshot
 from syncjobs.models.sync import (
@@ -57,6 +54,9 @@ ADD_CHUNK = 1000  # members per AddListMembersList call
 ADDS_PER_REQUEST = 10  # AddListMembersList calls per $batch request
 CODE_NOT_A_MEMBER = "0x80048458"  # removing a non-member: it is gone already
 CODE_LOCKED = "0x8004F0A1"
+SKIP_DYNAMIC_ADD = gettext_lazy("group member added in mailworx; a dynamic list is not changed")
+SKIP_DYNAMIC_REMOVE = gettext_lazy("group member removed in mailworx; a dynamic list is not "
+                                   "changed")
 
 
 def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]) -> None:
@@ -68,13 +68,20 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
     group_side = _group_records(sync, link, counted)
     # A list this run created (no version read back yet) has no members to read.
     fresh = crm.version is None and link.origin == LinkOrigin.MAILWORX_GROUP
-    read = take_crm and not fresh and (link.synced_version is None
+    # A dynamic list's versionnumber moves only when the list row is edited, never when the
+    # records its query finds change, so nothing tells that its members changed: its query
+    # is evaluated on every run (one request per page of results; nothing is written when
+    # the results equal the snapshot).
+    read = take_crm and not fresh and (crm.dynamic or link.synced_version is None
                                        or crm.version != link.synced_version)
     rows: dict[str, dict[str, Any]] = {}
     if read:
-        unit = _unit(sync, link)
-        for page in list_member_pages(sync, str(link.list_id), link.member_type, unit):
-            rows.update((row_id(link.member_type, row), row) for row in page)
+        try:
+            for page in _member_pages(sync, link, crm):
+                rows.update((row_id(link.member_type, row), row) for row in page)
+        except QueryRefused as exc:
+            list_issue(sync, link, exc.reason, exc.hint, exc.code)
+            return
         sync.observe(STEP, "members_read", len(rows))
     crm_ids = set(rows) if read else snapshot
     pushed = 0  # members our writes added minus removed: the CRM's count moves by this
@@ -82,7 +89,15 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
     changed |= _take_removed(sync, link, sorted(snapshot - crm_ids))
     to_add = sorted(set(group_side) - snapshot - crm_ids)
     to_remove = sorted((snapshot & crm_ids) - set(group_side))
-    if (to_add or to_remove) and crm.locked:
+    if crm.dynamic:
+        # Read-only in the CRM direction: what mailworx changed stays in the group only.
+        if to_add:
+            sync.skip(STEP, str(SKIP_DYNAMIC_ADD), len(to_add))
+        if to_remove:
+            sync.skip(STEP, str(SKIP_DYNAMIC_REMOVE), len(to_remove))
+        if read:
+            _resolve_list_issue(sync, link)  # e.g. a query refused before works again
+    elif (to_add or to_remove) and crm.locked:
         list_issue(sync, link, _("The CRM marketing list “%(list)s” is locked, so members "
                                   "cannot be added or removed.") % {"list": link.list_name},
                     _("Unlock the list in the CRM; the next sync brings its members up to "
@@ -151,6 +166,14 @@ def _takes_crm_changes(sync: Sync, link: ListLink, crm: CrmList) -> bool:
     if link.origin == LinkOrigin.CRM_LIST:
         return True
     return sync.org.bidirectional_sync and (crm.marked or not link.linked_back)
+
+
+def _member_pages(sync: Sync, link: ListLink,
+                  crm: CrmList) -> Iterable[list[dict[str, Any]]]:
+    unit = _unit(sync, link)
+    if crm.dynamic:
+        return query_member_pages(sync, crm.name, crm.query, link.member_type, unit)
+    return list_member_pages(sync, str(link.list_id), link.member_type, unit)
 
 
 def _unit(sync: Sync, link: ListLink) -> int | None:
@@ -312,6 +335,7 @@ def _not_a_member(error: DynamicsError | None) -> bool:
 def _finish(sync: Sync, link: ListLink, crm: CrmList, *, changed: bool, read: bool,
             pushed: int) -> None:
     """Write ``mwx_lastsyncon`` (and the link-back) after a change; remember the version.
+    Nothing is written when nothing changed.
 
     Our own writes move the list's version, which must not look like a CRM-side change to
     the next run — but a CRM-side change made while this run worked must not hide behind
@@ -327,13 +351,16 @@ def _finish(sync: Sync, link: ListLink, crm: CrmList, *, changed: bool, read: bo
             body.update(mwx_syncwithmailworx=True, mwx_mailworxgroupid=str(link.group_id))
         version, count = patch_list(sync, str(link.list_id), body)
         expected = (crm.member_count or 0) + pushed
-        link.synced_version = version if count is not None and count == expected else None
+        # A dynamic list is read on every run; its version is never compared.
+        link.synced_version = (version if not crm.dynamic and count is not None
+                               and count == expected else None)
         link.linked_back = link.linked_back or link_back
         link.last_synced_at = timezone.now()
         sync.count(STEP, "lists_synced")
-    elif read:
+        link.save()
+    elif read and not crm.dynamic and link.synced_version != crm.version:
         link.synced_version = crm.version
-    link.save()
+        link.save()
 
 
 def patch_list(sync: Sync, list_id: str, body: dict[str, Any]) -> tuple[int | None, int | None]:
@@ -362,12 +389,6 @@ def _snapshot_add(link: ListLink, crm_ids: Iterable[str]) -> None:
     ListMemberSnapshot.objects.bulk_create(
         [ListMemberSnapshot(link=link, crm_id=crm_id) for crm_id in crm_ids],
         ignore_conflicts=True)
-
-
-def refused_by_crm(exc: PermanentError) -> bool:
-    """A record-level refusal (privilege, bad request …), not a broken connection: the list
-    becomes an issue and the step goes on with the next one."""
-    return not isinstance(exc, RetriesExhausted | AuthenticationFailed | CertificateError)
 
 
 def list_issue(sync: Sync, link: ListLink, reason: str, hint: str, code: str = "") -> None:

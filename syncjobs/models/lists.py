@@ -14,7 +14,7 @@ from tenants.models import Tenant
 
 
 class CrmList(models.Model):
-    """A static CRM marketing list as the last lists step saw it (never read in a request)."""
+    """A CRM marketing list as the last lists step saw it (never read in a request)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="crm_lists")
     list_id = models.UUIDField()
@@ -24,7 +24,12 @@ class CrmList(models.Model):
     active = models.BooleanField(_("active"), default=True)
     locked = models.BooleanField(_("locked"), default=False)
     member_count = models.IntegerField(_("members"), null=True, blank=True)
-    # The list's versionnumber: it moves whenever its membership (or a column) changes.
+    # A dynamic list's members are the results of its FetchXML ``query`` (no listmember
+    # rows); mailworx reads them and never writes them.
+    dynamic = models.BooleanField(_("dynamic"), default=False)
+    query = models.TextField(blank=True)
+    # The list's versionnumber: it moves whenever its membership (or a column) changes —
+    # for a dynamic list only when the row itself is edited, not when its results change.
     version = models.BigIntegerField(null=True, blank=True)
     group_ref = models.CharField(max_length=100, blank=True)  # mwx_mailworxgroupid
     # False once a lists step no longer found it in the CRM (deleted there).

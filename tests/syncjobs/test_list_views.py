@@ -107,3 +107,50 @@ def test_outsider_gets_not_found_everywhere(outsider_client: Client, unsynced: s
     assert outsider_client.get(url("crm_list_sync", list_id=unsynced)).status_code == 404
     assert outsider_client.post(url("crm_list_sync", list_id=unsynced)).status_code == 404
     assert outsider_client.post(url("crm_lists_refresh")).status_code == 404
+
+
+DYNAMIC_NOTE = ("Dynamic list: members come from its query in the CRM; mailworx does not "
+                "change them")
+
+
+@pytest.fixture
+def dynamic(tenant: Any, unit: BusinessUnit, names: None, crm_client: DataverseClient,
+            sync: SyncFn) -> str:
+    """An unmarked dynamic list whose query finds one contact, known to the cache."""
+    record(crm_client, "q@views.example", address1_city="Viewtown")
+    list_id = crm_client.create("lists", {
+        "listname": "Viewtown (query)", "type": True, "createdfromcode": 2,
+        "query": '<fetch><entity name="contact"><filter><condition attribute="address1_city" '
+                 'operator="eq" value="Viewtown"/></filter></entity></fetch>'})
+    assert sync("lists").status == JobStatus.SUCCEEDED
+    return list_id
+
+
+def test_S1_a_dynamic_list_says_mailworx_does_not_change_it_and_syncs_its_query_results(
+        owner_client: Client, dynamic: str, no_dispatch: list[int]) -> None:
+    page = owner_client.get(url("crm_lists")).content.decode()
+    row = page.split("Viewtown (query)", 1)[1].split("</tr>", 1)[0]
+    assert DYNAMIC_NOTE in row
+    confirm = url("crm_list_sync", list_id=dynamic)
+    text = owner_client.get(confirm).content.decode()
+    assert "It is a dynamic list" in text and "mailworx never changes the list" in text
+    owner_client.post(confirm)
+    run = JobRun.objects.latest("pk")
+    runner.execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert group_emails(ListLink.objects.get(list_id=dynamic).group) == {"q@views.example"}
+    listing = owner_client.get(url("crm_lists")).content.decode()
+    assert "1 subscriber" in listing.split("Viewtown (query)", 1)[1].split("</tr>", 1)[0]
+
+
+def test_the_dynamic_list_note_is_translated(owner_client: Client, dynamic: str) -> None:
+    page = owner_client.get(url("crm_lists"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "Dynamische Liste: Die Mitglieder ergeben sich aus ihrer Abfrage" in page
+    assert DYNAMIC_NOTE not in page
+
+
+def test_outsider_gets_not_found_for_a_dynamic_list(outsider_client: Client,
+                                                    dynamic: str) -> None:
+    assert outsider_client.get(url("crm_list_sync", list_id=dynamic)).status_code == 404
+    assert outsider_client.post(url("crm_list_sync", list_id=dynamic)).status_code == 404

@@ -2,15 +2,16 @@
 
 One run of the step:
 
-1. reads every static CRM list once (one request per 5,000 lists) into ``CrmList`` — the
-   cache the "CRM marketing lists" page shows, and the ``versionnumber`` that tells which
-   lists changed since their last membership sync (N2);
+1. reads every CRM list once (one request per 5,000 lists) into ``CrmList`` — the cache
+   the "CRM marketing lists" page shows, the ``versionnumber`` that tells which static
+   lists changed since their last membership sync (N2), and each dynamic list's query;
 2. with ``mark``: marks ``list_id`` for sync in the CRM first (the admin confirmed it);
 3. S1 discovery (by polling, S12): a marked, active list without a link becomes a group
    named after the list, linked to it;
 4. S6: a group with an enabled CRM sync setting gets a list per member type present among
    its linked subscribers (``lists_create``);
-5. S10: every live link's membership is synced both ways (``lists_members``).
+5. S10: every live link's membership is synced both ways (``lists_members``); a dynamic
+   list's members come from its query and flow CRM → mailworx only (``list_query``).
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ from crmevents.models import CrmEventKind
 from crmevents.services import mark_processed, waiting_ids
 from mailworx_crm.entity_types import MEMBER_TYPE_CODES
 from syncjobs.engine.context import Sync
+from syncjobs.engine.issues import OPEN_STATES
 from syncjobs.engine.lists_create import create_group_lists
 from syncjobs.engine.lists_members import STEP, sync_link
-from syncjobs.models import JobLogLine
+from syncjobs.models import JobLogLine, SyncIssue
 from syncjobs.models.lists import LIVE_LIST_STATES, CrmList, ListLink, ListLinkState
 from syncjobs.models.sync import LinkOrigin
 
-LIST_COLUMNS = ["listid", "listname", "createdfromcode", "statecode", "lockstatus",
-                "membercount", "versionnumber", "mwx_syncwithmailworx", "mwx_mailworxgroupid"]
+LIST_COLUMNS = ["listid", "listname", "type", "query", "createdfromcode", "statecode",
+                "lockstatus", "membercount", "versionnumber", "mwx_syncwithmailworx",
+                "mwx_mailworxgroupid"]
 
 
 class ListSyncError(Exception):
@@ -86,12 +89,8 @@ def run_lists(sync: Sync, *, group_id: int | None = None, list_id: str | None = 
 
 
 def refresh_cache(sync: Sync) -> dict[str, CrmList]:
-    """Read every static list once; returns the tenant's cache rows by list id.
-
-    Dynamic lists are left out: their members come from a query at distribution time and
-    cannot be synced (docs/crm-solution.md §1).
-    """
-    rows = list(sync.client.query("lists", select=LIST_COLUMNS, filter="type eq false"))
+    """Read every list once, static and dynamic; returns the tenant's cache rows by list id."""
+    rows = list(sync.client.query("lists", select=LIST_COLUMNS))
     now = timezone.now()
     known = {str(c.list_id): c for c in CrmList.objects.filter(tenant=sync.tenant)}
     seen: set[str] = set()
@@ -124,6 +123,8 @@ def _cache_values(row: dict[str, Any], now: Any) -> dict[str, Any]:
     return {
         "name": str(row.get("listname") or "")[:200],
         "member_type": MEMBER_TYPE_CODES.get(int(code) if code is not None else 0, ""),
+        "dynamic": bool(row.get("type")),
+        "query": str(row.get("query") or "") if row.get("type") else "",
         "marked": bool(row.get("mwx_syncwithmailworx")),
         "active": int(row.get("statecode") or 0) == 0,
         "locked": bool(row.get("lockstatus")),
@@ -142,7 +143,7 @@ def _mark(sync: Sync, cache: dict[str, CrmList], list_id: str) -> None:
     crm = cache.get(list_id)
     failure = None
     if crm is None or not crm.exists:
-        failure = _("The marketing list was not found in the CRM (deleted, or a dynamic list); "
+        failure = _("The marketing list was not found in the CRM (it may have been deleted); "
                     "nothing was synced.")
     elif not crm.active:
         failure = _("The marketing list “%(list)s” is deactivated in the CRM. Activate it "
@@ -204,6 +205,16 @@ def _report(sync: Sync, list_id: str) -> None:
         failure = _("The marketing list could not be linked to a group; see the log below.")
         sync.ctx.set_result(list_outcome={"ok": False, "message": failure})
         raise ListSyncError(failure)
+    issue = SyncIssue.objects.filter(tenant=sync.tenant, step=STEP, crm_id=list_id,
+                                     subscriber__isnull=True, state__in=OPEN_STATES,
+                                     run_id=sync.ctx.run_id).first()
+    if issue is not None and link.group.memberships.count() == 0:
+        # Linked, but nothing came over (e.g. a dynamic list's query the CRM refused).
+        message = f"{issue.reason} {issue.hint}".strip()
+        sync.ctx.set_result(list_outcome={"ok": False, "message": message,
+                                          "group_id": link.group_id})
+        sync.log(message, JobLogLine.Level.WARNING)
+        return
     members = link.group.memberships.filter(subscriber__merged_into__isnull=True).count()
     message = _("List “%(list)s” is now synced with group “%(group)s”: %(n)s subscribers.") % {
         "list": link.list_name, "group": link.group.name, "n": members}

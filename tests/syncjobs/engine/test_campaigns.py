@@ -40,7 +40,7 @@ class Activity:
 
 
 class Crm:
-    """What a CRM user does: records, static lists, campaigns and their activities."""
+    """What a CRM user does: records, marketing lists, campaigns and their activities."""
 
     def __init__(self, client: DataverseClient) -> None:
         self.client = client
@@ -68,9 +68,9 @@ class Crm:
                 "Members": [{f"{entity}id": m} for m in members]})
         return list_id
 
-    def dynamic_list(self) -> str:
+    def dynamic_list(self, query: str = "<fetch/>") -> str:
         return self.client.create("lists", {"listname": "Dynamic", "type": True,
-                                            "createdfromcode": 2, "query": "<fetch/>"})
+                                            "createdfromcode": 2, "query": query})
 
     def activity(self, subject: str, lists: list[str], *, channel: int = MAILWORX_CHANNEL,
                  distribute: bool = True) -> Activity:
@@ -181,6 +181,25 @@ def test_S3_campaign_belongs_to_the_unit_of_the_group_its_list_is_linked_to(
     assert campaign.business_unit == marketing and campaign.group != group
 
 
+def test_S3_a_dynamic_list_gives_the_records_its_query_finds(
+        tenant: Tenant, sync: SyncFn, crm_user: Crm, unit: BusinessUnit, names: None) -> None:
+    for i in range(2):
+        crm_user.contact(f"dyn{i}@campaign.example", address1_city="Campaignville")
+    crm_user.contact("elsewhere@campaign.example", address1_city="Elsewhere")
+    dynamic = crm_user.dynamic_list(
+        '<fetch><entity name="contact"><attribute name="fullname"/><filter>'
+        '<condition attribute="address1_city" operator="eq" value="Campaignville"/>'
+        '</filter></entity></fetch>')
+    static = crm_user.static_list("contact", [crm_user.contact("static@campaign.example")])
+    activity = crm_user.activity("Dynamic mailing", [dynamic, static])
+    activity.emails = {"dyn0@campaign.example", "dyn1@campaign.example",
+                       "static@campaign.example"}
+    run = sync("campaigns")
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert_taken_over(tenant, crm_user, activity)
+    assert "skipped" not in run.counters["campaigns"]
+
+
 @pytest.mark.parametrize("intruder", ["another worker", "a user's edit"])
 def test_S3_activity_changed_between_discovery_and_take_over(
         tenant: Tenant, sync: SyncFn, crm_user: Crm, newsletter: Activity,
@@ -211,11 +230,11 @@ def test_S3_activity_changed_between_discovery_and_take_over(
     assert sync("campaigns").counters["campaigns"]["discovered"] == 0
 
 
-@pytest.mark.parametrize("lists", ["none", "dynamic only", "empty or unusable"])
+@pytest.mark.parametrize("lists", ["none", "dynamic with a broken query", "empty or unusable"])
 def test_S3_activity_without_usable_lists_is_an_issue_and_taken_over_once_fixed(
         tenant: Tenant, sync: SyncFn, crm_user: Crm, unit: BusinessUnit, names: None,
         lists: str) -> None:
-    linked = {"none": [], "dynamic only": [crm_user.dynamic_list()],
+    linked = {"none": [], "dynamic with a broken query": [crm_user.dynamic_list()],
               "empty or unusable": [
                   crm_user.static_list("contact", []),
                   crm_user.static_list("lead", [crm_user.lead("q@campaign.example",
@@ -235,6 +254,10 @@ def test_S3_activity_without_usable_lists_is_an_issue_and_taken_over_once_fixed(
     assert not Campaign.objects.filter(tenant=tenant).exists()
     assert not SubscriberGroup.objects.filter(tenant=tenant).exists()
 
+    if lists == "dynamic with a broken query":  # corrected in the CRM (it finds nobody)
+        crm_user.client.update("lists", linked[0], {"query": (
+            '<fetch><entity name="contact"><filter><condition attribute="emailaddress1" '
+            'operator="eq" value="nobody@campaign.example"/></filter></entity></fetch>')})
     fixed = crm_user.static_list("contact", [crm_user.contact("fixed@campaign.example")])
     crm_user.client.transport.request(
         "POST", f"campaignactivities({activity.id})/campaignactivitylist_association/$ref",
