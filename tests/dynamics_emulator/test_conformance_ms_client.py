@@ -67,6 +67,19 @@ def test_bulk_create_and_bulk_update(client, api, base, emulator) -> None:
     assert _calls(emulator, "contacts/Microsoft.Dynamics.CRM.UpdateMultiple") == 1
 
 
+def test_bulk_delete_through_the_bulkdelete_action(client, api, base, emulator) -> None:
+    ids = client.records.create("contact", [{"lastname": f"Gone{i}"} for i in range(12)])
+    keep = client.records.create("contact", {"lastname": "Stays"})
+    job = client.records.delete("contact", ids)  # a list: the SDK sends BulkDelete
+    assert job  # the asynchronous job's id
+    assert _calls(emulator, "BulkDelete") == 1
+    left = api.get(base + "contacts?$select=contactid&$filter=startswith(lastname,'Gone')")
+    assert left.json()["value"] == []
+    assert api.get(base + f"contacts({keep})").status_code == 200
+    status = api.get(base + f"asyncoperations({job})?$select=statecode,statuscode")
+    assert status.status_code == 200 and status.json()["statecode"] == 3  # completed
+
+
 def test_paging(client) -> None:
     result = client.records.list("contact", select=["lastname"], page_size=50)
     rows = list(result)
