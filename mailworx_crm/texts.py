@@ -106,8 +106,8 @@ def _param(value: Any) -> Any:
 def join(*parts: StoredText | str) -> StoredText:
     """Several texts as one (each translated on its own), separated by a space."""
     kept = [p.stored() if isinstance(p, Deferred) else p for p in parts if p]
-    return stored_text(" ".join(f"%(p{i})s" for i in range(len(kept))),
-                       **{f"p{i}": p for i, p in enumerate(kept)})
+    pattern = " ".join(f"%(p{i})s" for i in range(len(kept)))  # no msgid of its own
+    return stored_text(pattern, **{f"p{i}": p for i, p in enumerate(kept)})
 
 
 class Deferred(str):

@@ -246,8 +246,9 @@ def stopped_message(run_id: int) -> StoredText:
            else stored_text("Stopped before the end."))
     if not run.progress_label and not run.progress_done:
         return why
+    label = run.progress_label or "—"  # often a msgid (a step's title): translated too
     where = stored_text("Where it stopped: %(label)s, %(done)s of %(total)s done.",
-                        label=stored_text(run.progress_label or "—"),
+                        label=stored_text(label),
                         done=run.progress_done, total=run.progress_total)
     return join(why, where)
 
