@@ -70,12 +70,13 @@ class BulkApi(CapabilitiesApi):
             if not rtype.startswith("multipart/"):
                 raise UnexpectedAnswer(
                     "The CRM answered a $batch request without a multipart body.",
-                    status=resp.status_code, request="POST $batch")
+                    status=resp.status_code, request="POST $batch", key="batch_not_multipart")
             try:
                 parts = decode_multipart(rtype, resp.content)
             except ValueError as exc:
                 raise UnexpectedAnswer(f"The CRM's $batch answer could not be read ({exc}).",
-                                    status=resp.status_code, request="POST $batch") from None
+                                       status=resp.status_code, request="POST $batch",
+                                       key="batch_unreadable") from None
             results.extend(match_results(chunk, parts))
         return results
 
@@ -113,7 +114,8 @@ class BulkApi(CapabilitiesApi):
             rows = page.get("value")
             if not isinstance(rows, list):
                 raise UnexpectedAnswer("The CRM sent a collection without 'value'.",
-                                    request=f"GET {lookups[index].entity_set}")
+                                       request=f"GET {lookups[index].entity_set}",
+                                       key="collection_without_value")
             out[index].extend(rows)
             next_link = page.get("@odata.nextLink")
             if next_link:

@@ -45,7 +45,7 @@ class ChangesApi(RecordsApi):
             rows = page.get("value")
             if not isinstance(rows, list):
                 raise UnexpectedAnswer("The CRM sent a change list without 'value'.",
-                                    request=f"GET {entity_set}")
+                                    request=f"GET {entity_set}", key="collection_without_value")
             for row in rows:
                 if _is_removed(row):
                     result.removed_ids.append(str(row.get("id", "")).lower())
@@ -55,5 +55,5 @@ class ChangesApi(RecordsApi):
                 result.delta_link = str(page["@odata.deltaLink"])
         if result.delta_link is None:
             raise UnexpectedAnswer("The CRM did not return a delta link for change tracking.",
-                                request=f"GET {entity_set}")
+                                request=f"GET {entity_set}", key="no_delta_link")
         return result

@@ -77,7 +77,7 @@ class RecordsApi:
             rows = page.get("value")
             if not isinstance(rows, list):
                 raise UnexpectedAnswer("The CRM sent a collection without 'value'.",
-                                    request=f"GET {entity_set}")
+                                    request=f"GET {entity_set}", key="collection_without_value")
             yield from rows
 
     def lookup_in(self, entity_set: str, attribute: str, values: Iterable[str],
@@ -124,7 +124,7 @@ class RecordsApi:
                            if k.endswith("id") and isinstance(v, str) and len(v) == 36), None)
         if new_id is None:
             raise UnexpectedAnswer("The CRM created a record but did not say its id.",
-                                request=f"POST {entity_set}")
+                                request=f"POST {entity_set}", key="no_record_id")
         return new_id
 
     def update(self, entity_set: str, id: str, data: dict[str, Any],

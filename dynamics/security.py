@@ -44,7 +44,7 @@ class SecurityApi(RecordsApi):
                           str(data["OrganizationId"]).lower())
         except (KeyError, TypeError):
             raise UnexpectedAnswer("The CRM's WhoAmI answer is incomplete.",
-                                request="GET WhoAmI") from None
+                                request="GET WhoAmI", key="whoami_incomplete") from None
 
     def user_privileges(self, user_id: str) -> list[Privilege]:
         user = record_path("systemusers", user_id)

@@ -232,4 +232,4 @@ def parse_json(resp: requests.Response, what: str) -> Any:
         return resp.json()
     except ValueError:
         raise UnexpectedAnswer("The CRM sent an answer that is not JSON.",
-                            status=resp.status_code, request=what) from None
+                            status=resp.status_code, request=what, key="not_json") from None

@@ -39,6 +39,15 @@ def is_crm_error(exc: BaseException) -> bool:
 SENTENCES: dict[str, str] = {
     "failed": gettext_noop("The CRM request failed."),
     "unexpected_answer": gettext_noop("The CRM sent an answer the connector cannot read."),
+    "not_json": gettext_noop("The CRM sent an answer that is not JSON."),
+    "collection_without_value": gettext_noop("The CRM sent a collection without 'value'."),
+    "batch_not_multipart": gettext_noop(
+        "The CRM answered a $batch request without a multipart body."),
+    "batch_unreadable": gettext_noop("The CRM's $batch answer could not be read."),
+    "no_delta_link": gettext_noop(
+        "The CRM did not return a delta link for change tracking."),
+    "no_record_id": gettext_noop("The CRM created a record but did not say its id."),
+    "whoami_incomplete": gettext_noop("The CRM's WhoAmI answer is incomplete."),
     "transient": gettext_noop("The CRM is temporarily unavailable."),
     "throttled": gettext_noop(
         "The CRM's service protection limits were hit (too many requests); the connector "
