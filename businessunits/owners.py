@@ -13,10 +13,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from businessunits.models import CrmPrincipal, OwnerType
 from dynamics import Principal
+from mailworx_crm.texts import deferred as _
 from orgsettings.connection import client_for
 from syncjobs.runner import JobContext
 from tenants.models import Tenant

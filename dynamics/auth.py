@@ -38,28 +38,39 @@ from dynamics.guarded_http import GuardedSession
 # msal counts a token that expires within five minutes as expired; so do we.
 REFRESH_MARGIN_S = 300.0
 
-# Entra ID error codes worth their own words (AADSTS…).
-_AAD_EXPLANATIONS = {
-    "AADSTS7000215": "The CRM rejected the client secret (AADSTS7000215). Check that the secret "
-                     "is the secret's value (not its id) and has not expired.",
-    "AADSTS7000222": "The client secret has expired (AADSTS7000222). Create a new secret in the "
-                     "app registration and enter it in the connection.",
-    "AADSTS700016": "The client id is not known in this directory (AADSTS700016). Check the "
-                    "client id and the directory (tenant) id.",
-    "AADSTS90002": "The directory (tenant) id was not found (AADSTS90002). Check the tenant id.",
+# Entra ID error codes worth their own cause (AADSTS…, docs/dataverse-webapi.md §Sign-in):
+# (key, English explanation for logs).
+_AAD_CAUSES = {
+    "AADSTS7000215": ("secret_rejected", "The sign-in service rejected the client secret "
+                      "(AADSTS7000215): use the secret's value, not its id."),
+    "AADSTS7000222": ("secret_expired", "The client secret has expired (AADSTS7000222)."),
+    "AADSTS700016": ("unknown_client", "The client id is not known in this directory "
+                     "(AADSTS700016)."),
+    "AADSTS90002": ("unknown_directory", "The directory (tenant) id was not found "
+                    "(AADSTS90002)."),
+    "AADSTS500011": ("unknown_resource", "The sign-in service knows no CRM organisation at "
+                     "this address (AADSTS500011)."),
 }
 
 
-def _aad_explanation(result: dict[str, Any]) -> str:
+def _aad_error(result: dict[str, Any], scope: str) -> AuthenticationFailed:
+    """The named cause of a refused token request; ``params`` carry the OAuth error and
+    the organisation the token was asked for (never a secret)."""
     description = str(result.get("error_description") or "")
-    for code, words in _AAD_EXPLANATIONS.items():
+    error = str(result.get("error") or "")
+    resource = scope.removesuffix("/.default").rstrip("/")
+    params = {"error": error or "unknown error", "resource": resource}
+    for code, (key, words) in _AAD_CAUSES.items():
         if code in description:
-            return words
-    error = result.get("error") or "unknown error"
+            return AuthenticationFailed(words, code=error or None, request="token request",
+                                        key=key, params=params)
     if error == "invalid_client":
-        return ("The sign-in service rejected the client credentials (invalid_client). Check the "
-                "client id and client secret.")
-    return f"The sign-in service refused to issue a token ({error}). Check the Online settings."
+        return AuthenticationFailed(
+            "The sign-in service rejected the client credentials (invalid_client).",
+            code=error, request="token request", key="invalid_client", params=params)
+    return AuthenticationFailed(
+        f"The sign-in service refused to issue a token ({params['error']}).",
+        code=error or None, request="token request", key="token_refused", params=params)
 
 
 def translate_network_error(exc: requests.RequestException, what: str) -> DynamicsError:
@@ -140,13 +151,12 @@ class BearerToken(AuthBase):
                 raise AuthenticationFailed(
                     "The sign-in authority could not be used. Check the authority URL and the "
                     f"directory (tenant) id. ({type(exc).__name__})",
-                    request="token request") from None
+                    request="token request", key="authority_unusable",
+                    params={"authority": self._connection.authority}) from None
             if "access_token" not in result:
                 if self._http.last_status == 429 or (self._http.last_status or 0) >= 500:
                     raise self._unavailable()
-                raise AuthenticationFailed(_aad_explanation(result),
-                                           code=str(result.get("error") or "") or None,
-                                           request="token request")
+                raise _aad_error(result, self._connection.scope)
             if result.get("token_source") != "cache":
                 self.acquisitions += 1
                 lifetime = float(result.get("expires_in") or 0)
@@ -161,10 +171,11 @@ class BearerToken(AuthBase):
         self._app = None
         if status == 429:
             return Throttled("The sign-in service is throttling token requests.", status=status,
-                             retry_after=parse_retry_after(retry_after), request="token request")
+                             retry_after=parse_retry_after(retry_after), request="token request",
+                             key="sign_in_throttled")
         return ServiceUnavailable("The sign-in service is temporarily unavailable.",
                                   status=status, retry_after=parse_retry_after(retry_after),
-                                  request="token request")
+                                  request="token request", key="sign_in_unavailable")
 
     def invalidate(self) -> None:
         """Forget cached tokens, e.g. after the CRM answered 401 to a token msal still trusts."""

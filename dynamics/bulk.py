@@ -32,6 +32,7 @@ from dynamics.errors import (
     DynamicsError,
     PermanentError,
     RetriesExhausted,
+    UnexpectedAnswer,
 )
 from dynamics.odata import chunk_in_values, in_filter, record_path
 from dynamics.records import _options
@@ -67,13 +68,15 @@ class BulkApi(CapabilitiesApi):
                 operations=sum(item_size(i) for i in chunk), accept_multipart_error=True)
             rtype = resp.headers.get("Content-Type", "")
             if not rtype.startswith("multipart/"):
-                raise DynamicsError("The CRM answered a $batch request without a multipart body.",
-                                    status=resp.status_code, request="POST $batch")
+                raise UnexpectedAnswer(
+                    "The CRM answered a $batch request without a multipart body.",
+                    status=resp.status_code, request="POST $batch", key="batch_not_multipart")
             try:
                 parts = decode_multipart(rtype, resp.content)
             except ValueError as exc:
-                raise DynamicsError(f"The CRM's $batch answer could not be read ({exc}).",
-                                    status=resp.status_code, request="POST $batch") from None
+                raise UnexpectedAnswer(f"The CRM's $batch answer could not be read ({exc}).",
+                                       status=resp.status_code, request="POST $batch",
+                                       key="batch_unreadable") from None
             results.extend(match_results(chunk, parts))
         return results
 
@@ -110,8 +113,9 @@ class BulkApi(CapabilitiesApi):
             page = result.body if isinstance(result.body, dict) else {}
             rows = page.get("value")
             if not isinstance(rows, list):
-                raise DynamicsError("The CRM sent a collection without 'value'.",
-                                    request=f"GET {lookups[index].entity_set}")
+                raise UnexpectedAnswer("The CRM sent a collection without 'value'.",
+                                       request=f"GET {lookups[index].entity_set}",
+                                       key="collection_without_value")
             out[index].extend(rows)
             next_link = page.get("@odata.nextLink")
             if next_link:

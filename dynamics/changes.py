@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dynamics.errors import DynamicsError
+from dynamics.errors import UnexpectedAnswer
 from dynamics.records import RecordsApi
 
 
@@ -44,8 +44,8 @@ class ChangesApi(RecordsApi):
         for page in pages:
             rows = page.get("value")
             if not isinstance(rows, list):
-                raise DynamicsError("The CRM sent a change list without 'value'.",
-                                    request=f"GET {entity_set}")
+                raise UnexpectedAnswer("The CRM sent a change list without 'value'.",
+                                    request=f"GET {entity_set}", key="collection_without_value")
             for row in rows:
                 if _is_removed(row):
                     result.removed_ids.append(str(row.get("id", "")).lower())
@@ -54,6 +54,6 @@ class ChangesApi(RecordsApi):
             if page.get("@odata.deltaLink"):
                 result.delta_link = str(page["@odata.deltaLink"])
         if result.delta_link is None:
-            raise DynamicsError("The CRM did not return a delta link for change tracking.",
-                                request=f"GET {entity_set}")
+            raise UnexpectedAnswer("The CRM did not return a delta link for change tracking.",
+                                request=f"GET {entity_set}", key="no_delta_link")
         return result

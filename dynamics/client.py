@@ -30,6 +30,17 @@ class ProbeResult:
     status: int
     dataverse: bool  # the answer is a Dataverse Web API's (see looks_like_dataverse)
     certificate_trusted: bool  # False: only an unverified TLS handshake got this answer
+    # The sign-in schemes a 401 offered, lower case ("bearer", "ntlm", "negotiate"): they
+    # tell an Online (Entra ID token) CRM from an on-premise one (Windows sign-in).
+    challenges: frozenset[str] = frozenset()
+
+
+def challenge_schemes(resp: requests.Response) -> frozenset[str]:
+    """The sign-in schemes of a 401 answer (requests joins repeated headers with ", ")."""
+    if resp.status_code != 401:
+        return frozenset()
+    challenge = resp.headers.get("WWW-Authenticate", "").lower()
+    return frozenset(s for s in ("bearer", "ntlm", "negotiate") if s in challenge)
 
 
 def looks_like_dataverse(resp: requests.Response) -> bool:
@@ -101,10 +112,11 @@ class DataverseClient(BulkApi, ChangesApi, MetadataApi, SecurityApi):
             except requests.RequestException:
                 raise error from None
             return ProbeResult(resp.status_code, looks_like_dataverse(resp),
-                               certificate_trusted=False)
+                               certificate_trusted=False, challenges=challenge_schemes(resp))
         except requests.RequestException as exc:
             raise translate_network_error(exc, "GET service root") from None
-        return ProbeResult(resp.status_code, looks_like_dataverse(resp), certificate_trusted=True)
+        return ProbeResult(resp.status_code, looks_like_dataverse(resp), certificate_trusted=True,
+                           challenges=challenge_schemes(resp))
 
     def _probe_get(self, verify: str | bool) -> requests.Response:
         conn = self.transport.connection

@@ -1,7 +1,11 @@
 """Named exceptions for everything a CRM call can end in, and the mapping from HTTP answers.
 
-Every exception carries an admin-readable `explanation` (N3). Secrets never reach these
-messages: they are built from the CRM's answer and the request's method and path only.
+Every exception carries a ``key`` naming its cause and ``params`` (plain strings and
+numbers) for the application to word in the reader's language (N3, C16: this package
+knows no Django and no translations; ``mailworx_crm/crm_errors.py`` holds the sentences).
+``explanation`` is the same cause in plain English, for logs and for callers without a
+catalogue. Secrets never reach either: both are built from the CRM's answer and the
+request's method and path only.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class DynamicsError(Exception):
     """Base of every client error: HTTP status, CRM code and message, and words for an admin."""
 
     default_explanation = "The CRM request failed."
+    key = "failed"  # the cause, worded by the application (mailworx_crm/crm_errors.py)
 
     def __init__(
         self,
@@ -38,8 +43,13 @@ class DynamicsError(Exception):
         code: str | None = None,
         crm_message: str | None = None,
         request: str | None = None,
+        key: str | None = None,
+        params: dict[str, Any] | None = None,
     ) -> None:
         self.explanation = explanation or self.default_explanation
+        if key is not None:
+            self.key = key
+        self.params: dict[str, Any] = dict(params or {})
         self.status = status
         self.code = code
         self.crm_message = crm_message
@@ -62,9 +72,16 @@ class DynamicsError(Exception):
         return " ".join(parts)
 
 
+class UnexpectedAnswer(DynamicsError):
+    """The CRM answered, but not in the shape the Web API documents."""
+
+    key = "unexpected_answer"
+
+
 class TransientError(DynamicsError):
     """Worth retrying later: throttling, unavailability, network trouble."""
 
+    key = "transient"
     default_explanation = "The CRM is temporarily unavailable."
 
     def __init__(self, explanation: str | None = None, *, retry_after: float | None = None,
@@ -74,6 +91,7 @@ class TransientError(DynamicsError):
 
 
 class Throttled(TransientError):
+    key = "throttled"
     default_explanation = (
         "The CRM's service protection limits were hit (too many requests); the connector "
         "waits as the CRM asks and continues."
@@ -81,36 +99,44 @@ class Throttled(TransientError):
 
 
 class ServiceUnavailable(TransientError):
+    key = "unavailable"
     default_explanation = (
         "The CRM answered 'service unavailable'; it may be restarting or overloaded.")
 
 
 class RequestTimeout(TransientError):
+    key = "timeout"
     default_explanation = "The CRM did not answer in time."
 
 
 class ConnectionFailed(TransientError):
+    key = "connection_failed"
     default_explanation = "The CRM could not be reached (network or DNS problem)."
 
 
 class PermanentError(DynamicsError):
     """Retrying the same request will not help; a person has to act or the record is skipped."""
 
+    key = "failed"
 
 class NotFound(PermanentError):
+    key = "not_found"
     default_explanation = (
         "The record or resource does not exist in the CRM (it may have been deleted).")
 
 
 class PreconditionFailed(PermanentError):
+    key = "precondition_failed"
     default_explanation = "The record changed in the CRM or already exists (precondition failed)."
 
 
 class DuplicateRecord(PermanentError):
+    key = "duplicate"
     default_explanation = "The CRM refused the record because a duplicate already exists."
 
 
 class PrivilegeError(PermanentError):
+    key = "privilege"
     default_explanation = (
         "The CRM user lacks a privilege for this operation. Give the connector's user the "
         "security role described in the CRM solution documentation."
@@ -118,10 +144,12 @@ class PrivilegeError(PermanentError):
 
 
 class AuthenticationFailed(PermanentError):
+    key = "auth_failed"
     default_explanation = "The CRM rejected the credentials. Check the connection settings."
 
 
 class CertificateError(PermanentError):
+    key = "certificate"
     default_explanation = (
         "The CRM's certificate is not trusted. Add its CA to the connection's CA bundle."
     )
@@ -153,14 +181,12 @@ class DestinationRefused(PermanentError):
             where = host if self.address == host else f"{host} ({self.address})"
             explanation = (f"The connector does not connect to {where}: a {code.replace('_', '-')} "
                            "address, which only the operator can allow.")
-        super().__init__(explanation, code=code, request=request)
-
-    @property
-    def params(self) -> dict[str, str]:
-        return {"host": self.host, "address": self.address}
+        super().__init__(explanation, code=code, request=request, key="destination_refused",
+                         params={"host": self.host, "address": self.address})
 
 
 class RedirectNotFollowed(PermanentError):
+    key = "redirect"
     default_explanation = (
         "The CRM answered with a redirect; the connector does not follow redirects (they "
         "could lead it to another address). Check that the URL is the organisation's own "
@@ -168,20 +194,24 @@ class RedirectNotFollowed(PermanentError):
 
 
 class BadRequest(PermanentError):
+    key = "bad_request"
     default_explanation = "The CRM rejected the request as invalid."
 
 
 class ServerError(PermanentError):
+    key = "server_error"
     default_explanation = "The CRM reported an internal error for this request."
 
 
 class UnsupportedVersion(PermanentError):
+    key = "unsupported_version"
     default_explanation = (
         "CRM 2013 and 2015 have no Web API; the connector needs Dynamics CRM 2016 (8.x) or later."
     )
 
 
 class ChangeTrackingNotEnabled(PermanentError):
+    key = "change_tracking_off"
     default_explanation = (
         "Change tracking is not enabled for this table in the CRM; the connector falls back to "
         "comparing modification times (deletions are then found by the periodic reconcile)."
@@ -189,6 +219,7 @@ class ChangeTrackingNotEnabled(PermanentError):
 
 
 class ChangeTrackingExpired(PermanentError):
+    key = "change_tracking_expired"
     default_explanation = (
         "The saved change-tracking position is older than the CRM keeps changes (7 days by "
         "default) or no longer valid; the connector reads the whole table again (full resync)."
@@ -196,6 +227,7 @@ class ChangeTrackingExpired(PermanentError):
 
 
 class RetriesExhausted(PermanentError):
+    key = "retries_exhausted"
     default_explanation = "The CRM kept failing after several retries; the operation was given up."
 
     def __init__(self, explanation: str | None = None, *, attempts: int = 0,
@@ -216,10 +248,12 @@ class RetriesExhausted(PermanentError):
 class NotExecuted(DynamicsError):
     """A $batch operation that did not take effect because another one failed."""
 
+    key = "not_executed"
     default_explanation = "Not executed because an earlier operation in the same batch failed."
 
 
 class RolledBack(NotExecuted):
+    key = "rolled_back"
     default_explanation = (
         "Rolled back because another operation in the same change set failed.")
 
@@ -289,24 +323,27 @@ def error_from_response(
     if status == 503:
         return ServiceUnavailable(retry_after=parse_retry_after(retry_after), **kw)
     if status in (502, 504):
-        return ServiceUnavailable("The CRM's gateway did not get an answer in time.", **kw)
+        return ServiceUnavailable("The CRM's gateway did not get an answer in time.",
+                                  key="gateway_timeout", **kw)
     if status == 401:
         return AuthenticationFailed(
             "The CRM did not accept the sign-in (HTTP 401). Check the user name and password, "
             "or the app registration's client id and secret and its application user in the CRM.",
-            **kw)
+            key="sign_in_rejected", **kw)
     if status == 403 and code_l == CODE_NOT_ORG_MEMBER:
         return PrivilegeError(
             "The sign-in worked, but this user or app is not a member of the CRM organisation. "
             "Online: create an application user with the app's client id and give it the "
-            "connector's security role; on-premise: add the user to the organisation.", **kw)
+            "connector's security role; on-premise: add the user to the organisation.",
+            key="not_org_member", **kw)
     if status == 403:
         return PrivilegeError(**kw)
     if status == 404:
         return NotFound(**kw)
     if status == 412:
         if code_l == CODE_CONCURRENCY_MISMATCH:
-            return PreconditionFailed("The record was changed in the CRM in the meantime.", **kw)
+            return PreconditionFailed("The record was changed in the CRM in the meantime.",
+                                      key="record_changed", **kw)
         return PreconditionFailed(**kw)
     if 400 <= status < 500:
         return BadRequest(**kw)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from dynamics.errors import DuplicateRecord, DynamicsError, PreconditionFailed
+from dynamics.errors import DuplicateRecord, PreconditionFailed, UnexpectedAnswer
 from dynamics.odata import chunk_in_values, id_from_entity_url, in_filter, record_path
 from dynamics.transport import Transport, build_query, entity_set_of, parse_json
 
@@ -31,7 +31,7 @@ def _options(select: Sequence[str] | None = None, filter: str | None = None,
 
 def _expect_dict(data: Any, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise DynamicsError("The CRM sent an answer of an unexpected shape.", request=what)
+        raise UnexpectedAnswer("The CRM sent an answer of an unexpected shape.", request=what)
     return data
 
 
@@ -76,8 +76,8 @@ class RecordsApi:
                                      top=top, expand=expand, page_size=page_size):
             rows = page.get("value")
             if not isinstance(rows, list):
-                raise DynamicsError("The CRM sent a collection without 'value'.",
-                                    request=f"GET {entity_set}")
+                raise UnexpectedAnswer("The CRM sent a collection without 'value'.",
+                                    request=f"GET {entity_set}", key="collection_without_value")
             yield from rows
 
     def lookup_in(self, entity_set: str, attribute: str, values: Iterable[str],
@@ -123,8 +123,8 @@ class RecordsApi:
             new_id = next((str(v) for k, v in (body or {}).items()
                            if k.endswith("id") and isinstance(v, str) and len(v) == 36), None)
         if new_id is None:
-            raise DynamicsError("The CRM created a record but did not say its id.",
-                                request=f"POST {entity_set}")
+            raise UnexpectedAnswer("The CRM created a record but did not say its id.",
+                                request=f"POST {entity_set}", key="no_record_id")
         return new_id
 
     def update(self, entity_set: str, id: str, data: dict[str, Any],

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dynamics.errors import DynamicsError
+from dynamics.errors import UnexpectedAnswer
 from dynamics.odata import record_path
 from dynamics.records import RecordsApi
 
@@ -43,8 +43,8 @@ class SecurityApi(RecordsApi):
             return WhoAmI(str(data["UserId"]).lower(), str(data["BusinessUnitId"]).lower(),
                           str(data["OrganizationId"]).lower())
         except (KeyError, TypeError):
-            raise DynamicsError("The CRM's WhoAmI answer is incomplete.",
-                                request="GET WhoAmI") from None
+            raise UnexpectedAnswer("The CRM's WhoAmI answer is incomplete.",
+                                request="GET WhoAmI", key="whoami_incomplete") from None
 
     def user_privileges(self, user_id: str) -> list[Privilege]:
         user = record_path("systemusers", user_id)

@@ -32,6 +32,7 @@ from dynamics.errors import (
     RetriesExhausted,
     Throttled,
     TransientError,
+    UnexpectedAnswer,
     error_from_response,
 )
 from dynamics.guarded_http import GuardedSession
@@ -230,5 +231,5 @@ def parse_json(resp: requests.Response, what: str) -> Any:
     try:
         return resp.json()
     except ValueError:
-        raise DynamicsError("The CRM sent an answer that is not JSON.",
-                            status=resp.status_code, request=what) from None
+        raise UnexpectedAnswer("The CRM sent an answer that is not JSON.",
+                            status=resp.status_code, request=what, key="not_json") from None

@@ -150,7 +150,7 @@ class Emulator:
             return Response.json({"error": "not_found"}, 404, odata=False)
         org = self.orgs.get(head.lower())
         if org is None:
-            return Response.text("Not found", 404)
+            return self.tokens.unknown_org_challenge(req)
         return self._org_request(req, org, parts[2:])
 
     def _org_request(self, req: Request, org: Org, parts: list[str]) -> Response:

@@ -142,6 +142,17 @@ class TokenService:
         return resp
 
     @staticmethod
+    def unknown_org_challenge(req: Request) -> Response:
+        """An organisation name nobody created: the front end still asks for a token (it
+        cannot tell whose organisation it would be, so the authority is the multi-tenant
+        one); the token service then answers AADSTS500011 for its resource
+        (docs/dataverse-webapi.md §Sign-in)."""
+        resp = Response(status=401)
+        resp.headers.set("WWW-Authenticate",
+                         f"Bearer authorization_uri={req.origin}/common/oauth2/authorize")
+        return resp
+
+    @staticmethod
     def _aad_error(status: int, error: str, code: int, text: str) -> Response:
         now = datetime.now(UTC)
         trace, corr = str(uuid.uuid4()), str(uuid.uuid4())

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from dynamics import AttributeInfo, DataverseClient
 from dynamics.errors import NotFound, PrivilegeError
 from fieldmapping.catalogue import (
@@ -22,7 +20,9 @@ from fieldmapping.catalogue import (
     Label,
     load_catalogue,
 )
+from mailworx_crm.crm_errors import describe
 from mailworx_crm.entity_types import EntityType
+from mailworx_crm.texts import deferred as _
 from orgsettings.connection import client_for
 from syncjobs.models import JobLogLine
 from syncjobs.runner import JobContext
@@ -81,7 +81,7 @@ def pull_catalogue(client: DataverseClient, ctx: JobContext,
             if main:
                 raise
             ctx.log(_("The attributes of %(entity)s (a lookup target) could not be read and "
-                      "are skipped: %(reason)s") % {"entity": name, "reason": exc.explanation},
+                      "are skipped: %(reason)s") % {"entity": name, "reason": describe(exc)},
                     JobLogLine.Level.WARNING)
             attributes = None
             if unread is not None:

@@ -192,6 +192,9 @@ LANGUAGES = [("en", _("English")), ("de", _("German"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Vienna")
 USE_I18N = True
+# Dates per language (mailworx_crm/formats/<lang>/formats.py): "5. Dezember 2026, 14:21",
+# "5 Dec 2026, 14:21".
+FORMAT_MODULE_PATH = ["mailworx_crm.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"

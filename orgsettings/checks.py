@@ -12,6 +12,15 @@ connect to, nothing listening, a timeout, a failed TLS handshake, an unknown nam
 server that answers but is no CRM — gets one and the same sentence, so the answers do
 not tell what listens at an address. Only an answer that is a Dataverse Web API's (or an
 OAuth error from a sign-in service) is reported in detail.
+
+A step is ✔ only when it truly passed: a server that answers with a sign-in challenge
+"answers", but when the sign-in service then says it knows no organisation at that
+address, "The CRM answers" turns ✖ with that cause. The probe's challenge also tells an
+Online CRM (an Entra ID token) from an on-premise one (Windows sign-in), so choosing the
+wrong deployment is named before any credentials are sent.
+
+Messages are stored texts (mailworx_crm/texts.py): the result holds msgids and
+parameters, and the page translates them for whoever reads it (C16).
 """
 
 from __future__ import annotations
@@ -22,7 +31,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from dynamics import DataverseClient
@@ -39,6 +47,8 @@ from dynamics.errors import (
     Throttled,
     UnsupportedVersion,
 )
+from mailworx_crm.crm_errors import describe
+from mailworx_crm.texts import StoredText, render, stored_plural, stored_text
 from orgsettings import solution
 from orgsettings.connection import client_for
 from orgsettings.destinations import SETTING
@@ -67,8 +77,8 @@ class StepResult:
     key: str
     title: str
     status: str = "pending"
-    message: str = ""
-    hint: str = ""
+    message: StoredText | str = ""
+    hint: StoredText | str = ""
 
 
 class _Check:
@@ -77,11 +87,13 @@ class _Check:
         self.client = client
         self.steps = {key: StepResult(key, title) for key, title in STEPS}
         self.user_id = ""
+        self.connection = client.transport.connection
 
     def publish(self) -> None:
         self.ctx.set_result(steps=[asdict(s) for s in self.steps.values()])
 
-    def set(self, key: str, status: str, message: str, hint: str = "") -> None:
+    def set(self, key: str, status: str, message: StoredText | str,
+            hint: StoredText | str = "") -> None:
         step = self.steps[key]
         step.status, step.message, step.hint = status, message, hint
         done = sum(s.status != "pending" for s in self.steps.values())
@@ -93,7 +105,8 @@ class _Check:
         for step in self.steps.values():
             if step.status == "pending":
                 step.status = SKIPPED
-                step.message = _("Not checked: needs “%(step)s”.") % {"step": _(title)}
+                step.message = stored_text("Not checked: needs “%(step)s”.",
+                                           step=stored_text(title))
         self.publish()
 
     def run(self) -> bool:
@@ -101,7 +114,8 @@ class _Check:
             ("reach", self.reach), ("auth", self.auth), ("version", self.version)]
         for key, fundamental in fundamentals:
             if not fundamental():
-                self.skip_rest(key)
+                failed = next((k for k, s in self.steps.items() if s.status == FAILED), key)
+                self.skip_rest(failed)
                 return False
         needs: list[Callable[[], None]] = [
             self.schema, self.privileges, self.roles, self.change_tracking, self.bulk]
@@ -110,13 +124,13 @@ class _Check:
                 step()
             except DynamicsError as exc:
                 current = next(s for s in self.steps.values() if s.status == "pending")
-                self.set(current.key, FAILED, exc.explanation)
+                self.set(current.key, FAILED, describe(exc))
         return all(s.status in (OK, WARNING) for s in self.steps.values())
 
     # -- fundamentals --------------------------------------------------------------------
 
     def reach(self) -> bool:
-        url = self.client.transport.connection.api_url
+        url = self.connection.api_url
         https = urlsplit(url).scheme == "https"
         try:
             probe = self.client.probe()
@@ -126,20 +140,25 @@ class _Check:
             self.set("reach", FAILED, *no_crm_answer())
             return False
         if not probe.certificate_trusted:
-            self.set("reach", OK, _("The CRM answered the TLS handshake."))
-            self.set("tls", FAILED, _(
+            self.set("reach", OK, stored_text("The CRM answered the TLS handshake."))
+            self.set("tls", FAILED, stored_text(
                 "The CRM's certificate is not trusted. Add its CA to the connection's CA "
-                "bundle."), _(
+                "bundle."), stored_text(
                 "If the CRM uses a certificate of your own CA, paste that CA's certificate "
                 "(PEM) into “CA certificates” in the organisation settings."))
             return False
-        self.set("reach", OK, _("The Web API answered (HTTP %(status)s).") % {
-            "status": probe.status})
+        mismatch = deployment_mismatch(self.connection.deployment, probe.challenges)
+        if mismatch is not None:
+            self.set("reach", FAILED, *mismatch)
+            return False
+        self.set("reach", OK, stored_text("The Web API answered (HTTP %(status)s).",
+                                          status=probe.status))
         if https:
-            self.set("tls", OK, _("The certificate is valid and trusted."))
+            self.set("tls", OK, stored_text("The certificate is valid and trusted."))
         else:
-            self.set("tls", WARNING, _("The connection uses plain HTTP: nothing is encrypted."),
-                     _("Use https:// for a CRM reachable outside a protected network."))
+            self.set("tls", WARNING, stored_text(
+                "The connection uses plain HTTP: nothing is encrypted."), stored_text(
+                "Use https:// for a CRM reachable outside a protected network."))
         return True
 
     def auth(self) -> bool:
@@ -148,90 +167,115 @@ class _Check:
         except DynamicsError as exc:
             nobody = _nobody_answered(exc)
             if nobody is not None:
-                self.set("auth", FAILED, *(no_sign_in_service() if nobody == "sign-in"
-                                           else no_crm_answer()))
+                self.set("auth", FAILED, *(no_sign_in_service(self.connection.authority)
+                                           if nobody == "sign-in" else no_crm_answer()))
+                return False
+            if isinstance(exc, AuthenticationFailed) and exc.key == "unknown_resource":
+                # The server answered a challenge, but there is no organisation behind it:
+                # "The CRM answers" did not truly pass.
+                self.set("reach", FAILED, *organisation_not_found(self.connection.api_url))
                 return False
             if isinstance(exc, AuthenticationFailed):
-                self.set("auth", FAILED, exc.explanation)
+                self.set("auth", FAILED, describe(exc))
                 return False
             if isinstance(exc, PrivilegeError):
-                self.set("auth", OK, _("The sign-in service issued a token."))
-                self.set("whoami", FAILED, exc.explanation, _(
+                self.set("auth", OK, stored_text("The sign-in service issued a token."))
+                self.set("whoami", FAILED, describe(exc), stored_text(
                     "Create an application user for the app registration in the CRM and give "
                     "it the “mailworx User” or “mailworx Administrator” role."))
                 return False
             if isinstance(exc, UnsupportedVersion):
-                self.set("auth", OK, _("The server accepted the credentials."))
-                self.set("whoami", FAILED, exc.explanation)
-                self.set("version", FAILED, exc.explanation)
+                self.set("auth", OK, stored_text("The server accepted the credentials."))
+                self.set("whoami", FAILED, describe(exc))
+                self.set("version", FAILED, describe(exc))
                 return False
             if isinstance(exc, NotFound):
-                self.set("auth", OK, _("The server accepted the credentials."))
-                message = _("The CRM has no Web API at this address. CRM 2013 and 2015 have "
-                            "no Web API; the connector needs Dynamics CRM 2016 (8.x) or later.")
+                self.set("auth", OK, stored_text("The server accepted the credentials."))
+                message = stored_text(
+                    "The CRM has no Web API at this address. CRM 2013 and 2015 have no Web "
+                    "API; the connector needs Dynamics CRM 2016 (8.x) or later.")
                 self.set("whoami", FAILED, message)
                 self.set("version", FAILED, message)
                 return False
             if isinstance(exc, RetriesExhausted):
-                self.set("auth", FAILED, exc.explanation)
+                self.set("auth", FAILED, describe(exc))
                 return False
             raise
         self.user_id = who.user_id
-        self.set("auth", OK, _("Signed in."))
-        self.set("whoami", OK, _("User %(user)s in business unit %(bu)s.") % {
-            "user": who.user_id, "bu": who.business_unit_id})
+        self.set("auth", OK, stored_text("Signed in."))
+        user, unit = self._names(who.user_id, who.business_unit_id)
+        self.set("whoami", OK, stored_text("User “%(user)s” in business unit “%(bu)s”.",
+                                           user=user, bu=unit))
         return True
+
+    def _names(self, user_id: str, unit_id: str) -> tuple[str, str]:
+        """The connector user's and its business unit's names (an admin knows them, not
+        their ids); the id when the name cannot be read."""
+        def name(entity_set: str, key: str, column: str, record_id: str) -> str:
+            try:
+                row = next(iter(self.client.query(entity_set, select=[column],
+                                                  filter=f"{key} eq {record_id}", top=1)), None)
+            except DynamicsError:
+                return record_id
+            return str(row.get(column) or record_id) if row else record_id
+        return (name("systemusers", "systemuserid", "fullname", user_id),
+                name("businessunits", "businessunitid", "name", unit_id))
 
     def version(self) -> bool:
         try:
             caps = self.client.capabilities
         except UnsupportedVersion as exc:
-            self.set("version", FAILED, exc.explanation)
+            self.set("version", FAILED, describe(exc))
             return False
-        self.set("version", OK, _("Version %(version)s.") % {"version": caps.version})
+        self.set("version", OK, stored_text("Version %(version)s.", version=caps.version))
         return True
 
     # -- what the connector needs --------------------------------------------------------
 
     def schema(self) -> None:
-        missing: list[str] = []
+        missing: list[StoredText | str] = []
         for entity, needed in solution.REQUIRED_ATTRIBUTES.items():
             try:
                 attributes = {a.logical_name: a for a in self.client.entity_attributes(entity)}
             except NotFound:
-                missing.append(_("table %(entity)s") % {"entity": entity})
+                missing.append(stored_text("table %(entity)s", entity=entity))
                 continue
             missing += [f"{entity}.{name}" for name in needed if name not in attributes]
             channel = attributes.get("channeltypecode")
             if entity == "campaignactivity" and channel is not None and not any(
                     o.value == solution.MAILWORX_CHANNEL for o in channel.options):
-                missing.append(_("the “mailworx campaign” channel of campaign activities"))
+                missing.append(stored_text(
+                    "the “mailworx campaign” channel of campaign activities"))
         if missing:
-            self.set("schema", FAILED, _("Missing: %(list)s.") % {"list": ", ".join(missing)},
-                     _("Import the mailworx managed solution into the CRM (see the "
-                       "installation guide), then check again."))
+            self.set("schema", FAILED, stored_text("Missing: %(list)s.", list=missing),
+                     stored_text("Import the mailworx managed solution into the CRM (see the "
+                                 "installation guide), then check again."))
         else:
-            self.set("schema", OK, _("All tables and columns of the mailworx solution exist."))
+            self.set("schema", OK, stored_text(
+                "All tables and columns of the mailworx solution exist."))
 
     def privileges(self) -> None:
-        hint = _("Assign the “mailworx User” or “mailworx Administrator” role to the "
-                 "connector's user in the CRM.")
+        hint = stored_text("Assign the “mailworx User” or “mailworx Administrator” role to "
+                           "the connector's user in the CRM.")
         try:
             held = {p.name for p in self.client.user_privileges(self.user_id)}
         except PrivilegeError:
-            self.set("privileges", FAILED, _(
+            self.set("privileges", FAILED, stored_text(
                 "The connector's user may not even read its own privileges (it lacks "
                 "prvReadUser), so it certainly lacks the ones the sync needs."), hint)
             return
         missing = [p for p in solution.REQUIRED_PRIVILEGES if p not in held]
         if missing:
-            self.set("privileges", FAILED,
-                     _("The connector's user lacks %(n)s privileges: %(list)s.") % {
-                         "n": len(missing), "list": ", ".join(missing[:12])
-                         + (" …" if len(missing) > 12 else "")}, hint)
+            shown = ", ".join(missing[:12]) + (" …" if len(missing) > 12 else "")
+            self.set("privileges", FAILED, stored_plural(
+                "The connector's user lacks %(n)s privilege: %(list)s.",
+                "The connector's user lacks %(n)s privileges: %(list)s.",
+                len(missing), list=shown), hint)
         else:
-            self.set("privileges", OK, _("All %(n)s required privileges are granted.") % {
-                "n": len(solution.REQUIRED_PRIVILEGES)})
+            self.set("privileges", OK, stored_plural(
+                "The %(n)s required privilege is granted.",
+                "All %(n)s required privileges are granted.",
+                len(solution.REQUIRED_PRIVILEGES)))
 
     def roles(self) -> None:
         existing = {str(r.get("name")) for r in self.client.query(
@@ -241,54 +285,96 @@ class _Check:
         absent = [name for name in solution.ROLES if name not in existing]
         mine = [name for name in solution.ROLES if name in assigned]
         if absent:
-            self.set("roles", FAILED, _("Role(s) not found in the CRM: %(list)s.") % {
-                "list": ", ".join(absent)},
-                _("Import the mailworx managed solution; it ships both roles."))
+            self.set("roles", FAILED, stored_text(
+                "Role(s) not found in the CRM: %(list)s.", list=", ".join(absent)),
+                stored_text("Import the mailworx managed solution; it ships both roles."))
         elif not mine:
-            self.set("roles", WARNING, _("Both roles exist, but neither is assigned to the "
-                                         "connector's user."),
-                     _("Assign “mailworx User” (or “mailworx Administrator”) to that user."))
+            self.set("roles", WARNING, stored_text(
+                "Both roles exist, but neither is assigned to the connector's user."),
+                stored_text(
+                    "Assign “mailworx User” (or “mailworx Administrator”) to that user."))
         else:
-            self.set("roles", OK, _("Both roles exist; the connector's user has %(list)s.")
-                     % {"list": ", ".join(mine)})
+            self.set("roles", OK, stored_text(
+                "Both roles exist; the connector's user has %(list)s.", list=", ".join(mine)))
 
     def change_tracking(self) -> None:
         off = [t for t in solution.TRACKED_TABLES if not self.client.change_tracking_enabled(t)]
         if off:
-            self.set("change_tracking", WARNING, _(
+            self.set("change_tracking", WARNING, stored_text(
                 "Not enabled for %(list)s: syncs read changes by modification date instead, "
-                "and deletions there are found by the periodic reconcile run.") % {
-                "list": ", ".join(off)},
-                _("Enable change tracking on these tables in the CRM for faster, complete "
-                  "incremental syncs."))
+                "and deletions there are found by the periodic reconcile run.",
+                list=", ".join(off)), stored_text(
+                "Enable change tracking on these tables in the CRM for faster, complete "
+                "incremental syncs."))
         else:
-            self.set("change_tracking", OK, _("Enabled for every table the sync reads."))
+            self.set("change_tracking", OK, stored_text(
+                "Enabled for every table the sync reads."))
 
     def bulk(self) -> None:
         supported = [t for t in solution.BULK_TABLES if self.client.supports_bulk(t)]
         if supported:
-            self.set("bulk", OK, _("Bulk messages (CreateMultiple/UpdateMultiple) for %(list)s.")
-                     % {"list": ", ".join(supported)})
+            self.set("bulk", OK, stored_text(
+                "Bulk messages (CreateMultiple/UpdateMultiple) for %(list)s.",
+                list=", ".join(supported)))
         else:
-            self.set("bulk", OK, _("No bulk messages on this CRM: writes are grouped in "
-                                   "$batch requests instead."))
+            self.set("bulk", OK, stored_text(
+                "No bulk messages on this CRM: writes are grouped in $batch requests "
+                "instead."))
 
 
-def no_crm_answer() -> tuple[str, str]:
+Explained = tuple[StoredText, StoredText]
+
+
+def no_crm_answer() -> Explained:
     """The one answer for every way no CRM answers at the CRM URL (see the docstring)."""
-    return (_("No Dynamics 365 / CRM Web API answered at this address."), _(
+    return (stored_text("No Dynamics 365 / CRM Web API answered at this address."), stored_text(
         "Check the CRM URL, and that the CRM accepts connections from the mailworx servers "
         "(firewall, proxy). mailworx connects only to public addresses and to networks the "
-        "operator of this installation allows (%(setting)s).") % {"setting": SETTING})
+        "operator of this installation allows (%(setting)s).", setting=SETTING))
 
 
-def no_sign_in_service() -> tuple[str, str]:
-    """The one answer for every way no sign-in service answers at the authority URL."""
-    return (_("No sign-in service answered at the sign-in authority."), _(
+def no_sign_in_service(authority: str) -> Explained:
+    """The one answer for every way no sign-in service answers at the authority URL; it
+    names the authority's host, which the admin typed (or left at Microsoft's)."""
+    host = urlsplit(authority).hostname or authority
+    return (stored_text("No sign-in service answered at %(host)s.", host=host), stored_text(
         "Check the sign-in authority URL (Microsoft's is https://login.microsoftonline.com) "
         "and the directory (tenant) id. mailworx connects only to public addresses and to "
-        "networks the operator of this installation allows (%(setting)s).") % {
-        "setting": SETTING})
+        "networks the operator of this installation allows (%(setting)s).", setting=SETTING))
+
+
+def organisation_not_found(api_url: str) -> Explained:
+    """A server answers at the URL, but the sign-in service knows no organisation there
+    (AADSTS500011, docs/dataverse-webapi.md §Sign-in)."""
+    parts = urlsplit(api_url)
+    base = f"{parts.scheme}://{parts.netloc}{parts.path.split('/api/data/')[0]}"
+    return (stored_text(
+        "The organisation %(url)s was not found: the sign-in service knows no CRM "
+        "organisation at this address.", url=base), stored_text(
+        "Check the organisation name in the CRM URL (Online: https://<organisation>."
+        "crm4.dynamics.com) and that the directory (tenant) id is the one of the "
+        "organisation's Microsoft 365 tenant."))
+
+
+def deployment_mismatch(deployment: str, challenges: frozenset[str]) -> Explained | None:
+    """Online chosen for a CRM that asks for Windows sign-in, or on-premise chosen for one
+    that asks only for a token: named before any credentials are sent. An answer without
+    a challenge (a service document) tells nothing, so it passes."""
+    if not challenges:
+        return None
+    windows = bool(challenges & {"ntlm", "negotiate"})
+    if deployment == "online" and "bearer" not in challenges and windows:
+        return (stored_text(
+            "This CRM asks for Windows sign-in (NTLM): it is an on-premise CRM, but "
+            "“Online” is chosen."), stored_text(
+            "Choose “On-premise” as the deployment and enter a CRM user's name and password."))
+    if deployment == "on_premise" and not windows:
+        return (stored_text(
+            "This CRM asks for a Microsoft Entra ID token, not for Windows sign-in: it is "
+            "Dynamics 365 Online, but “On-premise” is chosen."), stored_text(
+            "Choose “Online” as the deployment and enter the app registration's directory "
+            "(tenant) id, client id and client secret."))
+    return None
 
 
 def _nobody_answered(exc: DynamicsError) -> str | None:
@@ -312,7 +398,8 @@ def run_integration_check(ctx: JobContext) -> dict[str, Any]:
         check.publish()
         passed = check.run()
     _record_outcome(ctx, passed)
-    ctx.log(_("Integration check passed.") if passed else _("Integration check failed."))
+    ctx.log(stored_text("Integration check passed.") if passed
+            else stored_text("Integration check failed."))
     if not passed:
         failed = [s for s in check.steps.values() if s.status == FAILED]
         raise CheckFailed(failed[0] if failed else None)
@@ -325,13 +412,17 @@ def _record_outcome(ctx: JobContext, passed: bool) -> None:
 
 
 class CheckFailed(Exception):
-    """Marks the run failed; the explanation names the first failing step."""
+    """Marks the run failed; the explanation (a stored text) names the first failing step."""
 
     def __init__(self, step: StepResult | None) -> None:
         super().__init__(step.key if step else "check")
+        self.explanation: StoredText
         if step is None:
-            self.explanation = _("The integration check failed.")
+            self.explanation = stored_text("The integration check failed.")
         else:
-            self.explanation = _("The integration check failed at “%(step)s”: %(message)s") % {
-                "step": _(step.title), "message": step.message}
+            self.explanation = stored_text(
+                "The integration check failed at “%(step)s”: %(message)s",
+                step=stored_text(step.title), message=step.message)
 
+    def __str__(self) -> str:
+        return render(self.explanation)

@@ -11,7 +11,8 @@ Decisions: only one path segment is accepted (a longer path is almost always a p
 copied from the browser, e.g. ``/contoso/main.aspx``); a host needs at least three labels
 to carry the organisation as subdomain (``crm.local`` is not ``crm`` of ``local``); a
 Dynamics Online host (``*.crm.dynamics.com``, ``*.crmN.dynamics.com``) always takes the
-subdomain, must use https and has no path.
+subdomain, must use https and has no path; a region's own host (``crm4.dynamics.com``)
+names no organisation at all and is refused rather than read as organisation "crm4".
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ API_VERSIONS: dict[str, str] = {
 }
 
 _ONLINE_HOST = re.compile(r"^(?P<org>[a-z0-9][a-z0-9-]*)\.crm\d*\.dynamics\.com$")
+_REGION_HOST = re.compile(r"^crm\d*\.dynamics\.com$")
 _ORG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 EXAMPLES = _(
     "Give the organisation URL, with the organisation name either as subdomain "
     "(https://contoso.crm4.dynamics.com) or as the last path segment "
-    "(http://crmserver/contoso, https://127.0.0.1:8765/contoso)."
+    "(https://crm.contoso.com/contoso)."
 )
 
 
@@ -117,6 +119,10 @@ def parse_crm_url(url: str, deployment: str = Deployment.ONLINE) -> CrmEndpoint:
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"
+    if _REGION_HOST.match(host):
+        raise _invalid(str(_(
+            "%(host)s is the address of a Dynamics 365 region, not of an organisation: put "
+            "the organisation name in front of it.") % {"host": host}), "no_org")
     online = _ONLINE_HOST.match(host)
     if online:
         if segments:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +21,17 @@ from orgsettings.models import DEFAULT_AUTHORITY, Deployment, OrgSettings, React
 from tenants.models import Tenant
 
 DOMAIN_USER = re.compile(r"^[^\\/\s@]+\\[^\\/\s@]+$")
+# A directory named by its domain (contoso.onmicrosoft.com, contoso.de) instead of its id.
+DIRECTORY_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}$", re.I)
+
+
+def is_guid(value: str) -> bool:
+    """Entra ids are written as 8-4-4-4-12 hex digits; other spellings uuid accepts
+    (braces, no hyphens, urn:) are not what the portal shows, so they are refused."""
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
 SECRET_FIELDS = ("client_secret", "onprem_password")
 SECRET_SET_HELP = _("Set — leave blank to keep, type to replace.")
 
@@ -121,7 +133,8 @@ class OrgSettingsForm(forms.ModelForm):
         help_texts = {
             "crm_url": _("The organisation URL, with the organisation name as subdomain "
                          "(https://contoso.crm4.dynamics.com) or as last path segment "
-                         "(http://crmserver/contoso). The Web API URL is derived from it."),
+                         "(https://crm.contoso.com/contoso). The Web API URL is derived "
+                         "from it."),
             "directory_tenant_id": _("Microsoft Entra ID directory (tenant) id, a GUID or "
                                      "a domain such as contoso.onmicrosoft.com."),
             "client_id": _("The application (client) id of the app registration, a GUID."),
@@ -201,6 +214,24 @@ class OrgSettingsForm(forms.ModelForm):
         if value and not DOMAIN_USER.match(value):
             raise ValidationError(
                 _("Write the domain user as DOMAIN\\user, e.g. CONTOSO\\crm-sync."))
+        return value
+
+    def clean_client_id(self) -> str:
+        value: str = (self.cleaned_data.get("client_id") or "").strip()
+        if value and not is_guid(value):
+            raise ValidationError(_(
+                "The application (client) id is a GUID such as "
+                "6b1f3c5d-7e9a-4b2c-8d0e-1f3a5c7e9b20; copy it from the app registration's "
+                "overview."), code="guid")
+        return value
+
+    def clean_directory_tenant_id(self) -> str:
+        value: str = (self.cleaned_data.get("directory_tenant_id") or "").strip()
+        if value and not (is_guid(value) or DIRECTORY_DOMAIN.match(value)):
+            raise ValidationError(_(
+                "The directory (tenant) id is a GUID such as "
+                "2f5c7a9e-1b3d-4e6f-8a0c-2e4f6a8b0c1d, or the directory's domain such as "
+                "contoso.onmicrosoft.com."), code="guid")
         return value
 
     def clean_crm_url(self) -> str:

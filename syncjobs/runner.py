@@ -26,8 +26,9 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
-from django.utils.translation import gettext as _
 
+from mailworx_crm.crm_errors import describe, is_crm_error
+from mailworx_crm.texts import StoredText, as_column, is_stored, join, render, stored_text
 from syncjobs.job_bodies import BODIES
 from syncjobs.models import JobLogLine, JobRun, JobStatus, Trigger
 from syncjobs.models.jobs import lease_seconds
@@ -131,8 +132,12 @@ class JobContext:
         return JobRun.objects.filter(pk=self.run_id, status=JobStatus.RUNNING,
                                      attempts=self.attempt)
 
-    def log(self, message: str, level: str = JobLogLine.Level.INFO, **data: Any) -> None:
-        JobLogLine.objects.create(run_id=self.run_id, level=level, message=message, data=data)
+    def log(self, message: StoredText | str, level: str = JobLogLine.Level.INFO,
+            **data: Any) -> None:
+        """A log line; a stored text (mailworx_crm/texts.py) is read in the reader's
+        language, a plain string as it is."""
+        JobLogLine.objects.create(run_id=self.run_id, level=level,
+                                  message=as_column(message), data=data)
 
     def progress(self, done: int, total: int | None = None, label: str | None = None) -> None:
         fields: dict[str, Any] = {"progress_done": done, "counters": self.counters}
@@ -179,13 +184,18 @@ def resolve_body(kind: str) -> JobBody:
     return import_string(body) if isinstance(body, str) else body
 
 
-def explain(exc: BaseException) -> str:
-    """An admin-readable reason; stack traces go to the worker log only (N3)."""
-    explanation = getattr(exc, "explanation", None)
+def explain(exc: BaseException) -> StoredText | str:
+    """An admin-readable reason, translated when read; stack traces go to the worker log
+    only (N3). A CRM error is worded here (its package knows no translations)."""
+    if is_crm_error(exc):
+        return describe(exc)  # type: ignore[arg-type]
+    explanation: Any = getattr(exc, "explanation", None)
+    if is_stored(explanation):
+        return dict(explanation)
     if isinstance(explanation, str) and explanation:
         return explanation
-    return _("Unexpected error (%(kind)s). The details are in the worker log.") % {
-        "kind": type(exc).__name__}
+    return stored_text("Unexpected error (%(kind)s). The details are in the worker log.",
+                       kind=type(exc).__name__)
 
 
 def execute(run_id: int) -> str | None:
@@ -195,7 +205,8 @@ def execute(run_id: int) -> str | None:
         return None
     ctx = JobContext(run)
     if run.attempts > 1:
-        ctx.log(_("Resumed (attempt %(n)s).") % {"n": run.attempts}, JobLogLine.Level.WARNING)
+        ctx.log(stored_text("Resumed (attempt %(n)s).", n=run.attempts),
+                JobLogLine.Level.WARNING)
     status, error, result = JobStatus.SUCCEEDED, "", None
     # Texts a body writes (log lines, step results) are in the requester's UI language.
     with _heartbeat(ctx), translation.override(run.params.get("language") or None):
@@ -209,11 +220,13 @@ def execute(run_id: int) -> str | None:
             ctx.log(stopped_message(run_id), JobLogLine.Level.WARNING)
         except Exception as exc:
             if getattr(exc, "explanation", None):  # an explained failure needs no traceback
-                logger.warning("job %s (%s) failed: %s", run_id, run.kind, explain(exc))
+                with translation.override("en"):
+                    logger.warning("job %s (%s) failed: %s", run_id, run.kind,
+                                   render(explain(exc)))
             else:
                 logger.exception("job %s (%s) failed", run_id, run.kind)
-            status, error = JobStatus.FAILED, explain(exc)
-            ctx.log(error, JobLogLine.Level.ERROR)
+            status, error = JobStatus.FAILED, as_column(explain(exc))
+            ctx.log(explain(exc), JobLogLine.Level.ERROR)
     if result:
         ctx.result.update(result)
     ctx._mine().update(
@@ -223,19 +236,21 @@ def execute(run_id: int) -> str | None:
     return status
 
 
-def stopped_message(run_id: int) -> str:
+def stopped_message(run_id: int) -> StoredText:
     """Why and where a run stopped before its end: the step and how far it had got."""
     run = JobRun.objects.filter(pk=run_id).only(
         "cancel_requested", "progress_label", "progress_done", "progress_total").first()
     if run is None:
-        return str(_("Cancelled on request."))
-    why = _("Cancelled on request.") if run.cancel_requested else _("Stopped before the end.")
+        return stored_text("Cancelled on request.")
+    why = (stored_text("Cancelled on request.") if run.cancel_requested
+           else stored_text("Stopped before the end."))
     if not run.progress_label and not run.progress_done:
-        return str(why)
-    where = _("Where it stopped: %(label)s, %(done)s of %(total)s done.") % {
-        "label": run.progress_label or "—", "done": run.progress_done,
-        "total": run.progress_total}
-    return f"{why} {where}"
+        return why
+    label = run.progress_label or "—"  # often a msgid (a step's title): translated too
+    where = stored_text("Where it stopped: %(label)s, %(done)s of %(total)s done.",
+                        label=stored_text(label),
+                        done=run.progress_done, total=run.progress_total)
+    return join(why, where)
 
 
 @contextmanager
@@ -286,14 +301,16 @@ def reap_expired(now: datetime | None = None) -> list[tuple[int, str]]:
                             dispatched_at=now):
                 JobLogLine.objects.create(
                     run=run, level=JobLogLine.Level.WARNING,
-                    message=_("The worker running this job stopped responding (lease expired "
-                              "at %(when)s); the job was queued again.") % {"when": when})
+                    message=as_column(stored_text(
+                        "The worker running this job stopped responding (lease expired at "
+                        "%(when)s); the job was queued again.", when=when)))
                 transaction.on_commit(partial(dispatch, run.pk))
                 acted.append((run.pk, "resumed"))
         else:
-            reason = _("The worker running this job stopped responding %(n)s times (last lease "
-                       "expired at %(when)s); the job was given up. Start it again; if it keeps "
-                       "failing, check the worker's log.") % {"n": run.attempts, "when": when}
+            reason = as_column(stored_text(
+                "The worker running this job stopped responding %(n)s times (last lease "
+                "expired at %(when)s); the job was given up. Start it again; if it keeps "
+                "failing, check the worker's log.", n=run.attempts, when=when))
             if stale.update(status=JobStatus.FAILED, error=reason, finished_at=now,
                             lease_expires_at=None):
                 JobLogLine.objects.create(run=run, level=JobLogLine.Level.ERROR, message=reason)
@@ -319,8 +336,8 @@ def _resend_lost(now: datetime) -> list[tuple[int, str]]:
                                  dispatched_at=dispatched_at).update(dispatched_at=now):
             JobLogLine.objects.create(
                 run_id=run_id, level=JobLogLine.Level.WARNING,
-                message=_("No worker had taken the queued job; it was sent to the workers "
-                          "again."))
+                message=as_column(stored_text(
+                    "No worker had taken the queued job; it was sent to the workers again.")))
             transaction.on_commit(partial(dispatch, run_id))
             acted.append((run_id, "redispatched"))
     return acted

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from audience.campaigns import create_campaign
@@ -24,6 +23,7 @@ from audience.groups import add_members, create_group_with_free_name
 from audience.models import Campaign, SubscriberGroup, SubscriberStatus
 from businessunits.models import BusinessUnit
 from mailworx_crm.entity_types import MEMBER_TYPE_CODES
+from mailworx_crm.texts import deferred as _
 from syncjobs.engine.adopt import adopt_records, list_member_pages
 from syncjobs.engine.context import Sync
 from syncjobs.engine.list_query import QueryRefused, query_member_pages

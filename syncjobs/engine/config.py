@@ -8,8 +8,8 @@ cursors and issues of one organisation to another: the save is refused
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 
+from mailworx_crm.texts import deferred as _
 from syncjobs.models import JobKind, JobRun, JobStatus
 from syncjobs.models.sync import RecordLink, SyncCursor, SyncIssue, SyncStatus
 from tenants.models import Tenant

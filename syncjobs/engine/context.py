@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from audience.groups import effective_business_unit
 from audience.models import GroupSyncSetting
 from businessunits.models import BusinessUnit
 from dynamics import DataverseClient
+from mailworx_crm.texts import deferred as _
 from orgsettings.models import OrgSettings
 from syncjobs.engine.fields import MappedField, load_mappings
 from syncjobs.models import JobLogLine, LinkOrigin

@@ -21,11 +21,12 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from audience.models import Subscriber, SubscriberValue
 from dynamics import DataverseClient
 from dynamics.simulate import SimulatedWrite
+from mailworx_crm.texts import StoredText, render
+from mailworx_crm.texts import deferred as _
 from orgsettings.transaction_guard import crm_calls_allowed
 from syncjobs.engine.context import Sync
 from syncjobs.models import JobLogLine
@@ -45,8 +46,9 @@ class _HeldBack(JobContext):
         self.__dict__.update(ctx.__dict__)
         self.lines: list[tuple[str, str, dict[str, Any]]] = []
 
-    def log(self, message: str, level: str = JobLogLine.Level.INFO, **data: Any) -> None:
-        self.lines.append((message, level, data))
+    def log(self, message: StoredText | str, level: str = JobLogLine.Level.INFO,
+            **data: Any) -> None:
+        self.lines.append((render(message), level, data))
 
     def progress(self, done: int, total: int | None = None, label: str | None = None) -> None:
         self.check_cancelled()

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from mailworx_crm.entity_types import is_qualified_lead
+from mailworx_crm.texts import deferred as _
 from syncjobs.engine.apply import SubValues, apply_many, subscriber_values
 from syncjobs.engine.context import Sync, parse_time
 from syncjobs.engine.entities import is_active, merged_master, names_subscriber, row_id

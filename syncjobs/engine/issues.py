@@ -20,6 +20,7 @@ from dynamics.errors import (
     PermanentError,
     RetriesExhausted,
 )
+from mailworx_crm.texts import StoredText, as_column
 from syncjobs.models.sync import IssueState, SyncIssue, SyncStatus
 from tenants.models import Tenant
 
@@ -36,11 +37,14 @@ def max_attempts() -> int:
     return int(getattr(settings, "SYNC_ISSUE_MAX_ATTEMPTS", 3))
 
 
-def record_issue(tenant: Tenant, *, step: str, reason: str, hint: str = "",
+def record_issue(tenant: Tenant, *, step: str, reason: StoredText | str,
+                 hint: StoredText | str = "",
                  run_id: int | None = None, subscriber_id: int | None = None,
                  entity_type: str = "", crm_id: str | uuid.UUID | None = None,
                  code: str = "") -> SyncIssue:
     crm_uuid = uuid.UUID(str(crm_id)) if crm_id else None
+    # Stored as msgid and parameters: each reader sees them in their language (C16).
+    reason, hint = as_column(reason), as_column(hint)
     same = SyncIssue.objects.filter(tenant=tenant, step=step, state__in=OPEN_STATES)
     same = (same.filter(subscriber_id=subscriber_id) if subscriber_id is not None
             else same.filter(subscriber__isnull=True, crm_id=crm_uuid))

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from dynamics import fetchxml
 from dynamics.errors import PermanentError
+from mailworx_crm.crm_errors import cause
 from mailworx_crm.entity_types import entity_set
+from mailworx_crm.texts import deferred as _
 from syncjobs.engine.adopt import member_columns
 from syncjobs.engine.context import Sync
 from syncjobs.engine.issues import refused_by_crm
@@ -47,7 +47,7 @@ def query_member_pages(sync: Sync, list_name: str, query: str, entity: str,
             raise
         raise QueryRefused(
             _("The CRM refused the query of the dynamic marketing list “%(list)s”: %(why)s")
-            % {"list": list_name, "why": exc.crm_message or exc.explanation},
+            % {"list": list_name, "why": exc.crm_message or cause(exc)},
             _hint(), exc.code or "") from exc
 
 

@@ -18,11 +18,12 @@ import uuid
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from audience.models import GroupSyncSetting, SubscriberGroup
 from dynamics.errors import PermanentError
+from mailworx_crm.crm_errors import describe
 from mailworx_crm.entity_types import ENTITY_TYPES, MEMBER_TYPE_OF
+from mailworx_crm.texts import deferred as _
 from syncjobs.engine.context import Sync
 from syncjobs.engine.issues import refused_by_crm
 from syncjobs.engine.lists_members import STEP, list_issue
@@ -58,7 +59,7 @@ def create_group_lists(sync: Sync, group_id: int | None, cache: dict[str, CrmLis
                 # The pending link (and its id) stays: the next run tries the same create.
                 list_issue(sync, link, _(
                     "The CRM refused to create the marketing list “%(list)s”: %(why)s") % {
-                        "list": link.list_name, "why": exc.crm_message or exc.explanation},
+                        "list": link.list_name, "why": exc.crm_message or describe(exc)},
                     _("Check the group's future owner and the connector user's privileges "
                       "on marketing lists; the next sync tries again."), exc.code or "")
 

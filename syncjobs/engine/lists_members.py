@@ -25,7 +25,6 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from audience.groups import add_members
@@ -33,6 +32,9 @@ from audience.models import GroupMembership, GroupSyncSetting, Subscriber
 from dynamics.batch import BatchOperation
 from dynamics.errors import BadRequest, DynamicsError, NotFound, PermanentError
 from dynamics.odata import record_path
+from mailworx_crm.crm_errors import describe
+from mailworx_crm.texts import StoredText
+from mailworx_crm.texts import deferred as _
 from syncjobs.engine.adopt import adopt_records, list_member_pages
 from syncjobs.engine.context import BATCH, Sync
 from syncjobs.engine.entities import row_id
@@ -111,7 +113,7 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
         except PermanentError as exc:  # locked, deactivated, not ours to change …
             if not refused_by_crm(exc):
                 raise
-            list_issue(sync, link, exc.explanation if not exc.crm_message else exc.crm_message,
+            list_issue(sync, link, exc.crm_message or describe(exc),
                         _("Check the list in the CRM (active, unlocked); the next sync tries "
                           "again."), exc.code or "")
             return
@@ -391,7 +393,8 @@ def _snapshot_add(link: ListLink, crm_ids: Iterable[str]) -> None:
         ignore_conflicts=True)
 
 
-def list_issue(sync: Sync, link: ListLink, reason: str, hint: str, code: str = "") -> None:
+def list_issue(sync: Sync, link: ListLink, reason: StoredText | str, hint: StoredText | str,
+               code: str = "") -> None:
     record_issue(sync.tenant, step=STEP, run_id=sync.ctx.run_id, entity_type="list",
                  crm_id=str(link.list_id), reason=reason, hint=hint, code=code)
     sync.count(STEP, "lists_failed")

@@ -21,12 +21,14 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from audience.campaigns import CampaignFigures, campaign_figures
 from audience.models import Campaign, Reaction, ReactionKind
 from businessunits.models import BusinessUnit, OwnerType
 from dynamics.batch import OperationResult
+from mailworx_crm.crm_errors import describe
+from mailworx_crm.texts import deferred as _
+from mailworx_crm.texts import join
 from orgsettings.models import ReactionMode
 from syncjobs.engine.context import Sync
 from syncjobs.engine.issues import record_issue
@@ -190,13 +192,10 @@ def bounced_recipients(campaign: Campaign) -> int:
 def _campaign_issue(sync: Sync, campaign: Campaign, result: OperationResult,
                     reason: str) -> None:
     error = result.error
-    said = error.crm_message if error is not None and error.crm_message else ""
-    if error is not None and error.explanation and error.explanation not in reason:
-        reason = f"{reason} {error.explanation}"
-    if said and said not in reason:
-        reason = f"{reason} {_('The CRM says:')} {said}"
+    # Each part is translated when read (C16); describe() adds the CRM's own message.
+    stored = join(reason, describe(error)) if error is not None else reason
     record_issue(sync.tenant, step=STEP, run_id=sync.ctx.run_id, entity_type="campaign",
                  crm_id=campaign.crm_campaign_id, code=(error.code or "") if error else "",
-                 reason=reason, hint=_("Check the campaign and the connector's privileges in "
+                 reason=stored, hint=_("Check the campaign and the connector's privileges in "
                                        "the CRM; the next reaction export tries again."))
     sync.count(STEP, "failed")

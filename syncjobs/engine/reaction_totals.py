@@ -14,11 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from audience.models import BounceType, Campaign, Reaction, ReactionKind
 from dynamics.odata import string_literal
 from mailworx_crm.entity_types import entity_set
+from mailworx_crm.texts import deferred as _
 from tenants.models import Tenant
 
 Pair = tuple[int, int]  # (campaign id, subscriber id)

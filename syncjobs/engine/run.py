@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from mailworx_crm.texts import as_column, stored_text
 from orgsettings.connection import client_for
 from syncjobs.engine.context import Sync, SyncPaused
 from syncjobs.engine.dry_run import run_dry
@@ -79,13 +79,14 @@ def run_sync(ctx: JobContext) -> dict[str, Any]:
             sync.run_steps(steps_for(mode, ctx.params))
     except JobCancelled as exc:
         status.last_sync_at = timezone.now()
-        status.last_error = (_("Paused before the run ended.") if isinstance(exc, SyncPaused)
-                             else _("Cancelled before the run ended."))
+        status.last_error = as_column(
+            stored_text("Paused before the run ended.") if isinstance(exc, SyncPaused)
+            else stored_text("Cancelled before the run ended."))
         status.save()
         raise
     except Exception as exc:
         status.last_sync_at = timezone.now()
-        status.last_error = explain(exc)
+        status.last_error = as_column(explain(exc))
         status.save()
         raise
     status.last_sync_at = status.last_success_at = timezone.now()

@@ -8,10 +8,10 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
-from django.utils.translation import gettext as _
 
 from audience.models import Subscriber, SubscriberGroup
 from crmevents.models import CrmEvent
+from mailworx_crm.texts import deferred as _
 from orgsettings.models import OrgSettings
 from orgsettings.progress import integration_ready
 from syncjobs import runner

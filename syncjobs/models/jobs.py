@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from mailworx_crm.texts import StoredTextField
 from tenants.models import Tenant
 
 
@@ -64,7 +65,8 @@ class JobRun(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     progress_label = models.CharField(max_length=200, blank=True)
-    error = models.TextField(_("error"), blank=True)
+    # Stored texts (mailworx_crm/texts.py): read in the reader's language.
+    error = StoredTextField(_("error"), blank=True)
     cancel_requested = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -136,7 +138,7 @@ class JobLogLine(models.Model):
     run = models.ForeignKey(JobRun, on_delete=models.CASCADE, related_name="log_lines")
     at = models.DateTimeField(auto_now_add=True)
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
-    message = models.TextField()
+    message = StoredTextField()
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -10,6 +10,7 @@ from django.utils.translation import pgettext_lazy
 
 from audience.models import Campaign, Subscriber, SubscriberGroup
 from mailworx_crm.entity_types import EntityType
+from mailworx_crm.texts import StoredTextField
 from tenants.models import Tenant
 
 
@@ -128,8 +129,9 @@ class SyncIssue(models.Model):
     crm_id = models.UUIDField(null=True, blank=True)
     step = models.CharField(_("step"), max_length=20)
     code = models.CharField(_("CRM error code"), max_length=40, blank=True)
-    reason = models.TextField(_("reason"))
-    hint = models.TextField(_("what to do"), blank=True)
+    # Stored texts (mailworx_crm/texts.py): read in the reader's language.
+    reason = StoredTextField(_("reason"))
+    hint = StoredTextField(_("what to do"), blank=True)
     attempts = models.PositiveIntegerField(default=1)
     state = models.CharField(max_length=20, choices=IssueState.choices, default=IssueState.OPEN)
     first_seen = models.DateTimeField(auto_now_add=True)
@@ -151,7 +153,7 @@ class SyncStatus(models.Model):
                                  on_delete=models.SET_NULL, related_name="+")
     last_sync_at = models.DateTimeField(_("last sync"), null=True, blank=True)
     last_success_at = models.DateTimeField(_("last successful sync"), null=True, blank=True)
-    last_error = models.TextField(_("last error"), blank=True)
+    last_error = StoredTextField(_("last error"), blank=True)
     open_issues = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:

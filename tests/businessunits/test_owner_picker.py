@@ -75,7 +75,7 @@ def test_a_failing_refresh_keeps_the_cache_and_explains(
     configure_tenant_for_emulator(tenant, crm_server, client_secret="wrong-secret")
     run = refresh(tenant)
     assert run.status == JobStatus.FAILED
-    assert run.error.startswith("The CRM rejected the client secret")
+    assert run.error.startswith("The sign-in service rejected the client secret")
     assert CrmPrincipal.objects.filter(tenant=tenant, is_active=True).count() > 3
 
 

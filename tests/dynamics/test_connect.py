@@ -68,7 +68,8 @@ def test_it_explains_a_wrong_client_secret(server: Any, creds: Any) -> None:
     with DataverseClient(conn) as crm, pytest.raises(errors.AuthenticationFailed) as exc:
         crm.who_am_i()
     text = str(exc.value)
-    assert text.startswith("The CRM rejected the client secret (AADSTS7000215). Check")
+    assert exc.value.key == "secret_rejected"  # the application words it (crm_errors.py)
+    assert text.startswith("The sign-in service rejected the client secret (AADSTS7000215)")
     assert "not-the-secret" not in text and "not-the-secret" not in repr(conn)
 
 

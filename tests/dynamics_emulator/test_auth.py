@@ -147,3 +147,19 @@ def test_legacy_2015_org_has_no_web_api(emulator: EmulatorServer, path: str) -> 
     http = trusted_session(emulator)
     http.auth = HttpNtlmAuth("FABRIKAM\\crmadmin", "Pass@word1")
     assert http.get(f"{emulator.org_url('legacy2015')}/{path}", timeout=10).status_code == 404
+
+
+def test_an_unknown_organisation_asks_for_a_token_that_entra_refuses(
+        emulator: EmulatorServer, plain: requests.Session) -> None:
+    """docs/dataverse-webapi.md §Sign-in: a misspelt organisation still gets a Bearer
+    challenge (from the multi-tenant authority, with no resource of its own), and the
+    token service knows no resource principal for it (AADSTS500011)."""
+    resp = plain.get(f"{emulator.base_url}/contosso/api/data/v9.2/WhoAmI", timeout=10)
+    assert resp.status_code == 401
+    challenge = resp.headers["WWW-Authenticate"]
+    assert challenge.startswith("Bearer authorization_uri=") and "/common/" in challenge
+    assert "resource_id" not in challenge and TENANT_ID not in challenge
+    token = _token_request(emulator, plain, scope=f"{emulator.base_url}/contosso/.default")
+    assert token.status_code == 400
+    assert token.json()["error"] == "invalid_resource"
+    assert token.json()["error_codes"] == [500011]

@@ -114,7 +114,7 @@ def test_a_wrong_secret_fails_with_the_clients_explanation(
     configure_tenant_for_emulator(tenant, crm_server, client_secret="not-the-secret")
     run = pull(tenant)
     assert run.status == JobStatus.FAILED
-    assert run.error.startswith("The CRM rejected the client secret")
+    assert run.error.startswith("The sign-in service rejected the client secret")
     assert "Traceback" not in run.error and "not-the-secret" not in run.error
     assert not CrmAttribute.objects.filter(tenant=tenant).exists()
 

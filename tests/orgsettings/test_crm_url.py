@@ -72,7 +72,7 @@ def test_it_rejects_urls_it_cannot_use(url: str, code: str) -> None:
     assert exc.value.code == code
     # Every message shows what would have been accepted.
     assert "https://contoso.crm4.dynamics.com" in exc.value.messages[0]
-    assert "http://crmserver/contoso" in exc.value.messages[0]
+    assert "https://crm.contoso.com/contoso" in exc.value.messages[0]
 
 
 def test_it_derives_the_web_api_version_from_the_deployment() -> None:
@@ -90,3 +90,12 @@ def test_it_has_one_api_version_per_deployment() -> None:
     )
     with pytest.raises(ValidationError):
         web_api_url("https://x.crm.dynamics.com", "cloud")
+
+
+@pytest.mark.parametrize("url", ["https://crm4.dynamics.com", "https://crm.dynamics.com/",
+                                 "https://CRM11.dynamics.com"])
+def test_a_regions_own_host_names_no_organisation(url: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        parse_crm_url(url)
+    assert exc.value.code == "no_org"
+    assert "not of an organisation" in exc.value.messages[0]

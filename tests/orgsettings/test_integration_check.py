@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from dynamics_emulator import credentials
 from dynamics_emulator.server import EmulatorServer
+from mailworx_crm.texts import render
 from orgsettings.models import OrgSettings
 from orgsettings.progress import integration_ready, setup_steps
 from orgsettings.services import prepare_mailworx
@@ -31,7 +32,9 @@ def run_check(tenant: Tenant) -> JobRun:
 
 
 def steps(run: JobRun) -> dict[str, dict[str, Any]]:
-    return {s["key"]: s for s in run.result["steps"]}
+    """The steps with their messages and hints as an English reader sees them."""
+    return {s["key"]: {**s, "message": render(s["message"]), "hint": render(s["hint"])}
+            for s in run.result["steps"]}
 
 
 def test_a_correct_online_setup_passes_every_step(tenant: Tenant, crm: EmulatorServer) -> None:

@@ -10,10 +10,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from dynamics_emulator.server import EmulatorServer
+from mailworx_crm.texts import render
 from syncjobs import runner
 from syncjobs.models import JobKind, JobRun, JobStatus
 from tenants.models import Tenant
@@ -38,7 +40,9 @@ def run_check(tenant: Tenant) -> JobRun:
 
 
 def step(run: JobRun, key: str) -> dict[str, Any]:
-    return next(s for s in run.result["steps"] if s["key"] == key)
+    """One step with its message and hint as an English reader sees them."""
+    found = next(s for s in run.result["steps"] if s["key"] == key)
+    return {**found, "message": render(found["message"]), "hint": render(found["hint"])}
 
 
 def closed_port() -> int:
@@ -140,7 +144,11 @@ def test_every_way_of_finding_no_sign_in_service_reads_the_same(
         assert step(run, "reach")["status"] == "ok", name
         auth = step(run, "auth")
         assert auth["status"] == "failed", (name, auth)
-        answers[name] = (auth["message"], auth["hint"], run.error)
+        # The sentence names the authority's host the admin typed, and nothing else.
+        host = urlsplit(authority).hostname or ""
+        assert f"answered at {host}." in auth["message"], (name, auth)
+        answers[name] = tuple(text.replace(host, "<host>") for text in (
+            auth["message"], auth["hint"], run.error))
     assert len(set(answers.values())) == 1, answers
     message, hint, _error = answers["nothing listening"]
     assert "No sign-in service answered" in message and "CRM_ALLOWED_NETWORKS" in hint

@@ -70,6 +70,12 @@ def test_it_requires_an_explicit_reaction_mode(owner_client: Client, tenant: Ten
     ({"ca_bundle": "not a certificate"}, "ca_bundle", "PEM"),
     ({"authority_url": "http://login.example"}, "authority_url", "https://"),
     ({"sync_interval_minutes": "1"}, "sync_interval_minutes", "greater than or equal to 5"),
+    # A region's host names no organisation ("crm4" is not one).
+    ({"crm_url": "https://crm4.dynamics.com"}, "crm_url", "not of an organisation"),
+    ({"crm_url": "https://crm.dynamics.com/"}, "crm_url", "not of an organisation"),
+    ({"client_id": "my-app"}, "client_id", "is a GUID"),
+    ({"client_id": "{66666666-7777-8888-9999-000000000000}"}, "client_id", "is a GUID"),
+    ({"directory_tenant_id": "not a tenant"}, "directory_tenant_id", "is a GUID"),
 ])
 def test_it_rejects_invalid_input(owner_client: Client, tenant: Tenant, overrides: dict,
                                   field: str, message: str) -> None:
@@ -171,3 +177,11 @@ def test_a_valid_ca_bundle_is_accepted(owner_client: Client, tenant: Tenant) -> 
     response = owner_client.post(url(tenant), settings_post(ca_bundle=pem))
     assert response.status_code == 302
     assert "BEGIN CERTIFICATE" in OrgSettings.objects.get(tenant=tenant).ca_bundle
+
+
+def test_a_directory_given_by_its_domain_is_accepted(owner_client: Client,
+                                                     tenant: Tenant) -> None:
+    response = owner_client.post(url(tenant), settings_post(
+        directory_tenant_id="contoso.onmicrosoft.com"))
+    assert response.status_code == 302, response.context["form"].errors
+    assert OrgSettings.objects.get(tenant=tenant).directory_tenant_id == "contoso.onmicrosoft.com"

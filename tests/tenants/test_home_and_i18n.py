@@ -50,7 +50,7 @@ def test_password_reset_sends_mail(client: Client, owner: object) -> None:
 
 @pytest.mark.parametrize(
     ("language", "expected"),
-    [("en", "Invite a member"), ("de", "Mitglied einladen")],
+    [("en", "Invite a member"), ("de", "Benutzer einladen")],
 )
 def test_page_renders_in_each_language(
     owner_client: Client, tenant: Tenant, language: str, expected: str

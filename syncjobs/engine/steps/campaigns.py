@@ -25,13 +25,13 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from audience.models import Campaign
 from crmevents.models import CrmEventKind
 from crmevents.services import mark_processed, waiting_ids
 from dynamics.errors import NotFound, PreconditionFailed
+from mailworx_crm.texts import deferred as _
 from syncjobs.engine.campaign_recipients import (
     ACTIVITIES,
     ACTIVITY_ENTITY,

@@ -20,13 +20,13 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from audience.groups import GroupError, create_group, create_group_with_free_name
 from audience.models import SubscriberGroup
 from crmevents.models import CrmEventKind
 from crmevents.services import mark_processed, waiting_ids
 from mailworx_crm.entity_types import MEMBER_TYPE_CODES
+from mailworx_crm.texts import deferred as _
 from syncjobs.engine.context import Sync
 from syncjobs.engine.issues import OPEN_STATES
 from syncjobs.engine.lists_create import create_group_lists
@@ -141,7 +141,7 @@ def _cache_values(row: dict[str, Any], now: Any) -> dict[str, Any]:
 
 def _mark(sync: Sync, cache: dict[str, CrmList], list_id: str) -> None:
     crm = cache.get(list_id)
-    failure = None
+    failure: str | None = None
     if crm is None or not crm.exists:
         failure = _("The marketing list was not found in the CRM (it may have been deleted); "
                     "nothing was synced.")

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from audience.models import (
     GroupMembership,
@@ -37,6 +36,7 @@ from audience.models import (
 from dynamics.bulk import InLookup
 from dynamics.errors import DynamicsError
 from dynamics.odata import string_literal
+from mailworx_crm.crm_errors import describe
 from mailworx_crm.email_address import normalise_email
 from mailworx_crm.entity_types import (
     ACTIVE_STATES,
@@ -45,6 +45,8 @@ from mailworx_crm.entity_types import (
     entity_set,
     is_qualified_lead,
 )
+from mailworx_crm.texts import StoredText
+from mailworx_crm.texts import deferred as _
 from orgsettings.models import Deployment
 from syncjobs.engine.apply import apply_many, subscriber_values
 from syncjobs.engine.context import Sync
@@ -324,7 +326,7 @@ def _reactivate(sync: Sync, sub: Subscriber, entity: str, crm_id: str) -> bool:
     try:
         sync.client.set_state(entity_set(entity), crm_id, *ACTIVE_STATES[entity])
     except DynamicsError as exc:
-        _issue(sync, sub, entity, crm_id, exc.explanation, code=exc.code or "")
+        _issue(sync, sub, entity, crm_id, describe(exc), code=exc.code or "")
         return False
     sync.count(STEP, "reactivated")
     return True
@@ -375,8 +377,9 @@ def resolve_owner(sync: Sync, login: str, cache: dict[str, str | None]) -> str |
     return cache[login]
 
 
-def _issue(sync: Sync, sub: Subscriber, entity: str, crm_id: str | None, reason: str,
-           hint: str = "", code: str = "", skipped: str = "") -> None:
+def _issue(sync: Sync, sub: Subscriber, entity: str, crm_id: str | None,
+           reason: StoredText | str, hint: StoredText | str = "", code: str = "",
+           skipped: str = "") -> None:
     """List the subscriber (N3); ``skipped`` names a rule that held it back, else it failed."""
     record_issue(sync.tenant, step=STEP, run_id=sync.ctx.run_id, subscriber_id=sub.pk,
                  entity_type=entity, crm_id=crm_id, reason=reason, hint=hint, code=code)

@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Min
-from django.utils.translation import gettext as _
 
 from dynamics.errors import ChangeTrackingNotEnabled, PermanentError
 from dynamics.odata import is_guid
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
+from mailworx_crm.texts import deferred as _
 from syncjobs.engine.context import BATCH, Sync, parse_time
 from syncjobs.engine.entities import row_id
 from syncjobs.engine.fields import select_columns

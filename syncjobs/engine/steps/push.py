@@ -18,11 +18,12 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.utils.translation import gettext as _
 
 from audience.models import Subscriber, SubscriberStatus, SubscriberValue
 from dynamics.batch import OperationResult
+from mailworx_crm.crm_errors import describe
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
+from mailworx_crm.texts import deferred as _
 from syncjobs.engine.apply import SubValues, subscriber_values
 from syncjobs.engine.context import Sync
 from syncjobs.engine.entities import SUBSCRIBER_ID
@@ -258,10 +259,8 @@ def _diff(sync: Sync, entity: str, group_id: int | None, synced: dict[str, Any],
 
 def _failed(sync: Sync, link: RecordLink, result: OperationResult) -> None:
     error = result.error
-    reason = error.explanation if error is not None else _(
+    reason = describe(error) if error is not None else _(
         "The CRM refused the change (HTTP %(status)s).") % {"status": result.status}
-    if error is not None and error.crm_message and error.crm_message not in reason:
-        reason = f"{reason} {_('The CRM says:')} {error.crm_message}"
     record_issue(sync.tenant, step=STEP, run_id=sync.ctx.run_id,
                  subscriber_id=link.subscriber_id, entity_type=link.entity_type,
                  crm_id=link.crm_id, code=(error.code or "") if error else "", reason=reason,

@@ -23,11 +23,13 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 
 from audience.models import Campaign, Reaction, Subscriber
 from dynamics.batch import OperationResult
 from dynamics.errors import PrivilegeError
+from mailworx_crm.crm_errors import describe
+from mailworx_crm.texts import deferred as _
+from mailworx_crm.texts import join
 from orgsettings.connection import client_for
 from syncjobs.engine.context import Sync
 from syncjobs.engine.issues import (
@@ -321,12 +323,9 @@ def _failed(sync: Sync, pair: Pair, campaign: Campaign, result: OperationResult)
     error = result.error
     reason = _("The CRM refused the reaction activity for the campaign “%(name)s”.") % {
         "name": campaign.name}
-    if error is not None and error.explanation:
-        reason = f"{reason} {error.explanation}"
-    if error is not None and error.crm_message and error.crm_message not in reason:
-        reason = f"{reason} {_('The CRM says:')} {error.crm_message}"
+    stored = join(reason, describe(error)) if error is not None else reason
     record_issue(sync.tenant, step=STEP, run_id=sync.ctx.run_id, subscriber_id=pair[1],
-                 entity_type=TABLE, code=(error.code or "") if error else "", reason=reason,
+                 entity_type=TABLE, code=(error.code or "") if error else "", reason=stored,
                  hint=_("Check the subscriber's CRM record and the campaign in the CRM; the "
                         "next reaction export tries again."))
     sync.count(STEP, "failed")
