@@ -194,7 +194,7 @@ def run(origin: str, ca: str, args: argparse.Namespace) -> None:
 
 
 # The calibration measurement (docs/dataverse-webapi.md §Server time): ppds-sdk,
-# docs/BULK_OPERATIONS_BENCHMARKS.md at commit 52d90401, UpsertMultiple of 42,366 records
+# its BULK_OPERATIONS_BENCHMARKS.md at commit 52d90401, UpsertMultiple of 42,366 records
 # on a developer environment. (records per request, parallel requests) -> records/s.
 MEASURED = {(1000, 4): 42_366 / 919, (100, 4): 42_366 / 888, (100, 5): 60.2,
             (100, 50): 508.6}

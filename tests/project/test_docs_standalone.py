@@ -27,7 +27,7 @@ FORBIDDEN = [
     ("a citation of a design note kept outside the repo",
      re.compile(r"(?<![\w/-])(DESIGN|STYLE|SPEC)\.md\b")),
 ]
-DOC_CITATION = re.compile(r"\b(docs/[\w./-]+?\.md)(?: §([^\n]+))?")
+DOC_CITATION = re.compile(r"(?<![\w/.-])(docs/[\w./-]+?\.md)(?: §([^\n]+))?")
 
 
 @cache
