@@ -127,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "tenants.context_processors.tenant_nav",
+                "mailworx_crm.navigation.tenant_navigation",
                 "fieldmapping.context_processors.tenant_warnings",
             ],
         },
