@@ -8,18 +8,21 @@ its underscores as spaces.
 from __future__ import annotations
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
-STEPS: dict[str, Promise] = {
-    "pull": _("CRM → mailworx"),
-    "match": _("matching"),
-    "push": _("mailworx → CRM"),
-    "lists": _("marketing lists"),
-    "campaigns": _("campaign activities"),
-    "reactions": _("reactions"),
-    "backfill": _("backfill"),
-    "reconcile": _("reconcile"),
+# msgids: a run stores a step's title untranslated ("Step: %(step)s"), pages translate it.
+STEP_TITLES: dict[str, str] = {
+    "pull": gettext_noop("CRM → mailworx"),
+    "match": gettext_noop("matching"),
+    "push": gettext_noop("mailworx → CRM"),
+    "lists": gettext_noop("marketing lists"),
+    "campaigns": gettext_noop("campaign activities"),
+    "reactions": gettext_noop("reactions"),
+    "backfill": gettext_noop("backfill"),
+    "reconcile": gettext_noop("reconcile"),
 }
+STEPS: dict[str, Promise] = {key: _(title) for key, title in STEP_TITLES.items()}
 
 COUNTERS: dict[str, Promise] = {
     "campaigns_created": _("CRM campaigns created"),
@@ -65,8 +68,11 @@ COUNTERS: dict[str, Promise] = {
 
 
 def counter_label(key: str) -> str:
+    """A counter key's words; a skip reason is its own (English) msgid, translated here."""
     word = COUNTERS.get(key)
-    return str(word) if word is not None else key.replace("_", " ")
+    if word is not None:
+        return str(word)
+    return gettext(key) if " " in key else key.replace("_", " ")
 
 
 def step_label(step: str) -> str:

@@ -28,7 +28,15 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 
 from mailworx_crm.crm_errors import describe, is_crm_error
-from mailworx_crm.texts import StoredText, as_column, is_stored, join, render, stored_text
+from mailworx_crm.texts import (
+    Deferred,
+    StoredText,
+    as_column,
+    is_stored,
+    join,
+    render,
+    stored_text,
+)
 from syncjobs.job_bodies import BODIES
 from syncjobs.models import JobLogLine, JobRun, JobStatus, Trigger
 from syncjobs.models.jobs import lease_seconds
@@ -144,7 +152,9 @@ class JobContext:
         if total is not None:
             fields["progress_total"] = total
         if label is not None:
-            fields["progress_label"] = label[:200]
+            # A Deferred text is stored as msgid and parameters (short); only plain text
+            # from outside could be long.
+            fields["progress_label"] = label if isinstance(label, Deferred) else label[:200]
         self._mine().update(**fields)
         self.check_cancelled()
 
@@ -246,9 +256,9 @@ def stopped_message(run_id: int) -> StoredText:
            else stored_text("Stopped before the end."))
     if not run.progress_label and not run.progress_done:
         return why
-    label = run.progress_label or "—"  # often a msgid (a step's title): translated too
+    label = run.progress_label or "—"  # a stored step title: translated too
     where = stored_text("Where it stopped: %(label)s, %(done)s of %(total)s done.",
-                        label=stored_text(label),
+                        label=label if isinstance(label, Deferred) else stored_text(label),
                         done=run.progress_done, total=run.progress_total)
     return join(why, where)
 

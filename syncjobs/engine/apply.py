@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from audience.bulk_updates import update_subscribers
 from audience.models import Subscriber, SubscriberStatus, SubscriberValue
 from audience.subscribers import SubscriberError, set_status, update_subscriber
@@ -92,7 +94,7 @@ def apply_row(sync: Sync, step: str, link: RecordLink, subscriber: Subscriber,
     res = resolve(mapped, row, related, values, link.synced_values, pull_allowed=allowed,
                   prefer_crm_when_new=prefer_crm_when_new)
     if res.not_copyable:
-        sync.skip(step, "CRM value without a mapped option", res.not_copyable)
+        sync.skip(step, gettext_noop("CRM value without a mapped option"), res.not_copyable)
     if res.to_subscriber:
         try:
             changed = update_subscriber(subscriber, res.to_subscriber)
@@ -120,7 +122,7 @@ def apply_many(sync: Sync, step: str, items: Sequence[Item], related: dict[Any, 
         res = resolve(mapped, row, related, values.get(subscriber.pk, {}), link.synced_values,
                       pull_allowed=allowed, prefer_crm_when_new=prefer_crm_when_new)
         if res.not_copyable:
-            sync.skip(step, "CRM value without a mapped option", res.not_copyable)
+            sync.skip(step, gettext_noop("CRM value without a mapped option"), res.not_copyable)
         if res.to_subscriber:
             changes[subscriber.pk] = res.to_subscriber
         resolved.append((link, subscriber, row, res, allowed))

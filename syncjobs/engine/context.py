@@ -6,14 +6,17 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.functional import Promise
 
 from audience.groups import effective_business_unit
 from audience.models import GroupSyncSetting
 from businessunits.models import BusinessUnit
 from dynamics import DataverseClient
+from mailworx_crm.texts import Deferred, deferred, render
 from mailworx_crm.texts import deferred as _
 from orgsettings.models import OrgSettings
+from syncjobs.counter_labels import STEP_TITLES
 from syncjobs.engine.fields import MappedField, load_mappings
 from syncjobs.models import JobLogLine, LinkOrigin
 from syncjobs.runner import JobCancelled, JobContext
@@ -85,7 +88,10 @@ class Sync:
         counters = self.step_counters(step)
         counters[name] = self._observation(step, name, n)
 
-    def skip(self, step: str, reason: str, n: int = 1) -> None:
+    def skip(self, step: str, reason: str | Promise, n: int = 1) -> None:
+        """Count ``n`` records held back for ``reason``: an English msgid (the counters'
+        key, translated where pages show it), whatever language this run writes in."""
+        reason = english(reason)
         skipped = self.step_counters(step).setdefault("skipped", {})
         skipped[reason] = self._observation(step, f"skipped/{reason}", n)
 
@@ -114,7 +120,8 @@ class Sync:
         self.done += n
         self.total = max(self.total, self.done)
         self.http_counters()
-        self.ctx.progress(self.done, self.total, _("Step: %(step)s") % {"step": step})
+        title = deferred(STEP_TITLES[step]) if step in STEP_TITLES else step
+        self.ctx.progress(self.done, self.total, _("Step: %(step)s") % {"step": title})
         if OrgSettings.objects.filter(tenant=self.tenant, sync_paused=True).exists():
             self.log(_("The sync was paused; the run stopped between two batches and "
                        "continues from there when it is started again."),
@@ -177,3 +184,9 @@ def parse_time(value: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def english(text: str | Promise) -> str:
+    """The English words of a translatable text (its msgid: English is the source)."""
+    with translation.override("en"):
+        return render(text.stored()) if isinstance(text, Deferred) else str(text)

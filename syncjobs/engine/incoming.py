@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from mailworx_crm.entity_types import is_qualified_lead
 from mailworx_crm.texts import deferred as _
@@ -86,7 +87,7 @@ def _read(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]], *,
         version = row.get("versionnumber")
         if (not force and version is not None and link_version == int(version)
                 and link_active == is_active(row)):
-            sync.skip(step, "already applied")
+            sync.skip(step, gettext_noop("already applied"))
             continue
         if (own_writes and not blocked and names_subscriber(row, subscriber_id)
                 and _echoes(sync, entity, row, synced, group_id, origin)):
@@ -113,10 +114,10 @@ def _read(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]], *,
                 link.crm_active = False
                 link.crm_versionnumber = int(version) if version is not None else None
                 plan.inactive.append(link)
-            sync.skip(step, "qualified lead" if is_qualified_lead(entity, row)
-                      else "deactivated in the CRM")
+            sync.skip(step, gettext_noop("qualified lead") if is_qualified_lead(entity, row)
+                      else gettext_noop("deactivated in the CRM"))
         elif not sync.pull_allowed(link.origin):
-            sync.skip(step, "bidirectional sync off")
+            sync.skip(step, gettext_noop("bidirectional sync off"))
         else:
             unit_id = sync.unit_for_group(link.group_id)
             if unit_id not in plan.by_unit:
@@ -134,7 +135,7 @@ def _write(sync: Sync, step: str, plan: _Plan, values: dict[int, SubValues],
     if plan.echoed:
         # Nothing to resolve: the link only learns the record's version (as ``_finish``).
         save_link_rows(["crm_active", "crm_modifiedon", "crm_versionnumber"], plan.echoed)
-        sync.skip(step, "our own values read back", len(plan.echoed))
+        sync.skip(step, gettext_noop("our own values read back"), len(plan.echoed))
     for link, master in plan.merges:
         follow_merge(sync, step, link, master)
     save_links(plan.inactive, ["crm_active", "crm_versionnumber"])

@@ -64,7 +64,8 @@ class JobRun(models.Model):
     counters = models.JSONField(default=dict, blank=True)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
-    progress_label = models.CharField(max_length=200, blank=True)
+    # A step title as msgid and parameters: read in the reader's language (C16).
+    progress_label = StoredTextField(blank=True)
     # Stored texts (mailworx_crm/texts.py): read in the reader's language.
     error = StoredTextField(_("error"), blank=True)
     cancel_requested = models.BooleanField(default=False)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from audience.models import (
     GroupMembership,
@@ -281,7 +282,7 @@ def _match_batch(sync: Sync, setting: GroupSyncSetting, ids: list[int],
     with transaction.atomic():
         for d in decisions:
             if d.passed_over:
-                sync.skip(STEP, "qualified lead passed over")
+                sync.skip(STEP, gettext_noop("qualified lead passed over"))
             if d.kind == "create":
                 link = _no_record(sync, setting, d.sub, owners, d.passed_over)
                 if link is not None:
@@ -291,7 +292,7 @@ def _match_batch(sync: Sync, setting: GroupSyncSetting, ids: list[int],
                     "A CRM %(entity)s with this address exists, but the group may only create "
                     "new records.") % {"entity": d.entity},
                     _("Set the group's mode to “link” or “both” to link it."),
-                    skipped="record exists, group may only create")
+                    skipped=gettext_noop("record exists, group may only create"))
             elif d.kind == "link" and d.row is not None:
                 link = RecordLink(
                     tenant=sync.tenant, subscriber=d.sub, entity_type=d.entity,
@@ -321,7 +322,8 @@ def _reactivate(sync: Sync, sub: Subscriber, entity: str, crm_id: str) -> bool:
             "The CRM %(entity)s with this address is deactivated, and reactivating deactivated "
             "records is switched off.") % {"entity": entity},
             _("Reactivate the record in the CRM, or switch on “reactivate deactivated records” "
-              "in the organisation settings."), skipped="deactivated, reactivation off")
+              "in the organisation settings."),
+            skipped=gettext_noop("deactivated, reactivation off"))
         return False
     try:
         sync.client.set_state(entity_set(entity), crm_id, *ACTIVE_STATES[entity])
@@ -340,9 +342,9 @@ def _no_record(sync: Sync, setting: GroupSyncSetting, sub: Subscriber,
             _issue(sync, sub, "lead", None, _(
                 "Only a qualified lead carries this address; qualified leads are never synced."),
                 _("Set the group's mode to “create” or “both” to create a new record."),
-                skipped="only a qualified lead")
+                skipped=gettext_noop("only a qualified lead"))
         else:
-            sync.skip(STEP, "no CRM record to link")
+            sync.skip(STEP, gettext_noop("no CRM record to link"))
         return None
     owner_id = None
     if setting.future_owner:

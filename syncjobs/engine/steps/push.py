@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_noop
 
 from audience.models import Subscriber, SubscriberStatus, SubscriberValue
 from dynamics.batch import OperationResult
@@ -180,7 +181,7 @@ def _update_batch(sync: Sync, entity: str, ids: list[int],
     for (pk, crm_active, needs_push, synced, blocked, id_written, group_id, subscriber_id,
          status) in rows:
         if not crm_active:
-            sync.skip(STEP, "deactivated in the CRM")
+            sync.skip(STEP, gettext_noop("deactivated in the CRM"))
             continue
         record, sent = _diff(sync, entity, group_id, synced, blocked, status,
                              values.get(subscriber_id, {}))
@@ -247,7 +248,7 @@ def _diff(sync: Sync, entity: str, group_id: int | None, synced: dict[str, Any],
             continue
         crm = to_crm(mf, value)
         if crm is None and value != "":
-            sync.skip(STEP, "mailworx option without a CRM value")
+            sync.skip(STEP, gettext_noop("mailworx option without a CRM value"))
             continue
         record[mf.attribute] = crm
         sent[mf.key] = value

@@ -23,6 +23,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 from audience.models import Campaign, Reaction, Subscriber
 from dynamics.batch import OperationResult
@@ -71,10 +72,11 @@ BATCH = 1000  # pairs per batch = targets per UpsertMultiple (N2: ≤ 200 reques
 # ids and times before commit) is still seen; pairs that did not change cost no request.
 OVERLAP = dt.timedelta(minutes=5)
 SKEW = dt.timedelta(minutes=1)  # clock skew between created_at and the id sequence
-HELD = "failed too often; waiting for a retry"
-NOT_LINKED = "subscriber not linked to a CRM record yet"
-NO_KINDS = "only reactions of kinds that are not exported"
-WAITING_FOR_CAMPAIGN = "CRM campaign could not be created"
+# Skip reasons: msgids, translated where the run's counters are shown.
+HELD = gettext_noop("failed too often; waiting for a retry")
+NOT_LINKED = gettext_noop("subscriber not linked to a CRM record yet")
+NO_KINDS = gettext_noop("only reactions of kinds that are not exported")
+WAITING_FOR_CAMPAIGN = gettext_noop("CRM campaign could not be created")
 OWNER = "ownerid@odata.bind"
 
 
