@@ -86,8 +86,13 @@ def render(value: Any) -> str:
         try:
             return sentence % params
         except (KeyError, ValueError, TypeError):
+            pass
+        try:
             # A translation that names a parameter the text lacks: the English one works.
             return str(value["t"]) % params if "%(" in value["t"] else str(value["t"])
+        except (KeyError, ValueError, TypeError):
+            # Parameters still to come (``deferred_ngettext(…) % {…}`` fills the rest).
+            return sentence
     if value is None:
         return ""
     return str(value)

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from audience.models import Subscriber, SubscriberGroup
 from syncjobs import runner
@@ -150,9 +151,15 @@ def ignore(issue: SyncIssue) -> None:
 
 def retry_message(outcome: RetryOutcome) -> str:
     if outcome.refused is not None:
-        return _("%(n)s record(s) will be tried again by the next sync; none was started now: "
-                 "%(why)s") % {"n": outcome.retried, "why": outcome.refused.explanation}
+        return ngettext(
+            "%(n)s record will be tried again by the next sync; none was started now: "
+            "%(why)s",
+            "%(n)s records will be tried again by the next sync; none was started now: "
+            "%(why)s", outcome.retried) % {"n": outcome.retried,
+                                         "why": outcome.refused.explanation}
     assert outcome.run is not None
-    return _("%(n)s record(s) will be tried again; %(kind)s #%(id)s (%(mode)s) started.") % {
+    return ngettext("%(n)s record will be tried again; %(kind)s #%(id)s (%(mode)s) started.",
+                    "%(n)s records will be tried again; %(kind)s #%(id)s (%(mode)s) started.",
+                    outcome.retried) % {
         "n": outcome.retried, "kind": outcome.run.get_kind_display(), "id": outcome.run.pk,
         "mode": mode_label(str(outcome.run.params.get("mode")))}

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from audience import csv_io, groups
@@ -97,7 +98,9 @@ def group_import(request: HttpRequest, access: TenantAccess, pk: int) -> HttpRes
         report = csv_io.import_csv(group, pending.text, confirm=True)
         if report.imported:
             pending.delete()
-            messages.success(request, _("%(rows)s rows imported into “%(group)s”.")
+            messages.success(request, ngettext("%(rows)s row imported into “%(group)s”.",
+                                               "%(rows)s rows imported into “%(group)s”.",
+                                               report.rows)
                              % {"rows": report.rows, "group": group.name})
             return redirect("audience_data:group", tenant=access.tenant.slug, pk=group.pk)
         context.update(report=report, pending=pending, encoding=pending.encoding)

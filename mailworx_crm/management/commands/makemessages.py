@@ -11,4 +11,5 @@ from django.core.management.commands import makemessages
 
 class Command(makemessages.Command):
     xgettext_options = [*makemessages.Command.xgettext_options,
-                        "--keyword=stored_text:1", "--keyword=stored_plural:1,2"]
+                        "--keyword=stored_text:1", "--keyword=stored_plural:1,2",
+                        "--keyword=deferred_ngettext:1,2"]

@@ -32,6 +32,7 @@ from crmevents.models import CrmEventKind
 from crmevents.services import mark_processed, waiting_ids
 from dynamics.errors import NotFound, PreconditionFailed
 from mailworx_crm.texts import deferred as _
+from mailworx_crm.texts import deferred_ngettext
 from syncjobs.engine.campaign_recipients import (
     ACTIVITIES,
     ACTIVITY_ENTITY,
@@ -184,8 +185,10 @@ def _confirm(sync: Sync, campaign: Campaign) -> None:
         mark_processed(sync.tenant, EVENT, [aid])
     sync.count(STEP, "taken_over")
     sync.count(STEP, "recipients", campaign.recipients)
-    sync.log(_("Campaign “%(name)s” taken over from the CRM with %(recipients)d "
-               "recipients.") % {"name": campaign.name, "recipients": campaign.recipients},
+    sync.log(deferred_ngettext(
+        "Campaign “%(name)s” taken over from the CRM with %(n)s recipient.",
+        "Campaign “%(name)s” taken over from the CRM with %(n)s recipients.",
+        campaign.recipients) % {"name": campaign.name},
              activity_id=aid, campaign_id=campaign.pk, group_id=campaign.group_id)
 
 

@@ -27,6 +27,7 @@ from crmevents.models import CrmEventKind
 from crmevents.services import mark_processed, waiting_ids
 from mailworx_crm.entity_types import MEMBER_TYPE_CODES
 from mailworx_crm.texts import deferred as _
+from mailworx_crm.texts import deferred_ngettext
 from syncjobs.engine.context import Sync
 from syncjobs.engine.issues import OPEN_STATES
 from syncjobs.engine.lists_create import create_group_lists
@@ -216,8 +217,10 @@ def _report(sync: Sync, list_id: str) -> None:
         sync.log(message, JobLogLine.Level.WARNING)
         return
     members = link.group.memberships.filter(subscriber__merged_into__isnull=True).count()
-    message = _("List “%(list)s” is now synced with group “%(group)s”: %(n)s subscribers.") % {
-        "list": link.list_name, "group": link.group.name, "n": members}
+    message = deferred_ngettext(
+        "List “%(list)s” is now synced with group “%(group)s”: %(n)s subscriber.",
+        "List “%(list)s” is now synced with group “%(group)s”: %(n)s subscribers.",
+        members) % {"list": link.list_name, "group": link.group.name}
     sync.ctx.set_result(list_outcome={"ok": True, "message": message,
                                       "group_id": link.group_id})
     sync.log(message, JobLogLine.Level.INFO)
