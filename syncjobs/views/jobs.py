@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from orgsettings.progress import sync_started
 from syncjobs import services
 from syncjobs.engine.start import sync_refusal
 from syncjobs.models import JobKind, JobRun, JobStatus, SyncStatus
@@ -39,6 +40,8 @@ def job_list(request: HttpRequest, access: TenantAccess) -> HttpResponse:
                         .select_related("tenant").first()),
         "sync_status": SyncStatus.objects.filter(tenant=access.tenant).first(),
         "sync_refusal": sync_refusal(access.tenant),
+        "not_started": not sync_started(access.tenant),
+        "backfill_count": services.backfill_needed(access.tenant),
     })
 
 
