@@ -14,6 +14,7 @@ from typing import Any
 
 from django.utils import formats
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from orgsettings.models import OrgSettings
 from orgsettings.progress import START_NEEDS, State, setup_steps
@@ -54,10 +55,10 @@ class TenantOverview:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "setup": {"state": self.setup, "label": self.setup_label,
+            "setup": {"state": self.setup, "summary": self.setup_label,
                       "next_step": self.next_step, "steps_done": self.steps_done,
                       "steps_total": self.steps_total},
-            "sync_health": {"state": self.health, "label": self.health_label,
+            "sync_health": {"state": self.health, "summary": self.health_label,
                             "last_success_at": self.last_success_at,
                             "last_error": self.last_error, "open_issues": self.open_issues},
         }
@@ -99,8 +100,9 @@ def _health(org: OrgSettings | None, status: SyncStatus | None,
         return Health.FAILING, _("The latest sync failed: %(error)s") % {
             "error": status.last_error}
     if status.open_issues:
-        return Health.ISSUES, _("Syncing; %(n)s records could not sync") % {
-            "n": status.open_issues}
+        return Health.ISSUES, ngettext("Syncing; %(n)s record could not sync",
+                                       "Syncing; %(n)s records could not sync",
+                                       status.open_issues) % {"n": status.open_issues}
     return Health.OK, _("Healthy: last successful sync %(when)s") % {
         "when": _when(status.last_success_at)}
 

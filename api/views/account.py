@@ -48,7 +48,7 @@ class SetupSummarySerializer(serializers.Serializer):
         choices=["done", "ready", "in_progress"],
         help_text=_("done: syncing was started; ready: every step is done and “Start "
                     "syncing” is open; in_progress: steps are still to do."))
-    label = serializers.CharField(help_text=_("The same, in words."))
+    summary = serializers.CharField(help_text=_("The same, in words."))
     next_step = serializers.CharField(help_text=_("The next step to do; empty once started."))
     steps_done = serializers.IntegerField()
     steps_total = serializers.IntegerField()
@@ -57,7 +57,7 @@ class SetupSummarySerializer(serializers.Serializer):
 class SyncHealthSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=["ok", "issues", "failing", "running", "waiting",
                                              "paused", "stopped", "not_started"])
-    label = serializers.CharField(help_text=_("The same, in words."))
+    summary = serializers.CharField(help_text=_("The same, in words."))
     last_success_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField(allow_blank=True)
     open_issues = serializers.IntegerField()

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from audience.models import Subscriber, SubscriberGroup
 from crmevents.models import CrmEvent
@@ -28,7 +28,7 @@ class SyncRefused(Exception):
         self.explanation = explanation
 
 
-NOT_STARTED = _lazy(
+NOT_STARTED = gettext_lazy(
     "Syncing has not been started for this tenant yet: finish the setup and take the step "
     "“Start syncing” on the setup page. A dry run is possible before that.")
 

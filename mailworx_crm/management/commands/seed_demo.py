@@ -101,18 +101,6 @@ class Command(BaseCommand):
         self.stdout.write(f"demo tenant {tenant.slug} connected to the demo CRM")
 
 
-# (entity, CRM attribute, subscriber field) mapped in the demo's business unit.
-DEMO_MAPPINGS = (
-    ("contact", "firstname", "first_name"), ("contact", "lastname", "last_name"),
-    ("lead", "firstname", "first_name"), ("lead", "lastname", "last_name"),
-    ("lead", "companyname", "company"), ("account", "name", "company"),
-)
-
-
-def _create_tenant(name: str, slug: str) -> Tenant:
-    return create_tenant(name=name, slug=slug, default_language="de")
-
-
     def _set_up(self, tenant: Tenant, user: Any) -> None:
         """Every setup step that is not done yet (a restarted demo's emulator has a new CA,
         so the check runs again); a step that fails leaves the tenant in setup, said here."""
@@ -158,3 +146,16 @@ def _create_tenant(name: str, slug: str) -> Tenant:
         self.stderr.write(f"demo setup: {run.get_kind_display()} failed ({why}); "
                           f"{tenant.slug} stays in setup")
         return False
+
+
+# (entity, CRM attribute, subscriber field) mapped in the demo's business unit.
+DEMO_MAPPINGS = (
+    ("contact", "firstname", "first_name"), ("contact", "lastname", "last_name"),
+    ("lead", "firstname", "first_name"), ("lead", "lastname", "last_name"),
+    ("lead", "companyname", "company"), ("account", "name", "company"),
+)
+
+
+def _create_tenant(name: str, slug: str) -> Tenant:
+    return create_tenant(name=name, slug=slug, default_language="de")
+
