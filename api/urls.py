@@ -22,6 +22,7 @@ from api.views.crmevents import ActivityDistributedView, ListMarkedView
 from api.views.fields import SubscriberFieldViewSet
 from api.views.groups import GroupViewSet
 from api.views.orgsettings import OrgSettingsView
+from api.views.setup import SetupView, StartSyncingView
 from api.views.subscribers import SubscriberViewSet
 from api.views.syncjobs import IssueViewSet, RunViewSet
 
@@ -42,6 +43,8 @@ tenant_urls: list[URLPattern | URLResolver] = [
     path("", include(router.urls)),
     path("reactions/ingest/", ReactionIngestView.as_view(), name="reaction-ingest"),
     path("org-settings/", OrgSettingsView.as_view(), name="org-settings"),
+    path("setup/", SetupView.as_view(), name="setup"),
+    path("setup/start-syncing/", StartSyncingView.as_view(), name="setup-start-syncing"),
     path("crm-events/list-marked/", ListMarkedView.as_view(), name="crm-list-marked"),
     path("crm-events/activity-distributed/", ActivityDistributedView.as_view(),
          name="crm-activity-distributed"),

@@ -38,7 +38,8 @@ def seed_tenant(emu: Emulator) -> Any:
         "reaction_mode": ReactionMode.ABSOLUTE, "directory_tenant_id": credentials.TENANT_ID,
         "client_id": credentials.CLIENT_ID}, {"client_secret": credentials.CLIENT_SECRET},
         user=None)
-    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now())
+    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now(),
+                                                     sync_started_at=timezone.now())
     fields = {f.key: f for f in ensure_standard_fields(tenant)}
     with client_for(tenant) as client:
         load_catalogue(tenant, {"entities": {

@@ -22,7 +22,7 @@ class BusinessUnitForm(forms.ModelForm):
 
     class Meta:
         model = BusinessUnit
-        fields = ["name", "owner_type", "owner_id", "owner_name", "is_default"]
+        fields = ["name", "owner_type", "owner_id", "owner_name", "is_default", "fixed_language"]
         help_texts = {
             "owner_name": _("How the user or team is called in the CRM (shown here only)."),
         }

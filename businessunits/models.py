@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -31,6 +32,14 @@ class BusinessUnit(models.Model):
     owner_name = models.CharField(_("reaction owner name"), max_length=200)
     owner_type = models.CharField(
         _("reaction owner type"), max_length=20, choices=OwnerType.choices, default=OwnerType.USER
+    )
+    # C14, when no CRM attribute can hold the language: the language every subscriber that
+    # arrives from the CRM through this unit gets. A language mapping still wins.
+    fixed_language = models.CharField(
+        _("fixed language"), max_length=8, choices=settings.LANGUAGES, blank=True,
+        help_text=_("When no CRM attribute holds the subscriber's language: the language "
+                    "subscribers arriving from the CRM through this unit get. A language "
+                    "mapping, where there is one, wins."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

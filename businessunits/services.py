@@ -41,12 +41,14 @@ def _check_name(tenant: Tenant, name: str, exclude_pk: int | None = None) -> Non
 def create_unit(
     tenant: Tenant, *, name: str, owner_id: uuid.UUID | str, owner_name: str,
     owner_type: OwnerType | str = OwnerType.USER, is_default: bool = False,
+    fixed_language: str = "",
 ) -> BusinessUnit:
     """Create a unit; a tenant's first unit always becomes the default."""
     _check_name(tenant, name)
     first = not BusinessUnit.objects.filter(tenant=tenant).exists()
     unit = BusinessUnit(tenant=tenant, name=name, owner_id=owner_id, owner_name=owner_name,
-                        owner_type=OwnerType(owner_type), is_default=is_default or first)
+                        owner_type=OwnerType(owner_type), is_default=is_default or first,
+                        fixed_language=fixed_language or "")
     if unit.is_default:
         _undefault_others(unit)
     unit.save()
@@ -56,11 +58,14 @@ def create_unit(
 @transaction.atomic
 def update_unit(
     unit: BusinessUnit, *, name: str, owner_id: uuid.UUID | str, owner_name: str,
-    owner_type: OwnerType | str, is_default: bool,
+    owner_type: OwnerType | str, is_default: bool, fixed_language: str | None = None,
 ) -> BusinessUnit:
     """Change a unit. Making it the default un-defaults the previous one; the default unit
-    stays default until another unit is made default (a tenant always has one)."""
+    stays default until another unit is made default (a tenant always has one).
+    ``fixed_language`` None keeps the unit's fixed language, "" removes it (C14)."""
     _check_name(unit.tenant, name, exclude_pk=unit.pk)
+    if fixed_language is not None:
+        unit.fixed_language = fixed_language
     unit.name = name
     unit.owner_id = owner_id
     unit.owner_name = owner_name

@@ -238,13 +238,15 @@ def overview(unit: BusinessUnit) -> list[EntityGroup]:
             options = [(f"{om.crm_value} ({crm_labels.get(om.crm_value, '?')})",
                         om.subscriber_option.label) for om in m.option_mappings.all()]
             rows.append(MappingRow(m, mapping_problems(m), options))
-        lacks = bool(rows) and not any(r.mapping.is_language for r in rows)
+        lacks = (bool(rows) and not unit.fixed_language
+                 and not any(r.mapping.is_language for r in rows))
         groups.append(EntityGroup(entity_type, rows, lacks))
     return groups
 
 
 def language_mapping_gaps(tenant: Tenant) -> list[tuple[BusinessUnit, EntityType]]:
-    """(unit, entity type) pairs that map fields but not the subscriber's language (C14)."""
+    """(unit, entity type) pairs that map fields but not the subscriber's language, in units
+    without a fixed language (C14)."""
     rows = FieldMapping.objects.filter(business_unit__tenant=tenant).values_list(
         "business_unit_id", "entity_type", "subscriber_field__key")
     in_use: set[tuple[int, str]] = set()
@@ -257,6 +259,8 @@ def language_mapping_gaps(tenant: Tenant) -> list[tuple[BusinessUnit, EntityType
     if not gaps:
         return []
     units = BusinessUnit.objects.in_bulk({unit_id for unit_id, _e in gaps})
+    # A unit with a fixed language needs no language mapping.
+    gaps = {(u, e) for u, e in gaps if not units[u].fixed_language}
     order = {e.value: i for i, e in enumerate(EntityType)}
     return [(units[u], EntityType(e)) for u, e in
             sorted(gaps, key=lambda g: (units[g[0]].name, order[g[1]]))]

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from businessunits.models import BusinessUnit
@@ -14,6 +15,7 @@ from fieldmapping.forms import MappingForm
 from fieldmapping.models import FieldMapping
 from mailworx_crm.entity_types import EntityType
 from orgsettings.progress import settings_saved
+from syncjobs import services as sync_services
 from syncjobs.models import JobKind
 from syncjobs.starting import start_from_request
 from tenants.access import TenantAccess, tenant_view
@@ -27,6 +29,21 @@ def _entity(entity: str) -> str:
 
 def _overview(access: TenantAccess, unit: BusinessUnit) -> HttpResponse:
     return redirect("businessunits:detail", tenant=access.tenant.slug, pk=unit.pk)
+
+
+def _saved(request: HttpRequest, access: TenantAccess, mapping: FieldMapping) -> HttpResponse:
+    """Say that the mapping was saved — and, when records were linked before it, that they
+    need a backfill (S14), which the overview offers with one click."""
+    messages.success(request, _("Mapping “%(mapping)s” saved.") % {"mapping": mapping})
+    pending = sync_services.backfill_needed(access.tenant)
+    if pending:
+        messages.warning(request, ngettext(
+            "%(n)s record was linked before this change: “Backfill now” below gives it the "
+            "newly mapped fields (S14); otherwise the next sync backfills first.",
+            "%(n)s records were linked before this change: “Backfill now” below gives them "
+            "the newly mapped fields (S14); otherwise the next sync backfills first.",
+            pending) % {"n": pending})
+    return _overview(access, mapping.business_unit)
 
 
 def _form_page(request: HttpRequest, access: TenantAccess, form: MappingForm) -> HttpResponse:
@@ -50,8 +67,7 @@ def mapping_create(request: HttpRequest, access: TenantAccess, unit_pk: int, ent
             form = MappingForm(unit, entity, initial=request.POST.dict())
         elif form.is_valid():
             mapping = services.save_mapping(unit, entity, form.to_input())
-            messages.success(request, _("Mapping “%(mapping)s” saved.") % {"mapping": mapping})
-            return _overview(access, unit)
+            return _saved(request, access, mapping)
     return _form_page(request, access, form)
 
 
@@ -75,8 +91,7 @@ def mapping_edit(request: HttpRequest, access: TenantAccess, pk: int) -> HttpRes
                                mapping=mapping)
         elif form.is_valid():
             services.save_mapping(unit, mapping.entity_type, form.to_input(), mapping)
-            messages.success(request, _("Mapping “%(mapping)s” saved.") % {"mapping": mapping})
-            return _overview(access, unit)
+            return _saved(request, access, mapping)
     return _form_page(request, access, form)
 
 

@@ -265,7 +265,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"StatusEnum": "audience.models.SubscriberStatus",
-                            "JobStatusEnum": "syncjobs.models.JobStatus"},
+                            "JobStatusEnum": "syncjobs.models.JobStatus",
+                            "LanguageEnum": "mailworx_crm.settings.LANGUAGES"},
 }
 
 # Celery: the filesystem broker is the embedded default (no Redis needed for the demo).

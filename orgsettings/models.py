@@ -75,6 +75,14 @@ class OrgSettings(models.Model):
     # C9: syncs run only when an integration check passed after the connection last changed.
     connection_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     check_passed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # "Start syncing" (the setup's last step): scheduled and CRM-triggered syncs, and syncs
+    # by hand, run only once an administrator started them (null = not started yet).
+    sync_started_at = models.DateTimeField(_("syncing started"), null=True, blank=True,
+                                           editable=False)
+    sync_started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False, verbose_name=_("syncing started by"),
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -100,6 +108,15 @@ class OrgSettings(models.Model):
             return False
         changed = self.connection_changed_at
         return changed is None or self.check_passed_at >= changed
+
+    @property
+    def sync_started(self) -> bool:
+        return self.sync_started_at is not None
+
+    @property
+    def sync_enabled(self) -> bool:
+        """Syncs may run: the admin started syncing and the integration is ready (C9)."""
+        return self.sync_started and self.integration_ready
 
     @property
     def has_credentials(self) -> bool:

@@ -20,7 +20,7 @@ from django.utils.translation import ngettext
 from orgsettings.crm_url import parse_crm_url
 from orgsettings.destinations import check_destination, destination
 from orgsettings.models import Deployment, IntegrationAccess, OrgSettings
-from orgsettings.progress import settings_saved
+from orgsettings.progress import settings_saved, start_blockers
 from tenants.accounts import issue_token, revoke_all_tokens
 from tenants.models import Membership, Role, Tenant
 
@@ -358,3 +358,36 @@ def revoke_integration(tenant: Tenant) -> bool:
     access.delete()
     integration_user.delete()
     return True
+
+
+# --- C7 "Start syncing" -----------------------------------------------------------------
+
+
+class StartSyncingRefused(Exception):
+    """The setup is not finished; ``reasons`` says, per step, what is still missing."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(" ".join(reasons))
+        self.reasons = reasons
+
+    @property
+    def explanation(self) -> str:
+        return _("Syncing cannot start yet. Still to do: %(steps)s") % {
+            "steps": " · ".join(self.reasons)}
+
+
+@transaction.atomic
+def start_syncing(tenant: Tenant, *, user: Actor) -> tuple[OrgSettings, bool]:
+    """The setup's last step: from now on the schedule, the CRM side's reports and "Sync
+    now" start syncs. Refused (``StartSyncingRefused``) until every step before it is done.
+    Returns ``(settings, started now)``; taking the step again changes nothing."""
+    org = OrgSettings.objects.select_for_update().filter(tenant=tenant).first()
+    if org is not None and org.sync_started_at is not None:
+        return org, False
+    reasons = start_blockers(tenant)
+    if reasons or org is None:
+        raise StartSyncingRefused(reasons or [_("Save the organisation settings first.")])
+    org.sync_started_at = timezone.now()
+    org.sync_started_by = _actor(user)  # type: ignore[assignment]
+    org.save(update_fields=["sync_started_at", "sync_started_by", "updated_at"])
+    return org, True

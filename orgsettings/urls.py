@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orgsettings.views import check, settings
+from orgsettings.views import check, settings, start
 
 app_name = "orgsettings"
 
@@ -11,5 +11,6 @@ urlpatterns = [
     path("t/<slug:tenant>/setup/reissue/", settings.reissue, name="reissue"),
     path("t/<slug:tenant>/setup/revoke/", settings.revoke, name="revoke"),
     path("t/<slug:tenant>/setup/check/", check.check, name="check"),
+    path("t/<slug:tenant>/setup/start/", start.start, name="start"),
     path("t/<slug:tenant>/history/", settings.history, name="history"),
 ]

@@ -34,6 +34,26 @@ def wait_for_port(port: int, timeout: float = 30) -> bool:
     return False
 
 
+def second_tenant_settings(crm_base: str, ca_file: Path) -> list[str]:
+    """What an admin types into the organisation settings of "Demo Shop Mailings" to
+    connect it to the emulator (the sign-in values it seeds)."""
+    from dynamics_emulator import credentials
+
+    domain, user, password = credentials.NTLM_USERS[0]
+    return [
+        "  Set up “Demo Shop Mailings” yourself; its organisation settings for the emulator:",
+        f"    CRM URL:                  {crm_base}/contoso",
+        "    deployment:               Online (Dynamics 365 / CRM Online)",
+        f"    sign-in authority:        {crm_base}",
+        f"    directory (tenant) id:    {credentials.TENANT_ID}",
+        f"    application (client) id:  {credentials.CLIENT_ID}",
+        f"    client secret:            {credentials.CLIENT_SECRET}",
+        f"    CA certificates (PEM):    the content of {ca_file}",
+        f"    or on-premise (NTLM):     {crm_base}/fabrikam, domain user {domain}\\{user}, "
+        f"password {password}",
+    ]
+
+
 def main() -> int:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mailworx_crm.settings",
            "PUBLIC_BASE_URL": f"http://{HOST}:{PORT}",
@@ -107,6 +127,11 @@ def main() -> int:
     print(f"  log in as:               {DEMO_EMAIL} / {DEMO_PASSWORD}")
     print(f"  Dynamics emulator (CRM): {crm_base}/contoso  (CA: {emulator_dir / 'ca.pem'})")
     print(f"  logs:                    {logs}/")
+    print()
+    print("  “Demo Newsletter” comes set up: connected to the emulator’s contoso organisation, "
+          "syncing started.")
+    for line in second_tenant_settings(crm_base, emulator_dir / "ca.pem"):
+        print(line)
     print("  Ctrl-C stops the web server, the worker, the scheduler and the emulator.")
     print(flush=True)
 

@@ -10,7 +10,10 @@ Intervals are tenant data (``OrgSettings``), not beat entries: one beat entry ru
 - a reconcile run when ``reconcile_interval_hours`` have passed since the last reconcile
   (a full sync reconciles too),
 
-for every tenant whose integration check passed and whose sync is not paused. A tenant with
+for every tenant whose syncing was started (the setup's "Start syncing" step), whose
+integration check passed and whose sync is not paused. A tenant still in setup gets no
+scheduled run and no run for CRM events: its first sync must not import subscribers with
+empty fields before a business unit and the mappings exist. A tenant with
 a run of that kind queued or running is skipped (the next minute tries again). Two queries
 find the work, whatever the number of tenants.
 """
@@ -93,8 +96,10 @@ def dispatch_due(now: datetime | None = None) -> list[JobRun]:
     """Reap dead runs, then queue every scheduled run that is due; returns the queued runs."""
     now = now or timezone.now()
     runner.reap_expired(now)
-    orgs = [org for org in OrgSettings.objects.filter(sync_paused=False).select_related("tenant")
-            .annotate(events_waiting=waiting_events()) if org.integration_ready]
+    orgs = [org for org in OrgSettings.objects.filter(sync_paused=False,
+                                                      sync_started_at__isnull=False)
+            .select_related("tenant").annotate(events_waiting=waiting_events())
+            if org.sync_enabled]
     latest = _latest_runs([org.tenant_id for org in orgs])
     queued: list[JobRun] = []
     skipped = 0
@@ -114,7 +119,7 @@ def dispatch_due(now: datetime | None = None) -> list[JobRun]:
                 queued.append(_enqueue(org, due))
             except runner.JobAlreadyActive:
                 skipped += 1  # a run of this kind is still active; try again next minute
-            except SyncRefused as exc:  # paused or unchecked since the query above
+            except SyncRefused as exc:  # paused, unchecked or not started since the query above
                 logger.info("scheduled %s for %s refused: %s", due.mode, org.tenant.slug,
                             exc.explanation)
                 skipped += 1

@@ -17,12 +17,18 @@ from audience.models import Subscriber, SubscriberGroup
 from syncjobs import runner
 from syncjobs.engine.issues import OPEN_STATES, ignore_issue, refresh_open_count, retry_issue
 from syncjobs.engine.start import SyncRefused, start_reaction_export, start_sync
+from syncjobs.engine.steps.backfill import backfill_pending
 from syncjobs.models import IssueState, JobRun, SyncIssue, Trigger
 from tenants.models import Tenant
 
-# Modes a person starts for the whole tenant from the runs page; group and subscriber runs
-# start from their pages, the API takes every mode of the engine.
-TENANT_MODES = ("incremental", "full")
+# Modes a person starts for the whole tenant from the runs page (backfill: when mappings
+# changed, S14); group and subscriber runs start from their pages, the API takes every mode.
+TENANT_MODES = ("incremental", "full", "backfill")
+
+
+def backfill_needed(tenant: Tenant) -> int:
+    """Linked records a field-mapping change has not reached yet (S14); 0 when none."""
+    return backfill_pending(tenant)
 
 # The issues list's filter: its value → the states it shows.
 ISSUE_FILTERS: dict[str, list[str]] = {

@@ -20,7 +20,7 @@ class BusinessUnitSerializer(serializers.ModelSerializer):
     class Meta:
         model = BusinessUnit
         fields = ["id", "name", "is_default", "owner_id", "owner_name", "owner_type",
-                  "created_at", "updated_at"]
+                  "fixed_language", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         validators: list[object] = []  # the service names a duplicate in words
 

@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.authentication import TokenAuthentication
+from syncjobs.overview import tenant_overviews
 from tenants.access import tenants_for_user
 from tenants.accounts import (
     is_integration_user,
@@ -42,13 +43,47 @@ INTEGRATION_REFUSED = _("The integration account's token is issued by “prepare
                         "here.")
 
 
+class SetupSummarySerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["done", "ready", "in_progress"],
+        help_text=_("done: syncing was started; ready: every step is done and “Start "
+                    "syncing” is open; in_progress: steps are still to do."))
+    summary = serializers.CharField(help_text=_("The same, in words."))
+    next_step = serializers.CharField(help_text=_("The next step to do; empty once started."))
+    steps_done = serializers.IntegerField()
+    steps_total = serializers.IntegerField()
+
+
+class SyncHealthSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["ok", "issues", "failing", "running", "waiting",
+                                             "paused", "stopped", "not_started"])
+    summary = serializers.CharField(help_text=_("The same, in words."))
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField(allow_blank=True)
+    open_issues = serializers.IntegerField()
+
+
 class TenantSerializer(serializers.ModelSerializer):
     role = serializers.ChoiceField(choices=Role.ui_choices(), read_only=True)
+    setup = serializers.SerializerMethodField()
+    sync_health = serializers.SerializerMethodField()
 
     class Meta:
         model = Tenant
-        fields = ["slug", "name", "default_language", "role"]
+        fields = ["slug", "name", "default_language", "role", "setup", "sync_health"]
         read_only_fields = fields
+
+    def _row(self, tenant: Tenant) -> dict[str, Any]:
+        rows: dict[int, dict[str, Any]] = self.context.get("overviews") or {}
+        return rows.get(tenant.pk) or tenant_overviews([tenant])[0].as_dict()
+
+    @extend_schema_field(SetupSummarySerializer)
+    def get_setup(self, tenant: Tenant) -> dict[str, Any]:
+        return dict(SetupSummarySerializer(self._row(tenant)["setup"]).data)
+
+    @extend_schema_field(SyncHealthSerializer)
+    def get_sync_health(self, tenant: Tenant) -> dict[str, Any]:
+        return dict(SyncHealthSerializer(self._row(tenant)["sync_health"]).data)
 
 
 class ObtainTokenRequestSerializer(serializers.Serializer):
@@ -129,6 +164,14 @@ class TenantListView(ListAPIView):
         # The annotation follows the filter's join: the caller's own membership row.
         return tenants_for_user(self.request.user).annotate(
             role=F("memberships__role")).order_by("name")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Each tenant with its setup state and sync health, as the tenant list shows them."""
+        page = self.paginate_queryset(self.get_queryset()) or []
+        rows = {row.tenant.pk: row.as_dict() for row in tenant_overviews(page)}
+        data = self.get_serializer(page, many=True, context={
+            **self.get_serializer_context(), "overviews": rows}).data
+        return self.get_paginated_response(data)
 
 
 class ObtainTokenView(APIView):

@@ -53,7 +53,8 @@ class BusinessUnitViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retri
                                    partial=kwargs.get("partial", False))
         data.is_valid(raise_exception=True)
         values = {name: data.validated_data.get(name, getattr(unit, name))
-                  for name in ("name", "owner_id", "owner_name", "owner_type", "is_default")}
+                  for name in ("name", "owner_id", "owner_name", "owner_type", "is_default",
+                               "fixed_language")}
         try:
             unit = units.update_unit(unit, **values)
         except units.BusinessUnitError as exc:

@@ -11,6 +11,7 @@ from businessunits import gating, owners, services
 from businessunits.forms import BusinessUnitForm
 from businessunits.models import BusinessUnit
 from fieldmapping import services as mapping_services
+from syncjobs import services as sync_services
 from syncjobs.models import JobKind
 from syncjobs.starting import latest_run
 from tenants.access import TenantAccess, tenant_view
@@ -119,6 +120,7 @@ def unit_detail(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResp
         "groups": mapping_services.overview(unit),
         "catalogue_loaded": mapping_services.catalogue_loaded(access.tenant),
         "attribute_pull": latest_run(access.tenant, JobKind.ATTRIBUTE_PULL),
+        "backfill_count": sync_services.backfill_needed(access.tenant),
         "owner_unknown": not owners.cache_is_empty(access.tenant)
         and owners.find_active(access.tenant, unit.owner_id) is None,
     })

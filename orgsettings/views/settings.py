@@ -18,6 +18,8 @@ from orgsettings.audit import describe_page, tenant_history
 from orgsettings.forms import OrgSettingsForm
 from orgsettings.models import IntegrationAccess, OrgSettings
 from orgsettings.progress import setup_steps
+from syncjobs.models import JobKind
+from syncjobs.starting import latest_run
 from tenants.access import TenantAccess, admin_tenants_for_user, tenant_view
 
 
@@ -63,6 +65,7 @@ def progress(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     )
     return render(request, "orgsettings/progress.html", {
         "access": access, "steps": setup_steps(access.tenant), "integration": integration,
+        "attribute_pull": latest_run(access.tenant, JobKind.ATTRIBUTE_PULL),
     })
 
 

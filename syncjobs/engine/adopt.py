@@ -9,7 +9,8 @@ Members of a marketing list marked for sync (S1) and recipients of a campaign ac
 * qualified leads never come over (S2), nor records without an address or deactivated
   ones (counted as skipped with the reason);
 * a record that forbids bulk email arrives unsubscribed (S13);
-* mapped fields are taken from the CRM (C13); a new subscriber has nothing to lose.
+* mapped fields are taken from the CRM (C13); a new subscriber has nothing to lose. Without
+  a language mapping it gets the business unit's fixed language, if it has one (C14).
 
 Callers read the rows with ``member_columns`` and hold no transaction: each batch is one
 transaction here, so a killed worker leaves whole batches behind.
@@ -107,7 +108,7 @@ def _adopt_batch(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, An
             address = normalise_email(str(row["emailaddress1"]))
             waiting = candidates.get(address) or []
             existing = waiting.pop(0) if waiting else None
-            subscriber = existing or _create(sync, step, entity, row)
+            subscriber = existing or _create(sync, step, entity, row, unit_id)
             if subscriber is None:
                 continue
             link = RecordLink.objects.create(
@@ -132,10 +133,14 @@ def _unlinked_by_address(sync: Sync, addresses: list[str]) -> dict[str, list[Sub
     return out
 
 
-def _create(sync: Sync, step: str, entity: str, row: dict[str, Any]) -> Subscriber | None:
+def _create(sync: Sync, step: str, entity: str, row: dict[str, Any],
+            unit_id: int | None) -> Subscriber | None:
+    values = {SubscriberField.EMAIL: str(row["emailaddress1"]).strip()}
+    # C14: without a language mapping, the unit's fixed language (else the tenant's default).
+    if language := sync.fixed_language(unit_id, entity):
+        values[SubscriberField.LANGUAGE] = language
     try:
-        subscriber = create_subscriber(sync.tenant, {
-            SubscriberField.EMAIL: str(row["emailaddress1"]).strip()})
+        subscriber = create_subscriber(sync.tenant, values)
     except SubscriberError as exc:
         record_issue(sync.tenant, step=step, run_id=sync.ctx.run_id, entity_type=entity,
                      crm_id=row_id(entity, row), reason=str(exc),

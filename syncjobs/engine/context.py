@@ -10,7 +10,7 @@ from django.utils import timezone, translation
 from django.utils.functional import Promise
 
 from audience.groups import effective_business_unit
-from audience.models import GroupSyncSetting
+from audience.models import GroupSyncSetting, SubscriberField
 from businessunits.models import BusinessUnit
 from dynamics import DataverseClient
 from mailworx_crm.texts import Deferred, deferred, render
@@ -42,6 +42,7 @@ class Sync:
         self.total = 0  # grows as steps learn how much work they have
         self._mappings: dict[tuple[int | None, str], list[MappedField]] = {}
         self._units: dict[int | None, int | None] = {}
+        self._languages: dict[int, str] = {}
         # Requests of earlier attempts of this run stay counted (N2: the run's real cost).
         earlier = ctx.counters.get("http") or {}
         self._http_base = {key: int(earlier.get(key, 0)) for key in HTTP_KEYS}
@@ -152,6 +153,19 @@ class Sync:
         if key not in self._mappings:
             self._mappings[key] = load_mappings(unit_id, entity_type)
         return self._mappings[key]
+
+    def fixed_language(self, unit_id: int | None, entity_type: str) -> str:
+        """The language a subscriber arriving from the CRM through the unit gets (C14): the
+        unit's fixed language, unless the unit maps a CRM attribute to the language for
+        this entity type ("" = the tenant's default language applies)."""
+        if unit_id is None or any(mf.key == SubscriberField.LANGUAGE
+                                  for mf in self.mappings(unit_id, entity_type)):
+            return ""
+        if unit_id not in self._languages:
+            self._languages[unit_id] = str(BusinessUnit.objects.filter(pk=unit_id)
+                                           .values_list("fixed_language", flat=True)
+                                           .first() or "")
+        return self._languages[unit_id]
 
     def all_mappings(self, entity_type: str) -> list[MappedField]:
         """Every mapping of the entity type over the tenant's units (for ``$select``)."""

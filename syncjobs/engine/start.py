@@ -8,12 +8,12 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy
 
 from audience.models import Subscriber, SubscriberGroup
 from crmevents.models import CrmEvent
 from mailworx_crm.texts import deferred as _
 from orgsettings.models import OrgSettings
-from orgsettings.progress import integration_ready
 from syncjobs import runner
 from syncjobs.engine.run import MODES
 from syncjobs.models import JobKind, JobLogLine, JobRun, JobStatus, Trigger
@@ -28,14 +28,27 @@ class SyncRefused(Exception):
         self.explanation = explanation
 
 
-def sync_refusal(tenant: Tenant) -> str | None:
-    """Why no sync may start for the tenant now, in words for the admin; None if it may."""
-    if not integration_ready(tenant):
+NOT_STARTED = gettext_lazy(
+    "Syncing has not been started for this tenant yet: finish the setup and take the step "
+    "“Start syncing” on the setup page. A dry run is possible before that.")
+
+
+def sync_refusal(tenant: Tenant, *, dry_run: bool = False) -> str | None:
+    """Why no sync may start for the tenant now, in words for the admin; None if it may.
+
+    A dry run needs the integration check only: it is how an admin tries the setup before
+    "Start syncing". Every other run — by hand, scheduled, CRM-triggered, a reaction
+    export — also needs syncing started.
+    """
+    org = OrgSettings.objects.filter(tenant=tenant).first()
+    if org is None or not org.integration_ready:
         return str(_("Syncs start only after an integration check passed (and again after "
                      "the connection settings changed). Run the check first."))
-    if OrgSettings.objects.filter(tenant=tenant, sync_paused=True).exists():
+    if org.sync_paused:
         return str(_("The sync of this tenant is paused. Resume it in the organisation "
                      "settings first."))
+    if not dry_run and org.sync_started_at is None:
+        return str(NOT_STARTED)
     return None
 
 
@@ -64,7 +77,7 @@ def start_sync(tenant: Tenant, mode: str, *, trigger: str = Trigger.MANUAL, user
     """
     if mode not in MODES:
         raise ValueError(f"unknown sync mode {mode!r}")
-    refusal = sync_refusal(tenant)
+    refusal = sync_refusal(tenant, dry_run=dry_run)
     if refusal:
         raise SyncRefused(refusal)
     params: dict[str, Any] = {"mode": mode}

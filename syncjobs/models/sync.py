@@ -155,6 +155,9 @@ class SyncStatus(models.Model):
     last_success_at = models.DateTimeField(_("last successful sync"), null=True, blank=True)
     last_error = StoredTextField(_("last error"), blank=True)
     open_issues = models.PositiveIntegerField(default=0)
+    # S14: when the last run began that applied every field mapping to every linked record
+    # (a backfill); a mapping saved after it leaves the records linked before it behind.
+    mappings_applied_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: {self.last_sync_at}"

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from syncjobs import services
-from syncjobs.engine.start import sync_refusal
+from syncjobs.engine.start import NOT_STARTED, sync_refusal
 from syncjobs.models import JobKind, JobRun, JobStatus, SyncStatus
 from tenants.access import TenantAccess, tenant_view
 
@@ -31,6 +31,7 @@ def job_list(request: HttpRequest, access: TenantAccess) -> HttpResponse:
         runs = runs.filter(status=status)
     page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
     filters = {k: v for k, v in (("kind", kind), ("status", status)) if v}
+    refusal = sync_refusal(access.tenant)
     return render(request, "syncjobs/list.html", {
         "access": access, "page": page, "kind": kind, "status": status,
         "kinds": JobKind.choices, "statuses": JobStatus.choices,
@@ -38,7 +39,9 @@ def job_list(request: HttpRequest, access: TenantAccess) -> HttpResponse:
         "latest_sync": (JobRun.objects.filter(tenant=access.tenant, kind=JobKind.SYNC)
                         .select_related("tenant").first()),
         "sync_status": SyncStatus.objects.filter(tenant=access.tenant).first(),
-        "sync_refusal": sync_refusal(access.tenant),
+        "sync_refusal": refusal,
+        "not_started": refusal == str(NOT_STARTED),
+        "backfill_count": services.backfill_needed(access.tenant),
     })
 
 

@@ -25,6 +25,7 @@ READS = [
     ("get", "campaigns/", None),
     ("get", "campaigns/{campaign}/", None),
     ("get", "org-settings/", None),
+    ("get", "setup/", None),
     ("get", "business-units/", None),
     ("get", "business-units/{unit}/", None),
     ("get", "business-units/{unit}/field-mappings/", None),
@@ -57,6 +58,7 @@ WRITES = [
     ("post", "campaigns/", {"name": "Summer"}),
     ("post", "reactions/ingest/", {"items": [{"source_event_id": "e1"}]}),
     ("put", "org-settings/", {"reaction_mode": "relative"}),
+    ("post", "setup/start-syncing/", None),
     ("post", "business-units/", {"name": "Support", "owner_id":
                                  "9b1f5a44-2c1d-4c3f-9a55-0f1d2e3c4b5a", "owner_name": "Team"}),
     ("patch", "business-units/{unit}/", {"owner_name": "X"}),
@@ -131,9 +133,12 @@ def test_unknown_tenant_is_404_for_everyone(owner_api: APIClient) -> None:
 def test_tenant_list_shows_own_tenants_with_role(
         owner_api: APIClient, member_api: APIClient, outsider_api: APIClient,
         world: World) -> None:
-    assert owner_api.get("/api/v1/tenants/").json()["results"] == [
-        {"slug": "acme", "name": "Acme Newsletter", "default_language": "de",
-         "role": "administrator"}]
+    [acme] = owner_api.get("/api/v1/tenants/").json()["results"]
+    assert {k: acme[k] for k in ("slug", "name", "default_language", "role")} == {
+        "slug": "acme", "name": "Acme Newsletter", "default_language": "de",
+        "role": "administrator"}
+    assert acme["setup"]["state"] == "in_progress"
+    assert acme["sync_health"]["state"] == "not_started"
     assert member_api.get("/api/v1/tenants/").json()["results"][0]["role"] == "user"
     assert [t["slug"] for t in outsider_api.get("/api/v1/tenants/").json()["results"]] == [
         "globex"]

@@ -34,7 +34,8 @@ ENDPOINTS = [("list-marked/", "list_id", "lists"),
 @pytest.fixture
 def ready(tenant: Tenant, integration: Integration, no_dispatch: list[int]) -> Integration:
     """The integration check passed: syncs may start (C9)."""
-    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now())
+    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now(),
+                                                     sync_started_at=timezone.now())
     return integration
 
 
@@ -121,7 +122,8 @@ def crm_side_of(tenant: Tenant, crm: EmulatorServer, owner: AbstractUser) -> API
     unmark_seed_lists(crm)
     quiet_seed_campaigns(EmulatorAdmin(crm))
     configure_tenant_for_emulator(tenant, crm)
-    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now())
+    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now(),
+                                                     sync_started_at=timezone.now())
     ensure_standard_fields(tenant)
     make_unit(tenant, is_default=True)
     issued = prepare_mailworx(tenant, user=owner)

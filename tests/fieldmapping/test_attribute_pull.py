@@ -212,8 +212,11 @@ def test_setup_progress_points_to_the_pull_until_the_catalogue_is_filled(
     from orgsettings.progress import setup_steps
 
     def hint() -> bool:
-        step = setup_steps(tenant)[-1]
-        return any("Synchronise CRM attributes" in d for d in step.details)
+        """The setup's own step "Pull the CRM attributes" is still to do, and the mapping
+        step waits for it."""
+        steps = {s.key: s for s in setup_steps(tenant)}
+        return (not steps["attributes"].done
+                and steps["mappings"].reason == "Pull the CRM attributes first.")
 
     assert hint()
     configure_tenant_for_emulator(tenant, crm_server)

@@ -14,7 +14,7 @@ from audience.models import FieldType, SubscriberField
 from businessunits.models import BusinessUnit
 from fieldmapping.models import AttributeType, CrmAttribute, FieldMapping
 from orgsettings.models import IntegrationAccess, OrgSettings
-from orgsettings.progress import State, settings_saved, setup_steps
+from orgsettings.progress import State, Step, settings_saved, setup_steps
 from tenants.models import Membership, Role, Tenant
 
 pytestmark = pytest.mark.django_db
@@ -35,9 +35,10 @@ def states(tenant: Tenant) -> dict[str, State]:
 def test_steps_before_and_after_saving_settings(tenant: Tenant,
                                                 owner: AbstractUser) -> None:
     assert not settings_saved(tenant)
-    assert states(tenant) == {"settings": State.OPEN, "prepare": State.BLOCKED,
-                              "check": State.BLOCKED, "business_unit": State.BLOCKED,
-                              "mappings": State.BLOCKED}
+    assert states(tenant) == {"settings": State.OPEN, "prepare": State.WAITING,
+                              "check": State.WAITING, "attributes": State.WAITING,
+                              "business_unit": State.WAITING, "mappings": State.WAITING,
+                              "start": State.WAITING}
     prepare = setup_steps(tenant)[1]
     assert prepare.reason == "Save the organisation settings first."
 
@@ -45,8 +46,9 @@ def test_steps_before_and_after_saving_settings(tenant: Tenant,
 def test_steps_after_saving(saved_settings: OrgSettings, tenant: Tenant) -> None:
     assert settings_saved(tenant)
     assert states(tenant) == {"settings": State.DONE, "prepare": State.OPEN,
-                              "check": State.BLOCKED, "business_unit": State.OPEN,
-                              "mappings": State.BLOCKED}
+                              "check": State.WAITING, "attributes": State.OPEN,
+                              "business_unit": State.OPEN, "mappings": State.WAITING,
+                              "start": State.WAITING}
 
 
 def test_mapping_step_needs_a_language_mapping_per_entity_type(
@@ -54,8 +56,8 @@ def test_mapping_step_needs_a_language_mapping_per_entity_type(
 ) -> None:
     unit = BusinessUnit.objects.create(tenant=tenant, name="Sales", owner_name="x",
                                        owner_id="00000000-0000-0000-0000-000000000001")
-    step = setup_steps(tenant)[-1]
-    assert step.state is State.OPEN and "Sales has no field mappings." in step.details
+    step = mapping_step(tenant)
+    assert step.state is State.WAITING and step.reason == "Pull the CRM attributes first."
     email = SubscriberField.objects.create(tenant=tenant, key="email", label_en="E",
                                            label_de="E", field_type=FieldType.TEXT)
     lang = SubscriberField.objects.create(tenant=tenant, key="language", label_en="L",
@@ -63,14 +65,40 @@ def test_mapping_step_needs_a_language_mapping_per_entity_type(
     attr = CrmAttribute.objects.create(tenant=tenant, entity="contact",
                                        logical_name="emailaddress1",
                                        attribute_type=AttributeType.STRING)
+    step = mapping_step(tenant)
+    assert step.state is State.OPEN and "Sales has no field mappings." in step.details
     FieldMapping.objects.create(business_unit=unit, entity_type="contact", crm_attribute=attr,
                                 subscriber_field=email)
-    step = setup_steps(tenant)[-1]
+    step = mapping_step(tenant)
     assert step.state is State.OPEN
     assert step.details == ["Sales: the Contact mappings lack a language mapping."]
     FieldMapping.objects.create(business_unit=unit, entity_type="contact", crm_attribute=attr,
                                 subscriber_field=lang)
-    assert setup_steps(tenant)[-1].state is State.DONE
+    assert mapping_step(tenant).state is State.DONE
+
+
+def test_a_fixed_language_stands_in_for_the_language_mapping(
+    saved_settings: OrgSettings, tenant: Tenant,
+) -> None:
+    """C14: when no CRM attribute can hold the language, the unit's fixed language ends
+    the step (and the warning on every page) instead."""
+    unit = BusinessUnit.objects.create(tenant=tenant, name="Sales", owner_name="x",
+                                       owner_id="00000000-0000-0000-0000-000000000001")
+    email = SubscriberField.objects.create(tenant=tenant, key="email", label_en="E",
+                                           label_de="E", field_type=FieldType.TEXT)
+    attr = CrmAttribute.objects.create(tenant=tenant, entity="contact",
+                                       logical_name="emailaddress1",
+                                       attribute_type=AttributeType.STRING)
+    FieldMapping.objects.create(business_unit=unit, entity_type="contact", crm_attribute=attr,
+                                subscriber_field=email)
+    assert mapping_step(tenant).state is State.OPEN
+    unit.fixed_language = "en"
+    unit.save()
+    assert mapping_step(tenant).state is State.DONE
+
+
+def mapping_step(tenant: Tenant) -> Step:
+    return next(s for s in setup_steps(tenant) if s.key == "mappings")
 
 
 def _prepare_button(html: str) -> str:

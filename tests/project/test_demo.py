@@ -50,12 +50,21 @@ def test_the_demo_runs_beat_apart_and_stops_whole_when_the_worker_dies(tmp_path:
         printed = []
         deadline = time.monotonic() + 180
         assert demo.stdout is not None
-        while not any("log in as" in line for line in printed):
+        while not any("or on-premise (NTLM)" in line for line in printed):
             assert time.monotonic() < deadline, "".join(printed)
             line = demo.stdout.readline()
             assert line or demo.poll() is None, "".join(printed)
             printed.append(line)
         assert any(f"http://127.0.0.1:{port}/" in line for line in printed)
+        assert any("log in as" in line for line in printed)
+        # The first tenant really is set up (the check passed) and syncing started; the
+        # second one is the admin's to set up, with the emulator's sign-in values printed.
+        assert any("demo tenant demo set up and syncing" in line for line in printed), printed
+        from dynamics_emulator import credentials
+        text = "".join(printed)
+        for value in (credentials.TENANT_ID, credentials.CLIENT_ID, credentials.CLIENT_SECRET,
+                      f"https://127.0.0.1:{emulator_port}/contoso", "ca.pem"):
+            assert value in text, value
         # It answers the host it printed, and no other (a forged Host header).
         import http.client
         for host, expected in ((f"127.0.0.1:{port}", 302), ("evil.example", 400)):

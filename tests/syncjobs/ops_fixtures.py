@@ -24,7 +24,8 @@ __all__ = ["IssueFn", "RunFn", "make_issue", "make_run", "ready", "sub", "synced
 
 def make_ready(tenant: Tenant) -> OrgSettings:
     org = OrgSettings.objects.filter(tenant=tenant).first() or save_settings(tenant)
-    OrgSettings.objects.filter(pk=org.pk).update(check_passed_at=timezone.now())
+    OrgSettings.objects.filter(pk=org.pk).update(check_passed_at=timezone.now(),
+                                                 sync_started_at=timezone.now())
     org.refresh_from_db()
     return org
 

@@ -84,8 +84,9 @@ class Command(BaseCommand):
 
         deployment = (OrgSettings.objects.filter(tenant=tenant)
                       .values_list("deployment", flat=True).first())
-        owner = "CONTOSO\\crm.admin" if deployment == Deployment.ON_PREMISE \
-            else "crm.admin@contoso.example"
+        # Users of the demo CRM (the emulator's seed), so the group's new records get them.
+        owner = "FABRIKAM\\crmadmin" if deployment == Deployment.ON_PREMISE \
+            else "anna.berger@contoso.example"
         save_sync_setting(newsletter, enabled=True, future_owner=owner, entity_type="contact",
                           mode=SyncMode.BOTH)
 

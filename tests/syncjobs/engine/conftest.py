@@ -73,7 +73,8 @@ def org(tenant: Tenant, crm: EmulatorServer) -> OrgSettings:
     unmark_seed_lists(crm)
     quiet_seed_campaigns(EmulatorAdmin(crm))
     settings = configure_tenant_for_emulator(tenant, crm)
-    OrgSettings.objects.filter(pk=settings.pk).update(check_passed_at=timezone.now())
+    OrgSettings.objects.filter(pk=settings.pk).update(check_passed_at=timezone.now(),
+                                                      sync_started_at=timezone.now())
     settings.refresh_from_db()
     return settings
 

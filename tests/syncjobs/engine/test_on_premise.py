@@ -28,7 +28,8 @@ pytestmark = pytest.mark.django_db
 def test_on_premise_owner_batch_creates_and_watermark_pull(
         tenant: Tenant, crm: EmulatorServer, crm_admin: EmulatorAdmin, sync: SyncFn) -> None:
     settings = configure_tenant_for_emulator(tenant, crm, org="fabrikam")
-    OrgSettings.objects.filter(pk=settings.pk).update(check_passed_at=timezone.now())
+    OrgSettings.objects.filter(pk=settings.pk).update(check_passed_at=timezone.now(),
+                                                      sync_started_at=timezone.now())
     fields = {f.key: f for f in ensure_standard_fields(tenant)}
     with client_for(tenant) as client:
         load_catalogue(tenant, {"entities": {"contact": {"attributes": [

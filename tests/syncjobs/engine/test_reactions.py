@@ -220,7 +220,8 @@ def test_S4_a_retry_after_a_lost_answer_needs_no_assign_privilege(
     # The connector signs in with the "mailworx User" role: no assign on activities.
     configure_tenant_for_emulator(tenant, crm, client_id=credentials.LIMITED_CLIENT_ID,
                                   client_secret=credentials.LIMITED_CLIENT_SECRET)
-    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now())
+    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now(),
+                                                     sync_started_at=timezone.now())
     sub = linked_subscriber(tenant, crm_client, "limited@s4.example")
     react(tenant, [reaction(campaign, sub, "open")])
     real = DataverseClient.upsert_multiple

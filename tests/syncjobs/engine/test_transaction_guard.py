@@ -81,13 +81,13 @@ def test_an_engine_step_run_inside_a_transaction_fails_the_sync(
     add_members(group, [create_subscriber(tenant, {"email": "guard@example.org"}).pk])
     steps_for = engine_run.steps_for
 
-    def in_one_transaction(mode: str, params: dict[str, Any]) -> list[Any]:
+    def in_one_transaction(mode: str, params: dict[str, Any], **kw: Any) -> list[Any]:
         def wrap(step: Callable[[Sync], None]) -> Callable[[Sync], None]:
             def inside(sync: Sync) -> None:
                 with transaction.atomic():
                     step(sync)
             return inside
-        return [(name, wrap(step)) for name, step in steps_for(mode, params)]
+        return [(name, wrap(step)) for name, step in steps_for(mode, params, **kw)]
 
     monkeypatch.setattr(engine_run, "steps_for", in_one_transaction)
     run = sync()
