@@ -223,18 +223,20 @@ def scenario(args: argparse.Namespace) -> None:
     state = Path(args.state)
     redis = RedisServer()
     redis.start()
-    env = setup_django(args.database_url, redis.url, f"{redis.url[:-2]}/1", state)
-    from django.core.management import call_command
-
-    from orgsettings.models import OrgSettings
-    from syncjobs.models import JobRun
-
-    call_command("migrate", verbosity=0)
-    emu = Emulator(state / "emulator", size["crm"], data_dir=state / "emulator-data")
-    stack = Stack(env, state)
+    emu: Emulator | None = None
+    stack: Stack | None = None
     chaos: Chaos | None = None
     stats: dict[str, Any] = {"restarted_runs": 0}
-    try:
+    try:  # every process this scenario starts is stopped again, whatever fails
+        env = setup_django(args.database_url, redis.url, f"{redis.url[:-2]}/1", state)
+        from django.core.management import call_command
+
+        from orgsettings.models import OrgSettings
+        from syncjobs.models import JobRun
+
+        call_command("migrate", verbosity=0)
+        emu = Emulator(state / "emulator", size["crm"], data_dir=state / "emulator-data")
+        stack = Stack(env, state)
         t0 = time.monotonic()
         tenant, news, events, fields = seed_tenant(emu)
         # The scheduler must not add runs of its own: the phases start them by hand.
@@ -294,8 +296,10 @@ def scenario(args: argparse.Namespace) -> None:
     finally:
         if chaos is not None:
             chaos.stopping.set()
-        stack.stop()
-        emu.stop()
+        if stack is not None:
+            stack.stop()
+        if emu is not None:
+            emu.stop()
         redis.stop()
 
 

@@ -46,10 +46,6 @@ SCREENSHOTS = ROOT / "var" / "screenshots"
 PASSWORD = "a long browser journey password 9"
 JOB_TIMEOUT_MS = 60_000
 
-# Branch "onboarding" adds an explicit "Start syncing" step: until a tenant has started
-# syncing, no sync runs. Once merged, switch this on and fill in ``start_syncing``.
-START_SYNCING_STEP = False
-
 READERS = [  # (first name, last name, salutation, language) of the group's members
     ("Anna", "Huber", "Ms", "de"), ("Bernd", "Gruber", "Mr", "de"),
     ("Clara", "Smith", "Dr", "en"), ("David", "Jones", "Mr", "en"),
@@ -227,27 +223,28 @@ def dry_run(j: Journey) -> None:
 
 
 def start_syncing(j: Journey) -> None:
-    """The explicit "Start syncing" step of branch onboarding (off until it is merged)."""
-    if not START_SYNCING_STEP:
-        return
+    """Until the admin starts syncing, nothing but dry runs runs; the start asks first and
+    queues the first sync, whose page the admin lands on."""
     j.page.goto(f"{j.t}/setup/")
-    j.page.click("#step-start button[type=submit]")
+    j.shot("setup-before-start")
+    j.page.click("#start-syncing-step")
+    j.page.wait_for_selector("#start-syncing:not([disabled])")
     j.shot("start-syncing")
-
-
-def sync_now(j: Journey) -> None:
-    j.nav("jobs/")
-    j.shot("jobs-before-sync")
-    j.page.click("#sync-now-incremental")
+    j.page.once("dialog", lambda dialog: dialog.accept())
+    j.page.click("#start-syncing")
     j.page.wait_for_selector("main .job-progress progress.bar")
     j.shot("sync-running")
+
+
+def first_sync(j: Journey) -> None:
+    """The first sync (queued by the start) runs to its end; its bar reaches 100."""
     j.wait_for_job("main")
     j.shot("sync-finished")
 
 
 STEPS: list[Callable[[Journey], None]] = [
     log_in, configure_settings, prepare, check_integration, pull_attributes,
-    create_business_unit, map_fields, sync_group, dry_run, start_syncing, sync_now,
+    create_business_unit, map_fields, sync_group, dry_run, start_syncing, first_sync,
 ]
 
 

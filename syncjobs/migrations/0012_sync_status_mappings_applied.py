@@ -20,7 +20,7 @@ def last_backfills(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncjobs', '0009_record_link_subscriber_id_written'),
+        ('syncjobs', '0011_progress_label_stored_text'),
     ]
 
     operations = [
