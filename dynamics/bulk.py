@@ -41,7 +41,7 @@ from dynamics.transport import build_query, parse_json
 BULK_CHUNK = 500  # Microsoft suggests starting near 1000 for small records; stay below
 # Fewest targets per request when a small load is spread over the parallel requests: below
 # this the fixed cost per request starts to show and round trips grow for no gain.
-MIN_PARALLEL_CHUNK = 50
+MIN_PARALLEL_CHUNK = 20
 # A GET inside $batch may be 64 KB long (docs/dataverse-webapi.md §URL length); stay well under it.
 MAX_BATCH_GET_CHARS = 48_000
 

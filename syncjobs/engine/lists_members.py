@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy
 from audience.groups import add_members
 from audience.models import GroupMembership, GroupSyncSetting, Subscriber
 from dynamics.batch import BatchOperation, OperationResult
+from dynamics.bulk import MIN_PARALLEL_CHUNK
 from dynamics.errors import BadRequest, DynamicsError, NotFound, PermanentError
 from dynamics.odata import record_path
 from mailworx_crm.crm_errors import describe
@@ -286,7 +287,7 @@ def _add_waves(sync: Sync, crm_ids: list[str]) -> list[list[list[list[str]]]]:
     waves = []
     for start in range(0, len(crm_ids), wave_size):
         members = crm_ids[start:start + wave_size]
-        share = sync.client.parallel.chunk_size(len(members), per_request, ADD_CHUNK // 10)
+        share = sync.client.parallel.chunk_size(len(members), per_request, MIN_PARALLEL_CHUNK)
         wave = []
         for first in range(0, len(members), share):
             part = members[first:first + share]
