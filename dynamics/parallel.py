@@ -114,8 +114,13 @@ class ParallelExecutor:
         (never more than ``most``, the protocol's or caller's limit, nor fewer than
         ``least``): a large load keeps full requests, a small one is spread out instead of
         leaving requests idle behind one big request."""
-        per = math.ceil(count / self.degree) if count else most
-        return max(1, min(most, max(least, per)))
+        if not count:
+            return max(1, most)
+        degree = self.degree
+        if count >= degree * most:
+            return max(1, most)  # full requests keep every slot busy
+        size = max(1, min(most, max(least, math.ceil(count / degree))))
+        return math.ceil(count / math.ceil(count / size))  # even: no small straggler
 
     # -- pacing ----------------------------------------------------------------------------
 
