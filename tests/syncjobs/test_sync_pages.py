@@ -175,7 +175,7 @@ def test_detail_shows_step_counters_and_skipped_reasons(
     JobLogLine.objects.create(run=run, message="Pulled 4 changes.")
     html = member_client.get(url("detail", tenant, pk=run.pk)).content.decode()
     assert 'data-step="match"' in html and "no email: 1" in html
-    assert "3 HTTP round trips" in html and "Pulled 4 changes." in html
+    assert "3 CRM requests" in html and "Pulled 4 changes." in html
     assert "cancel-run" not in html
 
 

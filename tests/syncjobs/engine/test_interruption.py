@@ -142,7 +142,7 @@ def test_n1_a_killed_worker_is_resumed_by_the_reaper_without_duplicates(
                               env=worker_env(JOB_LEASE_SECONDS="30"))
     try:
         deadline = time.monotonic() + 60
-        while "push" not in JobRun.objects.get(pk=run.pk).progress_label:
+        while "mailworx → CRM" not in JobRun.objects.get(pk=run.pk).progress_label:  # push
             assert time.monotonic() < deadline, "the worker never reached push"
             assert worker.poll() is None, "the worker exited early"
             time.sleep(0.05)
