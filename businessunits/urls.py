@@ -13,6 +13,8 @@ urlpatterns = [
     path("t/<slug:tenant>/crm-owners/", owners.owner_cache, name="owners"),
     path("t/<slug:tenant>/crm-owners/search/", owners.owner_search, name="owner_search"),
     path("t/<slug:tenant>/crm-owners/choose/", owners.owner_choose, name="owner_choose"),
+    path("t/<slug:tenant>/crm-owners/search-block/", owners.owner_search_block,
+         name="owner_search_block"),
     path("t/<slug:tenant>/crm-owners/refresh/", owners.owner_refresh,
          name="owner_refresh"),
 ]

@@ -44,6 +44,17 @@ def owner_choose(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     })
 
 
+@require_GET
+@tenant_view()
+def owner_search_block(request: HttpRequest, access: TenantAccess) -> HttpResponse:
+    """htmx partial, polled while no user or team is cached: the search field once the
+    refresh has filled the cache, else the notice again (which polls on)."""
+    return render(request, "businessunits/_owner_search.html", {
+        "access": access, "ready": gating.settings_saved(access.tenant),
+        "owner_cache_empty": owners.cache_is_empty(access.tenant),
+    })
+
+
 @require_POST
 @tenant_view()
 def owner_refresh(request: HttpRequest, access: TenantAccess) -> HttpResponse:

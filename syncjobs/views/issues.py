@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from syncjobs import services
 from syncjobs.models import SyncIssue
+from syncjobs.record_names import crm_record
 from tenants.access import TenantAccess, tenant_view
 
 PAGE_SIZE = 50
@@ -47,7 +48,8 @@ def issue_list(request: HttpRequest, access: TenantAccess) -> HttpResponse:
 @tenant_view()
 def issue_detail(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
     issue = access.get(SyncIssue.objects.select_related("subscriber", "run__tenant"), pk=pk)
-    return render(request, "syncjobs/issue_detail.html", {"access": access, "issue": issue})
+    return render(request, "syncjobs/issue_detail.html", {
+        "access": access, "issue": issue, "record": crm_record(issue)})
 
 
 def _report(request: HttpRequest, outcome: services.RetryOutcome) -> None:

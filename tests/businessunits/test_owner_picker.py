@@ -257,3 +257,23 @@ def test_the_form_renders_each_field_once(owner_client: Client, tenant: Tenant,
     page = owner_client.get(url("create", tenant)).content.decode()
     for name in ("name", "owner_id", "owner_name", "owner_type"):
         assert page.count(f'name="{name}"') == 1, name
+
+
+def test_the_empty_notice_polls_and_turns_into_the_search_once_the_refresh_filled_it(
+    owner_client: Client, tenant: Tenant, owner: Any, crm_server: Any, no_dispatch: list[int]
+) -> None:
+    configure_tenant_for_emulator(tenant, crm_server)
+    block = url("owner_search_block", tenant)
+    page = owner_client.get(url("create", tenant)).content.decode()
+    assert f'hx-get="{block}"' in page and 'hx-trigger="every 3s"' in page
+    empty = owner_client.get(block).content.decode()
+    assert "No CRM users and teams are known yet" in empty and 'hx-trigger="every 3s"' in empty
+    assert 'id="owner-search"' not in empty
+    assert refresh(tenant).status == JobStatus.SUCCEEDED  # what "Refresh" starts, run here
+    filled = owner_client.get(block).content.decode()
+    assert 'id="owner-search"' in filled and f'hx-get="{url("owner_search", tenant)}"' in filled
+    assert "every 3s" not in filled  # the polling stops with the swap
+
+
+def test_outsiders_do_not_reach_the_search_block(outsider_client: Client, tenant: Tenant) -> None:
+    assert outsider_client.get(url("owner_search_block", tenant)).status_code == 404

@@ -156,7 +156,8 @@ def create_business_unit(j: Journey) -> None:
     # No CRM users and teams are known yet: refresh them, then pick one.
     j.page.click("button[form=start-owner_refresh]")
     j.wait_for_job("#latest-owner_refresh")
-    j.page.reload()
+    # No reload: the picker's notice polls and turns into the search once users are cached.
+    j.page.wait_for_selector("#owner-search", timeout=JOB_TIMEOUT_MS)
     j.page.fill("#id_name", "Vertrieb" if j.lang == "de" else "Sales")
     j.page.fill("#owner-search", "anna")
     j.page.click(".owner-option:has-text('Anna Berger')")

@@ -160,3 +160,19 @@ def test_ignore_takes_it_off_the_open_list(owner_client: Client, tenant: Tenant,
 def test_tenant_nav_links_the_issues(member_client: Client, tenant: Tenant) -> None:
     html = member_client.get(url("list", tenant)).content.decode()
     assert url("issues", tenant) in html
+
+
+def test_an_issue_names_its_crm_record_and_opens_it_in_dynamics(
+        member_client: Client, tenant: Tenant, ready: OrgSettings, make_issue: IssueFn) -> None:
+    from syncjobs.models.lists import CrmList
+
+    list_id = "7d3c9a40-3a8f-4b2e-9c61-0f4b2a7c5e11"
+    CrmList.objects.create(tenant=tenant, list_id=list_id, name="Messe Wien 2026",
+                           member_type="contact")
+    issue = make_issue(tenant, step="lists", entity_type="list", crm_id=list_id)
+    page = member_client.get(url("issue", tenant, pk=issue.pk)).content.decode()
+    assert "Marketing list “Messe Wien 2026”" in page
+    dynamics = (f"{ready.crm_url.rstrip('/')}/main.aspx?etn=list&amp;id={list_id}"
+                "&amp;pagetype=entityrecord")
+    assert f'href="{dynamics}"' in page
+    assert f">{list_id}<" not in page and f"list {list_id}" not in page  # no bare GUID
