@@ -258,10 +258,18 @@ def test_skip_link_and_the_owner_picker_keep_the_keyboard_user_in_place(
 
     # Choosing an owner replaces the picker (htmx); the focus stays in it, on the choice.
     page.focus("#owner-search")
-    page.keyboard.type("anna")
+    # Wait for the answer to "anna" itself: the answer to the focus (all principals) may
+    # show Anna too, and is replaced when this one lands — with the focused button in it.
+    with page.expect_response(lambda r: "crm-owners/search/" in r.url and "q=anna" in r.url):
+        page.keyboard.type("anna")
     page.wait_for_selector(".owner-option:has-text('Anna Berger')")
+    # htmx wires the swapped-in buttons up while it settles: press keys only after that.
+    page.wait_for_selector("#owner-search:not(.htmx-request)", state="attached")
+    page.wait_for_selector("#owner-results:not(.htmx-swapping):not(.htmx-settling)",
+                           state="attached")
     page.keyboard.press("Tab")  # past the search field's help text: the first result
     assert page.evaluate("document.activeElement.textContent") == "Anna Berger"
-    page.keyboard.press("Enter")
+    with page.expect_response(lambda r: "crm-owners/choose/" in r.url):
+        page.keyboard.press("Enter")
     page.wait_for_selector("#owner-picker .owner-chosen:has-text('Anna Berger')")
     page.wait_for_selector("#owner-picker .owner-chosen:focus")

@@ -159,7 +159,10 @@ def create_business_unit(j: Journey) -> None:
     # No reload: the picker's notice polls and turns into the search once users are cached.
     j.page.wait_for_selector("#owner-search", timeout=JOB_TIMEOUT_MS)
     j.page.fill("#id_name", "Vertrieb" if j.lang == "de" else "Sales")
-    j.page.fill("#owner-search", "anna")
+    with j.page.expect_response(lambda r: "crm-owners/search/" in r.url and "q=anna" in r.url):
+        j.page.fill("#owner-search", "anna")
+    j.page.wait_for_selector("#owner-results:not(.htmx-swapping):not(.htmx-settling)",
+                             state="attached")
     j.page.click(".owner-option:has-text('Anna Berger')")
     j.page.wait_for_selector("#owner-picker .owner-chosen:focus")
     j.shot("business-unit-owner-chosen")
