@@ -124,7 +124,12 @@ def collection(ctx: Ctx, ent: Entity, opts: QueryOptions, path: str,
         token = make_skiptoken(page + 1, ent.primary_id, rows[0][ent.primary_id],
                                rows[-1][ent.primary_id])
         body["@odata.nextLink"] = next_link(ctx, path, token)
-    resp = Response.json(body)
+    return with_preferences_applied(Response.json(body), ctx, size, notes)
+
+
+def with_preferences_applied(resp: Response, ctx: Ctx, size: int | None,
+                             notes: Annotations) -> Response:
+    """`Preference-Applied`: the page size and annotations a collection read honoured."""
     applied = []
     if size is not None:
         applied.append(f"odata.maxpagesize={size}")

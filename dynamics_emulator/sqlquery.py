@@ -20,7 +20,7 @@ from dynamics_emulator import fetchxml
 from dynamics_emulator.http_types import DataverseError, Response
 from dynamics_emulator.orgs import Ctx
 from dynamics_emulator.query import MAX_PAGE
-from dynamics_emulator.reads import page_size
+from dynamics_emulator.reads import page_size, with_preferences_applied
 from dynamics_emulator.schema.model import Entity
 from dynamics_emulator.schema.registry import Schema
 from dynamics_emulator.serialize import Annotations
@@ -430,12 +430,4 @@ def collection(ctx: Ctx, ent: Entity, text: str, path: str) -> Response:
         pairs.append(("$skiptoken", cookie))
         head["@odata.nextLink"] = (f"{ctx.base_url}{path}?"
                                    f"{urlencode(pairs, quote_via=quote, safe='$@,()=:')}")
-    resp = Response.json(head)
-    applied = []
-    if size is not None:
-        applied.append(f"odata.maxpagesize={size}")
-    if notes:
-        applied.append(f'odata.include-annotations="{ctx.prefer()["odata.include-annotations"]}"')
-    if applied:
-        resp.headers.set("Preference-Applied", ",".join(applied))
-    return resp
+    return with_preferences_applied(Response.json(head), ctx, size, notes)
