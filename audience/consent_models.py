@@ -79,6 +79,11 @@ class ConsentSource(models.TextChoices):
     BEFORE_TRACKING = "before_consent_tracking", _("Before consent tracking")
 
 
+# The consent columns an import may carry (audience.consent_items); reserved, never the
+# internal name of a subscriber field.
+IMPORT_COLUMNS = ("consent", "consent_date", "consent_source")
+
+
 class SuppressionReason(models.TextChoices):
     OPTED_OUT = "opted_out", _("Opted out")
     HARD_BOUNCE = "hard_bounce", _("Hard bounce")

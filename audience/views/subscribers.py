@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audience import csv_io
+from audience.consent import Who
 from audience.models import (
     ConsentState,
     GroupMembership,
@@ -79,7 +80,7 @@ def subscriber_detail(request: HttpRequest, access: TenantAccess, pk: int) -> Ht
 @tenant_view(write=True)
 def subscriber_unsubscribe(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
     sub = access.get(Subscriber.objects.live(), pk=pk)
-    if unsubscribe(sub):
+    if unsubscribe(sub, who=Who(user=request.user)):
         messages.success(request, _("%(email)s was unsubscribed.") % {"email": sub.email})
     return redirect("audience_data:subscriber", tenant=access.tenant.slug, pk=sub.pk)
 
