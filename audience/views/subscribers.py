@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audience import csv_io
-from audience.consent import Who
+from audience.consent import Who, history
 from audience.models import (
     ConsentState,
     GroupMembership,
@@ -72,6 +72,7 @@ def subscriber_detail(request: HttpRequest, access: TenantAccess, pk: int) -> Ht
         "memberships": GroupMembership.objects.filter(subscriber=sub).select_related("group")
         .order_by("group__name"),
         "reactions": sub.reactions.select_related("campaign")[:100],
+        "consent_events": history(sub)[:200],
         "merged_from": sub.merged_from.all().only("pk", "email"),
     })
 
