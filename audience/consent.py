@@ -291,8 +291,14 @@ def guard_change(
     ).first()
     if current not in RESTRICTIVE and entry is None:
         return Decision(True, DecisionReason.OK, state)
-    since = [t for t in (entry.suppressed_at if entry else None,
-                         subscriber.consent_changed_at if current in RESTRICTIVE else None) if t]
+    since = [
+        t
+        for t in (
+            entry.suppressed_at if entry else None,
+            subscriber.consent_changed_at if current in RESTRICTIVE else None,
+        )
+        if t
+    ]
     if proves_opt_in(state, detail, after=max(since) if since else None):
         return Decision(True, DecisionReason.OK, state)
     if source in (ConsentSource.CRM, ConsentSource.CRM_CONSENT_TABLE):
