@@ -8,6 +8,7 @@ other 4xx never retry, and every retry is bounded, counted and waited on an inje
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ from dynamics.errors import (
     error_from_response,
 )
 from dynamics.guarded_http import GuardedSession
+from dynamics.parallel import ParallelExecutor, Signals, on_bulk_path
 
 log = logging.getLogger("dynamics")
 
@@ -68,10 +70,29 @@ def entity_set_of(path: str) -> str:
 
 
 def guarded_session(connection: Connection, verify: str | bool) -> GuardedSession:
-    """A session for this connection's traffic: the address rule, its proxy, its timeouts."""
+    """A session for this connection's traffic: the address rule, its proxy, its timeouts,
+    a connection pool as large as the requests it may have in flight."""
     return GuardedSession(connection.outbound_policy(), proxy=connection.proxy,
                           timeout=(connection.connect_timeout, connection.read_timeout),
-                          verify=verify)
+                          verify=verify, pool_size=connection.concurrency)
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Accept and return no cookie: without ``ARRAffinity`` the load balancer sends each
+    request to any web server (docs/dataverse-webapi.md §Web servers)."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+def parse_dop_hint(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
 
 
 def resolve_ca_bundle(value: str | None) -> tuple[str | bool, str | None]:
@@ -109,7 +130,16 @@ class Transport:
         self.session.headers.update(BASE_HEADERS)
         self.auth = make_auth(connection, self.verify, self.clock)
         self.session.auth = self.auth
+        # The bulk path (requests the parallel executor runs) keeps no affinity cookie, so
+        # the load balancer spreads it over all web servers, each with its own limits;
+        # single calls keep the cookie and stay on one server.
+        self.bulk_session = guarded_session(connection, self.verify)
+        self.bulk_session.headers.update(BASE_HEADERS)
+        self.bulk_session.auth = self.auth
+        self.bulk_session.cookies.set_policy(_NoCookies())
         self._slots = threading.BoundedSemaphore(connection.concurrency)
+        self.signals = Signals()
+        self.parallel = ParallelExecutor(self.signals, connection.concurrency)
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -118,6 +148,7 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+        self.bulk_session.close()
         if isinstance(self.auth, BearerToken):
             self.auth.close()
         if self._temp_ca:
@@ -166,17 +197,19 @@ class Transport:
             started = time.monotonic()
             status: int | None = None
             error: DynamicsError
+            session = self.bulk_session if on_bulk_path() else self.session
             try:
                 with self._slots:
-                    resp = self.session.request(method, url, data=data, headers=hdrs,
-                                                timeout=self.timeout, verify=self.verify,
-                                                allow_redirects=False)
+                    resp = session.request(method, url, data=data, headers=hdrs,
+                                           timeout=self.timeout, verify=self.verify,
+                                           allow_redirects=False)
             except requests.RequestException as exc:
                 error = translate_network_error(exc, what)
             except DynamicsError as exc:
                 error = exc  # from sign-in (token endpoint), raised inside the auth hook
             else:
                 status = resp.status_code
+                self._observe(resp)
                 ok = status < 400 or (
                     accept_multipart_error and
                     resp.headers.get("Content-Type", "").startswith("multipart/"))
@@ -210,6 +243,14 @@ class Transport:
                 raise error
             self.clock.sleep(delay)
             attempt, waited = attempt + 1, delay
+
+    def _observe(self, resp: requests.Response) -> None:
+        """Tell the pacing what the service said: its dop hint, and any back-pressure."""
+        hint = parse_dop_hint(resp.headers.get("x-ms-dop-hint"))
+        if hint is not None:
+            self.signals.hint_seen(hint)
+        if resp.status_code in (429, 503) or resp.headers.get("Retry-After"):
+            self.signals.pressure_seen()
 
     def _record(self, method: str, entity_set: str, status: int | None, started: float,
                 operations: int, attempt: int, waited: float, throttled: bool = False) -> None:

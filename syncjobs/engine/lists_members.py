@@ -20,7 +20,7 @@ repeated after a crash, which the CRM tolerates (adding a member twice) or answe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -29,7 +29,8 @@ from django.utils.translation import gettext_lazy
 
 from audience.groups import add_members
 from audience.models import GroupMembership, GroupSyncSetting, Subscriber
-from dynamics.batch import BatchOperation
+from dynamics.batch import BatchOperation, OperationResult
+from dynamics.bulk import MIN_PARALLEL_CHUNK
 from dynamics.errors import BadRequest, DynamicsError, NotFound, PermanentError
 from dynamics.odata import record_path
 from mailworx_crm.crm_errors import describe
@@ -246,34 +247,66 @@ def _take_removed(sync: Sync, link: ListLink, crm_ids: list[str]) -> bool:
 def _push_added(sync: Sync, link: ListLink, crm_ids: list[str],
                 group_side: dict[str, int]) -> int:
     """AddListMembersList with up to ``ADD_CHUNK`` members per call and ``ADDS_PER_REQUEST``
-    calls per ``$batch`` request (N2: 100,000 members cost ten round trips). Returns how
-    many members went in."""
+    calls per ``$batch`` request (N2: 100,000 members cost ten round trips), the requests
+    spread evenly over the parallel degree (adds are independent; the records exist: push
+    ran before the lists step). Returns how many members went in."""
     added = 0
     if not crm_ids:
         return 0
     list_id, entity = str(link.list_id), link.member_type
-    chunks = [crm_ids[i:i + ADD_CHUNK] for i in range(0, len(crm_ids), ADD_CHUNK)]
-    for start in range(0, len(chunks), ADDS_PER_REQUEST):
-        group = chunks[start:start + ADDS_PER_REQUEST]
-        ops = [BatchOperation("POST", "AddListMembersList", {
-            "List": {"@odata.type": "Microsoft.Dynamics.CRM.list", "listid": list_id},
-            "Members": [{"@odata.type": f"Microsoft.Dynamics.CRM.{entity}",
-                         f"{entity}id": crm_id} for crm_id in chunk]}) for chunk in group]
-        results = sync.client.batch(ops, continue_on_error=True)
-        for chunk, result in zip(group, results, strict=True):
-            if result.ok:
-                done = list(chunk)
-            elif isinstance(result.error, NotFound):
-                # A member record is gone from the CRM: one by one, so the others go in.
-                done = _add_one_by_one(sync, link, chunk, group_side)
-            else:
-                raise result.error or DynamicsError()
-            with transaction.atomic():
-                _snapshot_add(link, done)
-            sync.count(STEP, "crm_members_added", len(done))
-            added += len(done)
-        sync.checkpoint(STEP, sum(len(chunk) for chunk in group))
+    for wave in _add_waves(sync, crm_ids):
+        requests = [[_add_op(list_id, entity, chunk) for chunk in calls] for calls in wave]
+        answers = sync.client.parallel.run([_batch_call(sync, ops) for ops in requests])
+        # Recorded after every request of the wave came back, in this thread (no database
+        # work in the executor's threads); a failure leaves the wave unrecorded (N1: the
+        # next run adds those members again, which the CRM takes as done).
+        for calls, results in zip(wave, answers, strict=True):
+            for chunk, result in zip(calls, results, strict=True):
+                if result.ok:
+                    done = list(chunk)
+                elif isinstance(result.error, NotFound):
+                    # A member record is gone from the CRM: one by one, so the others go in.
+                    done = _add_one_by_one(sync, link, chunk, group_side)
+                else:
+                    raise result.error or DynamicsError()
+                with transaction.atomic():
+                    _snapshot_add(link, done)
+                sync.count(STEP, "crm_members_added", len(done))
+                added += len(done)
+        sync.checkpoint(STEP, sum(len(chunk) for calls in wave for chunk in calls))
     return added
+
+
+def _add_waves(sync: Sync, crm_ids: list[str]) -> list[list[list[list[str]]]]:
+    """Waves of parallel requests, each request a list of calls, each call a list of ids:
+    a wave holds as many requests as may run at once, each with the same share of
+    members (one request holding them all would leave the others idle)."""
+    degree = sync.client.parallel.degree
+    per_request = ADD_CHUNK * ADDS_PER_REQUEST
+    wave_size = per_request * degree
+    waves = []
+    for start in range(0, len(crm_ids), wave_size):
+        members = crm_ids[start:start + wave_size]
+        share = sync.client.parallel.chunk_size(len(members), per_request, MIN_PARALLEL_CHUNK)
+        wave = []
+        for first in range(0, len(members), share):
+            part = members[first:first + share]
+            calls = -(-len(part) // ADD_CHUNK)
+            size = -(-len(part) // calls)  # even calls, none above ADD_CHUNK
+            wave.append([part[i:i + size] for i in range(0, len(part), size)])
+        waves.append(wave)
+    return waves
+
+
+def _add_op(list_id: str, entity: str, chunk: Sequence[str]) -> BatchOperation:
+    return BatchOperation("POST", "AddListMembersList", {
+        "List": {"@odata.type": "Microsoft.Dynamics.CRM.list", "listid": list_id},
+        "Members": [{"@odata.type": f"Microsoft.Dynamics.CRM.{entity}",
+                     f"{entity}id": crm_id} for crm_id in chunk]})
+
+
+def _batch_call(sync: Sync, ops: list[BatchOperation]) -> Callable[[], list[OperationResult]]:
+    return lambda: sync.client.batch(ops, continue_on_error=True)
 
 
 def _add_one_by_one(sync: Sync, link: ListLink, batch: Sequence[str],

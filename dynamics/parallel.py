@@ -1,0 +1,204 @@
+"""Independent CRM requests in parallel, at the pace the service allows.
+
+Protocol-neutral: the executor runs thunks (callables without arguments) and learns the
+service's state only through ``Signals``, which the protocol layer feeds — the Web API
+transport from ``x-ms-dop-hint`` and 429/503/``Retry-After`` answers; an Organization
+Service (SOAP) client would feed the same two calls from its own faults and headers.
+
+Pacing (docs/dataverse-webapi.md §Web servers, §Service protection):
+
+* the ceiling is the smaller of the service's dop hint and the configured maximum
+  (``Connection.concurrency``, the ``CRM_CONCURRENCY`` setting); without a hint (an
+  on-premise server, or before the first answer) work runs one request at a time;
+* the degree starts at the ceiling, halves when a request meets back-pressure (429, 503
+  or a ``Retry-After``; once per wave: requests sent before the cut do not cut again) and
+  grows by one after ``grow_after`` completions that met none;
+* results come back in input order; when a thunk raises, nothing new starts, the requests
+  in flight finish, and the first error is raised — so the caller records only work that
+  completed (N1), and never half of a call's results.
+
+Threads only talk to the CRM: a thunk must not touch the database (the engine collects
+the results and writes them afterwards, in its own thread and transaction).
+Requests run through the executor are the *bulk path*: the transport sends them without
+the load balancer's affinity cookie (``on_bulk_path``), so they spread over the web servers.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+GROW_AFTER = 4  # healthy completions before one more request may run in parallel
+
+_local = threading.local()  # per thread: on the bulk path? which shrink generation?
+
+
+def on_bulk_path() -> bool:
+    """True in a thunk the executor runs (in its threads, or inline)."""
+    return bool(getattr(_local, "bulk", False))
+
+
+class Signals:
+    """What the protocol layer observed about the service, for whoever paces the work."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.hint: int | None = None
+        self.pressure_count = 0
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.append(callback)
+
+    def hint_seen(self, value: int) -> None:
+        """The service's recommended degree of parallelism (Web API: ``x-ms-dop-hint``)."""
+        if value >= 1:
+            self.hint = value
+
+    def pressure_seen(self) -> None:
+        """The service pushed back (throttled, unavailable, asked to wait)."""
+        _local.pressured = True
+        with self._lock:
+            self.pressure_count += 1
+            listeners = list(self._listeners)
+        for callback in listeners:
+            callback()
+
+
+@dataclass(frozen=True)
+class DegreeChange:
+    reason: str  # start | pressure | healthy | ceiling
+    degree: int
+
+
+class ParallelExecutor:
+    def __init__(self, signals: Signals, maximum: int, *, grow_after: int = GROW_AFTER) -> None:
+        self.signals = signals
+        self.maximum = max(1, maximum)
+        self.grow_after = max(1, grow_after)
+        self._lock = threading.Lock()
+        self._degree: int | None = None  # set from the ceiling at the first use
+        self._generation = 0  # bumped by every cut: one wave of 429s cuts once
+        self._healthy = 0
+        self.history: list[DegreeChange] = []
+        signals.listen(self._pressure)
+
+    @property
+    def ceiling(self) -> int:
+        hint = self.signals.hint
+        return 1 if hint is None else max(1, min(hint, self.maximum))
+
+    @property
+    def degree(self) -> int:
+        with self._lock:
+            return self._current()
+
+    def _current(self) -> int:
+        ceiling = self.ceiling
+        if self._degree is None:
+            self._degree = ceiling
+            self.history.append(DegreeChange("start", ceiling))
+        elif self._degree > ceiling:
+            self._degree = ceiling
+            self.history.append(DegreeChange("ceiling", ceiling))
+        return self._degree
+
+    def chunk_size(self, count: int, most: int, least: int = 1) -> int:
+        """Items per request so that ``count`` items fill the current degree evenly
+        (never more than ``most``, the protocol's or caller's limit, nor fewer than
+        ``least``): a large load keeps full requests, a small one is spread out instead of
+        leaving requests idle behind one big request."""
+        if not count:
+            return max(1, most)
+        degree = self.degree
+        if count >= degree * most:
+            return max(1, most)  # full requests keep every slot busy
+        size = max(1, min(most, max(least, math.ceil(count / degree))))
+        return math.ceil(count / math.ceil(count / size))  # even: no small straggler
+
+    # -- pacing ----------------------------------------------------------------------------
+
+    def _pressure(self) -> None:
+        generation = getattr(_local, "generation", None)
+        with self._lock:
+            if generation is not None and generation < self._generation:
+                return  # sent before the last cut: that wave was answered already
+            degree = self._current()
+            self._generation += 1
+            self._healthy = 0
+            self._degree = max(1, degree // 2)
+            self.history.append(DegreeChange("pressure", self._degree))
+
+    def _completed(self, pressured: bool) -> None:
+        if pressured:
+            return
+        with self._lock:
+            degree = self._current()
+            self._healthy += 1
+            if self._healthy >= self.grow_after and degree < self.ceiling:
+                self._degree = degree + 1
+                self._healthy = 0
+                self.history.append(DegreeChange("healthy", self._degree))
+
+    def _call(self, thunk: Callable[[], T], generation: int) -> tuple[T, bool]:
+        saved = (getattr(_local, "bulk", False), getattr(_local, "generation", None),
+                 getattr(_local, "pressured", False))
+        _local.bulk, _local.generation, _local.pressured = True, generation, False
+        try:
+            return thunk(), bool(_local.pressured)
+        finally:
+            # A nested (inline) call hands its back-pressure on to the thunk around it.
+            pressured = bool(_local.pressured)
+            _local.bulk, _local.generation = saved[0], saved[1]
+            _local.pressured = saved[2] or pressured
+
+    # -- running -----------------------------------------------------------------------------
+
+    def run(self, thunks: Sequence[Callable[[], T]]) -> list[T]:
+        """Each thunk's result, in input order (see the module docstring for errors)."""
+        if on_bulk_path() or len(thunks) <= 1 or self.degree <= 1:
+            # Nested (a thunk's own fallback), a single call, or sequential pacing: inline,
+            # in this thread, still on the bulk path.
+            return [self._inline(thunk) for thunk in thunks]
+        results: list[Any] = [None] * len(thunks)
+        index_of: dict[Future[tuple[T, bool]], int] = {}
+        error: BaseException | None = None
+        pending: set[Future[tuple[T, bool]]] = set()
+        nxt = 0
+        with ThreadPoolExecutor(max_workers=min(self.ceiling, len(thunks)),
+                                thread_name_prefix="crm-parallel") as pool:
+            while True:
+                while error is None and nxt < len(thunks) and len(pending) < self.degree:
+                    with self._lock:
+                        generation = self._generation
+                    future = pool.submit(self._call, thunks[nxt], generation)
+                    index_of[future] = nxt
+                    pending.add(future)
+                    nxt += 1
+                if not pending:
+                    break
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    exc = future.exception()
+                    if exc is not None:
+                        error = error or exc
+                        continue
+                    value, pressured = future.result()
+                    results[index_of[future]] = value
+                    self._completed(pressured)
+        if error is not None:
+            raise error
+        return results
+
+    def _inline(self, thunk: Callable[[], T]) -> T:
+        with self._lock:
+            generation = self._generation
+        value, pressured = self._call(thunk, generation)
+        self._completed(pressured)
+        return value
