@@ -90,10 +90,12 @@ def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
                 entity_set(entity), entity, [p for p, _s in payloads])
             done = []
             with transaction.atomic():
+                if any(result.already_existed for result in results):
+                    _read_table_afresh(sync, entity)
                 for link, (payload, synced), result in zip(batch, payloads, results,
                                                            strict=True):
-                    # 412: an earlier attempt of this run already created it (N1).
-                    if result.ok or result.status == 412:
+                    # Also when an earlier attempt already created it (N1, above).
+                    if result.ok:
                         link.state = LinkState.ACTIVE
                         link.synced_values = synced
                         link.bulk_email_blocked = bool(payload.get("donotbulkemail"))
@@ -108,6 +110,17 @@ def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
                 resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in done
                                                    if link.subscriber_id in open_issues])
             sync.checkpoint(STEP, len(batch))
+
+
+def _read_table_afresh(sync: Sync, entity: str) -> None:
+    """Records an earlier, interrupted attempt created may predate the pull cursor (the
+    resumed run's pull took its change token before push re-landed them): they were never
+    read back, so their CRM-only columns would never come over (N1: end as uninterrupted).
+    The next read of the table starts afresh — the end of this push (``prime_change_tracking``)
+    or the next pull. Rows already applied are skipped by their version, so only those
+    records are applied; the cost is one full read, and only after a crash."""
+    SyncCursor.objects.filter(tenant=sync.tenant, name=f"pull:{entity}").update(
+        delta_link="", watermark=None, last_key="")
 
 
 def _create_payload(sync: Sync, link: RecordLink,
