@@ -66,7 +66,9 @@ class BulkApi(CapabilitiesApi):
         order, as a later request may build on an earlier one's writes."""
         chunks = split_batches(operations)
         calls = [self._batch_call(chunk, continue_on_error) for chunk in chunks]
-        parts = self.transport.parallel.run(calls) if parallel else [call() for call in calls]
+        parts = (self.transport.parallel.run(calls, kind="$batch",
+                                             weights=[len(chunk) for chunk in chunks])
+                 if parallel else [call() for call in calls])
         return [result for part in parts for result in part]
 
     def _batch_call(self, chunk: Sequence[BatchItem],
@@ -182,10 +184,12 @@ class BulkApi(CapabilitiesApi):
         load is spread evenly over the parallel requests instead of filling one."""
         use_bulk = self.supports_bulk(table)  # read once, before the requests fan out
         executor = self.transport.parallel
-        size = executor.chunk_size(len(targets), chunk_size, MIN_PARALLEL_CHUNK)
+        kind = f"{message} {table}"
+        size = executor.chunk_size(len(targets), chunk_size, MIN_PARALLEL_CHUNK, kind=kind)
         chunks = [targets[start:start + size] for start in range(0, len(targets), size)]
         parts = executor.run([self._bulk_call(message, entity_set, table, chunk, key, use_bulk)
-                              for chunk in chunks])
+                              for chunk in chunks],
+                             kind=kind, weights=[len(c) for c in chunks])
         return [result for part in parts for result in part]
 
     def _bulk_call(self, message: str, entity_set: str, table: str, chunk: list[dict[str, Any]],

@@ -140,6 +140,8 @@ class Transport:
         self._slots = threading.BoundedSemaphore(connection.concurrency)
         self.signals = Signals()
         self.parallel = ParallelExecutor(self.signals, connection.concurrency)
+        # A bulk request sized to a quarter of the read timeout survives a slower moment.
+        self.parallel.request_seconds = connection.read_timeout / 4
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):

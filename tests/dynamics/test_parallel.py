@@ -123,3 +123,59 @@ def test_bulk_requests_carry_no_affinity_cookie_and_spread_over_the_web_servers(
     # 800 creates as five parallel requests over four servers: each server took a share.
     assert sorted(records_per_server) == ["ws0", "ws1", "ws2", "ws3"]
     assert sum(records_per_server.values()) == 800
+
+
+_thread_time = threading.local()
+
+
+def _thread_clock() -> float:
+    """A clock per thread: a thunk 'takes' the seconds it adds (no wall time in tests)."""
+    return float(getattr(_thread_time, "now", 0.0))
+
+
+def _takes(seconds: float) -> Any:
+    def thunk() -> float:
+        _thread_time.now = _thread_clock() + seconds
+        return seconds
+    return thunk
+
+
+def test_rising_latency_per_unit_cuts_the_degree_before_any_429() -> None:
+    signals = Signals()
+    signals.hint_seen(4)
+    executor = ParallelExecutor(signals, 8, grow_after=100, now=_thread_clock)
+    # 100 records per request: 9 s each (90 ms per record) while the service is healthy.
+    executor.run([_takes(9.0)] * 8, kind="CreateMultiple contact", weights=[100] * 8)
+    assert executor.seconds_per_unit("CreateMultiple contact") == pytest.approx(0.09)
+    assert [c.reason for c in executor.history] == ["start"]
+    # The same requests now take 40 s: the service strains; the degree is cut once per wave.
+    executor.run([_takes(40.0)] * 8, kind="CreateMultiple contact", weights=[100] * 8)
+    assert ("latency", 2) in [(c.reason, c.degree) for c in executor.history]
+    assert executor.degree < 4
+    cuts = len(executor.history)
+    # Other kinds of work keep their own measure; short requests size later requests but
+    # never count as strain, however much slower they get.
+    executor.run([_takes(0.01)] * 4 + [_takes(0.5)] * 8, kind="lookup", weights=[50] * 12)
+    assert executor.seconds_per_unit("lookup") == pytest.approx(0.01, rel=0.1)
+    assert len(executor.history) == cuts
+
+
+def test_requests_are_sized_to_what_the_service_does_in_the_request_time() -> None:
+    signals = Signals()
+    signals.hint_seen(2)
+    executor = ParallelExecutor(signals, 8, now=_thread_clock)
+    executor.request_seconds = 30.0
+    assert executor.chunk_size(100_000, 1000, 20, kind="add") == 1000  # not measured yet
+    executor.run([_takes(9.0)] * 2, kind="add", weights=[100] * 2)  # 90 ms per member
+    assert executor.chunk_size(100_000, 1000, 20, kind="add") == 333  # 30 s of work
+    executor.run([_takes(0.1)] * 2, kind="fast", weights=[100] * 2)  # 1 ms per member
+    assert executor.chunk_size(100_000, 1000, 20, kind="fast") == 1000
+
+
+def test_a_steady_latency_never_cuts_however_slow() -> None:
+    signals = Signals()
+    signals.hint_seen(3)
+    executor = ParallelExecutor(signals, 8, grow_after=2, now=_thread_clock)
+    executor.run([_takes(90.0)] * 30, kind="AddListMembersList", weights=[1000] * 30)
+    assert "latency" not in [c.reason for c in executor.history]
+    assert executor.degree == 3
