@@ -44,9 +44,13 @@ BASE_HEADERS = {
 def guarded_session(connection: Connection, verify: str | bool) -> GuardedSession:
     """A session for this connection's traffic: the address rule, its proxy, its timeouts,
     a connection pool as large as the requests it may have in flight."""
-    return GuardedSession(connection.outbound_policy(), proxy=connection.proxy,
-                          timeout=(connection.connect_timeout, connection.read_timeout),
-                          verify=verify, pool_size=connection.concurrency)
+    return GuardedSession(
+        connection.outbound_policy(),
+        proxy=connection.proxy,
+        timeout=(connection.connect_timeout, connection.read_timeout),
+        verify=verify,
+        pool_size=connection.concurrency,
+    )
 
 
 class NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -90,16 +94,32 @@ class Lanes:
         self._lock = threading.Lock()
         self._turn = 0
         primary = make_auth(connection, verify, clock)
-        self.lanes = [Lane(0, connection.client_id or connection.username, primary,
-                           _bulk_session(connection, verify, primary),
-                           threading.BoundedSemaphore(connection.concurrency))]
+        self.lanes = [
+            Lane(
+                0,
+                connection.client_id or connection.username,
+                primary,
+                _bulk_session(connection, verify, primary),
+                threading.BoundedSemaphore(connection.concurrency),
+            )
+        ]
         for user in connection.additional_users:
-            own = replace(connection, client_id=user.client_id,
-                          client_secret=user.client_secret, additional_users=())
+            own = replace(
+                connection,
+                client_id=user.client_id,
+                client_secret=user.client_secret,
+                additional_users=(),
+            )
             auth = make_auth(own, verify, clock)
-            self.lanes.append(Lane(len(self.lanes), user.client_id, auth,
-                                   _bulk_session(own, verify, auth),
-                                   threading.BoundedSemaphore(connection.concurrency)))
+            self.lanes.append(
+                Lane(
+                    len(self.lanes),
+                    user.client_id,
+                    auth,
+                    _bulk_session(own, verify, auth),
+                    threading.BoundedSemaphore(connection.concurrency),
+                )
+            )
 
     @property
     def primary(self) -> Lane:
@@ -114,8 +134,7 @@ class Lanes:
     def failures(self) -> dict[str, DynamicsError]:
         """Client id → why that user's lane was taken out."""
         with self._lock:
-            return {lane.client_id: lane.failure for lane in self.lanes
-                    if lane.failure is not None}
+            return {lane.client_id: lane.failure for lane in self.lanes if lane.failure is not None}
 
     def _take(self, bulk: bool) -> Lane:
         with self._lock:
@@ -151,8 +170,11 @@ class Lanes:
             if lane.failure is None:
                 error.params.setdefault("application_user", lane.client_id)
                 lane.failure = error
-                log.warning("CRM application user %s taken out of the bulk path: %s",
-                            lane.client_id, error.key)
+                log.warning(
+                    "CRM application user %s taken out of the bulk path: %s",
+                    lane.client_id,
+                    error.key,
+                )
         return True
 
     def close(self) -> None:

@@ -13,8 +13,10 @@ from tests.dynamics.conftest import online_connection
 
 
 def _extra(creds: Any, second_secret: str | None = None) -> tuple[AppUser, ...]:
-    return (AppUser(creds.SECOND_CLIENT_ID, second_secret or creds.SECOND_CLIENT_SECRET),
-            AppUser(creds.THIRD_CLIENT_ID, creds.THIRD_CLIENT_SECRET))
+    return (
+        AppUser(creds.SECOND_CLIENT_ID, second_secret or creds.SECOND_CLIENT_SECRET),
+        AppUser(creds.THIRD_CLIENT_ID, creds.THIRD_CLIENT_SECRET),
+    )
 
 
 def _contacts(n: int) -> list[dict[str, Any]]:
@@ -32,7 +34,8 @@ def _charged_by_user(admin: Any) -> dict[str, int]:
 
 
 def test_bulk_work_spreads_over_three_users_and_single_calls_stay_on_the_primary(
-        server: Any, creds: Any, clock: FakeClock, admin: Any) -> None:
+    server: Any, creds: Any, clock: FakeClock, admin: Any
+) -> None:
     admin.post("server-time", {"profile": "default", "sleep": False}).raise_for_status()
     connection = online_connection(server, creds, additional_users=_extra(creds))
     with DataverseClient(connection, clock=clock) as crm:
@@ -53,7 +56,8 @@ def test_bulk_work_spreads_over_three_users_and_single_calls_stay_on_the_primary
 
 
 def test_each_lane_renews_its_own_token_after_a_401(
-        server: Any, creds: Any, clock: FakeClock, admin: Any) -> None:
+    server: Any, creds: Any, clock: FakeClock, admin: Any
+) -> None:
     connection = online_connection(server, creds, additional_users=_extra(creds))
     with DataverseClient(connection, clock=clock) as crm:
         crm.who_am_i()
@@ -71,10 +75,12 @@ def test_each_lane_renews_its_own_token_after_a_401(
 
 
 def test_an_extra_user_whose_secret_is_refused_is_taken_out_and_named(
-        server: Any, creds: Any, clock: FakeClock, admin: Any) -> None:
+    server: Any, creds: Any, clock: FakeClock, admin: Any
+) -> None:
     admin.post("server-time", {"profile": "default", "sleep": False}).raise_for_status()
-    connection = online_connection(server, creds,
-                                   additional_users=_extra(creds, second_secret="revoked"))
+    connection = online_connection(
+        server, creds, additional_users=_extra(creds, second_secret="revoked")
+    )
     with DataverseClient(connection, clock=clock) as crm:
         crm.who_am_i()
         results = crm.create_multiple("contacts", "contact", _contacts(900))
@@ -96,18 +102,22 @@ def test_an_extra_user_whose_secret_is_refused_is_taken_out_and_named(
 
 
 def test_a_refused_primary_user_is_still_the_connection_s_failure(
-        server: Any, creds: Any, clock: FakeClock) -> None:
-    connection = online_connection(server, creds, client_secret="wrong",
-                                   additional_users=_extra(creds))
-    with DataverseClient(connection, clock=clock) as crm, \
-            pytest.raises(errors.AuthenticationFailed):
+    server: Any, creds: Any, clock: FakeClock
+) -> None:
+    connection = online_connection(
+        server, creds, client_secret="wrong", additional_users=_extra(creds)
+    )
+    with (
+        DataverseClient(connection, clock=clock) as crm,
+        pytest.raises(errors.AuthenticationFailed),
+    ):
         crm.who_am_i()
 
 
 def test_additional_users_are_online_only_and_distinct(server: Any, creds: Any) -> None:
     with pytest.raises(ValueError, match="own client id"):
-        online_connection(server, creds,
-                          additional_users=(AppUser(creds.CLIENT_ID.upper(), "x"),))
+        online_connection(server, creds, additional_users=(AppUser(creds.CLIENT_ID.upper(), "x"),))
     assert "secret" not in repr(AppUser("id", "very-secret"))
-    assert "very-secret" not in repr(online_connection(
-        server, creds, additional_users=(AppUser("id", "very-secret"),)))
+    assert "very-secret" not in repr(
+        online_connection(server, creds, additional_users=(AppUser("id", "very-secret"),))
+    )
