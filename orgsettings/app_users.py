@@ -39,8 +39,9 @@ class AppUserError(Exception):
 
 def binding_now(org: OrgSettings) -> dict[str, str]:
     """What a secret entered now would be bound to."""
-    return {name: value for name, value in binding_of(org, "client_secret").items()
-            if name in BOUND_TO}
+    return {
+        name: value for name, value in binding_of(org, "client_secret").items() if name in BOUND_TO
+    }
 
 
 def is_bound(app_user: AdditionalAppUser, org: OrgSettings) -> bool:
@@ -68,8 +69,10 @@ def to_check(org: OrgSettings) -> list[tuple[AdditionalAppUser, bool]]:
     """The users an integration check covers, each with whether its secret may be sent."""
     if org.deployment != Deployment.ONLINE:
         return []
-    return [(u, is_bound(u, org) and u.client_id.lower() != org.client_id.lower())
-            for u in org.additional_users.all()]
+    return [
+        (u, is_bound(u, org) and u.client_id.lower() != org.client_id.lower())
+        for u in org.additional_users.all()
+    ]
 
 
 def usable_app_users(org: OrgSettings) -> list[AdditionalAppUser]:
@@ -85,8 +88,9 @@ def record_check(passed: dict[int, bool]) -> None:
 
 
 @transaction.atomic
-def add_app_user(tenant: Tenant, client_id: str, secret: str, *,
-                 user: Actor) -> tuple[AdditionalAppUser, bool]:
+def add_app_user(
+    tenant: Tenant, client_id: str, secret: str, *, user: Actor
+) -> tuple[AdditionalAppUser, bool]:
     """Add a user, or enter again the secret of one whose binding no longer matches.
     Returns ``(user, entered again)``; ``AppUserError`` when refused (nothing saved)."""
     org = OrgSettings.objects.select_for_update().filter(tenant=tenant).first()
@@ -98,16 +102,24 @@ def add_app_user(tenant: Tenant, client_id: str, secret: str, *,
     if not client_id or not secret:
         raise AppUserError(_("Enter the application (client) id and its client secret."))
     if client_id == org.client_id.lower():
-        raise AppUserError(_(
-            "%(client_id)s is the connection's own application user. Add the client id of "
-            "another app registration.") % {"client_id": client_id})
+        raise AppUserError(
+            _(
+                "%(client_id)s is the connection's own application user. Add the client id of "
+                "another app registration."
+            )
+            % {"client_id": client_id}
+        )
     existing = org.additional_users.filter(client_id__iexact=client_id).first()
     now = timezone.now()
     if existing is not None:
         if is_bound(existing, org):
-            raise AppUserError(_(
-                "%(client_id)s is already an additional application user. To replace its "
-                "secret, remove it and add it again.") % {"client_id": client_id})
+            raise AppUserError(
+                _(
+                    "%(client_id)s is already an additional application user. To replace its "
+                    "secret, remove it and add it again."
+                )
+                % {"client_id": client_id}
+            )
         existing.client_secret = secret
         existing.secret_entered_at = now
         existing.secret_binding = binding_now(org)
@@ -115,21 +127,29 @@ def add_app_user(tenant: Tenant, client_id: str, secret: str, *,
         existing.save()
         return existing, True
     if org.additional_users.count() >= MAX_ADDITIONAL_USERS:
-        raise AppUserError(_(
-            "At most %(n)s additional application users can be added.")
-            % {"n": MAX_ADDITIONAL_USERS})
+        raise AppUserError(
+            _("At most %(n)s additional application users can be added.")
+            % {"n": MAX_ADDITIONAL_USERS}
+        )
     created = AdditionalAppUser.objects.create(
-        org_settings=org, client_id=client_id, client_secret=secret, secret_entered_at=now,
+        org_settings=org,
+        client_id=client_id,
+        client_secret=secret,
+        secret_entered_at=now,
         secret_binding=binding_now(org),
-        created_by=user if isinstance(user, AbstractBaseUser) else None)  # type: ignore[misc]
+        created_by=user if isinstance(user, AbstractBaseUser) else None,
+    )  # type: ignore[misc]
     return created, False
 
 
 @transaction.atomic
 def remove_app_user(tenant: Tenant, pk: int) -> AdditionalAppUser | None:
     """Remove the tenant's user ``pk``; None when the tenant has no such user."""
-    app_user = (AdditionalAppUser.objects.select_for_update()
-                .filter(pk=pk, org_settings__tenant=tenant).first())
+    app_user = (
+        AdditionalAppUser.objects.select_for_update()
+        .filter(pk=pk, org_settings__tenant=tenant)
+        .first()
+    )
     if app_user is not None:
         app_user.delete()
     return app_user

@@ -16,8 +16,9 @@ from tenants.access import TenantAccess, tenant_view
 
 
 def _back(access: TenantAccess) -> HttpResponse:
-    return redirect(reverse("orgsettings:edit", kwargs={"tenant": access.tenant.slug})
-                    + "#app-users")
+    return redirect(
+        reverse("orgsettings:edit", kwargs={"tenant": access.tenant.slug}) + "#app-users"
+    )
 
 
 @sensitive_post_parameters("app_client_secret")
@@ -33,18 +34,29 @@ def add(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     client_id = form.cleaned_data["app_client_id"]
     try:
         _user, again = app_users.add_app_user(
-            access.tenant, client_id, form.cleaned_data["app_client_secret"], user=request.user)
+            access.tenant, client_id, form.cleaned_data["app_client_secret"], user=request.user
+        )
     except app_users.AppUserError as exc:
         messages.error(request, str(exc))
         return _back(access)
     if again:
-        messages.success(request, _(
-            "The secret of %(client_id)s was entered again. The next integration check signs "
-            "in as it; syncs use it once that check passed.") % {"client_id": client_id.lower()})
+        messages.success(
+            request,
+            _(
+                "The secret of %(client_id)s was entered again. The next integration check signs "
+                "in as it; syncs use it once that check passed."
+            )
+            % {"client_id": client_id.lower()},
+        )
     else:
-        messages.success(request, _(
-            "Application user %(client_id)s added. The next integration check signs in as "
-            "it; syncs use it once that check passed.") % {"client_id": client_id.lower()})
+        messages.success(
+            request,
+            _(
+                "Application user %(client_id)s added. The next integration check signs in as "
+                "it; syncs use it once that check passed."
+            )
+            % {"client_id": client_id.lower()},
+        )
     return _back(access)
 
 
@@ -54,6 +66,7 @@ def remove(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
     removed = app_users.remove_app_user(access.tenant, pk)
     if removed is None:
         raise Http404
-    messages.success(request, _("Application user %(client_id)s removed.")
-                     % {"client_id": removed.client_id})
+    messages.success(
+        request, _("Application user %(client_id)s removed.") % {"client_id": removed.client_id}
+    )
     return _back(access)

@@ -36,40 +36,45 @@ def remove_url(tenant: Tenant, pk: int) -> str:
     return reverse("orgsettings:app_user_remove", kwargs={"tenant": tenant.slug, "pk": pk})
 
 
-def add(client: Client, tenant: Tenant, client_id: str = EXTRA_ID,
-        secret: str = EXTRA_SECRET) -> Any:
-    return client.post(add_url(tenant), {"app_client_id": client_id,
-                                         "app_client_secret": secret}, follow=True)
+def add(
+    client: Client, tenant: Tenant, client_id: str = EXTRA_ID, secret: str = EXTRA_SECRET
+) -> Any:
+    return client.post(
+        add_url(tenant), {"app_client_id": client_id, "app_client_secret": secret}, follow=True
+    )
 
 
 def test_the_owner_adds_a_user_whose_secret_is_stored_but_never_shown(
-        owner_client: Client, tenant: Tenant, saved_settings: OrgSettings,
-        owner: AbstractUser) -> None:
+    owner_client: Client, tenant: Tenant, saved_settings: OrgSettings, owner: AbstractUser
+) -> None:
     response = add(owner_client, tenant)
     html = response.content.decode()
     assert response.redirect_chain[-1][0].endswith("#app-users")
     user = AdditionalAppUser.objects.get(org_settings=saved_settings)
-    assert (user.client_id, user.client_secret, user.created_by) == (EXTRA_ID, EXTRA_SECRET,
-                                                                     owner)
+    assert (user.client_id, user.client_secret, user.created_by) == (EXTRA_ID, EXTRA_SECRET, owner)
     assert f"Application user {EXTRA_ID} added" in html
     assert EXTRA_ID in html and "Not used yet: run the integration check" in html
     assert EXTRA_SECRET not in html
     assert EXTRA_SECRET not in owner_client.get(page(tenant)).content.decode()
     # N5: audited, the secret only as "changed".
-    history = owner_client.get(reverse("orgsettings:history",
-                                       kwargs={"tenant": tenant.slug})).content.decode()
+    history = owner_client.get(
+        reverse("orgsettings:history", kwargs={"tenant": tenant.slug})
+    ).content.decode()
     assert "additional application user" in history and EXTRA_ID in history
     assert EXTRA_SECRET not in history
     assert user.history.first().history_user == owner
 
 
-@pytest.mark.parametrize(("client_id", "message"), [
-    ("c", "own application user. Add the client id of another"),
-    ("not-a-guid", "is a GUID"),
-])
+@pytest.mark.parametrize(
+    ("client_id", "message"),
+    [
+        ("c", "own application user. Add the client id of another"),
+        ("not-a-guid", "is a GUID"),
+    ],
+)
 def test_the_main_user_and_a_bad_id_are_refused(
-        owner_client: Client, tenant: Tenant, saved_settings: OrgSettings, client_id: str,
-        message: str) -> None:
+    owner_client: Client, tenant: Tenant, saved_settings: OrgSettings, client_id: str, message: str
+) -> None:
     if client_id == "c":  # the main client id of saved_settings is "c": make it a GUID
         OrgSettings.objects.filter(pk=saved_settings.pk).update(client_id=EXTRA_ID.upper())
         client_id = EXTRA_ID
@@ -80,15 +85,17 @@ def test_the_main_user_and_a_bad_id_are_refused(
 
 
 def test_a_second_entry_of_the_same_user_is_refused(
-        owner_client: Client, tenant: Tenant, saved_settings: OrgSettings) -> None:
+    owner_client: Client, tenant: Tenant, saved_settings: OrgSettings
+) -> None:
     add(owner_client, tenant)
     html = add(owner_client, tenant, EXTRA_ID.upper(), "another").content.decode()
     assert "is already an additional application user" in html
     assert AdditionalAppUser.objects.get().client_secret == EXTRA_SECRET
 
 
-def test_the_owner_removes_a_user(owner_client: Client, tenant: Tenant,
-                                  saved_settings: OrgSettings) -> None:
+def test_the_owner_removes_a_user(
+    owner_client: Client, tenant: Tenant, saved_settings: OrgSettings
+) -> None:
     add(owner_client, tenant)
     user = AdditionalAppUser.objects.get()
     html = owner_client.post(remove_url(tenant, user.pk), follow=True).content.decode()
@@ -98,8 +105,8 @@ def test_the_owner_removes_a_user(owner_client: Client, tenant: Tenant,
 
 
 def test_a_member_sees_the_list_but_may_not_change_it(
-        member_client: Client, owner_client: Client, tenant: Tenant,
-        saved_settings: OrgSettings) -> None:
+    member_client: Client, owner_client: Client, tenant: Tenant, saved_settings: OrgSettings
+) -> None:
     add(owner_client, tenant)
     user = AdditionalAppUser.objects.get()
     html = member_client.get(page(tenant)).content.decode()
@@ -109,35 +116,47 @@ def test_a_member_sees_the_list_but_may_not_change_it(
     assert AdditionalAppUser.objects.count() == 1
 
 
-def test_an_outsider_gets_not_found(outsider_client: Client, owner_client: Client,
-                                    tenant: Tenant, saved_settings: OrgSettings) -> None:
+def test_an_outsider_gets_not_found(
+    outsider_client: Client, owner_client: Client, tenant: Tenant, saved_settings: OrgSettings
+) -> None:
     add(owner_client, tenant)
     user = AdditionalAppUser.objects.get()
-    assert outsider_client.post(add_url(tenant), {"app_client_id": EXTRA_ID,
-                                                  "app_client_secret": "x"}).status_code == 404
+    assert (
+        outsider_client.post(
+            add_url(tenant), {"app_client_id": EXTRA_ID, "app_client_secret": "x"}
+        ).status_code
+        == 404
+    )
     assert outsider_client.post(remove_url(tenant, user.pk)).status_code == 404
     assert AdditionalAppUser.objects.count() == 1
 
 
 def test_another_tenant_s_user_cannot_be_removed_through_this_tenant(
-        owner_client: Client, tenant: Tenant, other_tenant: Tenant,
-        saved_settings: OrgSettings) -> None:
-    OrgSettings.objects.create(tenant=other_tenant, crm_url="https://x.crm4.dynamics.com",
-                               deployment="online", client_id="c", client_secret="s")
+    owner_client: Client, tenant: Tenant, other_tenant: Tenant, saved_settings: OrgSettings
+) -> None:
+    OrgSettings.objects.create(
+        tenant=other_tenant,
+        crm_url="https://x.crm4.dynamics.com",
+        deployment="online",
+        client_id="c",
+        client_secret="s",
+    )
     theirs, _again = add_app_user(other_tenant, EXTRA_ID, "theirs", user=None)
     assert owner_client.post(remove_url(tenant, theirs.pk)).status_code == 404
     assert AdditionalAppUser.objects.filter(pk=theirs.pk).exists()
 
 
 def test_a_changed_binding_disables_the_user_until_its_secret_is_entered_again(
-        owner_client: Client, tenant: Tenant, saved_settings: OrgSettings) -> None:
+    owner_client: Client, tenant: Tenant, saved_settings: OrgSettings
+) -> None:
     add(owner_client, tenant)
     AdditionalAppUser.objects.update(check_passed_at=timezone.now())
     org = OrgSettings.objects.get(tenant=tenant)
     assert [u.client_id for u in connection_for(org).additional_users] == [EXTRA_ID]
     # The main secret is entered again with the new CRM URL; the extra one is not.
-    response = owner_client.post(page(tenant), settings_post(
-        crm_url="https://fabrikam.crm4.dynamics.com"))
+    response = owner_client.post(
+        page(tenant), settings_post(crm_url="https://fabrikam.crm4.dynamics.com")
+    )
     assert response.status_code == 302
     org.refresh_from_db()
     assert usable_app_users(org) == []
@@ -152,14 +171,29 @@ def test_a_changed_binding_disables_the_user_until_its_secret_is_entered_again(
     assert "Enter the secret again" not in html
 
 
-def test_only_an_online_crm_has_additional_users(owner_client: Client, tenant: Tenant,
-                                                 saved_settings: OrgSettings) -> None:
-    services.save_org_settings([tenant], {
-        **{k: getattr(saved_settings, k) for k in (
-            "crm_url", "directory_tenant_id", "client_id", "authority_url", "ca_bundle",
-            "reaction_mode")},
-        "deployment": "on_premise", "onprem_username": "CONTOSO\\sync"},
-        {"onprem_password": "pw"}, user=None)
+def test_only_an_online_crm_has_additional_users(
+    owner_client: Client, tenant: Tenant, saved_settings: OrgSettings
+) -> None:
+    services.save_org_settings(
+        [tenant],
+        {
+            **{
+                k: getattr(saved_settings, k)
+                for k in (
+                    "crm_url",
+                    "directory_tenant_id",
+                    "client_id",
+                    "authority_url",
+                    "ca_bundle",
+                    "reaction_mode",
+                )
+            },
+            "deployment": "on_premise",
+            "onprem_username": "CONTOSO\\sync",
+        },
+        {"onprem_password": "pw"},
+        user=None,
+    )
     html = add(owner_client, tenant).content.decode()
     assert "exist only for an Online CRM" in html
     assert not AdditionalAppUser.objects.exists()

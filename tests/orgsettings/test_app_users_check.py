@@ -20,10 +20,12 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_dispatch")]
 
 
 def test_each_additional_user_signs_in_and_one_that_cannot_fails_the_check(
-        tenant: Tenant, crm: EmulatorServer) -> None:
+    tenant: Tenant, crm: EmulatorServer
+) -> None:
     configure_tenant_for_emulator(tenant, crm)
-    good, _ = add_app_user(tenant, credentials.SECOND_CLIENT_ID,
-                           credentials.SECOND_CLIENT_SECRET, user=None)
+    good, _ = add_app_user(
+        tenant, credentials.SECOND_CLIENT_ID, credentials.SECOND_CLIENT_SECRET, user=None
+    )
     revoked, _ = add_app_user(tenant, credentials.THIRD_CLIENT_ID, "revoked-secret", user=None)
     org = OrgSettings.objects.get(tenant=tenant)
     assert usable_app_users(org) == []  # not before a check signed in as them
@@ -43,7 +45,8 @@ def test_each_additional_user_signs_in_and_one_that_cannot_fails_the_check(
     # The one that signed in is used; the other is skipped.
     assert [u.client_id for u in usable_app_users(org)] == [credentials.SECOND_CLIENT_ID]
     assert [u.client_id for u in connection_for(org).additional_users] == [
-        credentials.SECOND_CLIENT_ID]
+        credentials.SECOND_CLIENT_ID
+    ]
     assert not integration_ready(tenant)  # the admin sees it: the check failed
 
     AdditionalAppUser.objects.filter(pk=revoked.pk).delete()
@@ -52,13 +55,14 @@ def test_each_additional_user_signs_in_and_one_that_cannot_fails_the_check(
     assert integration_ready(tenant)
 
 
-def test_a_user_whose_binding_changed_is_not_signed_in(tenant: Tenant,
-                                                       crm: EmulatorServer) -> None:
+def test_a_user_whose_binding_changed_is_not_signed_in(tenant: Tenant, crm: EmulatorServer) -> None:
     configure_tenant_for_emulator(tenant, crm)
-    user, _ = add_app_user(tenant, credentials.SECOND_CLIENT_ID,
-                           credentials.SECOND_CLIENT_SECRET, user=None)
+    user, _ = add_app_user(
+        tenant, credentials.SECOND_CLIENT_ID, credentials.SECOND_CLIENT_SECRET, user=None
+    )
     AdditionalAppUser.objects.filter(pk=user.pk).update(
-        secret_binding={"crm_url": "https://elsewhere.example"})
+        secret_binding={"crm_url": "https://elsewhere.example"}
+    )
     crm.emulator.counters.clear()
     result = steps(run_check(tenant))
     step = result[f"app_user_{user.pk}"]
