@@ -1,8 +1,8 @@
 """Additional application users of a tenant's Online connection: add, remove, and which
 of them the engine may use.
 
-Each brings its own service-protection budget (docs/dataverse-webapi.md §Several
-application users). Its secret is bound like the main secret (``SECRET_BINDINGS``): to the
+Each brings its own service-protection budget
+(docs/dataverse-webapi.md §Several application users). Its secret is bound like the main secret (``SECRET_BINDINGS``): to the
 CRM URL, the sign-in authority and the directory it was entered for — its own client id
 is the user itself. When one of them changes, the user is not used (no secret is sent to
 a place it was not entered for) and the settings page asks for the secret again.
