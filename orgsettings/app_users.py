@@ -2,10 +2,11 @@
 of them the engine may use.
 
 Each brings its own service-protection budget
-(docs/dataverse-webapi.md §Several application users). Its secret is bound like the main secret (``SECRET_BINDINGS``): to the
-CRM URL, the sign-in authority and the directory it was entered for — its own client id
-is the user itself. When one of them changes, the user is not used (no secret is sent to
-a place it was not entered for) and the settings page asks for the secret again.
+(docs/dataverse-webapi.md §Several application users). Its secret is bound like the main
+secret (``SECRET_BINDINGS``): to the CRM URL, the sign-in authority and the directory it
+was entered for — its own client id is the user itself. When one of them changes, the
+user is not used (no secret is sent to a place it was not entered for) and the settings
+page asks for the secret again.
 
 Choice: a user is used by the engine only after an integration check signed in as it
 since its secret was entered (``AdditionalAppUser.checked``). A user that fails the check
