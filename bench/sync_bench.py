@@ -1,6 +1,7 @@
 """Sync engine benchmark: initial sync, incremental sync and reaction export at scale.
 
-Run: ``.venv/bin/python bench/sync_bench.py [--subscribers 100000] [--profile DIR] [--keep]``.
+Run: ``.venv/bin/python bench/sync_bench.py [--subscribers 100000] [--profile DIR] [--keep]
+[--server-time default [--app-users 3]]``.
 
 * The Dataverse emulator runs in another process (``--seed bench:N/2``: N/2 contacts, N/10
   accounts, N/10 leads), throttling on, as a real organisation would answer.
@@ -50,7 +51,8 @@ from sync_seed import (  # noqa: E402
 # 1,200 s of execution time in a 300 s window, i.e. at most 4 requests' worth running at once
 # on average.
 EXECUTION_BUDGET_S, WINDOW_S = 1200.0, 300.0
-APPLICATION_USERS = 1  # one application user per tenant (several: a later part)
+# The emulator's full application users, in the order ``--app-users`` takes them.
+APP_USERS = ("CLIENT", "SECOND_CLIENT", "THIRD_CLIENT")
 TARGETS = {"initial_round_trips": 700, "incremental_round_trips": 30,
            "reaction_round_trips": 200, "rss_mb": 300, "initial_rate": 2000}
 
@@ -192,6 +194,10 @@ def main() -> None:
                         help="the emulator's server-time profile; other than off: only the "
                              "initial sync, parallel against its lower bound, then the same "
                              "sync sequential (CRM_CONCURRENCY=1) as a baseline")
+    parser.add_argument("--app-users", type=int, choices=range(1, len(APP_USERS) + 1),
+                        default=1, metavar="N",
+                        help="application users (1–3) the parallel server-time run spreads "
+                             "its bulk work over; the sequential baseline uses one")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -247,19 +253,43 @@ def capacity(emu: Emulator) -> dict[str, Any]:
     return dict(emu.session.get(emu.base + "/_admin/server-time", timeout=60).json())
 
 
-def lower_bound(cap: dict[str, Any], degree: int) -> tuple[float, int, float]:
+def lower_bound(cap: dict[str, Any], degree: int, users: int) -> tuple[float, int, float]:
     """(seconds, record operations, parallelism) — the least time the CRM needs for the
     record operations the run performed (the ledger's count, every web server and user):
     each costs ``per_record_ms`` of server time, and at most ``parallelism`` requests'
     worth of server time passes per second: the smaller of the requests in flight
-    (``degree``: the dop hint, or 1 for the sequential engine) and what the execution-time
-    budget allows (1,200 s per 300 s per user and web server, times web servers and
-    users)."""
+    (``degree``: N users × the dop hint, or 1 for the sequential engine) and what the
+    execution-time budget allows (1,200 s per 300 s per user and web server, times web
+    servers and ``users``)."""
     records = sum(int(row["records"]) for row in cap["charged"].values())
     per_record_s = float(cap["profile"]["per_record_ms"]) / 1000
-    budget = EXECUTION_BUDGET_S / WINDOW_S * cap["web_servers"] * APPLICATION_USERS
+    budget = EXECUTION_BUDGET_S / WINDOW_S * cap["web_servers"] * users
     parallelism = min(float(degree), budget)
     return records * per_record_s / parallelism, records, parallelism
+
+
+def add_app_users(tenant: Any, n: int) -> None:
+    """The emulator's second and third application user, as an admin adds them and an
+    integration check passes them (orgsettings/app_users.py)."""
+    from django.utils import timezone
+
+    from dynamics_emulator import credentials
+    from orgsettings.app_users import add_app_user
+    from orgsettings.models import AdditionalAppUser
+
+    for name in APP_USERS[1:n]:
+        add_app_user(tenant, getattr(credentials, f"{name}_ID"),
+                     getattr(credentials, f"{name}_SECRET"), user=None)
+    AdditionalAppUser.objects.update(check_passed_at=timezone.now())
+
+
+def per_user(cap: dict[str, Any]) -> dict[str, int]:
+    """Record operations per application user (the ledger's key: org/web server/user)."""
+    out: dict[str, int] = {}
+    for key, row in cap["charged"].items():
+        user = key.split("/")[2][:8]
+        out[user] = out.get(user, 0) + int(row["records"])
+    return out
 
 
 def server_time_phases(tenant: Any, emu: Emulator, state: Path, args: argparse.Namespace,
@@ -277,13 +307,15 @@ def server_time_phases(tenant: Any, emu: Emulator, state: Path, args: argparse.N
     db = state / "bench.sqlite3"
     shutil.copy(db, state / "seeded.sqlite3")
     cap = capacity(emu)
+    users = args.app_users
     print(f"server time: {cap['profile']}, {cap['web_servers']} web servers, dop hint "
           f"{cap['dop_hint']}, CRM_CONCURRENCY {settings.CRM_CONCURRENCY}, "
-          f"{APPLICATION_USERS} application user")
+          f"{users} application user(s) for the parallel run")
     hint = min(int(cap["dop_hint"]), int(settings.CRM_CONCURRENCY))
+    add_app_users(tenant, users)  # after the copy: the sequential baseline has one user
     figures = {}
-    for label, env, degree in (("parallel", {}, hint),
-                               ("sequential", {"CRM_CONCURRENCY": "1"}, 1)):
+    for label, env, degree, n_users in (("parallel", {}, users * hint, users),
+                                        ("sequential", {"CRM_CONCURRENCY": "1"}, 1, 1)):
         if label == "sequential":
             connections.close_all()
             shutil.copy(state / "seeded.sqlite3", db)
@@ -295,10 +327,11 @@ def server_time_phases(tenant: Any, emu: Emulator, state: Path, args: argparse.N
         job = start_sync(tenant, "incremental", trigger="manual")
         before = emu.requests()
         out = run_job(job.pk, state, args.profile, f"initial-{label}", env)
-        report(f"initial sync ({label})", emu, JobRun.objects.get(pk=job.pk), out, before,
+        report(f"initial sync ({label}, {n_users} application user(s))", emu,
+               JobRun.objects.get(pk=job.pk), out, before,
                args.subscribers, "subscribers", TARGETS["initial_round_trips"])
         cap = capacity(emu)
-        bound, records, parallelism = lower_bound(cap, degree)
+        bound, records, parallelism = lower_bound(cap, degree, n_users)
         per_server = {key.split("/")[1]: int(row["records"])
                       for key, row in sorted(cap["charged"].items())}
         figures[label] = out["seconds"]
@@ -306,7 +339,8 @@ def server_time_phases(tenant: Any, emu: Emulator, state: Path, args: argparse.N
               f"parallelism {parallelism:g} = lower bound {bound:.1f} s; measured "
               f"{out['seconds']:.1f} s = {out['seconds'] / bound:.2f}× the bound "
               f"({'met' if out['seconds'] <= 1.2 * bound else 'MISSED'}: target ≤ 1.2×); "
-              f"record operations per web server {per_server}")
+              f"record operations per web server {per_server}, per application user "
+              f"{per_user(cap)}")
     print(f"parallel vs sequential: {figures['sequential']:.1f} s → {figures['parallel']:.1f} s "
           f"= {figures['sequential'] / figures['parallel']:.1f}× faster")
     check(tenant, emu)

@@ -8,11 +8,14 @@ Service (SOAP) client would feed the same two calls from its own faults and head
 Pacing (docs/dataverse-webapi.md §Web servers, §Service protection):
 
 * the ceiling is the smaller of the service's dop hint and the configured maximum
-  (``Connection.concurrency``, the ``CRM_CONCURRENCY`` setting); without a hint (an
-  on-premise server, or before the first answer) work runs one request at a time;
-* the degree starts at the ceiling, halves when a request meets back-pressure (429, 503
-  or a ``Retry-After``; once per wave: requests sent before the cut do not cut again) and
-  grows by one after ``grow_after`` completions that met none;
+  (``Connection.concurrency``, the ``CRM_CONCURRENCY`` setting), times the number of
+  users the protocol layer spreads the work over (``users``: the limits are per user,
+  dynamics/lanes.py); without a hint (an on-premise server, or before the first answer)
+  work runs one request at a time;
+* the degree starts at the ceiling, halves when a request meets back-pressure — of any
+  user: conservative — (429, 503 or a ``Retry-After``; once per wave: requests sent
+  before the cut do not cut again) and grows by one after ``grow_after`` completions
+  that met none;
 * rising latency is back-pressure too: per kind of work (``run(kind=…)``) the executor
   keeps the seconds per unit of work (``weights``: records, members) as a moving average;
   when it climbs to ``RISE`` times the best level seen, the service is straining before it
@@ -120,9 +123,11 @@ class _Latency:
 
 class ParallelExecutor:
     def __init__(self, signals: Signals, maximum: int, *, grow_after: int = GROW_AFTER,
+                 users: Callable[[], int] = lambda: 1,
                  now: Callable[[], float] = time.monotonic) -> None:
         self.signals = signals
         self.maximum = max(1, maximum)
+        self.users = users  # how many users' budgets the work is spread over, right now
         self.grow_after = max(1, grow_after)
         self._now = now
         self._latency: dict[str, _Latency] = {}
@@ -138,7 +143,7 @@ class ParallelExecutor:
     @property
     def ceiling(self) -> int:
         hint = self.signals.hint
-        return 1 if hint is None else max(1, min(hint, self.maximum))
+        return 1 if hint is None else max(1, min(hint, self.maximum)) * max(1, self.users())
 
     @property
     def degree(self) -> int:
