@@ -1,6 +1,7 @@
 """Sync engine benchmark: initial sync, incremental sync and reaction export at scale.
 
-Run: ``.venv/bin/python bench/sync_bench.py [--subscribers 100000] [--profile DIR] [--keep]``.
+Run: ``.venv/bin/python bench/sync_bench.py [--subscribers 100000] [--profile DIR] [--keep]
+[--server-time default [--app-users 3]]``.
 
 * The Dataverse emulator runs in another process (``--seed bench:N/2``: N/2 contacts, N/10
   accounts, N/10 leads), throttling on, as a real organisation would answer.
@@ -46,6 +47,12 @@ from sync_seed import (  # noqa: E402
     seed_tenant,
 )
 
+# Service protection per user and web server (docs/dataverse-webapi.md §Service protection):
+# 1,200 s of execution time in a 300 s window, i.e. at most 4 requests' worth running at once
+# on average.
+EXECUTION_BUDGET_S, WINDOW_S = 1200.0, 300.0
+# The emulator's full application users, in the order ``--app-users`` takes them.
+APP_USERS = ("CLIENT", "SECOND_CLIENT", "THIRD_CLIENT")
 TARGETS = {"initial_round_trips": 700, "incremental_round_trips": 30,
            "reaction_round_trips": 200, "rss_mb": 300, "initial_rate": 2000}
 
@@ -99,12 +106,13 @@ def peak_rss_mb() -> float:
 # -- phases ----------------------------------------------------------------------------------
 
 
-def run_job(run_id: int, state: Path, profile_dir: str | None, label: str) -> dict[str, Any]:
+def run_job(run_id: int, state: Path, profile_dir: str | None, label: str,
+            env: dict[str, str] | None = None) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(run_id)]
     if profile_dir:
         cmd += ["--profile-out", str(Path(profile_dir) / f"{label}.prof")]
-    out = subprocess.run(cmd, cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True,
-                         check=False)
+    out = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True,
+                         text=True, check=False)
     if out.returncode != 0:
         print(out.stdout[-3000:], out.stderr[-3000:])
         raise RuntimeError(f"worker for run {run_id} failed")
@@ -182,6 +190,14 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--profile", metavar="DIR", help="write a cProfile file per phase")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--server-time", choices=["off", "default", "fast"], default="off",
+                        help="the emulator's server-time profile; other than off: only the "
+                             "initial sync, parallel against its lower bound, then the same "
+                             "sync sequential (CRM_CONCURRENCY=1) as a baseline")
+    parser.add_argument("--app-users", type=int, choices=range(1, len(APP_USERS) + 1),
+                        default=1, metavar="N",
+                        help="application users (1–3) the parallel server-time run spreads "
+                             "its bulk work over; the sequential baseline uses one")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -192,7 +208,7 @@ def main() -> None:
     n = args.subscribers
     print(f"sync bench: {n:,} subscribers, state in {state}")
     t0 = time.perf_counter()
-    emu = Emulator(state, n // 2)
+    emu = Emulator(state, n // 2, extra=["--server-time", args.server_time])
     try:
         print(f"emulator up with bench:{n // 2} in {time.perf_counter() - t0:.1f} s")
         setup_django(state)
@@ -209,6 +225,9 @@ def main() -> None:
         counts = seed_subscribers(tenant, news, events, fields, people, n)
         print(f"seeded in {time.perf_counter() - t0:.1f} s: {counts}, {overlap} leads sharing "
               f"a contact's address")
+        if args.server_time != "off":
+            server_time_phases(tenant, emu, state, args, people)
+            return
 
         sync_phase("initial sync", tenant, emu, state, args, n, "subscribers",
                    TARGETS["initial_round_trips"], rate_target=TARGETS["initial_rate"])
@@ -225,6 +244,106 @@ def main() -> None:
             print(f"kept {state}")
         else:
             shutil.rmtree(state, ignore_errors=True)
+
+
+# -- against modelled server time ------------------------------------------------------------
+
+
+def capacity(emu: Emulator) -> dict[str, Any]:
+    return dict(emu.session.get(emu.base + "/_admin/server-time", timeout=60).json())
+
+
+def lower_bound(cap: dict[str, Any], degree: int, users: int) -> tuple[float, int, float]:
+    """(seconds, record operations, parallelism) — the least time the CRM needs for the
+    record operations the run performed (the ledger's count, every web server and user):
+    each costs ``per_record_ms`` of server time, and at most ``parallelism`` requests'
+    worth of server time passes per second: the smaller of the requests in flight
+    (``degree``: N users × the dop hint, or 1 for the sequential engine) and what the
+    execution-time budget allows (1,200 s per 300 s per user and web server, times web
+    servers and ``users``)."""
+    records = sum(int(row["records"]) for row in cap["charged"].values())
+    per_record_s = float(cap["profile"]["per_record_ms"]) / 1000
+    budget = EXECUTION_BUDGET_S / WINDOW_S * cap["web_servers"] * users
+    parallelism = min(float(degree), budget)
+    return records * per_record_s / parallelism, records, parallelism
+
+
+def add_app_users(tenant: Any, n: int) -> None:
+    """The emulator's second and third application user, as an admin adds them and an
+    integration check passes them (orgsettings/app_users.py)."""
+    from django.utils import timezone
+
+    from dynamics_emulator import credentials
+    from orgsettings.app_users import add_app_user
+    from orgsettings.models import AdditionalAppUser
+
+    for name in APP_USERS[1:n]:
+        add_app_user(tenant, getattr(credentials, f"{name}_ID"),
+                     getattr(credentials, f"{name}_SECRET"), user=None)
+    AdditionalAppUser.objects.update(check_passed_at=timezone.now())
+
+
+def per_user(cap: dict[str, Any]) -> dict[str, int]:
+    """Record operations per application user (the ledger's key: org/web server/user)."""
+    out: dict[str, int] = {}
+    for key, row in cap["charged"].items():
+        user = key.split("/")[2][:8]
+        out[user] = out.get(user, 0) + int(row["records"])
+    return out
+
+
+def server_time_phases(tenant: Any, emu: Emulator, state: Path, args: argparse.Namespace,
+                       people: list[dict[str, str]]) -> None:
+    """The initial sync twice from the same start: parallel (the executor at the dop hint,
+    at most CRM_CONCURRENCY) and sequential (CRM_CONCURRENCY=1). Between them the database
+    file and the organisation's data go back to their seeded state."""
+    from django.conf import settings
+    from django.db import connections
+
+    from syncjobs.engine.start import start_sync
+    from syncjobs.models import JobRun
+
+    connections.close_all()
+    db = state / "bench.sqlite3"
+    shutil.copy(db, state / "seeded.sqlite3")
+    cap = capacity(emu)
+    users = args.app_users
+    print(f"server time: {cap['profile']}, {cap['web_servers']} web servers, dop hint "
+          f"{cap['dop_hint']}, CRM_CONCURRENCY {settings.CRM_CONCURRENCY}, "
+          f"{users} application user(s) for the parallel run")
+    hint = min(int(cap["dop_hint"]), int(settings.CRM_CONCURRENCY))
+    add_app_users(tenant, users)  # after the copy: the sequential baseline has one user
+    figures = {}
+    for label, env, degree, n_users in (("parallel", {}, users * hint, users),
+                                        ("sequential", {"CRM_CONCURRENCY": "1"}, 1, 1)):
+        if label == "sequential":
+            connections.close_all()
+            shutil.copy(state / "seeded.sqlite3", db)
+            emu.session.post(emu.base + "/_admin/reset", timeout=600).raise_for_status()
+            from sync_seed import seed_crm_overlap
+            seed_crm_overlap(tenant, people, args.subscribers)  # its leads went with the reset
+        emu.session.post(emu.base + "/_admin/server-time/reset", timeout=60).raise_for_status()
+        emu.session.post(emu.base + "/_admin/limits/reset", timeout=60).raise_for_status()
+        job = start_sync(tenant, "incremental", trigger="manual")
+        before = emu.requests()
+        out = run_job(job.pk, state, args.profile, f"initial-{label}", env)
+        report(f"initial sync ({label}, {n_users} application user(s))", emu,
+               JobRun.objects.get(pk=job.pk), out, before,
+               args.subscribers, "subscribers", TARGETS["initial_round_trips"])
+        cap = capacity(emu)
+        bound, records, parallelism = lower_bound(cap, degree, n_users)
+        per_server = {key.split("/")[1]: int(row["records"])
+                      for key, row in sorted(cap["charged"].items())}
+        figures[label] = out["seconds"]
+        print(f"  {records:,} record operations × {cap['profile']['per_record_ms']} ms / "
+              f"parallelism {parallelism:g} = lower bound {bound:.1f} s; measured "
+              f"{out['seconds']:.1f} s = {out['seconds'] / bound:.2f}× the bound "
+              f"({'met' if out['seconds'] <= 1.2 * bound else 'MISSED'}: target ≤ 1.2×); "
+              f"record operations per web server {per_server}, per application user "
+              f"{per_user(cap)}")
+    print(f"parallel vs sequential: {figures['sequential']:.1f} s → {figures['parallel']:.1f} s "
+          f"= {figures['sequential'] / figures['parallel']:.1f}× faster")
+    check(tenant, emu)
 
 
 def check(tenant: Any, emu: Emulator) -> None:

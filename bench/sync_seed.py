@@ -15,7 +15,7 @@ SEED_TIME = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # older than the CRM's seede
 # -- seeding ---------------------------------------------------------------------------------
 
 
-def seed_tenant(emu: Emulator) -> Any:
+def seed_tenant(emu: Emulator, name: str = "Bench", slug: str = "bench") -> Any:
     from django.utils import timezone
 
     from audience.groups import create_group, save_sync_setting
@@ -31,7 +31,7 @@ def seed_tenant(emu: Emulator) -> Any:
     from orgsettings.services import save_org_settings
     from tenants.models import Tenant
 
-    tenant = Tenant.objects.create(name="Bench", slug="bench")
+    tenant = Tenant.objects.create(name=name, slug=slug)
     save_org_settings([tenant], {
         "crm_url": f"{emu.base}/contoso", "deployment": Deployment.ONLINE,
         "authority_url": emu.base, "ca_bundle": Path(emu.ca).read_text(),

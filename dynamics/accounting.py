@@ -21,6 +21,7 @@ class RequestRecord:
     throttled: bool
     retry: bool  # True for the second and later attempt of the same call
     waited: float = 0.0  # seconds waited before this attempt
+    app_user: str = ""  # the application user (lane, dynamics/lanes.py) that sent it
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,13 @@ class RequestLog:
             retries=sum(1 for r in records if r.retry),
             wait_seconds=sum(r.waited for r in records),
         )
+
+    def by_app_user(self) -> dict[str, int]:
+        """Round trips per application user: whose service-protection budget each used."""
+        counts: dict[str, int] = {}
+        for record in self.records:
+            counts[record.app_user] = counts.get(record.app_user, 0) + 1
+        return counts
 
     def clear(self) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ failure — the same records go through `$batch`. Both paths return one
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,9 @@ from dynamics.records import _options
 from dynamics.transport import build_query, parse_json
 
 BULK_CHUNK = 500  # Microsoft suggests starting near 1000 for small records; stay below
+# Fewest targets per request when a small load is spread over the parallel requests: below
+# this the fixed cost per request starts to show and round trips grow for no gain.
+MIN_PARALLEL_CHUNK = 20
 # A GET inside $batch may be 64 KB long (docs/dataverse-webapi.md §URL length); stay well under it.
 MAX_BATCH_GET_CHARS = 48_000
 
@@ -54,31 +57,45 @@ class InLookup:
 
 
 class BulkApi(CapabilitiesApi):
-    def batch(self, operations: Sequence[BatchItem],
-              continue_on_error: bool = False) -> list[OperationResult]:
-        """Send operations in as few `$batch` requests as the 1000-request limit allows."""
-        results: list[OperationResult] = []
-        for chunk in split_batches(operations):
-            body, ctype = encode_batch(chunk, self.transport.connection.api_path)
-            headers = {"Content-Type": ctype, "Accept": "application/json"}
-            if continue_on_error:
-                headers["Prefer"] = "odata.continue-on-error"
-            resp = self.transport.request(
-                "POST", "$batch", data=body, headers=headers,
-                operations=sum(item_size(i) for i in chunk), accept_multipart_error=True)
-            rtype = resp.headers.get("Content-Type", "")
-            if not rtype.startswith("multipart/"):
-                raise UnexpectedAnswer(
-                    "The CRM answered a $batch request without a multipart body.",
-                    status=resp.status_code, request="POST $batch", key="batch_not_multipart")
-            try:
-                parts = decode_multipart(rtype, resp.content)
-            except ValueError as exc:
-                raise UnexpectedAnswer(f"The CRM's $batch answer could not be read ({exc}).",
-                                       status=resp.status_code, request="POST $batch",
-                                       key="batch_unreadable") from None
-            results.extend(match_results(chunk, parts))
-        return results
+    def batch(self, operations: Sequence[BatchItem], continue_on_error: bool = False, *,
+              parallel: bool = False) -> list[OperationResult]:
+        """Send operations in as few `$batch` requests as the 1000-request limit allows.
+
+        `parallel`: the operations are independent of each other, so the requests may run
+        at the same time (dynamics/parallel.py); otherwise they go one after the other, in
+        order, as a later request may build on an earlier one's writes."""
+        chunks = split_batches(operations)
+        calls = [self._batch_call(chunk, continue_on_error) for chunk in chunks]
+        parts = (self.transport.parallel.run(calls, kind="$batch",
+                                             weights=[len(chunk) for chunk in chunks])
+                 if parallel else [call() for call in calls])
+        return [result for part in parts for result in part]
+
+    def _batch_call(self, chunk: Sequence[BatchItem],
+                    continue_on_error: bool) -> Callable[[], list[OperationResult]]:
+        return lambda: self._batch_request(chunk, continue_on_error)
+
+    def _batch_request(self, chunk: Sequence[BatchItem],
+                       continue_on_error: bool) -> list[OperationResult]:
+        body, ctype = encode_batch(chunk, self.transport.connection.api_path)
+        headers = {"Content-Type": ctype, "Accept": "application/json"}
+        if continue_on_error:
+            headers["Prefer"] = "odata.continue-on-error"
+        resp = self.transport.request(
+            "POST", "$batch", data=body, headers=headers,
+            operations=sum(item_size(i) for i in chunk), accept_multipart_error=True)
+        rtype = resp.headers.get("Content-Type", "")
+        if not rtype.startswith("multipart/"):
+            raise UnexpectedAnswer(
+                "The CRM answered a $batch request without a multipart body.",
+                status=resp.status_code, request="POST $batch", key="batch_not_multipart")
+        try:
+            parts = decode_multipart(rtype, resp.content)
+        except ValueError as exc:
+            raise UnexpectedAnswer(f"The CRM's $batch answer could not be read ({exc}).",
+                                   status=resp.status_code, request="POST $batch",
+                                   key="batch_unreadable") from None
+        return match_results(chunk, parts)
 
     def lookup_in_many(self, lookups: Sequence[InLookup],
                        max_values: int | None = None) -> list[list[dict[str, Any]]]:
@@ -105,7 +122,8 @@ class BulkApi(CapabilitiesApi):
         out: list[list[dict[str, Any]]] = [[] for _ in lookups]
         if not ops:
             return out
-        for index, result in zip(owner, self.batch(ops), strict=True):
+        # Look-ups are reads, independent of each other: their $batch requests may overlap.
+        for index, result in zip(owner, self.batch(ops, parallel=True), strict=True):
             if not result.ok:
                 raise result.error or DynamicsError(
                     "The CRM did not answer a look-up inside $batch.", status=result.status,
@@ -161,27 +179,40 @@ class BulkApi(CapabilitiesApi):
     def _bulk(self, message: str, entity_set: str, table: str,
               targets: list[dict[str, Any]], key: str,
               chunk_size: int = BULK_CHUNK) -> list[OperationResult]:
-        results: list[OperationResult] = []
-        use_bulk = self.supports_bulk(table)
-        for start in range(0, len(targets), chunk_size):
-            chunk = targets[start:start + chunk_size]
-            if use_bulk:
-                try:
-                    results.extend(self._bulk_chunk(message, entity_set, table, chunk, key))
-                    continue
-                except (RetriesExhausted, AuthenticationFailed, CertificateError):
-                    raise  # not about the records: $batch would only repeat the failure
-                except PermanentError:
-                    # Standard tables roll the whole message back; $batch then tells which
-                    # records are at fault and saves the others (ids are client-side, so safe).
-                    pass
-            batch_results = self.batch(_batch_ops(message, entity_set, chunk, key),
-                                       continue_on_error=True)
-            if message == "CreateMultiple":
-                batch_results = [self._already_created(r, entity_set, t, key)
-                                 for r, t in zip(batch_results, chunk, strict=True)]
-            results.extend(batch_results)
-        return results
+        """The targets in chunks, sent in parallel (every target is its own record, and a
+        create's id is chosen before it is sent, so the chunks are independent). A small
+        load is spread evenly over the parallel requests instead of filling one."""
+        use_bulk = self.supports_bulk(table)  # read once, before the requests fan out
+        executor = self.transport.parallel
+        kind = f"{message} {table}"
+        size = executor.chunk_size(len(targets), chunk_size, MIN_PARALLEL_CHUNK, kind=kind)
+        chunks = [targets[start:start + size] for start in range(0, len(targets), size)]
+        parts = executor.run([self._bulk_call(message, entity_set, table, chunk, key, use_bulk)
+                              for chunk in chunks],
+                             kind=kind, weights=[len(c) for c in chunks])
+        return [result for part in parts for result in part]
+
+    def _bulk_call(self, message: str, entity_set: str, table: str, chunk: list[dict[str, Any]],
+                   key: str, use_bulk: bool) -> Callable[[], list[OperationResult]]:
+        return lambda: self._bulk_part(message, entity_set, table, chunk, key, use_bulk)
+
+    def _bulk_part(self, message: str, entity_set: str, table: str, chunk: list[dict[str, Any]],
+                   key: str, use_bulk: bool) -> list[OperationResult]:
+        if use_bulk:
+            try:
+                return self._bulk_chunk(message, entity_set, table, chunk, key)
+            except (RetriesExhausted, AuthenticationFailed, CertificateError):
+                raise  # not about the records: $batch would only repeat the failure
+            except PermanentError:
+                # Standard tables roll the whole message back; $batch then tells which
+                # records are at fault and saves the others (ids are client-side, so safe).
+                pass
+        batch_results = self.batch(_batch_ops(message, entity_set, chunk, key),
+                                   continue_on_error=True)
+        if message == "CreateMultiple":
+            batch_results = [self._already_created(r, entity_set, t, key)
+                             for r, t in zip(batch_results, chunk, strict=True)]
+        return batch_results
 
     def _already_created(self, result: OperationResult, entity_set: str,
                          target: dict[str, Any], key: str) -> OperationResult:

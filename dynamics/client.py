@@ -18,6 +18,7 @@ from dynamics.changes import ChangesApi
 from dynamics.clock import Clock
 from dynamics.connection import Connection
 from dynamics.metadata import MetadataApi
+from dynamics.parallel import ParallelExecutor
 from dynamics.security import SecurityApi
 from dynamics.simulate import SimulatedWrite, SimulatedWritesTransport
 from dynamics.transport import BeforeSend, Transport, guarded_session
@@ -82,6 +83,11 @@ class DataverseClient(BulkApi, ChangesApi, MetadataApi, SecurityApi):
     @property
     def log(self) -> RequestLog:
         return self.transport.log
+
+    @property
+    def parallel(self) -> ParallelExecutor:
+        """Runs independent requests in parallel at the service's pace (dynamics/parallel.py)."""
+        return self.transport.parallel
 
     @property
     def simulated_writes(self) -> list[SimulatedWrite]:

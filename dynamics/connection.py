@@ -17,6 +17,18 @@ class Deployment(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class AppUser:
+    """An additional application user of the same app-registration tenant (Online only).
+
+    Dataverse's service-protection limits are per user, so each one brings a request and
+    execution-time budget of its own (docs/dataverse-webapi.md §Several application users).
+    """
+
+    client_id: str
+    client_secret: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class Connection:
     """Everything needed to talk to one organisation's Web API.
 
@@ -27,6 +39,8 @@ class Connection:
     `allowed_destinations` is the operator's allowlist of non-public networks and host
     names (SPEC N8, dynamics/outbound.py); `proxy` an http(s):// proxy for all traffic of
     this connection (None: direct).
+    `additional_users` (Online only): more application users whose budgets the bulk path
+    uses too (dynamics/lanes.py); single calls always use `client_id`.
     """
 
     api_url: str
@@ -46,6 +60,7 @@ class Connection:
     concurrency: int = 8  # well under the 52 concurrent requests the service allows
     allowed_destinations: tuple[str, ...] = ()
     proxy: str | None = field(default=None, repr=False)  # may carry proxy credentials
+    additional_users: tuple[AppUser, ...] = ()
 
     def __post_init__(self) -> None:
         if "/api/data/" not in self.api_url:
@@ -59,6 +74,13 @@ class Connection:
         if self.concurrency < 1 or self.max_retries < 0:
             raise ValueError("concurrency must be >= 1 and max_retries >= 0")
         object.__setattr__(self, "allowed_destinations", tuple(self.allowed_destinations))
+        object.__setattr__(self, "additional_users", tuple(self.additional_users))
+        if self.additional_users:
+            if self.deployment != Deployment.ONLINE:
+                raise ValueError("additional application users exist only for Online")
+            ids = [self.client_id.lower()] + [u.client_id.lower() for u in self.additional_users]
+            if len(set(ids)) != len(ids):
+                raise ValueError("each application user must have its own client id")
         self.outbound_policy()  # a bad allowlist entry fails here, naming the entry
         if self.proxy:
             proxy = urlsplit(self.proxy)

@@ -169,13 +169,17 @@ class GuardedSession(requests.Session):
     """A requests session for CRM and sign-in traffic; see the module docstring."""
 
     def __init__(self, policy: OutboundPolicy, *, timeout: Timeout,
-                 proxy: str | None = None, verify: str | bool = True) -> None:
+                 proxy: str | None = None, verify: str | bool = True,
+                 pool_size: int = 10) -> None:
         super().__init__()
         self.trust_env = False
         self.verify = verify
         self.timeout = timeout
         self.max_redirects = 5
-        adapter = GuardedAdapter(policy, timeout)
+        # One pooled connection per request in flight (requests' default keeps 10 and
+        # drops the rest, reconnecting for every request above it).
+        size = max(10, pool_size)
+        adapter = GuardedAdapter(policy, timeout, pool_maxsize=size)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
         self.proxies = {"http": proxy, "https": proxy} if proxy else {}

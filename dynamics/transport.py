@@ -13,7 +13,6 @@ import logging
 import os
 import random
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,12 +21,14 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from dynamics.accounting import RequestLog, RequestRecord
-from dynamics.auth import BearerToken, make_auth, translate_network_error
+from dynamics.auth import BearerToken, translate_network_error
 from dynamics.clock import Clock, SystemClock
 from dynamics.connection import Connection
 from dynamics.errors import (
+    AuthenticationFailed,
     CertificateError,
     DynamicsError,
+    PrivilegeError,
     RedirectNotFollowed,
     RetriesExhausted,
     Throttled,
@@ -36,14 +37,11 @@ from dynamics.errors import (
     error_from_response,
 )
 from dynamics.guarded_http import GuardedSession
+from dynamics.lanes import BASE_HEADERS, Lane, Lanes, guarded_session
+from dynamics.parallel import ParallelExecutor, Signals, on_bulk_path
 
 log = logging.getLogger("dynamics")
 
-BASE_HEADERS = {
-    "OData-MaxVersion": "4.0",
-    "OData-Version": "4.0",
-    "Accept": "application/json",
-}
 BACKOFF_BASE_S = 1.0
 
 
@@ -67,11 +65,11 @@ def entity_set_of(path: str) -> str:
     return head
 
 
-def guarded_session(connection: Connection, verify: str | bool) -> GuardedSession:
-    """A session for this connection's traffic: the address rule, its proxy, its timeouts."""
-    return GuardedSession(connection.outbound_policy(), proxy=connection.proxy,
-                          timeout=(connection.connect_timeout, connection.read_timeout),
-                          verify=verify)
+def parse_dop_hint(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
 
 
 def resolve_ca_bundle(value: str | None) -> tuple[str | bool, str | None]:
@@ -105,11 +103,27 @@ class Transport:
         # Every connection checked against the address rule and pinned to the checked
         # address (SPEC N8); trust_env off: this machine sets REQUESTS_CA_BUNDLE, which
         # would override verify= otherwise, and only the configured proxy is used.
-        self.session = guarded_session(connection, self.verify)
+        # One lane per application user (dynamics/lanes.py). The bulk path (requests the
+        # parallel executor runs) goes through the least busy lane's session, which keeps
+        # no affinity cookie, so the load balancer spreads it over all web servers, each
+        # with its own limits; single calls use the primary user, keep the cookie and stay
+        # on one server.
+        self.lanes = Lanes(connection, self.verify, self.clock)
+        self.auth = self.lanes.primary.auth
+        self.session: GuardedSession = guarded_session(connection, self.verify)
         self.session.headers.update(BASE_HEADERS)
-        self.auth = make_auth(connection, self.verify, self.clock)
         self.session.auth = self.auth
-        self._slots = threading.BoundedSemaphore(connection.concurrency)
+        self.signals = Signals()
+        # Limits are per user: each lane brings the configured maximum once more.
+        self.parallel = ParallelExecutor(self.signals, connection.concurrency,
+                                         users=self.lanes.usable)
+        # A bulk request sized to a quarter of the read timeout survives a slower moment.
+        self.parallel.request_seconds = connection.read_timeout / 4
+
+    @property
+    def bulk_session(self) -> GuardedSession:
+        """The primary user's cookie-less session."""
+        return self.lanes.primary.bulk_session
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -118,8 +132,7 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
-        if isinstance(self.auth, BearerToken):
-            self.auth.close()
+        self.lanes.close()
         if self._temp_ca:
             with contextlib.suppress(OSError):
                 os.unlink(self._temp_ca)
@@ -161,22 +174,28 @@ class Transport:
 
         if self.before_send is not None:
             self.before_send(what)
-        attempt, waited, reauthenticated = 0, 0.0, False
+        attempt, waited = 0, 0.0
+        # Lanes that fetched a new token for this request: a retry may go to another lane
+        # (the least busy), whose token may be just as stale — each lane renews once.
+        renewed: set[int] = set()
         while True:
             started = time.monotonic()
             status: int | None = None
             error: DynamicsError
+            bulk = on_bulk_path()
             try:
-                with self._slots:
-                    resp = self.session.request(method, url, data=data, headers=hdrs,
-                                                timeout=self.timeout, verify=self.verify,
-                                                allow_redirects=False)
+                with self.lanes.use(bulk) as lane:
+                    session = lane.bulk_session if bulk else self.session
+                    resp = session.request(method, url, data=data, headers=hdrs,
+                                           timeout=self.timeout, verify=self.verify,
+                                           allow_redirects=False)
             except requests.RequestException as exc:
                 error = translate_network_error(exc, what)
             except DynamicsError as exc:
                 error = exc  # from sign-in (token endpoint), raised inside the auth hook
             else:
                 status = resp.status_code
+                self._observe(resp)
                 ok = status < 400 or (
                     accept_multipart_error and
                     resp.headers.get("Content-Type", "").startswith("multipart/"))
@@ -184,19 +203,26 @@ class Transport:
                     # Never followed: a redirect could lead to another address (SPEC N8).
                     error = RedirectNotFollowed(status=status, request=what)
                 elif ok:
-                    self._record(method, entity_set, status, started, operations, attempt, waited)
+                    self._record(method, entity_set, status, started, operations, attempt,
+                                 waited, lane=lane)
                     return resp
                 else:
                     error = error_from_response(status, resp.content,
                                                 retry_after=resp.headers.get("Retry-After"),
                                                 request=what)
             self._record(method, entity_set, status, started, operations, attempt, waited,
-                         throttled=isinstance(error, Throttled))
+                         throttled=isinstance(error, Throttled), lane=lane)
             log.info("CRM %s -> %s (%s)", what, status, type(error).__name__)
-            if status == 401 and isinstance(self.auth, BearerToken) and not reauthenticated:
-                # A token msal still trusts was refused (revoked/expired early): fetch anew once.
-                self.auth.invalidate()
-                reauthenticated, attempt, waited = True, attempt + 1, 0.0
+            if status == 401 and isinstance(lane.auth, BearerToken) and id(lane) not in renewed:
+                # A token msal still trusts was refused (revoked/expired early): the lane
+                # that met it fetches a new one, once.
+                lane.auth.invalidate()
+                renewed.add(id(lane))
+                attempt, waited = attempt + 1, 0.0
+                continue
+            if _cannot_sign_in(error) and self.lanes.take_out(lane, error):
+                # An additional user that cannot sign in: the request was not executed, so
+                # another lane sends it (the primary lane is never taken out).
                 continue
             if isinstance(error, CertificateError) or not isinstance(error, TransientError):
                 raise error
@@ -211,17 +237,33 @@ class Transport:
             self.clock.sleep(delay)
             attempt, waited = attempt + 1, delay
 
+    def _observe(self, resp: requests.Response) -> None:
+        """Tell the pacing what the service said: its dop hint, and any back-pressure."""
+        hint = parse_dop_hint(resp.headers.get("x-ms-dop-hint"))
+        if hint is not None:
+            self.signals.hint_seen(hint)
+        if resp.status_code in (429, 503) or resp.headers.get("Retry-After"):
+            self.signals.pressure_seen()
+
     def _record(self, method: str, entity_set: str, status: int | None, started: float,
-                operations: int, attempt: int, waited: float, throttled: bool = False) -> None:
+                operations: int, attempt: int, waited: float, *, lane: Lane,
+                throttled: bool = False) -> None:
         self.log.add(RequestRecord(
             method=method, entity_set=entity_set, status=status,
             duration=time.monotonic() - started, operations=operations,
-            throttled=throttled, retry=attempt > 0, waited=waited))
+            throttled=throttled, retry=attempt > 0, waited=waited, app_user=lane.client_id))
 
     def get_json(self, path: str, params: Mapping[str, str | int] | None = None,
                  headers: Mapping[str, str] | None = None) -> Any:
         resp = self.request("GET", path, params=params, headers=headers)
         return parse_json(resp, f"GET {entity_set_of(path)}")
+
+
+def _cannot_sign_in(error: DynamicsError) -> bool:
+    """The user itself is refused (token request, 401 after a new token, no application
+    user in the organisation): nothing was executed, and retrying as this user cannot help."""
+    return isinstance(error, AuthenticationFailed) or (
+        isinstance(error, PrivilegeError) and error.key == "not_org_member")
 
 
 def parse_json(resp: requests.Response, what: str) -> Any:

@@ -32,6 +32,8 @@ from dynamics_emulator.seed import (
     SECOND_CLIENT_ID,
     SECOND_CLIENT_SECRET,
     TENANT_ID,
+    THIRD_CLIENT_ID,
+    THIRD_CLIENT_SECRET,
 )
 from dynamics_emulator.serialize import Annotations, record
 
@@ -55,6 +57,8 @@ def describe(emu: Emulator, origin: str) -> dict[str, Any]:
                             "limited_client_secret": LIMITED_CLIENT_SECRET,
                             "second_client_id": SECOND_CLIENT_ID,
                             "second_client_secret": SECOND_CLIENT_SECRET,
+                            "third_client_id": THIRD_CLIENT_ID,
+                            "third_client_secret": THIRD_CLIENT_SECRET,
                             "scope": f"{origin}/{org.name}/.default"}
         else:
             info["auth"] = {"type": "ntlm", "users": [f"{d}\\{u}:{p}" for d, u, p in NTLM_USERS]}

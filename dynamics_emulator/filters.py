@@ -227,7 +227,10 @@ class _Visitor:
         prop = args.get("PropertyName")
         if not isinstance(prop, str):
             raise bad_request(f"The PropertyName parameter of '{name}' is missing.")
-        attr = column_for(self.ent, prop)
+        # Query functions name columns as FetchXML conditions do: a lookup by its logical
+        # name (PropertyName='parentcustomerid'); the _x_value form is accepted as well.
+        lookup = self.ent.attr(prop)
+        attr = lookup if lookup is not None and lookup.is_lookup else column_for(self.ent, prop)
         return self.crm_function(name, attr, args)
 
     def values(self, args: dict[str, Any]) -> list[Any]:

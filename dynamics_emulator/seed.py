@@ -23,6 +23,9 @@ LIMITED_CLIENT_SECRET = "mwx-limited-secret-1"
 # A second application user with the same full role: its own service-protection budget.
 SECOND_CLIENT_ID = "a4e6c8f0-2d3f-4e5a-9b7c-9d1f3b5d7c93"
 SECOND_CLIENT_SECRET = "mwx-second-secret-1"
+# A third one, so benchmarks and tests can spread bulk work over one to three users.
+THIRD_CLIENT_ID = "c7a9e1b3-5f6d-4a8b-8c2e-3f5b7d9e1a04"
+THIRD_CLIENT_SECRET = "mwx-third-secret-1"
 ORPHAN_CLIENT_ID = "9d3f5b7a-1c2e-4d4f-8a6b-8c0e2a4f6b82"  # registered, no application user
 ORPHAN_CLIENT_SECRET = "mwx-orphan-secret-1"
 NTLM_DOMAIN = "FABRIKAM"
@@ -55,6 +58,8 @@ def build_apps() -> list[AppRegistration]:
                             "mailworx limited"),
             AppRegistration(SECOND_CLIENT_ID, SECOND_CLIENT_SECRET, TENANT_ID,
                             "mailworx CRM Connector 2"),
+            AppRegistration(THIRD_CLIENT_ID, THIRD_CLIENT_SECRET, TENANT_ID,
+                            "mailworx CRM Connector 3"),
             AppRegistration(ORPHAN_CLIENT_ID, ORPHAN_CLIENT_SECRET, TENANT_ID, "not in any org")]
 
 
@@ -180,7 +185,8 @@ def seed_security(b: Builder, online: bool) -> dict[str, str]:
     if online:
         users += [("app", "# mailworx", "Connector", "mailworx Administrator", None, None),
                   ("limited", "# mailworx", "Limited", "mailworx User", None, None),
-                  ("app2", "# mailworx", "Connector 2", "mailworx Administrator", None, None)]
+                  ("app2", "# mailworx", "Connector 2", "mailworx Administrator", None, None),
+                  ("app3", "# mailworx", "Connector 3", "mailworx Administrator", None, None)]
     else:
         users += [("mwxsync", "mailworx", "Sync", "mailworx User", None, f"{NTLM_DOMAIN}\\mwxsync"),
                   ("reader", "Read", "Only", "Salesperson", None, f"{NTLM_DOMAIN}\\reader")]
@@ -190,7 +196,7 @@ def seed_security(b: Builder, online: bool) -> dict[str, str]:
     for key, first, last, role_name, email, domain in users:
         ident = b.admin_id if key == "admin" else stable_id(org, "user", key)
         app_id = {"app": CLIENT_ID, "limited": LIMITED_CLIENT_ID,
-                  "app2": SECOND_CLIENT_ID}.get(key)
+                  "app2": SECOND_CLIENT_ID, "app3": THIRD_CLIENT_ID}.get(key)
         b.row("systemuser", ident, {
             "firstname": first, "lastname": last, "internalemailaddress": email,
             "domainname": domain or email or f"{key}@{org}.example", "applicationid": app_id,

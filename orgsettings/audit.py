@@ -21,15 +21,17 @@ from audience.models import SubscriberField
 from businessunits.models import BusinessUnit
 from fieldmapping.models import FieldMapping, OptionMapping
 from orgsettings.certificates import summary as certificate_summary
-from orgsettings.models import OrgSettings
+from orgsettings.models import AdditionalAppUser, OrgSettings
 from tenants.models import Membership, Tenant
 
 AUDITED: list[type[models.Model]] = [
     OrgSettings, BusinessUnit, FieldMapping, OptionMapping, Membership, SubscriberField,
+    AdditionalAppUser,
 ]
-NOISE = {"id", "tenant", "created_at", "updated_at", "updated_by"}
+NOISE = {"id", "tenant", "org_settings", "created_at", "updated_at", "updated_by"}
 SECRET_WITNESSES = {
     "client_secret_changed_at": "client secret",
+    "secret_entered_at": "client secret",
     "onprem_password_changed_at": "password",
 }
 
@@ -47,6 +49,8 @@ def _sources(tenant: Tenant) -> list[QuerySet[Any]]:
             field_mapping_id__in=mapping_ids),
         Membership.history.filter(tenant=tenant),
         SubscriberField.history.filter(tenant=tenant),
+        AdditionalAppUser.history.filter(
+            org_settings_id__in=OrgSettings.objects.filter(tenant=tenant).values("id")),
     ]
 
 

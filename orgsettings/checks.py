@@ -50,9 +50,12 @@ from dynamics.errors import (
 from mailworx_crm.crm_errors import describe
 from mailworx_crm.texts import StoredText, render, stored_plural, stored_text
 from orgsettings import solution
+from orgsettings.app_users import record_check, to_check
+from orgsettings.check_app_users import TITLE as APP_USER_TITLE
+from orgsettings.check_app_users import check_app_user, step_key
 from orgsettings.connection import client_for
 from orgsettings.destinations import SETTING
-from orgsettings.models import OrgSettings
+from orgsettings.models import AdditionalAppUser, OrgSettings
 from syncjobs.runner import JobContext
 
 OK, WARNING, FAILED, SKIPPED = "ok", "warning", "failed", "skipped"
@@ -82,10 +85,16 @@ class StepResult:
 
 
 class _Check:
-    def __init__(self, ctx: JobContext, client: DataverseClient) -> None:
+    def __init__(self, ctx: JobContext, client: DataverseClient,
+                 app_users: list[tuple[AdditionalAppUser, bool]]) -> None:
         self.ctx = ctx
         self.client = client
         self.steps = {key: StepResult(key, title) for key, title in STEPS}
+        # A step per additional application user (orgsettings/check_app_users.py).
+        self.app_users = app_users
+        self.app_users_passed: dict[int, bool] = {}
+        for user, _sendable in app_users:
+            self.steps[step_key(user)] = StepResult(step_key(user), APP_USER_TITLE)
         self.user_id = ""
         self.connection = client.transport.connection
 
@@ -125,6 +134,10 @@ class _Check:
             except DynamicsError as exc:
                 current = next(s for s in self.steps.values() if s.status == "pending")
                 self.set(current.key, FAILED, describe(exc))
+        for user, sendable in self.app_users:
+            passed, message, hint = check_app_user(self.connection, user, sendable)
+            self.app_users_passed[user.pk] = passed
+            self.set(step_key(user), OK if passed else FAILED, message, hint)
         return all(s.status in (OK, WARNING) for s in self.steps.values())
 
     # -- fundamentals --------------------------------------------------------------------
@@ -393,10 +406,12 @@ def _nobody_answered(exc: DynamicsError) -> str | None:
 
 
 def run_integration_check(ctx: JobContext) -> dict[str, Any]:
+    org = OrgSettings.objects.filter(tenant=ctx.tenant).first()
     with client_for(ctx.tenant) as client:  # NotConfigured explains itself
-        check = _Check(ctx, client)
+        check = _Check(ctx, client, to_check(org) if org is not None else [])
         check.publish()
         passed = check.run()
+    record_check(check.app_users_passed)
     _record_outcome(ctx, passed)
     ctx.log(stored_text("Integration check passed.") if passed
             else stored_text("Integration check failed."))

@@ -10,9 +10,10 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from dynamics import Connection, DataverseClient
+from dynamics import AppUser, Connection, DataverseClient
 from dynamics import Deployment as ClientDeployment
 from dynamics.clock import Clock
+from orgsettings.app_users import usable_app_users
 from orgsettings.destinations import connection_options
 from orgsettings.models import Deployment, OrgSettings
 from orgsettings.transaction_guard import TransactionGuard
@@ -45,7 +46,12 @@ def connection_for(org: OrgSettings) -> Connection:
         return Connection(
             deployment=ClientDeployment.ONLINE, authority=org.authority_url,
             tenant_id=org.directory_tenant_id, client_id=org.client_id,
-            client_secret=org.client_secret, **common,
+            client_secret=org.client_secret,
+            # More budgets for the bulk path (dynamics/lanes.py): only users whose secret
+            # is bound to these settings and that passed an integration check.
+            additional_users=tuple(AppUser(u.client_id, u.client_secret)
+                                   for u in usable_app_users(org)),
+            **common,
         )
     return Connection(
         deployment=ClientDeployment.ON_PREMISE, username=org.onprem_username,

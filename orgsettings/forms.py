@@ -309,3 +309,22 @@ class OrgSettingsForm(forms.ModelForm):
 
     def chosen_tenants(self) -> list[Tenant] | None:
         return list(self.cleaned_data["tenants"]) if self.multi_tenant else None
+
+
+class AppUserForm(forms.Form):
+    """Add an additional application user (orgsettings.app_users); the secret is
+    write-only: never rendered back (N4)."""
+
+    app_client_id = forms.CharField(label=_("Application (client) id"), max_length=100)
+    app_client_secret = forms.CharField(
+        label=_("Client secret"), max_length=1000, strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
+
+    def clean_app_client_id(self) -> str:
+        value: str = (self.cleaned_data.get("app_client_id") or "").strip()
+        if not is_guid(value):
+            raise ValidationError(_(
+                "The application (client) id is a GUID such as "
+                "6b1f3c5d-7e9a-4b2c-8d0e-1f3a5c7e9b20; copy it from the app registration's "
+                "overview."), code="guid")
+        return value

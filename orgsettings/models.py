@@ -164,3 +164,48 @@ class IntegrationAccess(models.Model):
 
     def check_activation_key(self, raw_key: str) -> bool:
         return check_password(raw_key, self.activation_key)
+
+
+class AdditionalAppUser(models.Model):
+    """One more application user of a tenant's Online connection.
+
+    Dataverse's service-protection limits are per user, so each one adds a budget the
+    engine's bulk work can use (docs/dataverse-webapi.md §Several application users).
+    Its secret is bound like the main one (orgsettings.app_users): it is only sent while
+    the CRM URL, authority and directory are the ones it was entered for. The engine uses
+    it only after an integration check signed in as it (``check_passed_at``).
+    """
+
+    org_settings = models.ForeignKey(OrgSettings, on_delete=models.CASCADE,
+                                     related_name="additional_users",
+                                     verbose_name=_("organisation settings"))
+    client_id = models.CharField(_("application (client) id"), max_length=100)
+    client_secret = EncryptedTextField(_("client secret"))
+    # Non-secret witness of the secret, so the audit history can say "changed" (N4/N5).
+    secret_entered_at = models.DateTimeField(_("secret entered"), editable=False)
+    # The values of the bound fields when the secret was entered (orgsettings.app_users).
+    secret_binding = models.JSONField(default=dict, blank=True, editable=False)
+    check_passed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("added by"),
+    )
+
+    history = HistoricalRecords(excluded_fields=["client_secret", "secret_binding",
+                                                 "check_passed_at"])
+
+    class Meta:
+        verbose_name = _("additional application user")
+        verbose_name_plural = _("additional application users")
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["org_settings", "client_id"],
+                                               name="one_additional_user_per_client_id")]
+
+    def __str__(self) -> str:
+        return self.client_id
+
+    @property
+    def checked(self) -> bool:
+        """An integration check signed in as this user since its secret was entered."""
+        return self.check_passed_at is not None and self.check_passed_at >= self.secret_entered_at

@@ -14,8 +14,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from orgsettings import services
+from orgsettings.app_users import app_user_rows
 from orgsettings.audit import describe_page, tenant_history
-from orgsettings.forms import OrgSettingsForm
+from orgsettings.forms import AppUserForm, OrgSettingsForm
 from orgsettings.models import IntegrationAccess, OrgSettings
 from orgsettings.progress import setup_steps
 from syncjobs.models import JobKind
@@ -52,8 +53,10 @@ def edit(request: HttpRequest, access: TenantAccess) -> HttpResponse:
                 return redirect("orgsettings:edit", tenant=tenant.slug)
     else:
         form = OrgSettingsForm(initial={"tenants": [tenant.pk]}, **form_kwargs)  # type: ignore[arg-type]
+    org = instance if instance.pk else None
     return render(request, "orgsettings/edit.html", {
-        "access": access, "form": form, "org": instance if instance.pk else None,
+        "access": access, "form": form, "org": org,
+        "app_users": app_user_rows(org), "app_user_form": AppUserForm(),
     })
 
 

@@ -46,6 +46,7 @@ class Sync:
         # Requests of earlier attempts of this run stay counted (N2: the run's real cost).
         earlier = ctx.counters.get("http") or {}
         self._http_base = {key: int(earlier.get(key, 0)) for key in HTTP_KEYS}
+        self._users_base = {str(k): int(v) for k, v in (earlier.get("app_users") or {}).items()}
         # What earlier attempts observed, per (step, counter): a resumed step reads and
         # meets again what they already saw, which must not count twice (see ``observe``).
         self._observed_before = {
@@ -106,10 +107,17 @@ class Sync:
     def http_counters(self) -> None:
         """This attempt's requests added to what earlier attempts of the run reported."""
         totals = self.client.log.totals()
-        self.ctx.counters["http"] = {
+        http: dict[str, Any] = {
             **{key: self._http_base[key] + getattr(totals, key) for key in HTTP_KEYS},
             "wait_seconds": round(totals.wait_seconds, 3),
         }
+        # With several application users (dynamics/lanes.py): whose budget served how many.
+        users = dict(self._users_base)
+        for user, n in self.client.log.by_app_user().items():
+            users[user] = users.get(user, 0) + n
+        if len(users) > 1:
+            http["app_users"] = users
+        self.ctx.counters["http"] = http
 
     # -- batch boundary --------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ repeated after a crash, which the CRM tolerates (adding a member twice) or answe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -29,7 +29,8 @@ from django.utils.translation import gettext_lazy
 
 from audience.groups import add_members
 from audience.models import GroupMembership, GroupSyncSetting, Subscriber
-from dynamics.batch import BatchOperation
+from dynamics.batch import BatchOperation, OperationResult
+from dynamics.bulk import MIN_PARALLEL_CHUNK
 from dynamics.errors import BadRequest, DynamicsError, NotFound, PermanentError
 from dynamics.odata import record_path
 from mailworx_crm.crm_errors import describe
@@ -53,7 +54,11 @@ from syncjobs.models.sync import (
 
 STEP = "lists"
 ADD_CHUNK = 1000  # members per AddListMembersList call
-ADDS_PER_REQUEST = 10  # AddListMembersList calls per $batch request
+ADDS_PER_REQUEST = 10  # AddListMembersList calls per $batch request, at most
+# Until this run has seen how long the CRM takes per member, a request carries this many:
+# at a real organisation's pace 10,000 members would outlast the client's read timeout.
+PROBE_MEMBERS = 100
+ADD_KIND = "AddListMembersList"  # the executor's latency measure for member adds
 CODE_NOT_A_MEMBER = "0x80048458"  # removing a non-member: it is gone already
 CODE_LOCKED = "0x8004F0A1"
 SKIP_DYNAMIC_ADD = gettext_lazy("group member added in mailworx; a dynamic list is not changed")
@@ -246,34 +251,69 @@ def _take_removed(sync: Sync, link: ListLink, crm_ids: list[str]) -> bool:
 def _push_added(sync: Sync, link: ListLink, crm_ids: list[str],
                 group_side: dict[str, int]) -> int:
     """AddListMembersList with up to ``ADD_CHUNK`` members per call and ``ADDS_PER_REQUEST``
-    calls per ``$batch`` request (N2: 100,000 members cost ten round trips). Returns how
-    many members went in."""
+    calls per ``$batch`` request (N2: 100,000 members cost ten round trips where the CRM is
+    fast), the requests spread evenly over the parallel degree (adds are independent; the
+    records exist: push ran before the lists step) and sized to the CRM's measured pace
+    (``_next_wave``). Returns how many members went in."""
     added = 0
-    if not crm_ids:
-        return 0
     list_id, entity = str(link.list_id), link.member_type
-    chunks = [crm_ids[i:i + ADD_CHUNK] for i in range(0, len(crm_ids), ADD_CHUNK)]
-    for start in range(0, len(chunks), ADDS_PER_REQUEST):
-        group = chunks[start:start + ADDS_PER_REQUEST]
-        ops = [BatchOperation("POST", "AddListMembersList", {
-            "List": {"@odata.type": "Microsoft.Dynamics.CRM.list", "listid": list_id},
-            "Members": [{"@odata.type": f"Microsoft.Dynamics.CRM.{entity}",
-                         f"{entity}id": crm_id} for crm_id in chunk]}) for chunk in group]
-        results = sync.client.batch(ops, continue_on_error=True)
-        for chunk, result in zip(group, results, strict=True):
-            if result.ok:
-                done = list(chunk)
-            elif isinstance(result.error, NotFound):
-                # A member record is gone from the CRM: one by one, so the others go in.
-                done = _add_one_by_one(sync, link, chunk, group_side)
-            else:
-                raise result.error or DynamicsError()
-            with transaction.atomic():
-                _snapshot_add(link, done)
-            sync.count(STEP, "crm_members_added", len(done))
-            added += len(done)
-        sync.checkpoint(STEP, sum(len(chunk) for chunk in group))
+    remaining = crm_ids
+    while remaining:
+        wave, remaining = _next_wave(sync, remaining)
+        requests = [[_add_op(list_id, entity, chunk) for chunk in calls] for calls in wave]
+        answers = sync.client.parallel.run(
+            [_batch_call(sync, ops) for ops in requests], kind=ADD_KIND,
+            weights=[sum(len(chunk) for chunk in calls) for calls in wave])
+        # Recorded after every request of the wave came back, in this thread (no database
+        # work in the executor's threads); a failure leaves the wave unrecorded (N1: the
+        # next run adds those members again, which the CRM takes as done).
+        for calls, results in zip(wave, answers, strict=True):
+            for chunk, result in zip(calls, results, strict=True):
+                if result.ok:
+                    done = list(chunk)
+                elif isinstance(result.error, NotFound):
+                    # A member record is gone from the CRM: one by one, so the others go in.
+                    done = _add_one_by_one(sync, link, chunk, group_side)
+                else:
+                    raise result.error or DynamicsError()
+                with transaction.atomic():
+                    _snapshot_add(link, done)
+                sync.count(STEP, "crm_members_added", len(done))
+                added += len(done)
+        sync.checkpoint(STEP, sum(len(chunk) for calls in wave for chunk in calls))
     return added
+
+
+def _next_wave(sync: Sync, crm_ids: list[str]) -> tuple[list[list[list[str]]], list[str]]:
+    """The next wave of parallel requests (each request a list of calls, each call a list
+    of ids) and the members left after it. A wave holds as many requests as may run at
+    once, each with the same share of members (one request holding them all would leave
+    the others idle), and no more members per request than the CRM handles in the
+    executor's request time — decided anew per wave, from what the last ones took."""
+    executor = sync.client.parallel
+    measured = executor.seconds_per_unit(ADD_KIND) is not None
+    most = ADD_CHUNK * ADDS_PER_REQUEST if measured else PROBE_MEMBERS
+    per_request = executor.chunk_size(len(crm_ids), most, MIN_PARALLEL_CHUNK, kind=ADD_KIND)
+    members = crm_ids[:per_request * executor.degree]
+    share = executor.chunk_size(len(members), per_request, MIN_PARALLEL_CHUNK, kind=ADD_KIND)
+    wave = []
+    for first in range(0, len(members), share):
+        part = members[first:first + share]
+        calls = -(-len(part) // ADD_CHUNK)
+        size = -(-len(part) // calls)  # even calls, none above ADD_CHUNK
+        wave.append([part[i:i + size] for i in range(0, len(part), size)])
+    return wave, crm_ids[len(members):]
+
+
+def _add_op(list_id: str, entity: str, chunk: Sequence[str]) -> BatchOperation:
+    return BatchOperation("POST", "AddListMembersList", {
+        "List": {"@odata.type": "Microsoft.Dynamics.CRM.list", "listid": list_id},
+        "Members": [{"@odata.type": f"Microsoft.Dynamics.CRM.{entity}",
+                     f"{entity}id": crm_id} for crm_id in chunk]})
+
+
+def _batch_call(sync: Sync, ops: list[BatchOperation]) -> Callable[[], list[OperationResult]]:
+    return lambda: sync.client.batch(ops, continue_on_error=True)
 
 
 def _add_one_by_one(sync: Sync, link: ListLink, batch: Sequence[str],

@@ -10,9 +10,11 @@ import pytest
 from dynamics import (
     BatchOperation,
     DataverseClient,
+    FakeClock,
     Transaction,
     errors,
 )
+from tests.dynamics.conftest import online_connection
 
 
 def _new_contact(last: str, **extra: Any) -> tuple[str, dict[str, Any]]:
@@ -172,7 +174,8 @@ def test_create_multiple_creates_in_one_request(crm: DataverseClient, admin: Any
     results = crm.create_multiple("contacts", "contact", records)
     assert len(results) == 25 and all(r.ok for r in results)
     assert [r.entity_id for r in results] == [r["contactid"] for r in records]
-    assert admin.count("CreateMultiple") == 1
+    # Spread over the parallel requests, at least 20 records each: 13 + 12.
+    assert admin.count("CreateMultiple") == 2
     assert admin.count("contoso POST $batch") == 0
     assert admin.counters().get("contoso POST contacts", 0) == 0
     found = {r["contactid"]: r["lastname"] for r in crm.lookup_in(
@@ -182,13 +185,29 @@ def test_create_multiple_creates_in_one_request(crm: DataverseClient, admin: Any
     assert totals.operations >= 25
 
 
-def test_create_multiple_sends_chunks_of_500(crm: DataverseClient, admin: Any) -> None:
-    records = [{"lastname": f"Chunk {i}"} for i in range(1001)]
+def test_create_multiple_sends_chunks_of_500(server: Any, creds: Any, clock: FakeClock,
+                                             admin: Any) -> None:
+    # One request at a time (CRM_CONCURRENCY=1): full chunks of 500, in order.
+    with DataverseClient(online_connection(server, creds, concurrency=1),
+                         clock=clock) as crm:
+        records = [{"lastname": f"Chunk {i}"} for i in range(1001)]
+        results = crm.create_multiple("contacts", "contact", records)
+        assert len(results) == 1001 and all(r.ok for r in results)
+        assert len({r.entity_id for r in results}) == 1001
+        assert admin.count("CreateMultiple") == 3
+        assert [r.operations for r in crm.log.records if r.method == "POST"] == [500, 500, 1]
+
+
+def test_create_multiple_spreads_a_small_load_over_the_dop_hint(
+        crm: DataverseClient, admin: Any) -> None:
+    # The emulator's dop hint is 5: 1,001 records go as five requests of at most 201
+    # instead of two full ones and a straggler; results stay in input order.
+    records = [{"contactid": str(uuid.uuid4()), "lastname": f"Spread {i}"} for i in range(1001)]
     results = crm.create_multiple("contacts", "contact", records)
-    assert len(results) == 1001 and all(r.ok for r in results)
-    assert len({r.entity_id for r in results}) == 1001
-    assert admin.count("CreateMultiple") == 3
-    assert [r.operations for r in crm.log.records if r.method == "POST"] == [500, 500, 1]
+    assert [r.entity_id for r in results] == [r["contactid"] for r in records]
+    assert admin.count("CreateMultiple") == 5
+    assert sorted(r.operations for r in crm.log.records if r.method == "POST") == [
+        197, 201, 201, 201, 201]
 
 
 def test_update_and_upsert_multiple(crm: DataverseClient, admin: Any) -> None:

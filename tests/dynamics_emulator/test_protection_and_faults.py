@@ -171,6 +171,22 @@ def test_two_application_users_have_two_execution_budgets(api, base, plain, emul
     assert sorted(row["records"] for row in charged.values()) == [2, 4]
 
 
+def test_three_full_application_users_are_three_callers(api, base, emulator) -> None:
+    from dynamics_emulator import credentials
+    from dynamics_emulator.testing import web_api_session
+    users = {api.get(base + "WhoAmI").json()["UserId"]}
+    for client_id, secret in ((credentials.SECOND_CLIENT_ID, credentials.SECOND_CLIENT_SECRET),
+                              (credentials.THIRD_CLIENT_ID, credentials.THIRD_CLIENT_SECRET)):
+        session = web_api_session(emulator, client_id=client_id, secret=secret)
+        me = session.get(base + "WhoAmI").json()["UserId"]
+        privileges = session.get(
+            f"{base}systemusers({me})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()").json()
+        assert any(p["PrivilegeName"] == "prvDeleteContact"
+                   for p in privileges["RolePrivileges"])  # the full role, like the first
+        users.add(me)
+    assert len(users) == 3
+
+
 def test_limits_are_per_web_server(api, base, plain, emulator) -> None:
     _limits(plain, emulator, requests=3, retry_after=0)
     plain.post(emulator.base_url + "/_admin/server-time", json={"web_servers": 2})

@@ -28,6 +28,7 @@ from dynamics.odata import is_guid
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
 from mailworx_crm.texts import deferred as _
 from syncjobs.engine.context import BATCH, Sync, parse_time
+from syncjobs.engine.dependents import refresh_dependents
 from syncjobs.engine.entities import row_id
 from syncjobs.engine.fields import select_columns
 from syncjobs.engine.incoming import apply_rows
@@ -39,11 +40,18 @@ CODE_EXPIRED_TOKEN = "0x80044352"
 
 
 def run_pull(sync: Sync) -> None:
-    for entity in ENTITY_TYPES:
-        if RecordLink.objects.filter(tenant=sync.tenant, entity_type=entity,
-                                     state=LinkState.ACTIVE).exists():
-            pull_entity(sync, entity)
+    for entity in tables_to_read(sync):
+        pull_entity(sync, entity)
     sync.checkpoint(STEP)
+
+
+def tables_to_read(sync: Sync) -> list[str]:
+    """Tables with linked records, and the tables their mapped lookups point at (so that a
+    renamed account reaches the contacts whose company it is: syncjobs/engine/dependents.py)."""
+    linked = {entity for entity in ENTITY_TYPES if RecordLink.objects.filter(
+        tenant=sync.tenant, entity_type=entity, state=LinkState.ACTIVE).exists()}
+    related = {mf.related_entity for entity in linked for mf in sync.all_mappings(entity)}
+    return [entity for entity in ENTITY_TYPES if entity in linked or entity in related]
 
 
 def pull_entity(sync: Sync, entity: str, *, own_writes: bool = False) -> None:
@@ -86,6 +94,9 @@ def pull_entity(sync: Sync, entity: str, *, own_writes: bool = False) -> None:
         cursor.save()
 
     for index, rows in enumerate(batches):
+        if not full_read:
+            # Before the batch's cursor moves: a crash in between reads them again.
+            refresh_dependents(sync, STEP, entity, rows)
         apply_rows(sync, STEP, entity, rows, own_writes=own_writes,
                    then=advance if index == len(batches) - 1 else None)
         sync.checkpoint(STEP, len(rows))
@@ -93,6 +104,7 @@ def pull_entity(sync: Sync, entity: str, *, own_writes: bool = False) -> None:
 
 def _pull_by_watermark(sync: Sync, entity: str, cols: list[str], cursor: SyncCursor) -> None:
     start = cursor.watermark
+    first_read = start is None  # every row since the first link: nothing to refresh
     if start is None:
         start = RecordLink.objects.filter(tenant=sync.tenant, entity_type=entity).aggregate(
             first=Min("created_at"))["first"] or sync.started
@@ -104,27 +116,30 @@ def _pull_by_watermark(sync: Sync, entity: str, cols: list[str], cursor: SyncCur
     for row in rows:
         batch.append(row)
         if len(batch) >= BATCH:
-            _watermark_batch(sync, entity, batch, cursor)
+            _watermark_batch(sync, entity, batch, cursor, first_read)
             batch = []
     if batch:
-        _watermark_batch(sync, entity, batch, cursor)
+        _watermark_batch(sync, entity, batch, cursor, first_read)
 
 
 def _watermark_batch(sync: Sync, entity: str, rows: list[dict[str, Any]],
-                     cursor: SyncCursor) -> None:
+                     cursor: SyncCursor, first_read: bool) -> None:
     def advance() -> None:
         last = rows[-1]
         cursor.watermark = parse_time(last.get("modifiedon")) or cursor.watermark
         cursor.last_key = row_id(entity, last)
         cursor.save()
 
+    if not first_read:
+        refresh_dependents(sync, STEP, entity, rows)
     apply_rows(sync, STEP, entity, rows, then=advance)
     sync.count(STEP, "watermark_rows", len(rows))
     sync.checkpoint(STEP, len(rows))
 
 
 def prime_change_tracking(sync: Sync) -> None:
-    """Start change tracking at the end of a run for tables linked but never pulled.
+    """Start change tracking at the end of a run for tables read (``tables_to_read``) but
+    never pulled.
 
     The first change-tracking read lists every row. Done at the start of the next run it
     would also list every record this run created or linked, so the first incremental run
@@ -134,12 +149,12 @@ def prime_change_tracking(sync: Sync) -> None:
     """
     if sync.dry_run:
         return
+    tables = tables_to_read(sync)
     for entity in ENTITY_TYPES:
         cursor = SyncCursor.objects.filter(tenant=sync.tenant, name=f"pull:{entity}").first()
         if cursor is not None and (cursor.delta_link or cursor.watermark):
             continue
-        if RecordLink.objects.filter(tenant=sync.tenant, entity_type=entity,
-                                     state=LinkState.ACTIVE).exists():
+        if entity in tables:
             pull_entity(sync, entity, own_writes=True)
 
 

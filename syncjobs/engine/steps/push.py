@@ -22,6 +22,7 @@ from django.utils.translation import gettext_noop
 
 from audience.models import ConsentState, Subscriber, SubscriberStatus, SubscriberValue
 from dynamics.batch import OperationResult
+from dynamics.bulk import BULK_CHUNK
 from mailworx_crm.crm_errors import describe
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
 from mailworx_crm.texts import deferred as _
@@ -35,8 +36,10 @@ from syncjobs.engine.steps.pull import prime_change_tracking
 from syncjobs.models.sync import LinkState, RecordLink, SyncCursor, SyncIssue
 
 STEP = "push"
-# Links per batch: one bulk message (the client splits it into chunks of its own) and one
-# transaction; larger than the engine's BATCH because each costs a round trip.
+# Links per batch: one bulk message (the client splits it into chunks of its own and sends
+# them in parallel) and one transaction; larger than the engine's BATCH because each costs a
+# round trip. With parallel requests a batch holds a full chunk per request in flight, so the
+# requests stay full-sized (round trips as before) and all of them run at once.
 PUSH_BATCH = 1000
 OVERLAP = dt.timedelta(minutes=5)  # late commits on the mailworx side are still seen
 # Columns a new record cannot do without; filled from the address when no mapping did.
@@ -63,7 +66,8 @@ def _batches(sync: Sync, qs: QuerySet[RecordLink], entity: str) -> list[list[int
     """Link ids per batch; each batch's links are loaded only when it is sent (memory)."""
     ids = list(qs.filter(entity_type=entity).order_by("pk").values_list("pk", flat=True))
     sync.add_work(len(ids))
-    return [ids[i:i + PUSH_BATCH] for i in range(0, len(ids), PUSH_BATCH)]
+    size = max(PUSH_BATCH, BULK_CHUNK * sync.client.parallel.ceiling)
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 def _load(ids: list[int]) -> list[RecordLink]:

@@ -108,7 +108,8 @@ def run_reactions(sync: Sync) -> None:
     cursor.watermark, cursor.last_key = read_at, str(floor)
     cursor.signature = f"{flags}|{mode}"
     sync.add_work(len(pairs))
-    batches = [pairs[i:i + BATCH] for i in range(0, len(pairs), BATCH)]
+    size = pairs_per_batch(sync)
+    batches = [pairs[i:i + size] for i in range(0, len(pairs), size)]
     owners = Owners(sync)
     for index, batch in enumerate(batches):
         # The cursor moves with the export rows of the last batch (same transaction).
@@ -118,6 +119,13 @@ def run_reactions(sync: Sync) -> None:
     if not batches:
         cursor.save()
     write_figures(sync, kinds)
+
+
+def pairs_per_batch(sync: Sync) -> int:
+    """A full UpsertMultiple (``BATCH`` targets) for every request that may run in parallel:
+    the requests keep their size (round trips as before) and run at once. The campaigns of a
+    batch are created before its activities are sent (``ensure_crm_campaigns``)."""
+    return BATCH * sync.client.parallel.ceiling
 
 
 def candidate_pairs(sync: Sync, cursor: SyncCursor, read_at: dt.datetime, *,

@@ -289,3 +289,24 @@ def test_s13_the_link_remembers_the_bulk_email_flag_and_writes_it_once(
     sub.refresh_from_db()
     assert link.bulk_email_blocked is False
     assert sub.consent == ConsentState.AWAITING_CONFIRMATION
+
+
+def test_a_renamed_related_record_reaches_the_subscribers_whose_lookup_points_at_it(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_admin: EmulatorAdmin, map_field: MapFn) -> None:
+    """No change on the contact itself: the account's rename alone must come over (the
+    company would otherwise depend on when the contact happened to be read last)."""
+    map_field("contact", "parentcustomerid", "company", related="account.name")
+    account = crm_client.create("accounts", {"name": "Parent GmbH"})
+    sub, _link = linked_contact(crm_client, group, sync, "parent@example.org",
+                                {"parentcustomerid_account@odata.bind": f"/accounts({account})"})
+    other = create_subscriber(group.tenant, {"email": "unrelated@example.org"})
+    add_members(group, [other.pk])
+    assert sync().status == JobStatus.SUCCEEDED
+    assert values(sub)["company"] == "Parent GmbH"
+    crm_admin.patch("contoso", "accounts", account, {"name": "Parent GmbH & Co. KG"})
+    run = sync()
+    assert run.status == JobStatus.SUCCEEDED
+    assert values(sub)["company"] == "Parent GmbH & Co. KG"
+    assert run.counters["pull"]["lookups_refreshed"] == 1  # only the contact pointing at it
+    assert values(other).get("company", "") == ""

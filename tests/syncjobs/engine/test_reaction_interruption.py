@@ -79,7 +79,10 @@ def test_n1_reaction_export_interrupted_between_batches_ends_as_an_uninterrupted
         no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch,
         interrupt: Callable[[str, int], None], nth: int | None) -> None:
     campaigns = scenario(tenant, unit, crm_client)
-    monkeypatch.setattr(reactions, "BATCH", 2)  # 12 pairs: six batches, seven boundaries
+    # 12 pairs: six batches, seven boundaries; each batch's two activities go as two parallel
+    # UpsertMultiple requests of one target.
+    monkeypatch.setattr(reactions, "BATCH", 1)
+    monkeypatch.setattr(reactions, "pairs_per_batch", lambda sync: 2)
     if nth is not None:
         interrupt("reactions", nth)
         failed = export(tenant)
