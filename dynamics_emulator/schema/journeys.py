@@ -8,6 +8,7 @@ docs/crm-solution.md §7; what the emulator leaves out is listed there.
 from __future__ import annotations
 
 from dynamics_emulator.schema.model import (
+    ACTIVE_INACTIVE,
     Attr,
     Entity,
     a,
@@ -17,9 +18,6 @@ from dynamics_emulator.schema.model import (
     owner_attrs,
     s,
     system_attrs,
-)
-from dynamics_emulator.schema.model import (
-    ACTIVE_INACTIVE as _ACTIVE_INACTIVE,
 )
 
 CONSENT = "msdynmkt_contactpointconsent4"
@@ -33,7 +31,8 @@ CONSENT_VALUES = opts((534120000, "Not Set", "Nicht festgelegt"),
                       (534120002, "Opted Out", "Abgemeldet"))
 CHANNELS = opts((534120000, "Email", "E-Mail"), (534120001, "Text Message", "SMS"),
                 (534120002, "Custom", "Benutzerdefiniert"), (534120003, "Voice", "Sprache"))
-SOURCES = opts((534120000, "Internal", "Intern"), (534120001, "Preference page", "Einstellungsseite"),
+SOURCES = opts((534120000, "Internal", "Intern"),
+               (534120001, "Preference page", "Einstellungsseite"),
                (534120002, "Text message", "SMS"), (534120003, "Loaded", "Geladen"),
                (534120004, "Preference Center", "Einstellungscenter"),
                (534120005, "Realtime Marketing Form", "Echtzeitmarketing-Formular"),
@@ -82,7 +81,7 @@ def contact_point_consent() -> Entity:
           "Nachverfolgung (nur in der Oberfläche)", options=CONSENT_VALUES, custom=True),
         a("msdynmkt_migrationtimestamp", "DateTime", "Migration timestamp",
           "Migrationszeitstempel", date_behavior="TimeZoneIndependent", custom=True),
-        *_ACTIVE_INACTIVE, *owner_attrs(), *system_attrs(),
+        *ACTIVE_INACTIVE, *owner_attrs(), *system_attrs(),
     ]
     return entity(CONSENT, CONSENT + "s", 10400, "Contact Point Consent",
                   "Kontaktpunkteinwilligung", CONSENT, "msdynmkt_contactpointconsent4id",
@@ -99,7 +98,7 @@ def purpose() -> Entity:
           "Durchsetzungsmodell E-Mail", options=ENFORCEMENT, custom=True,
           required="ApplicationRequired"),
         a("msdynmkt_topiccount", "Integer", "Topics", "Themen", custom=True),
-        *_ACTIVE_INACTIVE, *owner_attrs(), *system_attrs(),
+        *ACTIVE_INACTIVE, *owner_attrs(), *system_attrs(),
     ]
     return entity(PURPOSE, PURPOSE + "s", 10401, "Purpose", "Zweck", PURPOSE,
                   "msdynmkt_purposeid", "msdynmkt_name", attrs, custom=True)
@@ -110,7 +109,7 @@ def topic() -> Entity:
         s("msdynmkt_name", 100, "Name", "Name", custom=True, required="ApplicationRequired"),
         lookup("msdynmkt_purposeid", PURPOSE, "Purpose", "Zweck", custom=True,
                nav="msdynmkt_purposeId"),
-        *_ACTIVE_INACTIVE, *owner_attrs(), *system_attrs(),
+        *ACTIVE_INACTIVE, *owner_attrs(), *system_attrs(),
     ]
     return entity(TOPIC, TOPIC + "s", 10402, "Topic", "Thema", TOPIC,
                   "msdynmkt_topicid", "msdynmkt_name", attrs, custom=True)
