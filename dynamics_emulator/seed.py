@@ -155,8 +155,10 @@ def seed_security(b: Builder, online: bool) -> dict[str, str]:
            "mwx_emailreaction", "listmember", "task"]
     readers = ["systemuser", "team", "businessunit", "role", "asyncoperation",
                "bulkdeleteoperation", *journeys[1:]]
-    # The connector's roles also write contact point consent where Journeys is installed.
+    # Where Journeys is installed the connector's roles also write contact point consent;
+    # binding a row to its purpose needs AppendTo on the purpose (docs/crm-solution.md §7).
     mwx += journeys[:1]
+    binds = [f"prvAppendTo{b.org.schema.entity(e).schema_name}" for e in journeys[1:2]]
     user_ops = {"contact": OPS[:3] + OPS[4:6], "account": OPS[:3] + OPS[4:6],
                 "lead": OPS[:3] + OPS[4:6], "list": ["Read", "Write", "Append", "AppendTo"],
                 "campaign": ["Read", "Write"], "campaignactivity": ["Read", "Write"],
@@ -168,10 +170,11 @@ def seed_security(b: Builder, online: bool) -> dict[str, str]:
         "mailworx Administrator": [f"prv{op}{b.org.schema.entity(e).schema_name}"
                                    for e in mwx for op in OPS] +
                                   [f"prvRead{b.org.schema.entity(e).schema_name}"
-                                   for e in readers] + MISC_PRIVILEGES,
+                                   for e in readers] + MISC_PRIVILEGES + binds,
         "mailworx User": [f"prv{op}{b.org.schema.entity(e).schema_name}"
                           for e, ops in user_ops.items() for op in ops] +
-                         [f"prvRead{b.org.schema.entity(e).schema_name}" for e in readers],
+                         [f"prvRead{b.org.schema.entity(e).schema_name}" for e in readers]
+                         + binds,
         "Salesperson": ["prvReadContact", "prvReadAccount", "prvReadLead"],
     }
     roles: dict[str, str] = {}
