@@ -20,7 +20,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audience.models import PendingImport, Subscriber, SubscriberField, SubscriberGroup
+from audience.models import (
+    ConsentState,
+    PendingImport,
+    Subscriber,
+    SubscriberField,
+    SubscriberGroup,
+)
 from audience.subscribers import Outcome, UpsertResult, bulk_upsert, current_values, tenant_fields
 from tenants.models import Tenant
 
@@ -219,17 +225,21 @@ def export_rows(tenant: Tenant, group: SubscriberGroup | None = None) -> Iterato
     """CSV lines of the tenant's (or the group's) live subscribers, read in keyset chunks."""
     fields = list(tenant_fields(tenant).values())
     writer = SafeCsvWriter()
-    yield "\ufeff" + writer.row(["id", "status", *[f.key for f in fields]])
+    yield "\ufeff" + writer.row(["id", "status", "consent", "consent_changed_at",
+                                 *[f.key for f in fields]])
     subscribers = Subscriber.objects.live().filter(tenant=tenant).order_by("pk")
     if group is not None:
         subscribers = subscribers.filter(memberships__group=group)
     last = 0
     while True:
-        chunk = list(subscribers.filter(pk__gt=last).values_list("pk", "status")[:EXPORT_CHUNK])
+        chunk = list(subscribers.filter(pk__gt=last).values_list(
+            "pk", "consent", "consent_changed_at")[:EXPORT_CHUNK])
         if not chunk:
             return
-        values = current_values([pk for pk, _s in chunk])
-        for pk, status in chunk:
+        values = current_values([pk for pk, _s, _t in chunk])
+        for pk, consent, changed in chunk:
             row = values.get(pk, {})
-            yield writer.row([pk, status, *[row.get(f.key, "") for f in fields]])
+            yield writer.row([pk, ConsentState(consent).status.value, consent,
+                              changed.isoformat() if changed else "",
+                              *[row.get(f.key, "") for f in fields]])
         last = chunk[-1][0]

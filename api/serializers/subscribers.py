@@ -22,11 +22,14 @@ class ValuesField(serializers.DictField):
 
 class SubscriberSerializer(serializers.ModelSerializer):
     values = serializers.SerializerMethodField()
+    # Derived from the permission ``consent`` (docs/consent.md); read-only here.
+    status = serializers.ChoiceField(choices=SubscriberStatus.choices, read_only=True)
+    status_changed_at = serializers.DateTimeField(read_only=True)
 
     class Meta:
         model = Subscriber
-        fields = ["id", "email", "language", "status", "status_changed_at", "created_at",
-                  "updated_at", "values"]
+        fields = ["id", "email", "language", "status", "status_changed_at", "consent",
+                  "consent_changed_at", "created_at", "updated_at", "values"]
         read_only_fields = fields
 
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})

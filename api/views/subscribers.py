@@ -23,12 +23,18 @@ from api.serializers.subscribers import (
     summary,
 )
 from api.views.base import TenantScopedMixin, check_bulk_size, check_item_count, field_error
-from audience.models import Subscriber, SubscriberGroup, SubscriberStatus
+from audience.consent import STATE_FOR_STATUS, ConsentRefused, Who, record_change
+from audience.models import (
+    ConsentSource,
+    ConsentState,
+    Subscriber,
+    SubscriberGroup,
+    SubscriberStatus,
+)
 from audience.subscribers import (
     SubscriberError,
     bulk_upsert,
     create_subscriber,
-    set_status,
     update_subscriber,
 )
 from mailworx_crm.email_address import normalise_email
@@ -64,7 +70,7 @@ class SubscriberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retriev
         if params.get("email"):
             qs = qs.filter(email_normalised=normalise_email(params["email"]))
         if params.get("status") in SubscriberStatus.values:
-            qs = qs.filter(status=params["status"])
+            qs = qs.filter(consent__in=ConsentState.with_status(params["status"]))
         if (group := params.get("group", "")).isdigit():
             qs = qs.filter(memberships__group_id=int(group))
         return qs
@@ -86,12 +92,26 @@ class SubscriberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retriev
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            subscriber = create_subscriber(self.tenant, data.validated_data["values"])
-        except SubscriberError as exc:
+            subscriber = create_subscriber(self.tenant, data.validated_data["values"],
+                                           source=ConsentSource.API, who=self._who())
+        except (SubscriberError, ConsentRefused) as exc:  # N6: a suppressed address
             raise field_error("values", str(exc)) from None
         if data.validated_data.get("status"):
-            set_status(subscriber, SubscriberStatus(data.validated_data["status"]))
+            self._set_status(subscriber, data.validated_data["status"])
         return self._out(subscriber, status.HTTP_201_CREATED)
+
+    def _who(self) -> Who:
+        return Who(user=self.request.user, actor=str(getattr(self.request.user, "email", "")))
+
+    def _set_status(self, subscriber: Subscriber, wanted: str) -> None:
+        """The mailing status as a permission change through the consent rules (N6)."""
+        if subscriber.status == wanted:
+            return
+        try:
+            record_change(subscriber, STATE_FOR_STATUS[SubscriberStatus(wanted)],
+                          source=ConsentSource.API, who=self._who())
+        except ConsentRefused as exc:
+            raise field_error("status", str(exc)) from None
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         subscriber = self.get_object()
@@ -102,7 +122,7 @@ class SubscriberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retriev
         except SubscriberError as exc:
             raise field_error("values", str(exc)) from None
         if data.validated_data.get("status"):
-            set_status(subscriber, SubscriberStatus(data.validated_data["status"]))
+            self._set_status(subscriber, data.validated_data["status"])
         return self._out(subscriber)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -128,7 +148,8 @@ class SubscriberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retriev
             if group is None:
                 raise field_error("group", _("No group with this id in this tenant."))
         results = bulk_upsert(self.tenant, data.validated_data["items"], group=group,
-                              dry_run=data.validated_data["dry_run"])
+                              dry_run=data.validated_data["dry_run"],
+                              source=ConsentSource.API, who=self._who())
         return Response({
             "counts": summary(results),
             "results": [{**asdict(r), "outcome": str(r.outcome), "changed": list(r.changed)}

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from audience import csv_io
 from audience.models import (
+    ConsentState,
     GroupMembership,
     Subscriber,
     SubscriberGroup,
@@ -39,7 +40,7 @@ def subscriber_list(request: HttpRequest, access: TenantAccess) -> HttpResponse:
         qs = qs.filter(Q(email_normalised__contains=q.lower()) | Exists(by_name))
     status = request.GET.get("status", "")
     if status in SubscriberStatus.values:
-        qs = qs.filter(status=status)
+        qs = qs.filter(consent__in=ConsentState.with_status(status))
     group_id = int_or_none(request.GET.get("group"))
     if group_id:
         qs = qs.filter(Exists(GroupMembership.objects.filter(

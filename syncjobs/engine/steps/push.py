@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_noop
 
-from audience.models import Subscriber, SubscriberStatus, SubscriberValue
+from audience.models import ConsentState, Subscriber, SubscriberStatus, SubscriberValue
 from dynamics.batch import OperationResult
 from mailworx_crm.crm_errors import describe
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
@@ -144,7 +144,7 @@ def _updates(sync: Sync, active: QuerySet[RecordLink], *, scoped: bool) -> None:
         changed = SubscriberValue.objects.filter(
             tenant=sync.tenant, modified_at__gte=since).values("subscriber_id")
         status = Subscriber.objects.filter(
-            tenant=sync.tenant, status_changed_at__gte=since).values("pk")
+            tenant=sync.tenant, consent_changed_at__gte=since).values("pk")
         candidates = active.filter(Q(needs_push=True) | Q(subscriber_id__in=changed)
                                    | Q(subscriber_id__in=status))
     cursor.watermark = now
@@ -169,7 +169,7 @@ def _open_issues(sync: Sync) -> set[int]:
 # What the update diff reads of a link, as a tuple: most links of a batch have nothing to
 # send, and only those that do are loaded as model instances.
 _DIFF_TUPLE = ("pk", "crm_active", "needs_push", "synced_values", "bulk_email_blocked",
-               "subscriber_id_written", "group_id", "subscriber_id", "subscriber__status")
+               "subscriber_id_written", "group_id", "subscriber_id", "subscriber__consent")
 
 
 def _update_batch(sync: Sync, entity: str, ids: list[int],
@@ -253,7 +253,7 @@ def _diff(sync: Sync, entity: str, group_id: int | None, synced: dict[str, Any],
         record[mf.attribute] = crm
         sent[mf.key] = value
     if (sync.org.write_back_unsubscribes and not bulk_email_blocked
-            and status == SubscriberStatus.UNSUBSCRIBED):
+            and ConsentState(status).status == SubscriberStatus.UNSUBSCRIBED):
         record["donotbulkemail"] = True
     return record, sent
 
