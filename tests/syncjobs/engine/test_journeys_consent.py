@@ -1,0 +1,184 @@
+"""Consent in Customer Insights – Journeys (contoso has the contact point consent table,
+fabrikam has not): docs/sync-engine.md §Contact point consent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from audience.consent import Who, history, record_change
+from audience.groups import add_members, create_group, save_sync_setting
+from audience.models import ConsentSource, ConsentState, Subscriber, SubscriberGroup
+from audience.services import ensure_standard_fields
+from audience.subscribers import create_subscriber
+from businessunits.services import create_unit
+from dynamics import DataverseClient
+from dynamics.journeys import CONSENT_SET, ConsentSource as JourneysSource, ConsentStatus
+from dynamics_emulator.server import EmulatorServer
+from fieldmapping.catalogue import load_catalogue
+from fieldmapping.metadata import attribute_data
+from fieldmapping.models import CrmAttribute
+from fieldmapping.services import MappingInput, save_mapping
+from orgsettings.connection import client_for
+from orgsettings.models import OrgSettings
+from syncjobs.models import JobStatus, RecordLink
+from tenants.models import Tenant
+from tests.crm_fixtures import EmulatorAdmin, configure_tenant_for_emulator
+from tests.syncjobs.engine.conftest import SyncFn
+
+pytestmark = pytest.mark.django_db
+ADMIN = Who(actor="test")
+
+
+def consent_rows(admin: EmulatorAdmin, address: str, org: str = "contoso"
+                 ) -> list[dict[str, Any]]:
+    response = admin.session.get(f"{admin.base}/{org}/{CONSENT_SET}", params={
+        "$filter": f"msdynmkt_contactpointvalue eq '{address}'"}, timeout=10)
+    response.raise_for_status()
+    return list(response.json()["value"])
+
+
+def commercial_purpose(admin: EmulatorAdmin) -> str:
+    response = admin.session.get(f"{admin.base}/contoso/msdynmkt_purposes", params={
+        "$filter": "msdynmkt_type eq 534120000"}, timeout=10)
+    return str(response.json()["value"][0]["msdynmkt_purposeid"])
+
+
+def linked(client: DataverseClient, group: SubscriberGroup, sync: SyncFn, email: str,
+           state: ConsentState | None = None) -> Subscriber:
+    """A subscriber linked to a new CRM contact with its address, optionally with a
+    consent state recorded first (as a sign-up form would)."""
+    client.create("contacts", {"emailaddress1": email, "lastname": "Crm"})
+    sub = create_subscriber(group.tenant, {"email": email})
+    if state is not None:
+        record_change(sub, state, source=ConsentSource.FORM, who=ADMIN)
+    add_members(group, [sub.pk])
+    run = sync()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert RecordLink.objects.filter(subscriber=sub).exists()
+    sub.refresh_from_db()
+    return sub
+
+
+def test_an_opt_out_in_mailworx_is_recorded_in_journeys_and_on_the_record(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_admin: EmulatorAdmin, names: None) -> None:
+    sub = linked(crm_client, group, sync, "out@journeys.example", ConsentState.OPTED_IN)
+    [row] = consent_rows(crm_admin, "out@journeys.example")
+    assert row["msdynmkt_value"] == ConsentStatus.OPTED_IN
+    record_change(sub, ConsentState.OPTED_OUT, source=ConsentSource.FORM, who=ADMIN)
+    run = sync()
+    assert run.counters["journeys"]["opt_outs_written"] == 1
+    [row] = consent_rows(crm_admin, "out@journeys.example")  # updated, not a second row
+    assert (row["msdynmkt_value"], row["msdynmkt_source"], row["msdynmkt_logicalreason"],
+            row["msdynmkt_contactpointtype"], row["msdynmkt_contactpointconsenttype"],
+            row["_msdynmkt_purposeid_value"]) == (
+        ConsentStatus.OPTED_OUT, JourneysSource.INTERNAL, 534119999, 534120000, 534120000,
+        commercial_purpose(crm_admin))
+    assert row["msdynmkt_reason"] == "mailworx: opted out (Sign-up form)"
+    # "do not allow bulk email" stays the carrier as well (S13).
+    link = RecordLink.objects.get(subscriber=sub)
+    contact = crm_client.get("contacts", str(link.crm_id), select=["donotbulkemail"])
+    assert contact["donotbulkemail"] is True
+    quiet = sync()  # reading its own row back changes nothing
+    assert "opt_outs_written" not in quiet.counters.get("journeys", {})
+    sub.refresh_from_db()
+    assert sub.consent == ConsentState.OPTED_OUT
+
+
+def test_an_opt_out_made_in_journeys_opts_the_subscriber_out(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_admin: EmulatorAdmin, names: None) -> None:
+    sub = linked(crm_client, group, sync, "crm-out@journeys.example", ConsentState.OPTED_IN)
+    [row] = consent_rows(crm_admin, "crm-out@journeys.example")
+    crm_admin.patch("contoso", CONSENT_SET, row["msdynmkt_contactpointconsent4id"],
+                    {"msdynmkt_value": ConsentStatus.OPTED_OUT, "msdynmkt_reason": "phone call"})
+    run = sync()
+    assert run.counters["journeys"]["unsubscribed"] == 1
+    sub.refresh_from_db()
+    assert sub.consent == ConsentState.OPTED_OUT
+    event = history(sub).first()
+    assert event is not None and event.source == ConsentSource.CRM_CONSENT_TABLE
+    assert event.detail["record_id"] == row["msdynmkt_contactpointconsent4id"]
+    assert event.detail["reason"] == "phone call"
+    # The opt-out also travels to the record's "do not allow bulk email" (S13).
+    link = RecordLink.objects.get(subscriber=sub)
+    sync()
+    assert crm_client.get("contacts", str(link.crm_id),
+                          select=["donotbulkemail"])["donotbulkemail"] is True
+
+
+def test_a_re_opt_in_in_journeys_awaits_confirmation(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_admin: EmulatorAdmin, names: None) -> None:
+    sub = linked(crm_client, group, sync, "back@journeys.example", ConsentState.OPTED_OUT)
+    [row] = consent_rows(crm_admin, "back@journeys.example")
+    assert row["msdynmkt_value"] == ConsentStatus.OPTED_OUT
+    crm_admin.patch("contoso", CONSENT_SET, row["msdynmkt_contactpointconsent4id"],
+                    {"msdynmkt_value": ConsentStatus.OPTED_IN})
+    run = sync()
+    assert run.counters["journeys"]["awaiting_confirmation"] == 1
+    sub.refresh_from_db()
+    assert sub.consent == ConsentState.AWAITING_CONFIRMATION  # not a recipient again
+    again = sync()
+    sub.refresh_from_db()
+    assert sub.consent == ConsentState.AWAITING_CONFIRMATION
+    assert not {"awaiting_confirmation", "opt_outs_written", "opt_ins_written"} & set(
+        again.counters.get("journeys", {}))
+
+
+def test_opt_outs_recorded_in_journeys_before_linking_reach_mailworx(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_admin: EmulatorAdmin, names: None) -> None:
+    crm_admin.session.post(f"{crm_admin.base}/contoso/{CONSENT_SET}", json={
+        "msdynmkt_contactpointvalue": "Early@Journeys.example",
+        "msdynmkt_contactpointtype": 534120000, "msdynmkt_value": ConsentStatus.OPTED_OUT,
+        "msdynmkt_source": 534120001, "msdynmkt_logicalreason": 534120006,
+        "msdynmkt_purposeId@odata.bind":
+            f"/msdynmkt_purposes({commercial_purpose(crm_admin)})"},
+        timeout=10).raise_for_status()
+    sub = linked(crm_client, group, sync, "early@journeys.example")
+    assert sub.consent == ConsentState.OPTED_OUT
+    unknown = linked(crm_client, group, sync, "silent@journeys.example")
+    assert unknown.consent == ConsentState.UNKNOWN
+    assert consent_rows(crm_admin, "silent@journeys.example") == []  # nothing invented
+
+
+def on_premise_group(tenant: Tenant) -> SubscriberGroup:
+    """A synced group of the on-premise organisation (fabrikam), as test_on_premise.py."""
+    fields = {f.key: f for f in ensure_standard_fields(tenant)}
+    with client_for(tenant) as client:
+        load_catalogue(tenant, {"entities": {"contact": {"attributes": [
+            attribute_data(a) for a in client.entity_attributes("contact")]}}})
+    unit = create_unit(tenant, name="On-prem", owner_id="00000000-0000-0000-0000-000000000002",
+                       owner_name="x")
+    save_mapping(unit, "contact", MappingInput(
+        CrmAttribute.objects.get(tenant=tenant, entity="contact", logical_name="lastname"),
+        fields["last_name"]))
+    group = create_group(tenant, "On-prem newsletter")
+    save_sync_setting(group, future_owner="FABRIKAM\\mwxsync")
+    return group
+
+
+def test_without_journeys_do_not_allow_bulk_email_carries_consent_alone(
+        tenant: Tenant, crm: EmulatorServer, crm_admin: EmulatorAdmin, sync: SyncFn) -> None:
+    settings = configure_tenant_for_emulator(tenant, crm, org="fabrikam")
+    OrgSettings.objects.filter(pk=settings.pk).update(check_passed_at=timezone.now(),
+                                                      sync_started_at=timezone.now())
+    group = on_premise_group(tenant)
+    sub = create_subscriber(tenant, {"email": "fab@journeys.example", "last_name": "F"})
+    record_change(sub, ConsentState.OPTED_IN, source=ConsentSource.FORM, who=ADMIN)
+    add_members(group, [sub.pk])
+    assert sync().status == JobStatus.SUCCEEDED
+    record_change(sub, ConsentState.OPTED_OUT, source=ConsentSource.FORM, who=ADMIN)
+    crm_admin.session.post(f"{crm_admin.base}/counters/reset", timeout=10)
+    run = sync()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert run.counters["push"]["unsubscribes_written"] == 1
+    assert "journeys" not in run.counters or not {
+        k for k in run.counters["journeys"] if k != "skipped"}
+    # The table was looked for once, in the first run; never asked for since.
+    assert not any("msdynmkt" in key or "EntityDefinitions" in key
+                   for key in crm_admin.counters())
