@@ -22,6 +22,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.db.models import Q
+from django.utils.translation import gettext_noop
 
 from audience.consent import ConsentRefused, Who, record_change
 from audience.models import ConsentEvent, ConsentSource, ConsentState, Subscriber
@@ -171,7 +172,7 @@ def _apply(sync: Sync, journeys: JourneysConsent, group: Sequence[Subscriber],
                                   allow_crm_resubscribe=bool(getattr(
                                       sync.org, "crm_resubscribe", False)))
         except ConsentRefused:
-            sync.skip(STEP, "consent rules refused the CRM's change")
+            sync.skip(STEP, gettext_noop("consent rules refused the CRM's change"))
             continue
         if event is not None:
             sync.count(STEP, {ConsentState.OPTED_OUT: "unsubscribed",
