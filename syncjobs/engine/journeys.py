@@ -10,7 +10,7 @@ opted in or opted out, and since when — or none:
 * Journeys: the newest purpose-level e-mail row that is opted in or out ("not set" and no
   row say nothing).
 
-The newer statement wins. Journeys' goes to the subscribers through the consent service
+The newer statement wins (a tie goes to the opt-out). Journeys' goes to the subscribers through the consent service
 (a re-opt-in there becomes "awaiting confirmation" unless the tenant allows CRM-driven
 re-subscription); mailworx's is written to the table. Equal statements need nothing, so
 reading back what mailworx wrote changes nothing.
@@ -78,6 +78,8 @@ def verdict(mailworx: Statement | None, journeys: Statement | None) -> Verdict:
         return Verdict.APPLY
     if journeys.status == mailworx.status:
         return Verdict.NOTHING
+    if journeys.at == mailworx.at:  # a tie goes to the opt-out
+        return Verdict.APPLY if journeys.status == ConsentStatus.OPTED_OUT else Verdict.WRITE
     return Verdict.APPLY if journeys.at > mailworx.at else Verdict.WRITE
 
 

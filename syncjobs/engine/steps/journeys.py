@@ -6,9 +6,9 @@ bulk email" carries consent alone (S13, push and pull), as it also keeps doing h
 1. Which purpose (``journeys:table``): found once and checked again after a day, so an
    organisation that installs or removes Journeys is noticed without a request per run.
 2. Addresses to look at: those of rows changed in the table since the ``journeys:read``
-   watermark (the CRM's ``modifiedon``), and those of linked subscribers whose consent
-   changed, or who were linked, since the ``journeys:write`` watermark — every linked
-   subscriber on the first run.
+   watermark (the CRM's ``modifiedon``), and those of linked subscribers who opted in or
+   out since the ``journeys:write`` watermark or were linked since its last link id —
+   every linked subscriber on the first run.
 3. Per address, the newer statement wins (``engine.journeys``): Journeys' goes to the
    subscribers through the consent service, mailworx's is written to the table in bulk.
 
@@ -37,6 +37,7 @@ from syncjobs.engine.journeys import (
     OPTED_IN_STATES,
     Statement,
     Verdict,
+    changed_at,
     consent_write,
     journeys_statement,
     mailworx_statement,
@@ -67,7 +68,9 @@ def run_journeys(sync: Sync) -> None:
         return
     sync.observe(STEP, "rows_read", len(rows))
     addresses = {normalise_email(r.address) for r in rows if r.address}
-    addresses |= _changed_addresses(sync, write.watermark)
+    last_link = RecordLink.objects.filter(tenant=sync.tenant).order_by("-pk").values_list(
+        "pk", flat=True).first() or 0
+    addresses |= _changed_addresses(sync, write)
     ordered = sorted(a for a in addresses if a)
     sync.add_work(len(ordered))
     failed = False
@@ -79,7 +82,7 @@ def run_journeys(sync: Sync) -> None:
     read.watermark = max(filter(None, (read.watermark, newest)), default=sync.started)
     read.save()
     if not failed:
-        write.watermark = sync.started
+        write.watermark, write.last_key = sync.started, str(last_link)
         write.save()
 
 
@@ -118,16 +121,21 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _changed_addresses(sync: Sync, since: dt.datetime | None) -> set[str]:
+def _changed_addresses(sync: Sync, cursor: SyncCursor) -> set[str]:
+    """Addresses of linked subscribers that made a consent statement since the cursor, or
+    that were linked since (every linked one the first time). Links come only from sync
+    runs, one at a time per tenant, so their ids need no overlap; consent changes come
+    from anywhere (forms, imports, the API), so they get one."""
     linked = RecordLink.objects.filter(tenant=sync.tenant, state=LinkState.ACTIVE)
     subs = Subscriber.objects.live().filter(tenant=sync.tenant,
                                             pk__in=linked.values("subscriber_id"))
-    if since is not None:
-        after = since - OVERLAP
-        changed = ConsentEvent.objects.filter(tenant=sync.tenant, recorded_at__gte=after)
-        subs = subs.filter(Q(pk__in=changed.values("subscriber_id"))
-                           | Q(pk__in=linked.filter(created_at__gte=after)
-                               .values("subscriber_id")))
+    if cursor.watermark is not None:
+        stated = ConsentEvent.objects.filter(
+            tenant=sync.tenant, recorded_at__gte=cursor.watermark - OVERLAP,
+            state__in=[ConsentState.OPTED_OUT, *OPTED_IN_STATES])
+        since_link = int(cursor.last_key) if cursor.last_key.isdigit() else 0
+        subs = subs.filter(Q(pk__in=stated.values("subscriber_id"))
+                           | Q(pk__in=linked.filter(pk__gt=since_link).values("subscriber_id")))
     return set(subs.values_list("email_normalised", flat=True))
 
 
@@ -164,7 +172,11 @@ def _apply(sync: Sync, journeys: JourneysConsent, group: Sequence[Subscriber],
               "source": row.source, "reason": row.reason, "run_id": sync.ctx.run_id}
     who = Who(actor=f"sync run {sync.ctx.run_id}")
     for sub in group:
-        if sub.consent == state:
+        # Older than the subscriber's own last change: already answered (a CRM re-opt-in
+        # awaiting confirmation is not undone by the opt-out row mailworx wrote before).
+        # A subscriber who never said anything takes the table's word whatever its age.
+        if sub.consent == state or (sub.consent != ConsentState.UNKNOWN
+                                    and statement.at <= changed_at(sub)):
             continue
         try:
             event = record_change(sub, state, source=ConsentSource.CRM_CONSENT_TABLE,
