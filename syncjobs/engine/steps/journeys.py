@@ -32,7 +32,7 @@ from mailworx_crm.crm_errors import describe
 from mailworx_crm.email_address import normalise_email
 from mailworx_crm.texts import deferred as _
 from syncjobs.engine.context import Sync, parse_time
-from syncjobs.engine.issues import record_issue
+from syncjobs.engine.issues import record_issue, resolve_issues
 from syncjobs.engine.journeys import (
     OPTED_IN_STATES,
     Statement,
@@ -209,10 +209,12 @@ def _write(sync: Sync, journeys: JourneysConsent,
         items.append((item, group))
     results = sync.client.write_consent(journeys.purpose_id, [i for i, _g in items], existing)
     failed = False
+    written: list[int] = []
     for (item, group), result in zip(items, results, strict=True):
         if result.ok:
             sync.count(STEP, "opt_outs_written" if item.status == ConsentStatus.OPTED_OUT
                        else "opt_ins_written")
+            written += [s.pk for s in group]
             continue
         failed = True
         sync.count(STEP, "failed")
@@ -225,6 +227,7 @@ def _write(sync: Sync, journeys: JourneysConsent,
                          hint=_("The consent is recorded in Customer Insights – Journeys "
                                 "with the next sync; check the connector's rights on the "
                                 "contact point consent table."))
+    resolve_issues(sync.tenant, STEP, written)
     return failed
 
 

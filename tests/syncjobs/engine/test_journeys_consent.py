@@ -24,6 +24,7 @@ from fieldmapping.services import MappingInput, save_mapping
 from orgsettings.connection import client_for
 from orgsettings.models import OrgSettings
 from syncjobs.models import JobStatus, RecordLink
+from syncjobs.models.sync import IssueState, SyncIssue
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin, configure_tenant_for_emulator
 from tests.syncjobs.engine.conftest import SyncFn
@@ -182,3 +183,29 @@ def test_without_journeys_do_not_allow_bulk_email_carries_consent_alone(
     # The table was looked for once, in the first run; never asked for since.
     assert not any("msdynmkt" in key or "EntityDefinitions" in key
                    for key in crm_admin.counters())
+
+
+def test_a_write_the_crm_refuses_is_an_issue_and_is_tried_again(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_admin: EmulatorAdmin, names: None) -> None:
+    sub = linked(crm_client, group, sync, "refused@journeys.example")
+    purpose = commercial_purpose(crm_admin)
+    kept = crm_admin.session.get(f"{crm_admin.base}/contoso/msdynmkt_purposes", params={
+        "$filter": f"msdynmkt_purposeid eq {purpose}"}, timeout=10).json()["value"][0]
+    crm_admin.session.delete(f"{crm_admin.base}/contoso/msdynmkt_purposes/{purpose}",
+                             timeout=10).raise_for_status()
+    record_change(sub, ConsentState.OPTED_OUT, source=ConsentSource.FORM, who=ADMIN)
+    failed = sync()
+    assert failed.status == JobStatus.SUCCEEDED, failed.error
+    assert failed.counters["journeys"]["failed"] == 1
+    issue = SyncIssue.objects.get(subscriber=sub, step="journeys")
+    assert issue.state == IssueState.OPEN
+    crm_admin.session.post(f"{crm_admin.base}/contoso/msdynmkt_purposes", json={
+        key: kept[key] for key in ("msdynmkt_purposeid", "msdynmkt_name", "msdynmkt_type",
+                                   "msdynmkt_enforcementmodel")}, timeout=10).raise_for_status()
+    retried = sync()
+    assert retried.counters["journeys"]["opt_outs_written"] == 1
+    [row] = consent_rows(crm_admin, "refused@journeys.example")
+    assert row["msdynmkt_value"] == ConsentStatus.OPTED_OUT
+    issue.refresh_from_db()
+    assert issue.state == IssueState.RESOLVED
