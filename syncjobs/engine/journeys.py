@@ -10,10 +10,10 @@ opted in or opted out, and since when — or none:
 * Journeys: the newest purpose-level e-mail row that is opted in or out ("not set" and no
   row say nothing).
 
-The newer statement wins (a tie goes to the opt-out). Journeys' goes to the subscribers through the consent service
-(a re-opt-in there becomes "awaiting confirmation" unless the tenant allows CRM-driven
-re-subscription); mailworx's is written to the table. Equal statements need nothing, so
-reading back what mailworx wrote changes nothing.
+The newer statement wins (a tie goes to the opt-out). Journeys' goes to the subscribers
+through the consent service (a re-opt-in there becomes "awaiting confirmation" unless the
+tenant allows CRM-driven re-subscription); mailworx's is written to the table. Equal
+statements need nothing, so reading back what mailworx wrote changes nothing.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from audience.models import ConsentSource, ConsentState, Subscriber
-from dynamics.journeys import ConsentReason, ConsentRow, ConsentSource as JourneysSource
-from dynamics.journeys import ConsentStatus, ConsentWrite
+from dynamics.journeys import ConsentReason, ConsentRow, ConsentStatus, ConsentWrite
+from dynamics.journeys import ConsentSource as JourneysSource
 from mailworx_crm.texts import deferred as _
 from syncjobs.engine.context import parse_time
 
@@ -62,13 +62,13 @@ def mailworx_statement(subscribers: Sequence[Subscriber]) -> Statement | None:
 
 
 def journeys_statement(rows: Sequence[ConsentRow]) -> Statement | None:
-    said = [(when, row) for row in rows
+    said = [(when, ConsentStatus(row.status), row) for row in rows
             if row.status in (ConsentStatus.OPTED_IN, ConsentStatus.OPTED_OUT)
             and (when := parse_time(row.modified_on)) is not None]
     if not said:
         return None
-    when, row = max(said, key=lambda pair: pair[0])
-    return Statement(ConsentStatus(row.status), when, row)
+    when, status, row = max(said, key=lambda item: item[0])
+    return Statement(status, when, row)
 
 
 def verdict(mailworx: Statement | None, journeys: Statement | None) -> Verdict:

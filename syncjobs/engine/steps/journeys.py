@@ -143,14 +143,14 @@ def _reconcile(sync: Sync, journeys: JourneysConsent, addresses: list[str]) -> b
     """Settle one chunk of addresses; True when a write failed."""
     found = sync.client.consent_rows(journeys.purpose_id, addresses)
     rows: dict[str, list[ConsentRow]] = {}
-    for group in found.values():
-        for row in group:
+    for found_rows in found.values():
+        for row in found_rows:
             rows.setdefault(normalise_email(row.address), []).append(row)
     subscribers: dict[str, list[Subscriber]] = {}
     for sub in Subscriber.objects.live().filter(tenant=sync.tenant,
                                                 email_normalised__in=addresses):
         subscribers.setdefault(sub.email_normalised, []).append(sub)
-    writes = []
+    writes: list[tuple[str, list[Subscriber], Statement]] = []
     for address in addresses:
         group = subscribers.get(address, [])
         ours, theirs = mailworx_statement(group), journeys_statement(rows.get(address, []))

@@ -15,7 +15,8 @@ from audience.services import ensure_standard_fields
 from audience.subscribers import create_subscriber
 from businessunits.services import create_unit
 from dynamics import DataverseClient
-from dynamics.journeys import CONSENT_SET, ConsentSource as JourneysSource, ConsentStatus
+from dynamics.journeys import CONSENT_SET, ConsentStatus
+from dynamics.journeys import ConsentSource as JourneysSource
 from dynamics_emulator.server import EmulatorServer
 from fieldmapping.catalogue import load_catalogue
 from fieldmapping.metadata import attribute_data
