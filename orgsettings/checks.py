@@ -52,6 +52,7 @@ from mailworx_crm.texts import StoredText, render, stored_plural, stored_text
 from orgsettings import solution
 from orgsettings.connection import client_for
 from orgsettings.destinations import SETTING
+from orgsettings.journeys_check import journeys_consent_check
 from orgsettings.models import OrgSettings
 from syncjobs.runner import JobContext
 
@@ -69,6 +70,7 @@ STEPS: list[tuple[str, str]] = [
     ("roles", gettext_noop("The mailworx security roles")),
     ("change_tracking", gettext_noop("Change tracking")),
     ("bulk", gettext_noop("Bulk operations")),
+    ("journeys", gettext_noop("Consent in Customer Insights – Journeys")),
 ]
 
 
@@ -87,6 +89,7 @@ class _Check:
         self.client = client
         self.steps = {key: StepResult(key, title) for key, title in STEPS}
         self.user_id = ""
+        self.held: set[str] | None = None  # the user's privileges, once read
         self.connection = client.transport.connection
 
     def publish(self) -> None:
@@ -118,7 +121,8 @@ class _Check:
                 self.skip_rest(failed)
                 return False
         needs: list[Callable[[], None]] = [
-            self.schema, self.privileges, self.roles, self.change_tracking, self.bulk]
+            self.schema, self.privileges, self.roles, self.change_tracking, self.bulk,
+            self.journeys]
         for step in needs:
             try:
                 step()
@@ -258,7 +262,7 @@ class _Check:
         hint = stored_text("Assign the “mailworx User” or “mailworx Administrator” role to "
                            "the connector's user in the CRM.")
         try:
-            held = {p.name for p in self.client.user_privileges(self.user_id)}
+            held = self.held = {p.name for p in self.client.user_privileges(self.user_id)}
         except PrivilegeError:
             self.set("privileges", FAILED, stored_text(
                 "The connector's user may not even read its own privileges (it lacks "
@@ -320,6 +324,9 @@ class _Check:
             self.set("bulk", OK, stored_text(
                 "No bulk messages on this CRM: writes are grouped in $batch requests "
                 "instead."))
+
+    def journeys(self) -> None:
+        self.set("journeys", *journeys_consent_check(self.client, self.held))
 
 
 Explained = tuple[StoredText, StoredText]
