@@ -141,15 +141,19 @@ def _changed_addresses(sync: Sync, cursor: SyncCursor) -> set[str]:
 
 def _reconcile(sync: Sync, journeys: JourneysConsent, addresses: list[str]) -> bool:
     """Settle one chunk of addresses; True when a write failed."""
+    subscribers: dict[str, list[Subscriber]] = {}
+    for sub in Subscriber.objects.live().filter(tenant=sync.tenant,
+                                                email_normalised__in=addresses):
+        subscribers.setdefault(sub.email_normalised, []).append(sub)
+    # Rows of addresses no subscriber has (Journeys' own forms, other systems) need nothing.
+    addresses = [a for a in addresses if a in subscribers]
+    if not addresses:
+        return False
     found = sync.client.consent_rows(journeys.purpose_id, addresses)
     rows: dict[str, list[ConsentRow]] = {}
     for found_rows in found.values():
         for row in found_rows:
             rows.setdefault(normalise_email(row.address), []).append(row)
-    subscribers: dict[str, list[Subscriber]] = {}
-    for sub in Subscriber.objects.live().filter(tenant=sync.tenant,
-                                                email_normalised__in=addresses):
-        subscribers.setdefault(sub.email_normalised, []).append(sub)
     writes: list[tuple[str, list[Subscriber], Statement]] = []
     for address in addresses:
         group = subscribers.get(address, [])

@@ -212,3 +212,29 @@ def test_a_write_the_crm_refuses_is_an_issue_and_is_tried_again(
     assert row["msdynmkt_value"] == ConsentStatus.OPTED_OUT
     issue.refresh_from_db()
     assert issue.state == IssueState.RESOLVED
+
+
+def test_rows_of_addresses_mailworx_does_not_know_cost_no_look_up(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_admin: EmulatorAdmin, names: None) -> None:
+    linked(crm_client, group, sync, "known@journeys.example")
+
+    def batches() -> int:
+        return sum(n for key, n in crm_admin.counters().items() if "$batch" in key)
+
+    crm_admin.session.post(f"{crm_admin.base}/counters/reset", timeout=10)
+    sync()
+    baseline = batches()  # nothing changed: no look-up
+    purpose = commercial_purpose(crm_admin)
+    for i in range(3):  # e.g. sign-ups through a Journeys form
+        crm_admin.session.post(f"{crm_admin.base}/contoso/{CONSENT_SET}", json={
+            "msdynmkt_contactpointvalue": f"stranger{i}@journeys.example",
+            "msdynmkt_contactpointtype": 534120000, "msdynmkt_value": ConsentStatus.OPTED_IN,
+            "msdynmkt_source": 534120005, "msdynmkt_logicalreason": 534119999,
+            "msdynmkt_purposeId@odata.bind": f"/msdynmkt_purposes({purpose})"},
+            timeout=10).raise_for_status()
+    crm_admin.session.post(f"{crm_admin.base}/counters/reset", timeout=10)
+    run = sync()
+    assert run.counters["journeys"]["rows_read"] >= 3
+    assert batches() == baseline  # no look-up for the strangers' addresses
+    assert not Subscriber.objects.filter(email__startswith="stranger").exists()
