@@ -5,8 +5,9 @@ per subscriber (``Subscriber.consent``). Per address, each side makes a *stateme
 opted in or opted out, and since when — or none:
 
 * mailworx: any subscriber with the address who opted out makes it "opted out" (an
-  objection stands for the address); else any who opted in (single or double) makes it
-  "opted in". Unknown, awaiting confirmation and bounced say nothing about consent.
+  objection stands for the address); else any who opted in (single or double) through
+  mailworx — a form, an import, the API, an administrator — makes it "opted in". Unknown,
+  awaiting confirmation, bounced and an opt-in the CRM gave say nothing.
 * Journeys: the newest purpose-level e-mail row that is opted in or out ("not set" and no
   row say nothing).
 
@@ -19,7 +20,7 @@ statements need nothing, so reading back what mailworx wrote changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -30,6 +31,10 @@ from mailworx_crm.texts import deferred as _
 from syncjobs.engine.context import parse_time
 
 OPTED_IN_STATES = frozenset({ConsentState.OPTED_IN, ConsentState.DOUBLE_OPT_IN})
+# Opt-ins mailworx collected itself. One the CRM gave (a record that allows bulk email, a
+# row of the table itself) is never echoed into Journeys as an explicit opt-in.
+OWN_OPT_IN_SOURCES = frozenset({ConsentSource.FORM, ConsentSource.IMPORT, ConsentSource.API,
+                                ConsentSource.ADMIN})
 # Where a mailworx change came from, as Journeys' source choice: an import is "Loaded",
 # everything else mailworx did itself is "Internal" (the reason text names the source).
 JOURNEYS_SOURCE = {ConsentSource.IMPORT: JourneysSource.LOADED}
@@ -52,13 +57,40 @@ def changed_at(sub: Subscriber) -> dt.datetime:
     return sub.consent_changed_at or sub.created_at
 
 
-def mailworx_statement(subscribers: Sequence[Subscriber]) -> Statement | None:
-    for status, states in ((ConsentStatus.OPTED_OUT, {ConsentState.OPTED_OUT}),
-                           (ConsentStatus.OPTED_IN, OPTED_IN_STATES)):
-        saying = [s for s in subscribers if s.consent in states]
-        if saying:
-            return Statement(status, max(changed_at(s) for s in saying))
+def own_opt_in(sub: Subscriber, sources: Mapping[int, str]) -> bool:
+    """An opt-in mailworx collected itself (``sources``: each subscriber's newest change)."""
+    return sub.consent in OPTED_IN_STATES and sources.get(sub.pk) in OWN_OPT_IN_SOURCES
+
+
+def saying(subscribers: Sequence[Subscriber], status: ConsentStatus,
+           sources: Mapping[int, str]) -> list[Subscriber]:
+    """The subscribers that make mailworx's statement ``status``."""
+    if status == ConsentStatus.OPTED_OUT:
+        return [s for s in subscribers if s.consent == ConsentState.OPTED_OUT]
+    return [s for s in subscribers if own_opt_in(s, sources)]
+
+
+def mailworx_statement(subscribers: Sequence[Subscriber],
+                       sources: Mapping[int, str]) -> Statement | None:
+    for status in (ConsentStatus.OPTED_OUT, ConsentStatus.OPTED_IN):
+        if said := saying(subscribers, status, sources):
+            return Statement(status, max(changed_at(s) for s in said))
     return None
+
+
+def reaches(sub: Subscriber, statement: Statement, sources: Mapping[int, str]) -> bool:
+    """Does Journeys' statement change this subscriber? Only when it is newer than the
+    subscriber's own last change — so an opt-out row mailworx wrote earlier does not undo
+    a later "awaiting confirmation" — or the subscriber's permission says less than the
+    row: unknown, or an opt-in that came from the CRM (a record allowing bulk email)
+    against an opt-out in Journeys."""
+    target = target_state(statement)
+    if sub.consent == target:
+        return False
+    if sub.consent == ConsentState.UNKNOWN or statement.at > changed_at(sub):
+        return True
+    return (target == ConsentState.OPTED_OUT and sub.consent in OPTED_IN_STATES
+            and not own_opt_in(sub, sources))
 
 
 def journeys_statement(rows: Sequence[ConsentRow]) -> Statement | None:

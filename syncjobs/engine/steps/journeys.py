@@ -41,6 +41,8 @@ from syncjobs.engine.journeys import (
     consent_write,
     journeys_statement,
     mailworx_statement,
+    reaches,
+    saying,
     target_state,
     verdict,
 )
@@ -149,6 +151,7 @@ def _reconcile(sync: Sync, journeys: JourneysConsent, addresses: list[str]) -> b
     addresses = [a for a in addresses if a in subscribers]
     if not addresses:
         return False
+    sources = _latest_sources([s.pk for group in subscribers.values() for s in group])
     found = sync.client.consent_rows(journeys.purpose_id, addresses)
     rows: dict[str, list[ConsentRow]] = {}
     for found_rows in found.values():
@@ -157,13 +160,14 @@ def _reconcile(sync: Sync, journeys: JourneysConsent, addresses: list[str]) -> b
     writes: list[tuple[str, list[Subscriber], Statement]] = []
     for address in addresses:
         group = subscribers.get(address, [])
-        ours, theirs = mailworx_statement(group), journeys_statement(rows.get(address, []))
+        ours = mailworx_statement(group, sources)
+        theirs = journeys_statement(rows.get(address, []))
         outcome = verdict(ours, theirs)
         if outcome is Verdict.APPLY and theirs is not None:
-            _apply(sync, journeys, group, theirs)
+            _apply(sync, journeys, [s for s in group if reaches(s, theirs, sources)], theirs)
         elif outcome is Verdict.WRITE and ours is not None:
             writes.append((address, group, ours))
-    return _write(sync, journeys, writes, rows)
+    return _write(sync, journeys, writes, rows, sources)
 
 
 def _apply(sync: Sync, journeys: JourneysConsent, group: Sequence[Subscriber],
@@ -176,12 +180,6 @@ def _apply(sync: Sync, journeys: JourneysConsent, group: Sequence[Subscriber],
               "source": row.source, "reason": row.reason, "run_id": sync.ctx.run_id}
     who = Who(actor=f"sync run {sync.ctx.run_id}")
     for sub in group:
-        # Older than the subscriber's own last change: already answered (a CRM re-opt-in
-        # awaiting confirmation is not undone by the opt-out row mailworx wrote before).
-        # A subscriber who never said anything takes the table's word whatever its age.
-        if sub.consent == state or (sub.consent != ConsentState.UNKNOWN
-                                    and statement.at <= changed_at(sub)):
-            continue
         try:
             event = record_change(sub, state, source=ConsentSource.CRM_CONSENT_TABLE,
                                   detail=detail, who=who, at=statement.at,
@@ -198,16 +196,13 @@ def _apply(sync: Sync, journeys: JourneysConsent, group: Sequence[Subscriber],
 
 def _write(sync: Sync, journeys: JourneysConsent,
            writes: list[tuple[str, list[Subscriber], Statement]],
-           rows: dict[str, list[ConsentRow]]) -> bool:
+           rows: dict[str, list[ConsentRow]], sources: dict[int, str]) -> bool:
     if not writes:
         return False
-    sources = _latest_sources([s.pk for _a, group, _s in writes for s in group])
     items, existing = [], {}
     for address, group, statement in writes:
-        states = ({ConsentState.OPTED_OUT} if statement.status == ConsentStatus.OPTED_OUT
-                  else OPTED_IN_STATES)
-        saying = [s for s in group if s.consent in states]
-        newest = max(saying, key=lambda s: (s.consent_changed_at or s.created_at, s.pk))
+        said = saying(group, statement.status, sources)
+        newest = max(said, key=lambda s: (changed_at(s), s.pk))
         item = consent_write(newest.email, statement, sources.get(newest.pk, ""))
         existing[item.address.strip().lower()] = rows.get(address, [])
         items.append((item, group))

@@ -49,13 +49,14 @@ def commercial_purpose(admin: EmulatorAdmin) -> str:
 
 
 def linked(client: DataverseClient, group: SubscriberGroup, sync: SyncFn, email: str,
-           state: ConsentState | None = None) -> Subscriber:
+           state: ConsentState | None = None,
+           source: ConsentSource = ConsentSource.FORM) -> Subscriber:
     """A subscriber linked to a new CRM contact with its address, optionally with a
-    consent state recorded first (as a sign-up form would)."""
+    consent state recorded first (by default as a sign-up form would)."""
     client.create("contacts", {"emailaddress1": email, "lastname": "Crm"})
     sub = create_subscriber(group.tenant, {"email": email})
     if state is not None:
-        record_change(sub, state, source=ConsentSource.FORM, who=ADMIN)
+        record_change(sub, state, source=source, who=ADMIN)
     add_members(group, [sub.pk])
     run = sync()
     assert run.status == JobStatus.SUCCEEDED, run.error
@@ -129,6 +130,27 @@ def test_a_re_opt_in_in_journeys_awaits_confirmation(
     assert sub.consent == ConsentState.AWAITING_CONFIRMATION
     assert not {"awaiting_confirmation", "opt_outs_written", "opt_ins_written"} & set(
         again.counters.get("journeys", {}))
+
+
+def test_an_opt_in_the_crm_gave_is_not_echoed_and_yields_to_a_journeys_opt_out(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_admin: EmulatorAdmin, names: None) -> None:
+    # e.g. a subscriber adopted from a marketing list: the record allowed bulk email.
+    given = linked(crm_client, group, sync, "given@journeys.example", ConsentState.OPTED_IN,
+                   ConsentSource.CRM)
+    assert consent_rows(crm_admin, "given@journeys.example") == []  # no opt-in invented
+    assert given.consent == ConsentState.OPTED_IN
+    crm_admin.session.post(f"{crm_admin.base}/contoso/{CONSENT_SET}", json={
+        "msdynmkt_contactpointvalue": "blocked@journeys.example",
+        "msdynmkt_contactpointtype": 534120000, "msdynmkt_value": ConsentStatus.OPTED_OUT,
+        "msdynmkt_source": 534120004, "msdynmkt_logicalreason": 534120004,
+        "msdynmkt_purposeId@odata.bind":
+            f"/msdynmkt_purposes({commercial_purpose(crm_admin)})"},
+        timeout=10).raise_for_status()
+    # Adopted after the opt-out was recorded in Journeys: the opt-out still wins.
+    blocked = linked(crm_client, group, sync, "blocked@journeys.example",
+                     ConsentState.OPTED_IN, ConsentSource.CRM)
+    assert blocked.consent == ConsentState.OPTED_OUT
 
 
 def test_opt_outs_recorded_in_journeys_before_linking_reach_mailworx(
