@@ -40,6 +40,10 @@ OWN_OPT_IN_SOURCES = frozenset({ConsentSource.FORM, ConsentSource.IMPORT, Consen
 JOURNEYS_SOURCE = {ConsentSource.IMPORT: JourneysSource.LOADED}
 
 
+# "Who requested the change" on the rows mailworx writes: how it knows its own rows.
+WRITER = "mailworx"
+
+
 class Verdict(Enum):
     NOTHING = "nothing"
     APPLY = "apply"  # Journeys' statement goes to the subscribers
@@ -83,14 +87,17 @@ def reaches(sub: Subscriber, statement: Statement, sources: Mapping[int, str]) -
     subscriber's own last change — so an opt-out row mailworx wrote earlier does not undo
     a later "awaiting confirmation" — or the subscriber's permission says less than the
     row: unknown, or an opt-in that came from the CRM (a record allowing bulk email)
-    against an opt-out in Journeys."""
+    against an opt-out someone recorded in Journeys."""
     target = target_state(statement)
     if sub.consent == target:
         return False
     if sub.consent == ConsentState.UNKNOWN or statement.at > changed_at(sub):
         return True
+    # An older row mailworx wrote itself is no word of Journeys': the later change stands
+    # (a re-subscription through the flag that the tenant allows, ``crm_resubscribe``).
+    written_by_us = statement.row is not None and statement.row.on_behalf == WRITER
     return (target == ConsentState.OPTED_OUT and sub.consent in OPTED_IN_STATES
-            and not own_opt_in(sub, sources))
+            and not own_opt_in(sub, sources) and not written_by_us)
 
 
 def journeys_statement(rows: Sequence[ConsentRow]) -> Statement | None:
@@ -135,4 +142,4 @@ def consent_write(address: str, statement: Statement, source: str) -> ConsentWri
         address=address, status=statement.status,
         source=JOURNEYS_SOURCE.get(known, JourneysSource.INTERNAL) if known
         else JourneysSource.INTERNAL,
-        logical_reason=ConsentReason.NO_REASONS, reason=str(reason), on_behalf="mailworx")
+        logical_reason=ConsentReason.NO_REASONS, reason=str(reason), on_behalf=WRITER)

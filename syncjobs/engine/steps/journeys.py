@@ -183,8 +183,7 @@ def _apply(sync: Sync, journeys: JourneysConsent, group: Sequence[Subscriber],
         try:
             event = record_change(sub, state, source=ConsentSource.CRM_CONSENT_TABLE,
                                   detail=detail, who=who, at=statement.at,
-                                  allow_crm_resubscribe=bool(getattr(
-                                      sync.org, "crm_resubscribe", False)))
+                                  allow_crm_resubscribe=sync.org.crm_resubscribe)
         except ConsentRefused:
             sync.skip(STEP, gettext_noop("consent rules refused the CRM's change"))
             continue
@@ -231,10 +230,11 @@ def _write(sync: Sync, journeys: JourneysConsent,
 
 
 def _latest_sources(subscriber_ids: list[int]) -> dict[int, str]:
-    """Where each subscriber's newest consent change came from."""
+    """Where the change behind each subscriber's current permission came from (the last
+    one recorded: an import may date a change back)."""
     out: dict[int, str] = {}
     events = (ConsentEvent.objects.filter(subscriber_id__in=subscriber_ids)
-              .order_by("subscriber_id", "-occurred_at", "-id")
+              .order_by("subscriber_id", "-recorded_at", "-id")
               .values_list("subscriber_id", "source"))
     for subscriber_id, source in events:
         out.setdefault(subscriber_id, source)
