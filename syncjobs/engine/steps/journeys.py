@@ -26,13 +26,13 @@ from django.utils.translation import gettext_noop
 
 from audience.consent import ConsentRefused, Who, record_change
 from audience.models import ConsentEvent, ConsentSource, ConsentState, Subscriber
-from dynamics.errors import NotFound
+from dynamics.errors import BadRequest, NotFound, PrivilegeError
 from dynamics.journeys import CONSENT_TABLE, ConsentRow, ConsentStatus, JourneysConsent
 from mailworx_crm.crm_errors import describe
 from mailworx_crm.email_address import normalise_email
 from mailworx_crm.texts import deferred as _
 from syncjobs.engine.context import Sync, parse_time
-from syncjobs.engine.issues import record_issue, resolve_issues
+from syncjobs.engine.issues import OPEN_STATES, record_issue, resolve_issues
 from syncjobs.engine.journeys import (
     OPTED_IN_STATES,
     Statement,
@@ -46,7 +46,8 @@ from syncjobs.engine.journeys import (
     target_state,
     verdict,
 )
-from syncjobs.models.sync import LinkState, RecordLink, SyncCursor
+from syncjobs.models import JobLogLine
+from syncjobs.models.sync import IssueState, LinkState, RecordLink, SyncCursor, SyncIssue
 
 STEP = "journeys"
 TABLE, READ, WRITE = "journeys:table", "journeys:read", "journeys:write"
@@ -57,6 +58,26 @@ CHUNK = 500  # addresses per look-up and bulk write
 
 
 def run_journeys(sync: Sync) -> None:
+    try:
+        _run(sync)
+    except (PrivilegeError, BadRequest) as exc:
+        # The table refused the connector (rights, a purpose it cannot use): the rest of
+        # the run goes on, and "do not allow bulk email" still carries consent (S13).
+        record_issue(sync.tenant, step=STEP, run_id=sync.ctx.run_id, code=exc.code or "",
+                     reason=describe(exc), hint=_(
+                         "Give the connector's security role Create, Read, Write and Append "
+                         "on the contact point consent table and Read and AppendTo on the "
+                         "purpose table in the CRM; the next sync catches up."))
+        sync.log(_("Consent could not be kept in Customer Insights – Journeys in this run: "
+                   "%(reason)s") % {"reason": describe(exc)}, JobLogLine.Level.WARNING)
+        sync.count(STEP, "failed")
+        return
+    # The step went through: a refusal of an earlier run is over.
+    SyncIssue.objects.filter(tenant=sync.tenant, step=STEP, subscriber__isnull=True,
+                             state__in=OPEN_STATES).update(state=IssueState.RESOLVED)
+
+
+def _run(sync: Sync) -> None:
     journeys = _journeys(sync)
     if journeys is None:
         return

@@ -260,3 +260,24 @@ def test_rows_of_addresses_mailworx_does_not_know_cost_no_look_up(
     assert run.counters["journeys"]["rows_read"] >= 3
     assert batches() == baseline  # no look-up for the strangers' addresses
     assert not Subscriber.objects.filter(email__startswith="stranger").exists()
+
+
+def test_a_refused_consent_table_is_an_issue_and_the_run_goes_on(
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_admin: EmulatorAdmin, names: None) -> None:
+    sub = linked(crm_client, group, sync, "norights@journeys.example", ConsentState.OPTED_IN)
+    crm_admin.session.post(f"{crm_admin.base}/faults", json={"fail_next": [
+        {"method": "GET", "path": CONSENT_SET, "status": 403, "count": 1}]},
+        timeout=10).raise_for_status()
+    record_change(sub, ConsentState.OPTED_OUT, source=ConsentSource.FORM, who=ADMIN)
+    refused = sync()
+    assert refused.status == JobStatus.SUCCEEDED, refused.error
+    assert refused.counters["journeys"]["failed"] == 1
+    assert "lists" in refused.counters  # the steps after it ran
+    assert refused.counters["push"]["unsubscribes_written"] == 1  # S13 still carries it
+    issue = SyncIssue.objects.get(tenant=group.tenant, step="journeys", subscriber=None)
+    assert issue.state == IssueState.OPEN and "security role" in issue.hint
+    caught_up = sync()
+    assert caught_up.counters["journeys"]["opt_outs_written"] == 1
+    issue.refresh_from_db()
+    assert issue.state == IssueState.RESOLVED
