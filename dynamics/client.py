@@ -13,10 +13,10 @@ from urllib3.exceptions import InsecureRequestWarning
 
 from dynamics.accounting import RequestLog
 from dynamics.auth import translate_network_error
-from dynamics.bulk import BulkApi
 from dynamics.changes import ChangesApi
 from dynamics.clock import Clock
 from dynamics.connection import Connection
+from dynamics.journeys import JourneysConsentApi
 from dynamics.metadata import MetadataApi
 from dynamics.parallel import ParallelExecutor
 from dynamics.security import SecurityApi
@@ -62,7 +62,7 @@ def looks_like_dataverse(resp: requests.Response) -> bool:
     return False
 
 
-class DataverseClient(BulkApi, ChangesApi, MetadataApi, SecurityApi):
+class DataverseClient(JourneysConsentApi, ChangesApi, MetadataApi, SecurityApi):
     """Dataverse / Dynamics 365 Web API client for one connection.
 
     Usage: `with DataverseClient(conn) as crm: crm.who_am_i()`. `crm.log` holds the request

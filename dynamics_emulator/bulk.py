@@ -28,7 +28,9 @@ MESSAGES = ("CreateMultiple", "UpdateMultiple", "UpsertMultiple", "DeleteMultipl
 # Tables with bulk support in the emulator. listmember is left out: it only supports
 # Create/Delete/RetrieveMultiple (docs/dataverse-webapi.md §Marketing lists), so a sync adds
 # members with actions.
-BULK_TABLES = frozenset({"contact", "account", "lead", "mwx_emailreaction"})
+# Contact point consent lists CreateMultiple/UpdateMultiple in its table reference.
+BULK_TABLES = frozenset({"contact", "account", "lead", "mwx_emailreaction",
+                         "msdynmkt_contactpointconsent4"})
 # Messages every table has, so the look-up answers them too.
 PLAIN_MESSAGES = frozenset({"Create", "Update", "Delete", "Retrieve", "RetrieveMultiple"})
 

@@ -73,7 +73,7 @@ def attribute_md(ent: Entity, attr: Attr) -> dict[str, Any]:
     out: dict[str, Any] = {
         "@odata.type": f"#{NS}{_TYPES[attr.kind]}AttributeMetadata",
         "MetadataId": stable_id("attribute", ent.name, attr.name), "LogicalName": attr.name,
-        "SchemaName": attr.name if attr.custom else attr.name.capitalize(),
+        "SchemaName": (attr.nav or attr.name) if attr.custom else attr.name.capitalize(),
         "EntityLogicalName": ent.name, "AttributeType": kind,
         "AttributeTypeName": {"Value": attr.type_name}, "AttributeOf": None,
         "DisplayName": label(attr.en, attr.de, f"{ent.name}.{attr.name}"),

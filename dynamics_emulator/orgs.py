@@ -38,9 +38,12 @@ class Org:
     change_retention_days: float = 7.0  # organization.ExpireChangeTrackingInDays
     # SQL collation from the base language (collation.py); fixed when the org is created.
     collation: str = DEFAULT_COLLATION
+    # Customer Insights – Journeys installed: the consent tables exist (schema/journeys.py).
+    journeys: bool = False
 
     def __post_init__(self) -> None:
-        self.schema = build_schema(change_tracking=self.kind == "online")
+        self.schema = build_schema(change_tracking=self.kind == "online",
+                                   journeys_consent=self.journeys)
         self.store = Store(self.schema, self.collation)
         self._cache: dict[tuple[str, str], tuple[int, Any]] = {}
 

@@ -34,6 +34,8 @@ NTLM_USERS = [("FABRIKAM", "crmadmin", "Pass@word1"), ("FABRIKAM", "mwxsync", "S
 PRIV_ENTITIES = ["contact", "account", "lead", "list", "campaign", "campaignactivity",
                  "mwx_emailreaction", "systemuser", "team", "businessunit", "role", "listmember",
                  "task", "asyncoperation", "bulkdeleteoperation"]
+# Customer Insights – Journeys tables (only in organisations that have them): consent first.
+JOURNEYS_ENTITIES = ["msdynmkt_contactpointconsent4", "msdynmkt_purpose", "msdynmkt_topic"]
 # Privileges that belong to no table (prvBulkDelete: docs/dataverse-webapi.md §Bulk delete).
 MISC_PRIVILEGES = ["prvBulkDelete"]
 OPS = ["Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share"]
@@ -44,7 +46,7 @@ def build_orgs() -> list[Org]:
     return [
         Org("contoso", "online", "9.2.25044.00181",
             ("v9.0", "v9.1", "v9.2", "v8.0", "v8.1", "v8.2"), stable_id("org", "contoso"),
-            tenant_id=TENANT_ID),
+            tenant_id=TENANT_ID, journeys=True),
         Org("fabrikam", "onprem", "8.2.2.112", ("v8.0", "v8.1", "v8.2"),
             stable_id("org", "fabrikam"), domain=NTLM_DOMAIN),
         Org("legacy2015", "legacy", "7.1.0.2014", (), stable_id("org", "legacy2015"),
@@ -140,7 +142,8 @@ def seed_security(b: Builder, online: bool) -> dict[str, str]:
               {"name": bu, "parentbusinessunitid": b.root_bu,
                "parentbusinessunitid_t": "businessunit"})
     privs: dict[str, str] = {}
-    for ent_name in PRIV_ENTITIES:
+    journeys = [e for e in JOURNEYS_ENTITIES if e in b.org.schema.by_name]
+    for ent_name in PRIV_ENTITIES + journeys:
         schema_name = b.org.schema.entity(ent_name).schema_name
         for op in OPS:
             name = f"prv{op}{schema_name}"
@@ -156,21 +159,27 @@ def seed_security(b: Builder, online: bool) -> dict[str, str]:
     mwx = ["contact", "account", "lead", "list", "campaign", "campaignactivity",
            "mwx_emailreaction", "listmember", "task"]
     readers = ["systemuser", "team", "businessunit", "role", "asyncoperation",
-               "bulkdeleteoperation"]
+               "bulkdeleteoperation", *journeys[1:]]
+    # Where Journeys is installed the connector's roles also write contact point consent;
+    # binding a row to its purpose needs AppendTo on the purpose (docs/crm-solution.md §7).
+    mwx += journeys[:1]
+    binds = [f"prvAppendTo{b.org.schema.entity(e).schema_name}" for e in journeys[1:2]]
     user_ops = {"contact": OPS[:3] + OPS[4:6], "account": OPS[:3] + OPS[4:6],
                 "lead": OPS[:3] + OPS[4:6], "list": ["Read", "Write", "Append", "AppendTo"],
                 "campaign": ["Read", "Write"], "campaignactivity": ["Read", "Write"],
                 "mwx_emailreaction": ["Create", "Read", "Write", "Append"],
-                "listmember": ["Create", "Read"]}
+                "listmember": ["Create", "Read"],
+                **{e: ["Create", "Read", "Write", "Append"] for e in journeys[:1]}}
     role_privs = {
         "System Administrator": list(privs),
         "mailworx Administrator": [f"prv{op}{b.org.schema.entity(e).schema_name}"
                                    for e in mwx for op in OPS] +
                                   [f"prvRead{b.org.schema.entity(e).schema_name}"
-                                   for e in readers] + MISC_PRIVILEGES,
+                                   for e in readers] + MISC_PRIVILEGES + binds,
         "mailworx User": [f"prv{op}{b.org.schema.entity(e).schema_name}"
                           for e, ops in user_ops.items() for op in ops] +
-                         [f"prvRead{b.org.schema.entity(e).schema_name}" for e in readers],
+                         [f"prvRead{b.org.schema.entity(e).schema_name}" for e in readers]
+                         + binds,
         "Salesperson": ["prvReadContact", "prvReadAccount", "prvReadLead"],
     }
     roles: dict[str, str] = {}
@@ -213,6 +222,18 @@ def seed_security(b: Builder, online: bool) -> dict[str, str]:
     return roles
 
 
+def seed_journeys(b: Builder) -> None:
+    """The purposes a new Customer Insights – Journeys compliance profile brings (solution
+    data, so in every seed mode): commercial mail is checked non-restrictively,
+    transactional mail not at all (docs/crm-solution.md §7). No consent rows."""
+    for key, name, kind, model in (
+            ("commercial", "Commercial communications", 534120000, 534120001),
+            ("transactional", "Transactional communications", 534120001, 534120002)):
+        b.row("msdynmkt_purpose", b.org_id("purpose", key), {
+            "msdynmkt_name": name, "msdynmkt_type": kind, "msdynmkt_enforcementmodel": model,
+            "msdynmkt_topiccount": 0})
+
+
 def org_user(org: Org, key: str) -> str:
     return stable_id(org.name, "user", key)
 
@@ -227,6 +248,8 @@ def populate(org: Org, mode: str) -> None:
 
     b = Builder(org, random.Random(f"{org.name}-20240108"))  # noqa: S311 - fixture data, not secrets
     seed_security(b, online=org.kind == "online")
+    if org.journeys:
+        seed_journeys(b)
     if mode == "demo":
         seed_data.demo(b, 100 if org.kind == "online" else 15)
     elif mode.startswith("bench:") and org.kind == "online":

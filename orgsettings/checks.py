@@ -55,6 +55,7 @@ from orgsettings.check_app_users import TITLE as APP_USER_TITLE
 from orgsettings.check_app_users import check_app_user, step_key
 from orgsettings.connection import client_for
 from orgsettings.destinations import SETTING
+from orgsettings.journeys_check import journeys_consent_check
 from orgsettings.models import AdditionalAppUser, OrgSettings
 from syncjobs.runner import JobContext
 
@@ -72,6 +73,7 @@ STEPS: list[tuple[str, str]] = [
     ("roles", gettext_noop("The mailworx security roles")),
     ("change_tracking", gettext_noop("Change tracking")),
     ("bulk", gettext_noop("Bulk operations")),
+    ("journeys", gettext_noop("Consent in Customer Insights – Journeys")),
 ]
 
 
@@ -96,6 +98,7 @@ class _Check:
         for user, _sendable in app_users:
             self.steps[step_key(user)] = StepResult(step_key(user), APP_USER_TITLE)
         self.user_id = ""
+        self.held: set[str] | None = None  # the user's privileges, once read
         self.connection = client.transport.connection
 
     def publish(self) -> None:
@@ -127,7 +130,8 @@ class _Check:
                 self.skip_rest(failed)
                 return False
         needs: list[Callable[[], None]] = [
-            self.schema, self.privileges, self.roles, self.change_tracking, self.bulk]
+            self.schema, self.privileges, self.roles, self.change_tracking, self.bulk,
+            self.journeys]
         for step in needs:
             try:
                 step()
@@ -271,7 +275,7 @@ class _Check:
         hint = stored_text("Assign the “mailworx User” or “mailworx Administrator” role to "
                            "the connector's user in the CRM.")
         try:
-            held = {p.name for p in self.client.user_privileges(self.user_id)}
+            held = self.held = {p.name for p in self.client.user_privileges(self.user_id)}
         except PrivilegeError:
             self.set("privileges", FAILED, stored_text(
                 "The connector's user may not even read its own privileges (it lacks "
@@ -333,6 +337,9 @@ class _Check:
             self.set("bulk", OK, stored_text(
                 "No bulk messages on this CRM: writes are grouped in $batch requests "
                 "instead."))
+
+    def journeys(self) -> None:
+        self.set("journeys", *journeys_consent_check(self.client, self.held))
 
 
 Explained = tuple[StoredText, StoredText]

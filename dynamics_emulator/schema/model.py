@@ -42,6 +42,9 @@ class Attr:
     custom: bool = False
     true_label: tuple[str, str] = ("Yes", "Ja")
     false_label: tuple[str, str] = ("No", "Nein")
+    # Navigation property when it is not the logical name (solution tables often keep the
+    # schema name's case: msdynmkt_purposeid → msdynmkt_purposeId).
+    nav: str | None = None
 
     @property
     def is_lookup(self) -> bool:
@@ -114,7 +117,8 @@ class Entity:
                 for t in a.targets:
                     navs[f"{a.name}_{t}"] = NavProp(f"{a.name}_{t}", a.name, (t,))
             else:
-                navs[a.name] = NavProp(a.name, a.name, a.targets)
+                name = a.nav or a.name
+                navs[name] = NavProp(name, a.name, a.targets)
         return navs
 
 

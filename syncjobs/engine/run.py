@@ -1,11 +1,11 @@
 """The job body of ``sync`` runs: the steps of the requested mode, in order.
 
-Modes: ``incremental`` (pull → match → push → lists → campaigns), ``full`` (reconcile
-first), ``group`` (pull → match → push → lists, limited to one group), ``subscriber`` (pull →
-match → push for one subscriber), ``backfill`` (S14), ``reconcile``, ``lists`` (marketing
-lists only: S1, S6, S10; ``list_id`` limits it to one list, ``mark`` marks that list for
-sync first) and ``campaigns`` (distributed campaign activities only: S3; ``activity_id``
-limits it to one). A resumed run (``ctx.attempt > 1``) simply runs the
+Modes: ``incremental`` (pull → match → push → journeys → lists → campaigns), ``full``
+(reconcile first), ``group`` (pull → match → push → lists, limited to one group),
+``subscriber`` (pull → match → push for one subscriber), ``backfill`` (S14), ``reconcile``,
+``lists`` (marketing lists only: S1, S6, S10; ``list_id`` limits it to one list, ``mark``
+marks that list for sync first) and ``campaigns`` (distributed campaign activities only: S3;
+``activity_id`` limits it to one). A resumed run (``ctx.attempt > 1``) simply runs the
 steps again: each continues from its cursors and links and repeats nothing twice.
 
 While a field mapping saved after records were linked has not been applied to them
@@ -29,6 +29,7 @@ from syncjobs.engine.dry_run import run_dry
 from syncjobs.engine.issues import refresh_open_count
 from syncjobs.engine.steps.backfill import backfill_pending, run_backfill
 from syncjobs.engine.steps.campaigns import run_campaigns
+from syncjobs.engine.steps.journeys import run_journeys
 from syncjobs.engine.steps.lists import run_lists
 from syncjobs.engine.steps.match import run_match
 from syncjobs.engine.steps.pull import run_pull
@@ -62,11 +63,13 @@ def steps_for(mode: str, params: dict[str, Any], *, backfill: bool = False
                                      mark=bool(params.get("mark"))))
     campaigns: tuple[str, Callable[[Sync], None]] = (
         "campaigns", lambda s: run_campaigns(s, activity_id=params.get("activity_id")))
+    # Consent in Customer Insights – Journeys is kept per address, for the whole tenant.
+    journeys: tuple[str, Callable[[Sync], None]] = ("journeys", run_journeys)
     plans: dict[str, list[tuple[str, Callable[[Sync], None]]]] = {
-        "incremental": [*incremental, lists, campaigns],
+        "incremental": [*incremental, journeys, lists, campaigns],
         "group": [*incremental, lists],
         "subscriber": incremental,
-        "full": [("reconcile", run_reconcile), *incremental, lists, campaigns],
+        "full": [("reconcile", run_reconcile), *incremental, journeys, lists, campaigns],
         "backfill": [("backfill", run_backfill)],
         "reconcile": [("reconcile", run_reconcile)],
         "lists": [lists],

@@ -11,6 +11,8 @@ from django.urls import reverse
 from dynamics_emulator import credentials
 from dynamics_emulator.server import EmulatorServer
 from mailworx_crm.texts import render
+from orgsettings.connection import client_for
+from orgsettings.journeys_check import journeys_consent_check
 from orgsettings.models import OrgSettings
 from orgsettings.progress import integration_ready, setup_steps
 from orgsettings.services import prepare_mailworx
@@ -42,8 +44,10 @@ def test_a_correct_online_setup_passes_every_step(tenant: Tenant, crm: EmulatorS
     run = run_check(tenant)
     assert run.status == JobStatus.SUCCEEDED, run.error
     result = steps(run)
-    assert [s["status"] for s in result.values()] == ["ok"] * 10, result
+    assert [s["status"] for s in result.values()] == ["ok"] * 11, result
     assert result["version"]["message"].startswith("Version 9.2")
+    # contoso has Customer Insights – Journeys, and the connector's role may write consent.
+    assert "“Commercial communications”" in result["journeys"]["message"]
     assert "mailworx Administrator" in result["roles"]["message"]
     assert integration_ready(tenant)
 
@@ -87,6 +91,8 @@ def test_on_premise_ntlm_passes_with_warnings_for_tracking(tenant: Tenant, crm: 
     assert result["version"]["message"].startswith("Version 8.2")
     assert result["change_tracking"]["status"] == "warning"
     assert "$batch" in result["bulk"]["message"]
+    assert result["journeys"]["status"] == "ok"
+    assert "“do not allow bulk email” carries consent" in result["journeys"]["message"]
     assert run.status == JobStatus.SUCCEEDED, run.error
 
 
@@ -175,3 +181,14 @@ class TestCheckPage:
         page = owner_client.get(self.url(tenant)).content.decode()
         assert OrgSettings.objects.get(tenant=tenant).check_passed_at is None
         assert 'lang="de"' in page
+
+
+def test_journeys_without_the_rights_on_its_consent_table_is_a_warning(
+        tenant: Tenant, crm: EmulatorServer) -> None:
+    configure_tenant_for_emulator(tenant, crm)
+    with client_for(tenant) as client:
+        status, message, hint = journeys_consent_check(client, {"prvReadmsdynmkt_purpose"})
+    assert status == "warning"
+    assert "prvCreatemsdynmkt_contactpointconsent4" in render(message)
+    assert "prvAppendTomsdynmkt_purpose" in render(message)
+    assert "security role" in render(hint)
