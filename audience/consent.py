@@ -20,6 +20,9 @@ Public functions (their names are stable; other modules build on them):
   source, at)`` applies it and returns the history entry to save.
 - ``history(subscriber)`` — the entries, newest first.
 - ``purge_events(queryset)`` — the only way to delete history entries (erasure, retention).
+- ``follow_address_change(subscriber, old_email)`` — an address changed on either side: the
+  permission stays with the subscriber (the new address inherits it), the old address is
+  suppressed as superseded.
 
 Rules: an opt-out or a bounce always applies and suppresses the address. A suppressed address
 is never created again and a subscriber who opted out, bounced or awaits confirmation is never
@@ -70,6 +73,7 @@ _WEIGHT = {
 }
 # Erased outranks an opt-out, which outranks a bounce: the list keeps the strongest reason.
 _REASON_WEIGHT = {
+    SuppressionReason.SUPERSEDED: -1,
     SuppressionReason.HARD_BOUNCE: 0,
     SuppressionReason.OPTED_OUT: 1,
     SuppressionReason.ERASED: 2,
@@ -200,6 +204,11 @@ def _suppressed_message(email: str, reason: SuppressionReason) -> str:
         ),
         SuppressionReason.ERASED: _(
             "%(email)s was erased and is on the suppression list; "
+            "it can only come back with a confirmed double "
+            "opt-in."
+        ),
+        SuppressionReason.SUPERSEDED: _(
+            "%(email)s was replaced by a newer address of the same subscriber; "
             "it can only come back with a confirmed double "
             "opt-in."
         ),
@@ -444,3 +453,35 @@ def purge_events(queryset: QuerySet[ConsentEvent]) -> int:
     if not ids:
         return 0
     return int(ConsentEvent.objects.filter(pk__in=ids)._raw_delete(ConsentEvent.objects.db))
+
+
+def follow_address_change(subscriber: Subscriber, old_email: str) -> None:
+    """``subscriber``'s address changed from ``old_email`` (N7), inside the caller's write.
+
+    The permission belongs to the person, so the new address inherits it: a subscriber who
+    opted out or bounced has the new address suppressed for the same reason. The old
+    address is suppressed as *superseded* (the weakest reason), so an import or a CRM
+    record still carrying it does not add the person a second time — unless another live
+    subscriber still has it. Coming back to an address superseded earlier lifts that entry.
+    """
+    tenant_id = subscriber.tenant_id
+    new = suppression_of_id(tenant_id, subscriber.email)
+    if new is not None and new.reason == SuppressionReason.SUPERSEDED:
+        _lift(tenant_id, subscriber.email)
+    state = ConsentState(subscriber.consent)
+    if state in _SUPPRESSES:
+        _suppress(tenant_id, subscriber.email, _SUPPRESSES[state], None)
+    still_used = (
+        Subscriber.objects.live()
+        .filter(tenant_id=tenant_id, email_normalised=normalise_email(old_email))
+        .exclude(pk=subscriber.pk)
+        .exists()
+    )
+    if not still_used:
+        _suppress(tenant_id, old_email, SuppressionReason.SUPERSEDED, None)
+
+
+def suppression_of_id(tenant_id: int, email: str) -> SuppressedAddress | None:
+    return SuppressedAddress.objects.filter(
+        tenant_id=tenant_id, address_hash=address_hash(email)
+    ).first()

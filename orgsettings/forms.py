@@ -61,6 +61,11 @@ SECTIONS: list[tuple[Any, Any, tuple[str, ...], str]] = [
      _("How subscribers and CRM records are kept in step."),
      ("bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes",
       "reconcile_interval_hours", "sync_paused"), ""),
+    (_("Privacy (GDPR)"),
+     _("How an erasure in mailworx and a deletion in the CRM travel to the other side, and "
+       "how long run logs, sync issues and older consent history are kept."),
+     ("erasure_in_crm", "crm_deletion", "log_retention_days",
+      "consent_history_retention_days"), ""),
 ]
 
 
@@ -123,6 +128,8 @@ class OrgSettingsForm(forms.ModelForm):
             "reaction_export_interval_minutes", "write_back_unsubscribes", "reaction_mode",
             "bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes",
             "sync_paused", "reconcile_interval_hours",
+            "erasure_in_crm", "crm_deletion", "log_retention_days",
+            "consent_history_retention_days",
         ]
         widgets = {
             "crm_url": forms.TextInput(attrs={"placeholder": "https://contoso.crm4.dynamics.com"}),
@@ -161,6 +168,18 @@ class OrgSettingsForm(forms.ModelForm):
                 "report. It reads every link, so keep it at a day or more for large "
                 "tenants."),
             "sync_paused": _("Stop scheduled syncs of this tenant until you resume them."),
+            "erasure_in_crm": _("What the sync asks of the linked CRM record when a "
+                                "subscriber's personal data is erased in mailworx. Every "
+                                "request is logged with its outcome."),
+            "crm_deletion": _("What happens to the subscriber of a linked CRM record that "
+                              "was deleted in the CRM. A record merged into another one is "
+                              "not a deletion: the link follows the surviving record."),
+            "log_retention_days": _("Run logs and sync issues older than this are deleted "
+                                    "every night (they can hold addresses and values)."),
+            "consent_history_retention_days": _(
+                "Consent history entries older than this are deleted, except each "
+                "subscriber's latest one, which proves the current permission. 0 keeps the "
+                "history as long as the subscriber exists."),
         }
 
     def __init__(
@@ -177,6 +196,10 @@ class OrgSettingsForm(forms.ModelForm):
             MinValueValidator(5), MaxValueValidator(7 * 24 * 60)]
         self.fields["reconcile_interval_hours"].validators += [
             MinValueValidator(1), MaxValueValidator(30 * 24)]
+        self.fields["log_retention_days"].validators += [
+            MinValueValidator(1), MaxValueValidator(10 * 365)]
+        self.fields["consent_history_retention_days"].validators += [
+            MaxValueValidator(50 * 365)]
         if admin_tenants is not None and admin_tenants.count() > 1:
             tenant_field = self.fields["tenants"]
             assert isinstance(tenant_field, forms.ModelMultipleChoiceField)
