@@ -33,6 +33,8 @@ def is_guid(value: str) -> bool:
     except ValueError:
         return False
 SECRET_FIELDS = ("client_secret", "onprem_password")
+PRIVACY_FIELDS = ("erasure_in_crm", "crm_deletion", "log_retention_days",
+                  "consent_history_retention_days")
 SECRET_SET_HELP = _("Set — leave blank to keep, type to replace.")
 
 # (legend, introduction, field names, css class)
@@ -64,8 +66,7 @@ SECTIONS: list[tuple[Any, Any, tuple[str, ...], str]] = [
     (_("Privacy (GDPR)"),
      _("How an erasure in mailworx and a deletion in the CRM travel to the other side, and "
        "how long run logs, sync issues and older consent history are kept."),
-     ("erasure_in_crm", "crm_deletion", "log_retention_days",
-      "consent_history_retention_days"), ""),
+     PRIVACY_FIELDS, ""),
 ]
 
 
@@ -200,6 +201,9 @@ class OrgSettingsForm(forms.ModelForm):
             MinValueValidator(1), MaxValueValidator(10 * 365)]
         self.fields["consent_history_retention_days"].validators += [
             MaxValueValidator(50 * 365)]
+        # Absent (an older client, a partial post): the stored value or the default stays.
+        for name in PRIVACY_FIELDS:
+            self.fields[name].required = False
         if admin_tenants is not None and admin_tenants.count() > 1:
             tenant_field = self.fields["tenants"]
             assert isinstance(tenant_field, forms.ModelMultipleChoiceField)
@@ -283,6 +287,9 @@ class OrgSettingsForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        for name in PRIVACY_FIELDS:
+            if data.get(name) in (None, "") and name not in self.errors:
+                data[name] = getattr(self.instance, name)
         deployment = data.get("deployment")
         if data.get("crm_url") and deployment:
             try:
