@@ -5,6 +5,7 @@ Public functions (their names are stable; other modules build on them):
 - ``is_suppressed(tenant, email)`` / ``suppression_of(tenant, email)`` — one address.
 - ``suppressed_among(tenant, emails)`` — many addresses at once: ``{normalised: reason}``.
 - ``suppress(tenant, email, reason, at=…)`` — put an address on the suppression list.
+- ``proves_opt_in(state, detail, after=…)`` / ``confirmed_at(detail)`` — the proof rule.
 - ``guard_create(tenant, email, state=…, detail=…)`` — may a *new* subscriber with this
   address be created? Returns a ``Decision`` (``allowed``, ``reason``, ``message``).
 - ``guard_change(subscriber, state, source=…, detail=…, allow_crm_resubscribe=…)`` — may
@@ -219,9 +220,32 @@ def _suppressed_message(email: str, reason: SuppressionReason) -> str:
 # --- decisions ---------------------------------------------------------------------------------
 
 
-def proves_opt_in(state: ConsentState | str, detail: Mapping[str, Any] | None) -> bool:
-    """A double opt-in with its confirmation time is the accepted proof of a new opt-in."""
-    return state == ConsentState.DOUBLE_OPT_IN and bool((detail or {}).get("confirmed_at"))
+def confirmed_at(detail: Mapping[str, Any] | None) -> dt.datetime | None:
+    """The confirmation time of a double opt-in's ``detail``, if it holds a valid one."""
+    raw = (detail or {}).get("confirmed_at")
+    if isinstance(raw, dt.datetime):
+        moment = raw
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(raw or ""))
+        except ValueError:
+            return None
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def proves_opt_in(
+    state: ConsentState | str,
+    detail: Mapping[str, Any] | None,
+    *,
+    after: dt.datetime | None = None,
+) -> bool:
+    """A double opt-in with its confirmation time is the accepted proof of a new opt-in —
+    when it was confirmed after ``after`` (the opt-out, bounce or erasure it overrides): an
+    old confirmation, say from an imported list, proves nothing about a later opt-out."""
+    if state != ConsentState.DOUBLE_OPT_IN:
+        return False
+    moment = confirmed_at(detail)
+    return moment is not None and (after is None or moment > after)
 
 
 def guard_create(
@@ -239,7 +263,7 @@ def guard_create(
             message=_("A double opt-in needs the time it was confirmed (detail “confirmed_at”)."),
         )
     entry = suppression_of(tenant, email)
-    if entry is None or proves_opt_in(state, detail):
+    if entry is None or proves_opt_in(state, detail, after=entry.suppressed_at):
         return Decision(True, DecisionReason.OK, state)
     reason = SuppressionReason(entry.reason)
     return Decision(
@@ -276,7 +300,9 @@ def guard_change(
     ).first()
     if current not in RESTRICTIVE and entry is None:
         return Decision(True, DecisionReason.OK, state)
-    if proves_opt_in(state, detail):
+    since = [t for t in (entry.suppressed_at if entry else None,
+                         subscriber.consent_changed_at if current in RESTRICTIVE else None) if t]
+    if proves_opt_in(state, detail, after=max(since) if since else None):
         return Decision(True, DecisionReason.OK, state)
     if source in (ConsentSource.CRM, ConsentSource.CRM_CONSENT_TABLE):
         if allow_crm_resubscribe:
@@ -365,21 +391,23 @@ def record_created(
     detail: Mapping[str, Any] | None = None,
     who: Who = SYSTEM,
     at: dt.datetime | None = None,
+    details: Sequence[Mapping[str, Any] | None] | None = None,
 ) -> list[ConsentEvent]:
-    """The first history entry of subscribers just created (in their ``consent`` state;
-    ``at``: when the permission was given, e.g. an import's original consent date)."""
+    """The first history entry of subscribers just created, in their ``consent`` state (the
+    caller asked ``guard_create`` first). ``at``: when the permission was given (default:
+    each subscriber's ``consent_changed_at``, e.g. an import's original consent date);
+    ``details``: one detail per subscriber, instead of ``detail`` for all."""
     now = timezone.now()
+    per = list(details) if details is not None else [detail] * len(subscribers)
     events = [
-        _event(
-            s, ConsentState(s.consent), "", source, detail, who, at or s.consent_changed_at or now
-        )
-        for s in subscribers
+        _event(s, ConsentState(s.consent), "", source, d, who, at or s.consent_changed_at or now)
+        for s, d in zip(subscribers, per, strict=True)
     ]
     ConsentEvent.objects.bulk_create(events, batch_size=500)
-    for sub in subscribers:
+    for sub, d in zip(subscribers, per, strict=True):
         if ConsentState(sub.consent) in _SUPPRESSES:
             _suppress(sub.tenant_id, sub.email, _SUPPRESSES[ConsentState(sub.consent)], at)
-        elif proves_opt_in(sub.consent, detail):
+        elif proves_opt_in(sub.consent, d):
             _lift(sub.tenant_id, sub.email)
     return events
 

@@ -79,6 +79,11 @@ class ConsentSource(models.TextChoices):
     BEFORE_TRACKING = "before_consent_tracking", _("Before consent tracking")
 
 
+# The consent columns an import may carry (audience.consent_items); reserved, never the
+# internal name of a subscriber field.
+IMPORT_COLUMNS = ("consent", "consent_date", "consent_source")
+
+
 class SuppressionReason(models.TextChoices):
     OPTED_OUT = "opted_out", _("Opted out")
     HARD_BOUNCE = "hard_bounce", _("Hard bounce")
@@ -101,6 +106,23 @@ class ConsentEventQuerySet(models.QuerySet["ConsentEvent"]):
 
     def delete(self) -> NoReturn:
         raise AppendOnly("consent history entries cannot be deleted")
+
+
+# Words for the keys of ``ConsentEvent.detail`` on the subscriber page.
+DETAIL_LABELS = {
+    "confirmed_at": _("confirmed"),
+    "confirmation_source": _("confirmation source"),
+    "original_date": _("original date"),
+    "original_source": _("original source"),
+    "entity": _("CRM table"),
+    "record_id": _("CRM record"),
+    "crm_user": _("CRM user"),
+    "modifiedon": _("changed in the CRM"),
+    "run_id": _("sync run"),
+    "merged_subscriber_id": _("merged subscriber"),
+    "status": _("status before"),
+    "subscribed_at": _("subscribed"),
+}
 
 
 class ConsentEvent(models.Model):
@@ -155,6 +177,19 @@ class ConsentEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnly("consent history entries cannot be deleted")
+
+    @property
+    def detail_lines(self) -> list[tuple[str, str]]:
+        """The detail as ``(words, value)`` pairs, known keys first."""
+        detail = self.detail or {}
+        known = [
+            (str(DETAIL_LABELS[k]), str(detail[k]))
+            for k in DETAIL_LABELS
+            if detail.get(k) not in (None, "")
+        ]
+        return known + [
+            (k, str(v)) for k, v in detail.items() if k not in DETAIL_LABELS and v not in (None, "")
+        ]
 
 
 class SuppressedAddress(models.Model):

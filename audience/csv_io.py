@@ -20,7 +20,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audience.consent import SYSTEM, Who
+from audience.consent_items import CONSENT_KEYS
 from audience.models import (
+    ConsentSource,
     ConsentState,
     PendingImport,
     Subscriber,
@@ -122,7 +125,8 @@ def pending_import(group: SubscriberGroup, import_id: str) -> PendingImport | No
 
 
 def _columns(header: list[str], fields: dict[str, SubscriberField]) -> tuple[list[str], list[str]]:
-    names: dict[str, str] = {}
+    # The consent columns (audience.consent_items) keep an import's original consent.
+    names: dict[str, str] = {key: key for key in CONSENT_KEYS}
     for f in fields.values():
         names.update({f.key.lower(): f.key, f.label_en.lower(): f.key, f.label_de.lower(): f.key})
     keys, unknown = [], []
@@ -135,9 +139,10 @@ def _columns(header: list[str], fields: dict[str, SubscriberField]) -> tuple[lis
 
 
 def import_csv(
-    group: SubscriberGroup, text: str, *, confirm: bool
+    group: SubscriberGroup, text: str, *, confirm: bool, who: Who = SYSTEM
 ) -> ImportReport:
-    """Validate ``text``; with ``confirm`` store it — every row or, on any error, none."""
+    """Validate ``text``; with ``confirm`` store it — every row or, on any error, none.
+    Rows whose address is suppressed are left out and counted (N6), not errors."""
     report = ImportReport()
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ";,\t")
@@ -173,7 +178,8 @@ def import_csv(
     report.rows = len(items)
     with transaction.atomic():
         results = bulk_upsert(group.tenant, items, group=group,
-                              dry_run=not confirm or bool(report.errors))
+                              dry_run=not confirm or bool(report.errors),
+                              source=ConsentSource.IMPORT, who=who)
         _collect(report, results, row_numbers)
         if report.errors:
             transaction.set_rollback(True)

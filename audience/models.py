@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from audience.consent_models import (  # noqa: F401 - re-exported: the app's models live here
+    IMPORT_COLUMNS,
     AppendOnly,
     ConsentEvent,
     ConsentSource,

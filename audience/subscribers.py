@@ -12,6 +12,7 @@ is applied whole or not at all; a chunk of 1,000 items costs a handful of querie
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping
@@ -32,6 +33,7 @@ from audience.consent import (
     record_created,
     suppressed_among,
 )
+from audience.consent_items import ItemConsent, split_consent
 from audience.models import (
     ConsentSource,
     ConsentState,
@@ -235,10 +237,11 @@ def _upsert_chunk(
     consent: _ConsentCtx,
 ) -> list[UpsertResult]:
     results: dict[int, UpsertResult] = {}
-    prepared: list[tuple[int, str, dict[str, str]]] = []
+    prepared: list[tuple[int, str, dict[str, str], ItemConsent]] = []
     for index, item in chunk:
         try:
-            values = prepare_item(item, fields)
+            plain, item_consent = split_consent(item)
+            values = prepare_item(plain, fields)
         except SubscriberError as exc:
             results[index] = UpsertResult(index, Outcome.INVALID, message=str(exc))
             continue
@@ -249,45 +252,60 @@ def _upsert_chunk(
                 % {"email": norm, "first": seen[norm] + 1})
             continue
         seen[norm] = index
-        prepared.append((index, norm, values))
+        prepared.append((index, norm, values, item_consent))
 
     matches: dict[str, list[Subscriber]] = {}
     for sub in Subscriber.objects.live().filter(
-        tenant=tenant, email_normalised__in=[n for _i, n, _v in prepared]
-    ).only("id", "tenant_id", "email", "email_normalised", "language"):
+        tenant=tenant, email_normalised__in=[p[1] for p in prepared]
+    ).only("id", "tenant_id", "email", "email_normalised", "language", "consent",
+           "consent_changed_at"):
         matches.setdefault(sub.email_normalised, []).append(sub)
     single = [m[0].pk for m in matches.values() if len(m) == 1]
     current = current_values(single)
-    suppressed = suppressed_among(tenant, [n for _i, n, _v in prepared if n not in matches])
+    suppressed = suppressed_among(tenant, [p[1] for p in prepared if p[1] not in matches])
 
     new_subs: list[tuple[int, Subscriber, dict[str, str]]] = []
+    new_consent: list[ItemConsent] = []
     updated: list[tuple[int, Subscriber, dict[str, str]]] = []
-    for index, norm, values in prepared:
+    consent_changes: list[tuple[int, Subscriber, ItemConsent]] = []
+    for index, norm, values, item_consent in prepared:
         found = matches.get(norm, [])
         if len(found) > 1:
             results[index] = UpsertResult(index, Outcome.AMBIGUOUS, message=_(
                 "%(count)s subscribers have the address %(email)s; they must be merged first.")
                 % {"count": len(found), "email": norm})
-        elif found:
+            continue
+        if found:
+            if item_consent.given and item_consent.state != found[0].consent:
+                consent_changes.append((index, found[0], item_consent))
             changed = _changes(current.get(found[0].pk, {}), values)
             if changed:
                 updated.append((index, found[0], changed))
             else:
                 results[index] = UpsertResult(index, Outcome.UNCHANGED, found[0].pk)
-        elif norm in suppressed:
-            results[index] = UpsertResult(index, Outcome.SUPPRESSED, message=str(
-                ConsentRefused(guard_create(tenant, norm))))
-        else:
-            sub = Subscriber(tenant_id=tenant.pk, created_at=now, updated_at=now,
-                             consent=ConsentState.UNKNOWN, consent_changed_at=now)
-            _mirror(sub, values, tenant)
-            new_subs.append((index, sub, {k: v for k, v in values.items() if v != ""}))
+            continue
+        state = item_consent.state or ConsentState.UNKNOWN
+        if norm in suppressed or state == ConsentState.DOUBLE_OPT_IN:
+            # N6: only a double opt-in confirmed after the suppression lets it back in.
+            decision = guard_create(tenant, norm, state=state, detail=item_consent.detail)
+            if not decision.allowed:
+                results[index] = UpsertResult(
+                    index, Outcome.SUPPRESSED if decision.suppression else Outcome.INVALID,
+                    message=decision.message)
+                continue
+        sub = Subscriber(tenant_id=tenant.pk, created_at=now, updated_at=now, consent=state,
+                         consent_changed_at=item_consent.at or now)
+        _mirror(sub, values, tenant)
+        new_subs.append((index, sub, {k: v for k, v in values.items() if v != ""}))
+        new_consent.append(item_consent)
 
+    refused: dict[int, str] = {}
     if not dry_run:
         with transaction.atomic():
             _store(tenant, fields, new_subs, updated, now)
             record_created([s for _i, s, _v in new_subs], source=consent.source,
-                           who=consent.who, at=now)
+                           who=consent.who, details=[c.detail for c in new_consent])
+            refused = _change_consent(consent_changes, consent)
             if group is not None:
                 ids = [r.subscriber_id for r in results.values() if r.subscriber_id]
                 ids += [s.pk for _i, s, _v in new_subs + updated]
@@ -298,7 +316,26 @@ def _upsert_chunk(
         results[index] = UpsertResult(index, Outcome.CREATED, sub.pk, changed=tuple(values))
     for index, sub, changed in updated:
         results[index] = UpsertResult(index, Outcome.UPDATED, sub.pk, changed=tuple(changed))
+    for index, message in refused.items():
+        results[index] = dataclasses.replace(results[index], message=message)
     return [results[index] for index, _item in chunk]
+
+
+def _change_consent(
+    changes: list[tuple[int, Subscriber, ItemConsent]], ctx: _ConsentCtx
+) -> dict[int, str]:
+    """Permission changes an item asks of an existing subscriber, through the consent rules;
+    returns the refusals' messages by item (the field values are stored all the same)."""
+    refused = {}
+    for index, sub, item_consent in changes:
+        if item_consent.state is None:
+            continue
+        try:
+            record_change(sub, item_consent.state, source=ctx.source,
+                          detail=item_consent.detail, who=ctx.who, at=item_consent.at)
+        except ConsentRefused as exc:
+            refused[index] = _("Permission not changed: %(reason)s") % {"reason": str(exc)}
+    return refused
 
 
 def _store(

@@ -63,6 +63,10 @@ SECTIONS: list[tuple[Any, Any, tuple[str, ...], str]] = [
      _("How subscribers and CRM records are kept in step."),
      ("bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes",
       "reconcile_interval_hours", "sync_paused"), ""),
+    (_("Consent"),
+     _("Who may be mailed again after opting out. mailworx never re-subscribes an address "
+       "that opted out, bounced or was erased without a new, provable opt-in."),
+     ("crm_resubscribe",), ""),
     (_("Privacy (GDPR)"),
      _("How an erasure in mailworx and a deletion in the CRM travel to the other side, and "
        "how long run logs, sync issues and older consent history are kept."),
@@ -128,7 +132,7 @@ class OrgSettingsForm(forms.ModelForm):
             "export_opens", "export_clicks", "export_bounces",
             "reaction_export_interval_minutes", "write_back_unsubscribes", "reaction_mode",
             "bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes",
-            "sync_paused", "reconcile_interval_hours",
+            "sync_paused", "reconcile_interval_hours", "crm_resubscribe",
             "erasure_in_crm", "crm_deletion", "log_retention_days",
             "consent_history_retention_days",
         ]
@@ -169,6 +173,11 @@ class OrgSettingsForm(forms.ModelForm):
                 "report. It reads every link, so keep it at a day or more for large "
                 "tenants."),
             "sync_paused": _("Stop scheduled syncs of this tenant until you resume them."),
+            "crm_resubscribe": _(
+                "Off (recommended): when someone clears “do not allow bulk email” on a CRM "
+                "record, its subscriber becomes “awaiting confirmation” and is mailed only "
+                "after a confirmed double opt-in. On: the CRM change alone re-subscribes; "
+                "then your CRM process must be able to prove the new opt-in."),
             "erasure_in_crm": _("What the sync asks of the linked CRM record when a "
                                 "subscriber's personal data is erased in mailworx. Every "
                                 "request is logged with its outcome."),

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from audience.models import Subscriber, SubscriberStatus
+from audience.models import ConsentEvent, ConsentState, Subscriber, SubscriberStatus
 
 VALUES_HELP = _("Field values by the field's internal name (see subscriber-fields), e.g. "
                 "{\"email\": \"anna@example.com\", \"first_name\": \"Anna\"}. Values are "
@@ -37,21 +37,52 @@ class SubscriberSerializer(serializers.ModelSerializer):
         return {v.field.key: v.value for v in obj.values.all()}
 
 
-class SubscriberWriteSerializer(serializers.Serializer):
+class ConsentWriteMixin(serializers.Serializer):
+    """The permission a write asks for (N6, docs/consent.md); refused by the consent rules
+    with a 400 that says why."""
+
+    status = serializers.ChoiceField(
+        choices=SubscriberStatus.choices, required=False,
+        help_text=_("Shorthand for a permission: active = opted in (single opt-in), "
+                    "unsubscribed = opted out. A subscriber who opted out, bounced or awaits "
+                    "confirmation becomes active only with consent=double_opt_in."))
+    consent = serializers.ChoiceField(
+        choices=ConsentState.choices, required=False,
+        help_text=_("The permission. double_opt_in needs confirmed_at."))
+    confirmed_at = serializers.DateTimeField(
+        required=False, help_text=_("When the double opt-in was confirmed."))
+    consent_source = serializers.CharField(
+        required=False, max_length=200,
+        help_text=_("Where the permission was given, e.g. the form or the confirmation mail."))
+
+
+class SubscriberWriteSerializer(ConsentWriteMixin):
     values = ValuesField(help_text=VALUES_HELP)
-    status = serializers.ChoiceField(choices=SubscriberStatus.choices, required=False)
 
 
-class SubscriberUpdateSerializer(serializers.Serializer):
+class SubscriberUpdateSerializer(ConsentWriteMixin):
     values = ValuesField(help_text=VALUES_HELP, required=False)
-    status = serializers.ChoiceField(choices=SubscriberStatus.choices, required=False)
+
+
+class ConsentEventSerializer(serializers.ModelSerializer):
+    """One entry of a subscriber's consent history (read-only)."""
+
+    who = serializers.CharField(source="actor")
+
+    class Meta:
+        model = ConsentEvent
+        fields = ["id", "state", "previous_state", "occurred_at", "recorded_at", "source",
+                  "detail", "who"]
+        read_only_fields = fields
 
 
 class BulkUpsertSerializer(serializers.Serializer):
     items = serializers.ListField(
         child=ValuesField(), allow_empty=False,
         help_text=_("Up to 10,000 subscribers as {field key: value}; each needs an email. "
-                    "Matched by address among the tenant's subscribers."))
+                    "Matched by address among the tenant's subscribers. Optional consent, "
+                    "consent_date and consent_source keep the original permission "
+                    "(docs/consent.md)."))
     group = serializers.IntegerField(
         required=False, allow_null=True,
         help_text=_("Id of a group every stored subscriber also joins."))
@@ -62,7 +93,7 @@ class BulkUpsertSerializer(serializers.Serializer):
 class UpsertResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text=_("Position of the item in the request."))
     outcome = serializers.ChoiceField(
-        choices=["created", "updated", "unchanged", "ambiguous", "invalid"])
+        choices=["created", "updated", "unchanged", "ambiguous", "invalid", "suppressed"])
     subscriber_id = serializers.IntegerField(allow_null=True)
     message = serializers.CharField(allow_blank=True)
     changed = serializers.ListField(child=serializers.CharField())

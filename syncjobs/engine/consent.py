@@ -62,7 +62,7 @@ def crm_consent(
             source=ConsentSource.CRM,
             detail=crm_detail(sync, link, row),
             who=who,
-            allow_crm_resubscribe=bool(getattr(sync.org, "crm_resubscribe", False)),
+            allow_crm_resubscribe=sync.org.crm_resubscribe,
         )
         if event is not None:
             sync.count(

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orgsettings', '0007_sync_started'),
+        ('orgsettings', '0008_crm_resubscribe'),
     ]
 
     operations = [
