@@ -52,22 +52,31 @@ def erasure_set(subscriber: Subscriber) -> list[Subscriber]:
     seen = {s.pk for s in people}
     frontier = list(seen)
     while frontier:
-        tombstones = [s for s in Subscriber.objects.filter(merged_into_id__in=frontier)
-                      if s.pk not in seen]
+        tombstones = [
+            s for s in Subscriber.objects.filter(merged_into_id__in=frontier) if s.pk not in seen
+        ]
         people += tombstones
         seen.update(s.pk for s in tombstones)
         frontier = [s.pk for s in tombstones]
     return people
 
 
-def erase_subscribers(subscribers: Sequence[Subscriber], *,
-                      at: dt.datetime | None = None) -> Erased:
+def erase_subscribers(
+    subscribers: Sequence[Subscriber], *, at: dt.datetime | None = None
+) -> Erased:
     """Erase ``subscribers`` (see the module docstring) in one transaction."""
     at = at or timezone.now()
     ids = [s.pk for s in subscribers]
     addresses = sorted({s.email for s in subscribers if s.email})
-    values = sorted({v for v in SubscriberValue.objects.filter(subscriber_id__in=ids)
-                    .values_list("value", flat=True) if v})
+    values = sorted(
+        {
+            v
+            for v in SubscriberValue.objects.filter(subscriber_id__in=ids).values_list(
+                "value", flat=True
+            )
+            if v
+        }
+    )
     with transaction.atomic():
         for sub in subscribers:
             suppress(sub.tenant, sub.email, SuppressionReason.ERASED, at=at)

@@ -185,7 +185,8 @@ class OrgSettingsForm(forms.ModelForm):
                               "was deleted in the CRM. A record merged into another one is "
                               "not a deletion: the link follows the surviving record."),
             "log_retention_days": _("Run logs and sync issues older than this are deleted "
-                                    "every night (they can hold addresses and values)."),
+                                    "automatically, checked every hour (they can hold "
+                                    "addresses and values)."),
             "consent_history_retention_days": _(
                 "Consent history entries older than this are deleted, except each "
                 "subscriber's latest one, which proves the current permission. 0 keeps the "

@@ -36,9 +36,16 @@ def revoke_deleted(sync: Sync, step: str, links: Sequence[RecordLink]) -> None:
             sync.count(step, "erased_deleted")
             continue
         event = record_change(
-            sub, ConsentState.OPTED_OUT, source=ConsentSource.CRM,
-            detail={"entity": link.entity_type, "record_id": str(link.crm_id),
-                    "record_deleted": True, "run_id": sync.ctx.run_id},
-            who=Who(actor=f"sync run {sync.ctx.run_id}"))
+            sub,
+            ConsentState.OPTED_OUT,
+            source=ConsentSource.CRM,
+            detail={
+                "entity": link.entity_type,
+                "record_id": str(link.crm_id),
+                "record_deleted": True,
+                "run_id": sync.ctx.run_id,
+            },
+            who=Who(actor=f"sync run {sync.ctx.run_id}"),
+        )
         if event is not None:
             sync.count(step, "unsubscribed_deleted")

@@ -60,20 +60,23 @@ class ErasureResult:
     propagations: int
 
 
-def erase(subscriber: Subscriber, *, user: Any = None, actor: str = "",
-          tell_crm: bool = True) -> ErasureResult:
+def erase(
+    subscriber: Subscriber, *, user: Any = None, actor: str = "", tell_crm: bool = True
+) -> ErasureResult:
     """Erase ``subscriber`` — and everyone ``audience.erasure.erasure_set`` says is the same
     person — and queue the CRM propagation (after commit)."""
     tenant = subscriber.tenant
     people = erasure_set(subscriber)
     ids = [s.pk for s in people]
     with transaction.atomic():
-        links = list(RecordLink.objects.filter(
-            subscriber_id__in=ids, state__in=[LinkState.ACTIVE, LinkState.PENDING]))
+        links = list(
+            RecordLink.objects.filter(
+                subscriber_id__in=ids, state__in=[LinkState.ACTIVE, LinkState.PENDING]
+            )
+        )
         rows = _propagations(tenant, links, user, actor) if tell_crm else []
         ErasurePropagation.objects.bulk_create(rows)
-        _scrub_issues(tenant, ids, [str(link.crm_id) for link in links],
-                      [s.email for s in people])
+        _scrub_issues(tenant, ids, [str(link.crm_id) for link in links], [s.email for s in people])
         erased = erase_subscribers(people)
         scrub_logs(tenant, erased.addresses, erased.values)
         if rows:
@@ -89,25 +92,37 @@ def queue_propagation(tenant: Tenant, user: Any = None) -> JobRun | None:
     """Queue the job that sends pending erasures to the CRM (a running one picks new rows
     up before it ends; the hourly housekeeping queues any left over)."""
     try:
-        return runner.enqueue(tenant, JobKind.ERASURE_PROPAGATION, trigger=Trigger.SYSTEM,
-                              user=user)
+        return runner.enqueue(
+            tenant, JobKind.ERASURE_PROPAGATION, trigger=Trigger.SYSTEM, user=user
+        )
     except runner.JobAlreadyActive:
         return None
 
 
-def _propagations(tenant: Tenant, links: Sequence[RecordLink], user: Any,
-                  actor: str) -> list[ErasurePropagation]:
+def _propagations(
+    tenant: Tenant, links: Sequence[RecordLink], user: Any, actor: str
+) -> list[ErasurePropagation]:
     org = OrgSettings.objects.filter(tenant=tenant).first()
     if org is None:
         return []
     who = actor or (str(getattr(user, "email", "") or "") if user is not None else "")
-    return [ErasurePropagation(
-        tenant=tenant, requested_by=user if getattr(user, "is_authenticated", False) else None,
-        actor=who[:200], subscriber_ref=link.subscriber_id, entity_type=link.entity_type,
-        crm_id=link.crm_id, action=org.erasure_in_crm,
-        clear_columns=(_written_columns(tenant, link)
-                       if org.erasure_in_crm == ErasureInCrm.FLAG_NOTE_AND_CLEAR else []),
-    ) for link in links]
+    return [
+        ErasurePropagation(
+            tenant=tenant,
+            requested_by=user if getattr(user, "is_authenticated", False) else None,
+            actor=who[:200],
+            subscriber_ref=link.subscriber_id,
+            entity_type=link.entity_type,
+            crm_id=link.crm_id,
+            action=org.erasure_in_crm,
+            clear_columns=(
+                _written_columns(tenant, link)
+                if org.erasure_in_crm == ErasureInCrm.FLAG_NOTE_AND_CLEAR
+                else []
+            ),
+        )
+        for link in links
+    ]
 
 
 def _written_columns(tenant: Tenant, link: RecordLink) -> list[str]:
@@ -122,15 +137,26 @@ def _written_columns(tenant: Tenant, link: RecordLink) -> list[str]:
     if link.group_id is not None:
         setting = GroupSyncSetting.objects.filter(group_id=link.group_id).first()
         unit = effective_business_unit(setting) if setting else None
-    unit_id = unit.pk if unit else (BusinessUnit.objects.filter(tenant=tenant, is_default=True)
-                                    .values_list("pk", flat=True).first())
-    columns = [mf.attribute for mf in load_mappings(unit_id, link.entity_type)
-               if mf.two_way and not mf.is_lookup_path and mf.attribute != "emailaddress1"]
+    unit_id = (
+        unit.pk
+        if unit
+        else (
+            BusinessUnit.objects.filter(tenant=tenant, is_default=True)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    )
+    columns = [
+        mf.attribute
+        for mf in load_mappings(unit_id, link.entity_type)
+        if mf.two_way and not mf.is_lookup_path and mf.attribute != "emailaddress1"
+    ]
     return sorted({*columns, SUBSCRIBER_ID_COLUMN})
 
 
-def _scrub_issues(tenant: Tenant, subscriber_ids: list[int], crm_ids: list[str],
-                  addresses: Iterable[str]) -> None:
+def _scrub_issues(
+    tenant: Tenant, subscriber_ids: list[int], crm_ids: list[str], addresses: Iterable[str]
+) -> None:
     about = Q(subscriber_id__in=subscriber_ids)
     if crm_ids:
         about |= Q(crm_id__in=crm_ids)
@@ -155,11 +181,13 @@ def scrub_logs(tenant: Tenant, addresses: Sequence[str], values: Sequence[str]) 
     lines = JobLogLine.objects.filter(run__tenant=tenant).filter(mentions)
     for pk, message, data in lines.values_list("pk", "message", "data"):
         stored = from_column(as_column(message))
-        JobLogLine.objects.filter(pk=pk).update(message=as_column(_redact(stored, pattern)),
-                                                data=_redact(data, pattern))
+        JobLogLine.objects.filter(pk=pk).update(
+            message=as_column(_redact(stored, pattern)), data=_redact(data, pattern)
+        )
         changed += 1
-    for pk, result in JobRun.objects.filter(tenant=tenant).filter(results).values_list(
-            "pk", "result"):
+    for pk, result in (
+        JobRun.objects.filter(tenant=tenant).filter(results).values_list("pk", "result")
+    ):
         JobRun.objects.filter(pk=pk).update(result=_redact(result, pattern))
         changed += 1
     return changed
@@ -182,5 +210,8 @@ def _redact(value: Any, pattern: re.Pattern[str]) -> Any:
 
 
 def pending(tenant: Tenant) -> list[ErasurePropagation]:
-    return list(ErasurePropagation.objects.filter(
-        tenant=tenant, state=PropagationState.PENDING).order_by("pk"))
+    return list(
+        ErasurePropagation.objects.filter(tenant=tenant, state=PropagationState.PENDING).order_by(
+            "pk"
+        )
+    )

@@ -63,8 +63,10 @@ def _propagate(ctx: JobContext, client: DataverseClient, prop: ErasurePropagatio
         outcome = _send(client, prop)
         state = PropagationState.DONE
     except NotFound:
-        state, outcome = PropagationState.RECORD_GONE, stored_text(
-            "The CRM record no longer exists; there was nothing left to tell.")
+        state, outcome = (
+            PropagationState.RECORD_GONE,
+            stored_text("The CRM record no longer exists; there was nothing left to tell."),
+        )
     except PermanentError as exc:
         if not refused_by_crm(exc):
             _save(prop, PropagationState.PENDING, describe(exc), finished=False)
@@ -73,13 +75,21 @@ def _propagate(ctx: JobContext, client: DataverseClient, prop: ErasurePropagatio
     _save(prop, state, outcome)
     level = JobLogLine.Level.ERROR if state == PropagationState.FAILED else JobLogLine.Level.INFO
     ctx.count(state)
-    ctx.log(stored_text("Erasure sent to CRM %(entity)s %(id)s: %(outcome)s",
-                        entity=prop.entity_type, id=str(prop.crm_id), outcome=outcome),
-            level, propagation_id=prop.pk)
+    ctx.log(
+        stored_text(
+            "Erasure sent to CRM %(entity)s %(id)s: %(outcome)s",
+            entity=prop.entity_type,
+            id=str(prop.crm_id),
+            outcome=outcome,
+        ),
+        level,
+        propagation_id=prop.pk,
+    )
 
 
-def _save(prop: ErasurePropagation, state: str, outcome: StoredText, *,
-          finished: bool = True) -> None:
+def _save(
+    prop: ErasurePropagation, state: str, outcome: StoredText, *, finished: bool = True
+) -> None:
     prop.state = state
     prop.outcome = as_column(outcome)
     prop.finished_at = timezone.now() if finished else None
@@ -98,21 +108,27 @@ def _send(client: DataverseClient, prop: ErasurePropagation) -> StoredText:
     client.update(entity_set(entity), record_id, changes)
     if action == ErasureInCrm.OWNER_TASK:
         _owner_task(client, prop, row)
-        return stored_text("“Do not allow bulk email” set; a task was created for the "
-                           "record's owner.")
+        return stored_text(
+            "“Do not allow bulk email” set; a task was created for the record's owner."
+        )
     if action == ErasureInCrm.FLAG_NOTE_AND_CLEAR:
-        return stored_text("“Do not allow bulk email” set, the erasure noted in the "
-                           "description, %(n)s columns cleared.", n=len(prop.clear_columns))
-    return stored_text("“Do not allow bulk email” set and the erasure noted in the "
-                       "description.")
+        return stored_text(
+            "“Do not allow bulk email” set, the erasure noted in the "
+            "description, %(n)s columns cleared.",
+            n=len(prop.clear_columns),
+        )
+    return stored_text("“Do not allow bulk email” set and the erasure noted in the description.")
 
 
 def _read(client: DataverseClient, entity: str, record_id: str) -> dict[str, Any]:
     pk = primary_key(entity)
     prefer = ['odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"']
-    for page in client.query_pages(entity_set(entity), select=[pk, "description",
-                                                               "_ownerid_value"],
-                                   filter=f"{pk} eq {record_id}", prefer=prefer):
+    for page in client.query_pages(
+        entity_set(entity),
+        select=[pk, "description", "_ownerid_value"],
+        filter=f"{pk} eq {record_id}",
+        prefer=prefer,
+    ):
         rows = page.get("value") or []
         if rows:
             return dict(rows[0])
@@ -140,11 +156,13 @@ def _owner_task(client: DataverseClient, prop: ErasurePropagation, row: dict[str
     entity = prop.entity_type
     task: dict[str, Any] = {
         "subject": gettext("Personal data erased in mailworx: review this record"),
-        "description": _note(prop) + "\n" + gettext(
+        "description": _note(prop)
+        + "\n"
+        + gettext(
             "Check whether the CRM must also erase or correct data of this record "
-            "(GDPR Art. 17, 19)."),
-        f"regardingobjectid_{entity}_task@odata.bind":
-            f"/{entity_set(entity)}({prop.crm_id})",
+            "(GDPR Art. 17, 19)."
+        ),
+        f"regardingobjectid_{entity}_task@odata.bind": f"/{entity_set(entity)}({prop.crm_id})",
     }
     owner, owner_type = row.get("_ownerid_value"), row.get(OWNER_TYPE)
     if owner and owner_type in ("systemuser", "team"):

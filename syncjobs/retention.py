@@ -41,26 +41,35 @@ def purge_personal_data(tenant: Tenant, *, now: dt.datetime | None = None) -> di
     cutoff = now - dt.timedelta(days=max(1, log_days))
     lines, _n = JobLogLine.objects.filter(run__tenant=tenant, at__lt=cutoff).delete()
     issues, _n = SyncIssue.objects.filter(tenant=tenant, last_seen__lt=cutoff).delete()
-    results = JobRun.objects.filter(tenant=tenant, finished_at__lt=cutoff,
-                                    result__icontains="sample").update(result={})
+    results = JobRun.objects.filter(
+        tenant=tenant, finished_at__lt=cutoff, result__icontains="sample"
+    ).update(result={})
     if issues:
         refresh_open_count(tenant)
     history = 0
     if history_days > 0:
-        latest = ConsentEvent.objects.filter(subscriber=OuterRef("subscriber")).order_by(
-            "-occurred_at", "-id").values("pk")[:1]
+        latest = (
+            ConsentEvent.objects.filter(subscriber=OuterRef("subscriber"))
+            .order_by("-occurred_at", "-id")
+            .values("pk")[:1]
+        )
         old = ConsentEvent.objects.filter(
             tenant=tenant, occurred_at__lt=now - dt.timedelta(days=history_days)
         ).exclude(pk=Subquery(latest))
         history = purge_events(old)
-    return {"log_lines": lines, "sync_issues": issues, "run_results": results,
-            "consent_events": history}
+    return {
+        "log_lines": lines,
+        "sync_issues": issues,
+        "run_results": results,
+        "consent_events": history,
+    }
 
 
 def housekeeping(*, now: dt.datetime | None = None) -> None:
     now = now or timezone.now()
     for tenant in Tenant.objects.filter(org_settings__isnull=False):
         purge_personal_data(tenant, now=now)
-        if ErasurePropagation.objects.filter(tenant=tenant, state=PropagationState.PENDING,
-                                             created_at__lt=now - REQUEUE_AFTER).exists():
+        if ErasurePropagation.objects.filter(
+            tenant=tenant, state=PropagationState.PENDING, created_at__lt=now - REQUEUE_AFTER
+        ).exists():
             queue_propagation(tenant)

@@ -25,8 +25,11 @@ FORMAT = "mailworx-subject-access/1"
 
 
 def subscribers_for(tenant: Tenant, email: str) -> list[Subscriber]:
-    first = (Subscriber.objects.filter(tenant=tenant, email_normalised=normalise_email(email))
-             .order_by("merged_into_id", "pk").first())
+    first = (
+        Subscriber.objects.filter(tenant=tenant, email_normalised=normalise_email(email))
+        .order_by("merged_into_id", "pk")
+        .first()
+    )
     return erasure_set(first) if first is not None else []
 
 
@@ -38,10 +41,12 @@ def export_address(tenant: Tenant, email: str) -> dict[str, Any]:
         "tenant": tenant.slug,
         "address": normalise_email(email),
         "exported_at": timezone.now().isoformat(),
-        "suppression": ({"reason": entry.reason, "since": entry.suppressed_at.isoformat()}
-                        if entry else None),
-        "subscribers": [_subscriber(s) for s in sorted(subscribers_for(tenant, email),
-                                                       key=lambda s: s.pk)],
+        "suppression": (
+            {"reason": entry.reason, "since": entry.suppressed_at.isoformat()} if entry else None
+        ),
+        "subscribers": [
+            _subscriber(s) for s in sorted(subscribers_for(tenant, email), key=lambda s: s.pk)
+        ],
     }
 
 
@@ -53,32 +58,66 @@ def _subscriber(sub: Subscriber) -> dict[str, Any]:
         "created_at": sub.created_at.isoformat(),
         "updated_at": sub.updated_at.isoformat(),
         "merged_into": sub.merged_into_id,
-        "permission": {"state": sub.consent, "status": sub.status.value,
-                       "since": _iso(sub.consent_changed_at)},
-        "values": {key: {"value": value, "modified_at": _iso(modified)} for key, value, modified
-                   in SubscriberValue.objects.filter(subscriber=sub).order_by("field__key")
-                   .values_list("field__key", "value", "modified_at")},
-        "consent_history": [{
-            "state": e.state, "previous_state": e.previous_state, "source": e.source,
-            "occurred_at": _iso(e.occurred_at), "recorded_at": _iso(e.recorded_at),
-            "detail": e.detail, "who": e.actor,
-        } for e in history(sub)],
-        "groups": [{"id": gid, "name": name, "added_at": _iso(added)} for gid, name, added in
-                   GroupMembership.objects.filter(subscriber=sub).order_by("group__name")
-                   .values_list("group_id", "group__name", "added_at")],
-        "reactions": [{
-            "kind": r.kind, "campaign": r.campaign.name, "occurred_at": _iso(r.occurred_at),
-            "url": r.url, "bounce_type": r.bounce_type,
-        } for r in sub.reactions.select_related("campaign").order_by("occurred_at", "pk")],
-        "crm_links": [{
-            "entity": link.entity_type, "record_id": str(link.crm_id), "state": link.state,
-            "origin": link.origin, "created_at": _iso(link.created_at),
-            "synced_values": link.synced_values,
-        } for link in RecordLink.objects.filter(subscriber=sub).order_by("pk")],
-        "sync_issues": [{
-            "step": i.step, "state": i.state, "reason": render(i.reason),
-            "first_seen": _iso(i.first_seen), "last_seen": _iso(i.last_seen),
-        } for i in SyncIssue.objects.filter(subscriber=sub).order_by("pk")],
+        "permission": {
+            "state": sub.consent,
+            "status": sub.status.value,
+            "since": _iso(sub.consent_changed_at),
+        },
+        "values": {
+            key: {"value": value, "modified_at": _iso(modified)}
+            for key, value, modified in SubscriberValue.objects.filter(subscriber=sub)
+            .order_by("field__key")
+            .values_list("field__key", "value", "modified_at")
+        },
+        "consent_history": [
+            {
+                "state": e.state,
+                "previous_state": e.previous_state,
+                "source": e.source,
+                "occurred_at": _iso(e.occurred_at),
+                "recorded_at": _iso(e.recorded_at),
+                "detail": e.detail,
+                "who": e.actor,
+            }
+            for e in history(sub)
+        ],
+        "groups": [
+            {"id": gid, "name": name, "added_at": _iso(added)}
+            for gid, name, added in GroupMembership.objects.filter(subscriber=sub)
+            .order_by("group__name")
+            .values_list("group_id", "group__name", "added_at")
+        ],
+        "reactions": [
+            {
+                "kind": r.kind,
+                "campaign": r.campaign.name,
+                "occurred_at": _iso(r.occurred_at),
+                "url": r.url,
+                "bounce_type": r.bounce_type,
+            }
+            for r in sub.reactions.select_related("campaign").order_by("occurred_at", "pk")
+        ],
+        "crm_links": [
+            {
+                "entity": link.entity_type,
+                "record_id": str(link.crm_id),
+                "state": link.state,
+                "origin": link.origin,
+                "created_at": _iso(link.created_at),
+                "synced_values": link.synced_values,
+            }
+            for link in RecordLink.objects.filter(subscriber=sub).order_by("pk")
+        ],
+        "sync_issues": [
+            {
+                "step": i.step,
+                "state": i.state,
+                "reason": render(i.reason),
+                "first_seen": _iso(i.first_seen),
+                "last_seen": _iso(i.last_seen),
+            }
+            for i in SyncIssue.objects.filter(subscriber=sub).order_by("pk")
+        ],
     }
 
 

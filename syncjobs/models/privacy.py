@@ -28,8 +28,12 @@ class ErasurePropagation(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(_("erased"), auto_now_add=True)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", verbose_name=_("erased by"),
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("erased by"),
     )
     actor = models.CharField(_("who"), max_length=200, blank=True)
     # The id the subscriber had, so support can match this row with what was reported.
@@ -38,13 +42,18 @@ class ErasurePropagation(models.Model):
     crm_id = models.UUIDField(_("CRM record"))
     action = models.CharField(_("action"), max_length=30)
     clear_columns = models.JSONField(default=list, blank=True)
-    state = models.CharField(_("state"), max_length=20, choices=PropagationState.choices,
-                             default=PropagationState.PENDING)
+    state = models.CharField(
+        _("state"),
+        max_length=20,
+        choices=PropagationState.choices,
+        default=PropagationState.PENDING,
+    )
     # Stored text (mailworx_crm/texts.py): read in the reader's language.
     outcome = StoredTextField(_("outcome"), blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    run = models.ForeignKey("syncjobs.JobRun", null=True, blank=True,
-                            on_delete=models.SET_NULL, related_name="+")
+    run = models.ForeignKey(
+        "syncjobs.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:

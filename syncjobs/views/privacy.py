@@ -27,10 +27,17 @@ def privacy_page(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     found = subscribers_for(access.tenant, email) if email else []
     propagations = list(ErasurePropagation.objects.filter(tenant=access.tenant)[:100])
     labels = dict(ErasureInCrm.choices)
-    return render(request, "syncjobs/privacy/page.html", {
-        "access": access, "email": email, "found": found, "searched": bool(email),
-        "propagations": [(p, labels.get(p.action, p.action)) for p in propagations],
-    })
+    return render(
+        request,
+        "syncjobs/privacy/page.html",
+        {
+            "access": access,
+            "email": email,
+            "found": found,
+            "searched": bool(email),
+            "propagations": [(p, labels.get(p.action, p.action)) for p in propagations],
+        },
+    )
 
 
 @tenant_view()
@@ -43,16 +50,17 @@ def access_export(request: HttpRequest, access: TenantAccess) -> HttpResponse:
 
 
 @tenant_view()
-def subscriber_access_export(request: HttpRequest, access: TenantAccess,
-                             pk: int) -> HttpResponse:
+def subscriber_access_export(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
     sub = access.get(Subscriber.objects.all(), pk=pk)
     return _json_download(access, sub.email)
 
 
 def _json_download(access: TenantAccess, email: str) -> HttpResponse:
     data = export_address(access.tenant, email)
-    response = HttpResponse(json.dumps(data, ensure_ascii=False, indent=2),
-                            content_type="application/json; charset=utf-8")
+    response = HttpResponse(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        content_type="application/json; charset=utf-8",
+    )
     name = normalise_email(email).replace("@", "_at_")
     response["Content-Disposition"] = f'attachment; filename="personal-data-{name}.json"'
     response["Cache-Control"] = "no-store"
@@ -64,21 +72,34 @@ def subscriber_erase(request: HttpRequest, access: TenantAccess, pk: int) -> Htt
     sub = access.get(Subscriber.objects.all(), pk=pk)
     if request.method == "POST":
         if request.POST.get("confirm_email", "").strip().lower() != sub.email_normalised:
-            messages.error(request, _("Type the subscriber's email address to confirm the "
-                                      "erasure."))
+            messages.error(
+                request, _("Type the subscriber's email address to confirm the erasure.")
+            )
             return redirect("syncjobs:subscriber_erase", tenant=access.tenant.slug, pk=sub.pk)
         result = erase(sub, user=request.user)
-        messages.success(request, _(
-            "The personal data of %(count)s subscriber(s) was erased; the address stays on "
-            "the suppression list. Linked CRM records to tell: %(crm)s.")
-            % {"count": len(result.erased.subscriber_ids), "crm": result.propagations})
+        messages.success(
+            request,
+            _(
+                "The personal data of %(count)s subscriber(s) was erased; the address stays on "
+                "the suppression list. Linked CRM records to tell: %(crm)s."
+            )
+            % {"count": len(result.erased.subscriber_ids), "crm": result.propagations},
+        )
         return redirect("syncjobs:privacy", tenant=access.tenant.slug)
     people = erasure_set(sub)
-    links = RecordLink.objects.filter(subscriber__in=people,
-                                      state__in=[LinkState.ACTIVE, LinkState.PENDING])
+    links = RecordLink.objects.filter(
+        subscriber__in=people, state__in=[LinkState.ACTIVE, LinkState.PENDING]
+    )
     org = OrgSettings.objects.filter(tenant=access.tenant).first()
     action = ErasureInCrm(org.erasure_in_crm) if org else None
-    return render(request, "syncjobs/privacy/erase.html", {
-        "access": access, "subscriber": sub, "people": people, "links": links,
-        "action": action.label if action else "",
-    })
+    return render(
+        request,
+        "syncjobs/privacy/erase.html",
+        {
+            "access": access,
+            "subscriber": sub,
+            "people": people,
+            "links": links,
+            "action": action.label if action else "",
+        },
+    )

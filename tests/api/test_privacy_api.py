@@ -24,15 +24,20 @@ BASE = "/api/v1/tenants/acme"
 def linked(tenant: Tenant) -> Subscriber:
     save_settings(tenant)
     sub = create_subscriber(tenant, {"email": "api-erase@example.org"})
-    RecordLink.objects.create(tenant=tenant, subscriber=sub, entity_type="lead",
-                              crm_id=uuid.uuid4())
+    RecordLink.objects.create(
+        tenant=tenant, subscriber=sub, entity_type="lead", crm_id=uuid.uuid4()
+    )
     create_subscriber(tenant, {"email": "bystander@example.org"})
     return sub
 
 
 def test_erase_by_api_erases_logs_and_queues_the_crm_propagation(
-        owner_api: APIClient, linked: Subscriber, tenant: Tenant,
-        django_capture_on_commit_callbacks: Any, no_dispatch: list[int]) -> None:
+    owner_api: APIClient,
+    linked: Subscriber,
+    tenant: Tenant,
+    django_capture_on_commit_callbacks: Any,
+    no_dispatch: list[int],
+) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_api.post(f"{BASE}/subscribers/{linked.pk}/erase/")
     assert response.status_code == 200, response.content
@@ -47,8 +52,9 @@ def test_erase_by_api_erases_logs_and_queues_the_crm_propagation(
     assert log["results"][0]["state"] == "pending"
     assert log["results"][0]["actor"] == "owner@acme.example"
     # The erased address cannot be created again, single or bulk.
-    again = owner_api.post(f"{BASE}/subscribers/",
-                           {"values": {"email": "api-erase@example.org"}}, format="json")
+    again = owner_api.post(
+        f"{BASE}/subscribers/", {"values": {"email": "api-erase@example.org"}}, format="json"
+    )
     assert again.status_code == 400
     assert "erased" in again.content.decode()
     assert owner_api.post(f"{BASE}/subscribers/{linked.pk}/erase/").status_code == 404
@@ -60,17 +66,20 @@ def test_access_export_by_api(member_api: APIClient, linked: Subscriber) -> None
     assert data["subscribers"][0]["permission"]["state"] == ConsentState.UNKNOWN
     assert data["subscribers"][0]["crm_links"][0]["entity"] == "lead"
     assert "bystander" not in str(data)
-    by_address = member_api.get(f"{BASE}/personal-data/",
-                                {"email": "API-Erase@example.org"}).json()
+    by_address = member_api.get(f"{BASE}/personal-data/", {"email": "API-Erase@example.org"}).json()
     assert by_address["subscribers"][0]["id"] == linked.pk
     bad = member_api.get(f"{BASE}/personal-data/", {"email": "no-address"})
     assert bad.status_code == 400 and "email" in bad.json()
 
 
 def test_privacy_endpoints_refuse_outsiders_and_members_may_not_erase(
-        member_api: APIClient, outsider_api: APIClient, linked: Subscriber) -> None:
-    for url in (f"{BASE}/subscribers/{linked.pk}/personal-data/",
-                f"{BASE}/personal-data/?email=api-erase@example.org", f"{BASE}/erasures/"):
+    member_api: APIClient, outsider_api: APIClient, linked: Subscriber
+) -> None:
+    for url in (
+        f"{BASE}/subscribers/{linked.pk}/personal-data/",
+        f"{BASE}/personal-data/?email=api-erase@example.org",
+        f"{BASE}/erasures/",
+    ):
         assert outsider_api.get(url).status_code == 404
     assert outsider_api.post(f"{BASE}/subscribers/{linked.pk}/erase/").status_code == 404
     assert member_api.post(f"{BASE}/subscribers/{linked.pk}/erase/").status_code == 403
@@ -82,14 +91,27 @@ def test_privacy_endpoints_refuse_outsiders_and_members_may_not_erase(
 def test_privacy_settings_by_api(owner_api: APIClient, linked: Subscriber) -> None:
     current = owner_api.get(f"{BASE}/org-settings/").json()
     assert current["erasure_in_crm"] == "flag_and_note"
-    online = {"directory_tenant_id": "contoso.onmicrosoft.com",
-              "client_id": "9b1f5a44-2c1d-4c3f-9a55-0f1d2e3c4b5a", "client_secret": "s3cr3t"}
-    saved = owner_api.put(f"{BASE}/org-settings/", {**online,
-        "erasure_in_crm": "owner_task", "crm_deletion": "erase", "log_retention_days": 30,
-        "consent_history_retention_days": 730}, format="json")
+    online = {
+        "directory_tenant_id": "contoso.onmicrosoft.com",
+        "client_id": "9b1f5a44-2c1d-4c3f-9a55-0f1d2e3c4b5a",
+        "client_secret": "s3cr3t",
+    }
+    saved = owner_api.put(
+        f"{BASE}/org-settings/",
+        {
+            **online,
+            "erasure_in_crm": "owner_task",
+            "crm_deletion": "erase",
+            "log_retention_days": 30,
+            "consent_history_retention_days": 730,
+        },
+        format="json",
+    )
     assert saved.status_code == 200, saved.content
     assert (saved.json()["crm_deletion"], saved.json()["log_retention_days"]) == ("erase", 30)
     bad = owner_api.put(f"{BASE}/org-settings/", {**online, "log_retention_days": 0}, format="json")
     assert bad.status_code == 400 and "log_retention_days" in bad.json()
-    wrong = owner_api.put(f"{BASE}/org-settings/", {**online, "erasure_in_crm": "shred"}, format="json")
+    wrong = owner_api.put(
+        f"{BASE}/org-settings/", {**online, "erasure_in_crm": "shred"}, format="json"
+    )
     assert wrong.status_code == 400

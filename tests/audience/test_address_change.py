@@ -30,9 +30,14 @@ def reason(tenant: Tenant, email: str) -> str | None:
 
 
 def test_an_active_subscriber_keeps_its_permission_and_the_old_address_is_superseded(
-        tenant: Tenant) -> None:
-    sub = create_subscriber(tenant, {"email": "old@example.org"}, source=ConsentSource.FORM,
-                            consent=ConsentState.OPTED_IN)
+    tenant: Tenant,
+) -> None:
+    sub = create_subscriber(
+        tenant,
+        {"email": "old@example.org"},
+        source=ConsentSource.FORM,
+        consent=ConsentState.OPTED_IN,
+    )
     assert update_subscriber(sub, {"email": "New@example.org"}) == ["email"]
     sub.refresh_from_db()
     assert (sub.email_normalised, sub.consent) == ("new@example.org", ConsentState.OPTED_IN)
@@ -41,8 +46,9 @@ def test_an_active_subscriber_keeps_its_permission_and_the_old_address_is_supers
     with pytest.raises(ConsentRefused, match="replaced by a newer address"):
         create_subscriber(tenant, {"email": "OLD@example.org"})
     # A new, provable opt-in may bring the old address back as a person of its own.
-    create_subscriber(tenant, {"email": "old@example.org"}, consent=ConsentState.DOUBLE_OPT_IN,
-                      detail=CONFIRMED)
+    create_subscriber(
+        tenant, {"email": "old@example.org"}, consent=ConsentState.DOUBLE_OPT_IN, detail=CONFIRMED
+    )
     # Changing back to an address superseded earlier lifts its entry.
     other = create_subscriber(tenant, {"email": "a@example.org"})
     update_subscriber(other, {"email": "b@example.org"})
@@ -51,8 +57,7 @@ def test_an_active_subscriber_keeps_its_permission_and_the_old_address_is_supers
     assert reason(tenant, "b@example.org") == SuppressionReason.SUPERSEDED
 
 
-def test_an_opted_out_subscriber_passes_the_objection_to_its_new_address(
-        tenant: Tenant) -> None:
+def test_an_opted_out_subscriber_passes_the_objection_to_its_new_address(tenant: Tenant) -> None:
     sub = create_subscriber(tenant, {"email": "out@example.org"})
     unsubscribe(sub)
     result = update_subscribers(tenant, {sub.pk: {"email": "out-new@example.org"}})
@@ -63,8 +68,7 @@ def test_an_opted_out_subscriber_passes_the_objection_to_its_new_address(
     assert reason(tenant, "out@example.org") == SuppressionReason.OPTED_OUT  # stronger kept
 
 
-def test_an_address_another_live_subscriber_still_has_is_not_suppressed(
-        tenant: Tenant) -> None:
+def test_an_address_another_live_subscriber_still_has_is_not_suppressed(tenant: Tenant) -> None:
     first = create_subscriber(tenant, {"email": "shared@example.org"})
     create_subscriber(tenant, {"email": "shared@example.org"})
     update_subscriber(first, {"email": "mine@example.org"})
@@ -76,8 +80,9 @@ def test_an_api_address_change_follows_the_subscriber(owner: object, tenant: Ten
     sub = create_subscriber(tenant, {"email": "api-old@example.org"})
     unsubscribe(sub)
     base = "/api/v1/tenants/acme/subscribers/"
-    response = owner_api.patch(f"{base}{sub.pk}/", {"values": {"email": "api-new@example.org"}},
-                               format="json")
+    response = owner_api.patch(
+        f"{base}{sub.pk}/", {"values": {"email": "api-new@example.org"}}, format="json"
+    )
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "unsubscribed"
     again = owner_api.post(base, {"values": {"email": "api-new@example.org"}}, format="json")

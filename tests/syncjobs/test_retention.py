@@ -46,13 +46,23 @@ def _keep_test_connection(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def aged(tenant: Tenant, other_tenant: Tenant) -> Subscriber:
     save_settings(tenant)
-    OrgSettings.objects.filter(tenant=tenant).update(log_retention_days=30,
-                                                     consent_history_retention_days=365)
-    old_run = JobRun.objects.create(tenant=tenant, kind=JobKind.SYNC, status="succeeded",
-                                    finished_at=days_ago(40),
-                                    result={"sample": ["anna@example.org"]})
-    new_run = JobRun.objects.create(tenant=tenant, kind=JobKind.SYNC, status="succeeded",
-                                    finished_at=days_ago(1), result={"sample": ["b@x.org"]})
+    OrgSettings.objects.filter(tenant=tenant).update(
+        log_retention_days=30, consent_history_retention_days=365
+    )
+    old_run = JobRun.objects.create(
+        tenant=tenant,
+        kind=JobKind.SYNC,
+        status="succeeded",
+        finished_at=days_ago(40),
+        result={"sample": ["anna@example.org"]},
+    )
+    new_run = JobRun.objects.create(
+        tenant=tenant,
+        kind=JobKind.SYNC,
+        status="succeeded",
+        finished_at=days_ago(1),
+        result={"sample": ["b@x.org"]},
+    )
     for run, age in ((old_run, 40), (new_run, 1)):
         line = JobLogLine.objects.create(run=run, message=f"line {age}")
         JobLogLine.objects.filter(pk=line.pk).update(at=days_ago(age))
@@ -64,22 +74,33 @@ def aged(tenant: Tenant, other_tenant: Tenant) -> Subscriber:
     foreign = JobRun.objects.create(tenant=other_tenant, kind=JobKind.SYNC, status="succeeded")
     line = JobLogLine.objects.create(run=foreign, message="foreign 40")
     JobLogLine.objects.filter(pk=line.pk).update(at=days_ago(40))
-    sub = create_subscriber(tenant, {"email": "anna@example.org"}, source=ConsentSource.FORM,
-                            consent=ConsentState.OPTED_IN, consent_at=days_ago(800))
+    sub = create_subscriber(
+        tenant,
+        {"email": "anna@example.org"},
+        source=ConsentSource.FORM,
+        consent=ConsentState.OPTED_IN,
+        consent_at=days_ago(800),
+    )
     record_change(sub, ConsentState.OPTED_OUT, source=ConsentSource.ADMIN, at=days_ago(400))
-    only = create_subscriber(tenant, {"email": "old@example.org"}, source=ConsentSource.FORM,
-                             consent=ConsentState.OPTED_IN, consent_at=days_ago(900))
+    only = create_subscriber(
+        tenant,
+        {"email": "old@example.org"},
+        source=ConsentSource.FORM,
+        consent=ConsentState.OPTED_IN,
+        consent_at=days_ago(900),
+    )
     assert history(only).count() == 1
     return sub
 
 
 def test_the_beat_task_purges_old_personal_data_and_keeps_recent(
-        tenant: Tenant, aged: Subscriber) -> None:
+    tenant: Tenant, aged: Subscriber
+) -> None:
     assert settings.CELERY_BEAT_SCHEDULE["privacy-housekeeping"]["task"] == (
-        "syncjobs.privacy_housekeeping")
+        "syncjobs.privacy_housekeeping"
+    )
     tasks.privacy_housekeeping()
-    assert sorted(JobLogLine.objects.values_list("message", flat=True)) == [
-        "foreign 40", "line 1"]
+    assert sorted(JobLogLine.objects.values_list("message", flat=True)) == ["foreign 40", "line 1"]
     assert list(SyncIssue.objects.values_list("reason", flat=True)) == ["issue 1"]
     assert SyncStatus.objects.get(tenant=tenant).open_issues == 1
     results = dict(JobRun.objects.filter(tenant=tenant).values_list("finished_at", "result"))
@@ -97,11 +118,16 @@ def test_history_is_kept_when_its_retention_is_zero(tenant: Tenant, aged: Subscr
 
 
 def test_the_task_queues_erasures_still_waiting_for_the_crm(
-        tenant: Tenant, no_dispatch: list[int], django_capture_on_commit_callbacks: Any) -> None:
+    tenant: Tenant, no_dispatch: list[int], django_capture_on_commit_callbacks: Any
+) -> None:
     save_settings(tenant)
-    prop = ErasurePropagation.objects.create(tenant=tenant, subscriber_ref=1,
-                                             entity_type="contact", crm_id=uuid.uuid4(),
-                                             action="flag_and_note")
+    prop = ErasurePropagation.objects.create(
+        tenant=tenant,
+        subscriber_ref=1,
+        entity_type="contact",
+        crm_id=uuid.uuid4(),
+        action="flag_and_note",
+    )
     with django_capture_on_commit_callbacks(execute=True):
         tasks.privacy_housekeeping()
     assert no_dispatch == []  # just made: the erasure's own run is sending it

@@ -35,8 +35,9 @@ from tests.syncjobs.engine.list_helpers import make_list, record
 pytestmark = pytest.mark.django_db
 
 
-def linked(client: DataverseClient, group: SubscriberGroup, sync: SyncFn, email: str,
-           **crm: object) -> tuple[Subscriber, RecordLink]:
+def linked(
+    client: DataverseClient, group: SubscriberGroup, sync: SyncFn, email: str, **crm: object
+) -> tuple[Subscriber, RecordLink]:
     client.create("contacts", {"emailaddress1": email, "lastname": "Crm", **crm})
     sub = create_subscriber(group.tenant, {"email": email, "first_name": "Erna"})
     add_members(group, [sub.pk])
@@ -53,9 +54,11 @@ def setting(tenant: Tenant, **values: object) -> None:
 @pytest.fixture
 def erased(django_capture_on_commit_callbacks: Any) -> Callable[[Subscriber], int]:
     """Erase as a page does: the propagation job is queued once the erasure commits."""
+
     def run(sub: Subscriber) -> int:
         with django_capture_on_commit_callbacks(execute=True):
             return erase(sub).propagations
+
     return run
 
 
@@ -68,11 +71,23 @@ def propagate(no_dispatch: list[int]) -> JobRun:
 
 
 def test_erasure_flags_and_notes_the_crm_record_and_a_pull_never_recreates_it(
-        tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, names: None, no_dispatch: list[int],
-        erased: Callable[[Subscriber], int]) -> None:
-    sub, link = linked(crm_client, group, sync, "erase-me@example.org", firstname="Erna",
-                       description="Met at the fair.")
+    tenant: Tenant,
+    group: SubscriberGroup,
+    sync: SyncFn,
+    crm_client: DataverseClient,
+    crm_admin: EmulatorAdmin,
+    names: None,
+    no_dispatch: list[int],
+    erased: Callable[[Subscriber], int],
+) -> None:
+    sub, link = linked(
+        crm_client,
+        group,
+        sync,
+        "erase-me@example.org",
+        firstname="Erna",
+        description="Met at the fair.",
+    )
     assert erased(sub) == 1
     assert not Subscriber.objects.filter(email_normalised="erase-me@example.org").exists()
     run = propagate(no_dispatch)
@@ -96,11 +111,18 @@ def test_erasure_flags_and_notes_the_crm_record_and_a_pull_never_recreates_it(
 
 
 def test_erasure_can_clear_the_fields_mailworx_wrote(
-        tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        names: None, no_dispatch: list[int], erased: Callable[[Subscriber], int]) -> None:
+    tenant: Tenant,
+    group: SubscriberGroup,
+    sync: SyncFn,
+    crm_client: DataverseClient,
+    names: None,
+    no_dispatch: list[int],
+    erased: Callable[[Subscriber], int],
+) -> None:
     setting(tenant, erasure_in_crm=ErasureInCrm.FLAG_NOTE_AND_CLEAR)
-    sub, link = linked(crm_client, group, sync, "clear-me@example.org", firstname="Erna",
-                       jobtitle="Buyer")
+    sub, link = linked(
+        crm_client, group, sync, "clear-me@example.org", firstname="Erna", jobtitle="Buyer"
+    )
     assert crm_client.get("contacts", str(link.crm_id))["mwx_subscriberid"] == str(sub.pk)
     erased(sub)
     assert propagate(no_dispatch).status == JobStatus.SUCCEEDED
@@ -114,17 +136,24 @@ def test_erasure_can_clear_the_fields_mailworx_wrote(
 
 
 def test_erasure_can_create_a_task_for_the_record_owner_and_a_deleted_record_is_gone(
-        tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, names: None, no_dispatch: list[int],
-        erased: Callable[[Subscriber], int]) -> None:
+    tenant: Tenant,
+    group: SubscriberGroup,
+    sync: SyncFn,
+    crm_client: DataverseClient,
+    crm_admin: EmulatorAdmin,
+    names: None,
+    no_dispatch: list[int],
+    erased: Callable[[Subscriber], int],
+) -> None:
     setting(tenant, erasure_in_crm=ErasureInCrm.OWNER_TASK)
     sub, link = linked(crm_client, group, sync, "task-me@example.org")
     other, gone = linked(crm_client, group, sync, "gone-too@example.org")
     owner = crm_client.get("contacts", str(link.crm_id))["_ownerid_value"]
     erased(sub)
     erased(other)
-    crm_admin.session.delete(f"{crm_admin.base}/contoso/contacts/{gone.crm_id}",
-                             timeout=10).raise_for_status()
+    crm_admin.session.delete(
+        f"{crm_admin.base}/contoso/contacts/{gone.crm_id}", timeout=10
+    ).raise_for_status()
     run = propagate(no_dispatch)
     assert run.status == JobStatus.SUCCEEDED, run.error
     tasks = list(crm_client.query("tasks", filter=f"_regardingobjectid_value eq {link.crm_id}"))
@@ -132,26 +161,38 @@ def test_erasure_can_create_a_task_for_the_record_owner_and_a_deleted_record_is_
     assert "erased" in tasks[0]["subject"]
     assert crm_client.get("contacts", str(link.crm_id))["donotbulkemail"] is True
     states = dict(ErasurePropagation.objects.values_list("crm_id", "state"))
-    assert states == {link.crm_id: PropagationState.DONE,
-                      gone.crm_id: PropagationState.RECORD_GONE}
+    assert states == {link.crm_id: PropagationState.DONE, gone.crm_id: PropagationState.RECORD_GONE}
     assert run.counters == {"done": 1, "record_gone": 1}
 
 
 def test_a_deleted_crm_record_unsubscribes_and_a_merged_one_keeps_consent(
-        tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, names: None) -> None:
+    tenant: Tenant,
+    group: SubscriberGroup,
+    sync: SyncFn,
+    crm_client: DataverseClient,
+    crm_admin: EmulatorAdmin,
+    names: None,
+) -> None:
     deleted, gone = linked(crm_client, group, sync, "deleted@example.org")
     merged, sub_link = linked(crm_client, group, sync, "merged@example.org")
-    master = crm_client.create("contacts", {"lastname": "Master",
-                                            "emailaddress1": "master@example.org"})
-    crm_admin.session.delete(f"{crm_admin.base}/contoso/contacts/{gone.crm_id}",
-                             timeout=10).raise_for_status()
-    crm_client.call_action("Merge", {
-        "Target": {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": master},
-        "Subordinate": {"@odata.type": "Microsoft.Dynamics.CRM.contact",
-                        "contactid": str(sub_link.crm_id)},
-        "UpdateContent": {"@odata.type": "Microsoft.Dynamics.CRM.contact"},
-        "PerformParentingChecks": False})
+    master = crm_client.create(
+        "contacts", {"lastname": "Master", "emailaddress1": "master@example.org"}
+    )
+    crm_admin.session.delete(
+        f"{crm_admin.base}/contoso/contacts/{gone.crm_id}", timeout=10
+    ).raise_for_status()
+    crm_client.call_action(
+        "Merge",
+        {
+            "Target": {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": master},
+            "Subordinate": {
+                "@odata.type": "Microsoft.Dynamics.CRM.contact",
+                "contactid": str(sub_link.crm_id),
+            },
+            "UpdateContent": {"@odata.type": "Microsoft.Dynamics.CRM.contact"},
+            "PerformParentingChecks": False,
+        },
+    )
     run = sync()
     assert run.status == JobStatus.SUCCEEDED, run.error
     deleted.refresh_from_db()
@@ -167,24 +208,41 @@ def test_a_deleted_crm_record_unsubscribes_and_a_merged_one_keeps_consent(
 
 
 def test_reconcile_erases_for_a_deleted_record_and_follows_a_merged_one(
-        tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, names: None, no_dispatch: list[int]) -> None:
+    tenant: Tenant,
+    group: SubscriberGroup,
+    sync: SyncFn,
+    crm_client: DataverseClient,
+    crm_admin: EmulatorAdmin,
+    names: None,
+    no_dispatch: list[int],
+) -> None:
     setting(tenant, crm_deletion=CrmDeletion.ERASE)
-    crm_admin.session.post(f"{crm_admin.base}/tracking", json={
-        "org": "contoso", "entity": "contact", "enabled": False}, timeout=10).raise_for_status()
+    crm_admin.session.post(
+        f"{crm_admin.base}/tracking",
+        json={"org": "contoso", "entity": "contact", "enabled": False},
+        timeout=10,
+    ).raise_for_status()
     _deleted, gone = linked(crm_client, group, sync, "rec-deleted@example.org")
     merged, sub_link = linked(crm_client, group, sync, "rec-merged@example.org")
     unsubscribe(merged)
-    master = crm_client.create("contacts", {"lastname": "Master",
-                                            "emailaddress1": "rec-master@example.org"})
-    crm_admin.session.delete(f"{crm_admin.base}/contoso/contacts/{gone.crm_id}",
-                             timeout=10).raise_for_status()
-    crm_client.call_action("Merge", {
-        "Target": {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": master},
-        "Subordinate": {"@odata.type": "Microsoft.Dynamics.CRM.contact",
-                        "contactid": str(sub_link.crm_id)},
-        "UpdateContent": {"@odata.type": "Microsoft.Dynamics.CRM.contact"},
-        "PerformParentingChecks": False})
+    master = crm_client.create(
+        "contacts", {"lastname": "Master", "emailaddress1": "rec-master@example.org"}
+    )
+    crm_admin.session.delete(
+        f"{crm_admin.base}/contoso/contacts/{gone.crm_id}", timeout=10
+    ).raise_for_status()
+    crm_client.call_action(
+        "Merge",
+        {
+            "Target": {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": master},
+            "Subordinate": {
+                "@odata.type": "Microsoft.Dynamics.CRM.contact",
+                "contactid": str(sub_link.crm_id),
+            },
+            "UpdateContent": {"@odata.type": "Microsoft.Dynamics.CRM.contact"},
+            "PerformParentingChecks": False,
+        },
+    )
     sent = len(no_dispatch)
     run = sync("reconcile")
     assert run.status == JobStatus.SUCCEEDED, run.error
@@ -200,17 +258,25 @@ def test_reconcile_erases_for_a_deleted_record_and_follows_a_merged_one(
 
 
 def test_a_crm_address_change_keeps_consent_and_the_old_address_stays_out(
-        tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, names: None, map_field: MapFn) -> None:
+    tenant: Tenant,
+    group: SubscriberGroup,
+    sync: SyncFn,
+    crm_client: DataverseClient,
+    crm_admin: EmulatorAdmin,
+    names: None,
+    map_field: MapFn,
+) -> None:
     map_field("contact", "emailaddress1", "email")
     out, out_link = linked(crm_client, group, sync, "old-out@example.org")
     active, active_link = linked(crm_client, group, sync, "old-in@example.org")
     unsubscribe(out)
     assert sync().status == JobStatus.SUCCEEDED
-    crm_admin.patch("contoso", "contacts", str(out_link.crm_id),
-                    {"emailaddress1": "new-out@example.org"})
-    crm_admin.patch("contoso", "contacts", str(active_link.crm_id),
-                    {"emailaddress1": "new-in@example.org"})
+    crm_admin.patch(
+        "contoso", "contacts", str(out_link.crm_id), {"emailaddress1": "new-out@example.org"}
+    )
+    crm_admin.patch(
+        "contoso", "contacts", str(active_link.crm_id), {"emailaddress1": "new-in@example.org"}
+    )
     assert sync().status == JobStatus.SUCCEEDED
     out.refresh_from_db()
     active.refresh_from_db()
@@ -231,8 +297,13 @@ def test_a_crm_address_change_keeps_consent_and_the_old_address_stays_out(
 
 
 def test_a_mailworx_address_change_reaches_the_crm_record(
-        tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        names: None, map_field: MapFn) -> None:
+    tenant: Tenant,
+    group: SubscriberGroup,
+    sync: SyncFn,
+    crm_client: DataverseClient,
+    names: None,
+    map_field: MapFn,
+) -> None:
     map_field("contact", "emailaddress1", "email")
     sub, link = linked(crm_client, group, sync, "before@example.org")
     update_subscriber(sub, {"email": "after@example.org"})
@@ -242,5 +313,6 @@ def test_a_mailworx_address_change_reaches_the_crm_record(
     assert sub.consent == ConsentState.UNKNOWN
     assert sync("full").status == JobStatus.SUCCEEDED
     assert list(Subscriber.objects.filter(tenant=tenant).values_list("email", flat=True)) == [
-        "after@example.org"]
+        "after@example.org"
+    ]
     assert not guard_create(tenant, "before@example.org")
