@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,15 @@ from audience.models import (
     SubscriberStatus,
     SuppressedAddress,
     SuppressionReason,
+)
+from audience.suppression import (  # noqa: F401 - public here (see the docstring)
+    is_suppressed,
+    lift,
+    suppress,
+    suppress_id,
+    suppressed_among,
+    suppressed_message,
+    suppression_of,
 )
 from audience.suppression_key import address_hash
 from mailworx_crm.email_address import normalise_email
@@ -72,18 +81,10 @@ _WEIGHT = {
     ConsentState.BOUNCED: 4,
     ConsentState.OPTED_OUT: 5,
 }
-# Erased outranks an opt-out, which outranks a bounce: the list keeps the strongest reason.
-_REASON_WEIGHT = {
-    SuppressionReason.SUPERSEDED: -1,
-    SuppressionReason.HARD_BOUNCE: 0,
-    SuppressionReason.OPTED_OUT: 1,
-    SuppressionReason.ERASED: 2,
-}
 _SUPPRESSES = {
     ConsentState.OPTED_OUT: SuppressionReason.OPTED_OUT,
     ConsentState.BOUNCED: SuppressionReason.HARD_BOUNCE,
 }
-
 
 # What a request for a mailing status means as a permission (the API's ``status``).
 STATE_FOR_STATUS = {
@@ -140,83 +141,6 @@ class Who:
 SYSTEM = Who(actor="system")
 
 
-# --- the suppression list --------------------------------------------------------------------
-
-
-def suppression_of(tenant: Tenant, email: str) -> SuppressedAddress | None:
-    return SuppressedAddress.objects.filter(tenant=tenant, address_hash=address_hash(email)).first()
-
-
-def is_suppressed(tenant: Tenant, email: str) -> bool:
-    return suppression_of(tenant, email) is not None
-
-
-def suppressed_among(tenant: Tenant, emails: Iterable[str]) -> dict[str, SuppressionReason]:
-    """``{normalised address: reason}`` for those of ``emails`` on the list (one query per
-    1,000 addresses)."""
-    by_hash = {address_hash(e): normalise_email(e) for e in emails if e}
-    out: dict[str, SuppressionReason] = {}
-    hashes = list(by_hash)
-    for start in range(0, len(hashes), 1000):
-        for digest, reason in SuppressedAddress.objects.filter(
-            tenant=tenant, address_hash__in=hashes[start : start + 1000]
-        ).values_list("address_hash", "reason"):
-            out[by_hash[digest]] = SuppressionReason(reason)
-    return out
-
-
-def suppress(
-    tenant: Tenant, email: str, reason: SuppressionReason, *, at: dt.datetime | None = None
-) -> SuppressedAddress:
-    """Put ``email`` on the list; an entry with a stronger reason (erased) keeps its own."""
-    return _suppress(tenant.pk, email, reason, at)
-
-
-def _suppress(
-    tenant_id: int, email: str, reason: SuppressionReason, at: dt.datetime | None
-) -> SuppressedAddress:
-    entry, created = SuppressedAddress.objects.get_or_create(
-        tenant_id=tenant_id,
-        address_hash=address_hash(email),
-        defaults={"reason": reason, "suppressed_at": at or timezone.now()},
-    )
-    if not created and _REASON_WEIGHT[reason] > _REASON_WEIGHT[SuppressionReason(entry.reason)]:
-        entry.reason, entry.suppressed_at = reason, at or timezone.now()
-        entry.save(update_fields=["reason", "suppressed_at"])
-    return entry
-
-
-def _lift(tenant_id: int, email: str) -> None:
-    # Only after a provable new opt-in (guard_change / guard_create allowed it).
-    SuppressedAddress.objects.filter(tenant_id=tenant_id, address_hash=address_hash(email)).delete()
-
-
-def _suppressed_message(email: str, reason: SuppressionReason) -> str:
-    texts = {
-        SuppressionReason.OPTED_OUT: _(
-            "%(email)s opted out and is on the suppression list; "
-            "it can only come back with a confirmed double "
-            "opt-in."
-        ),
-        SuppressionReason.HARD_BOUNCE: _(
-            "%(email)s bounced and is on the suppression list; "
-            "it can only come back with a confirmed double "
-            "opt-in."
-        ),
-        SuppressionReason.ERASED: _(
-            "%(email)s was erased and is on the suppression list; "
-            "it can only come back with a confirmed double "
-            "opt-in."
-        ),
-        SuppressionReason.SUPERSEDED: _(
-            "%(email)s was replaced by a newer address of the same subscriber; "
-            "it can only come back with a confirmed double "
-            "opt-in."
-        ),
-    }
-    return texts[reason] % {"email": email}
-
-
 # --- decisions ---------------------------------------------------------------------------------
 
 
@@ -269,7 +193,7 @@ def guard_create(
     return Decision(
         False,
         DecisionReason.SUPPRESSED,
-        message=_suppressed_message(email, reason),
+        message=suppressed_message(email, reason),
         suppression=reason,
     )
 
@@ -300,8 +224,14 @@ def guard_change(
     ).first()
     if current not in RESTRICTIVE and entry is None:
         return Decision(True, DecisionReason.OK, state)
-    since = [t for t in (entry.suppressed_at if entry else None,
-                         subscriber.consent_changed_at if current in RESTRICTIVE else None) if t]
+    since = [
+        t
+        for t in (
+            entry.suppressed_at if entry else None,
+            subscriber.consent_changed_at if current in RESTRICTIVE else None,
+        )
+        if t
+    ]
     if proves_opt_in(state, detail, after=max(since) if since else None):
         return Decision(True, DecisionReason.OK, state)
     if source in (ConsentSource.CRM, ConsentSource.CRM_CONSENT_TABLE):
@@ -312,7 +242,7 @@ def guard_change(
         return Decision(True, DecisionReason.NEEDS_CONFIRMATION, ConsentState.AWAITING_CONFIRMATION)
     reason = SuppressionReason(entry.reason) if entry else None
     message = (
-        _suppressed_message(subscriber.email, reason)
+        suppressed_message(subscriber.email, reason)
         if reason
         else _(
             "%(email)s is “%(state)s”; it can only become a recipient again with a confirmed "
@@ -378,9 +308,9 @@ def record_change(
         subscriber.consent, subscriber.consent_changed_at = new, at
         subscriber.save(update_fields=["consent", "consent_changed_at", "updated_at"])
         if new in _SUPPRESSES:
-            _suppress(subscriber.tenant_id, subscriber.email, _SUPPRESSES[new], at)
+            suppress_id(subscriber.tenant_id, subscriber.email, _SUPPRESSES[new], at)
         elif new.may_receive:
-            _lift(subscriber.tenant_id, subscriber.email)
+            lift(subscriber.tenant_id, subscriber.email)
     return event
 
 
@@ -406,9 +336,9 @@ def record_created(
     ConsentEvent.objects.bulk_create(events, batch_size=500)
     for sub, d in zip(subscribers, per, strict=True):
         if ConsentState(sub.consent) in _SUPPRESSES:
-            _suppress(sub.tenant_id, sub.email, _SUPPRESSES[ConsentState(sub.consent)], at)
+            suppress_id(sub.tenant_id, sub.email, _SUPPRESSES[ConsentState(sub.consent)], at)
         elif proves_opt_in(sub.consent, d):
-            _lift(sub.tenant_id, sub.email)
+            lift(sub.tenant_id, sub.email)
     return events
 
 
@@ -439,7 +369,7 @@ def record_many(
         for sub in moving:
             sub.consent, sub.consent_changed_at = state, at
             if state in _SUPPRESSES:
-                _suppress(sub.tenant_id, sub.email, _SUPPRESSES[state], at)
+                suppress_id(sub.tenant_id, sub.email, _SUPPRESSES[state], at)
     return len(moving)
 
 
@@ -495,10 +425,10 @@ def follow_address_change(subscriber: Subscriber, old_email: str) -> None:
     tenant_id = subscriber.tenant_id
     new = suppression_of_id(tenant_id, subscriber.email)
     if new is not None and new.reason == SuppressionReason.SUPERSEDED:
-        _lift(tenant_id, subscriber.email)
+        lift(tenant_id, subscriber.email)
     state = ConsentState(subscriber.consent)
     if state in _SUPPRESSES:
-        _suppress(tenant_id, subscriber.email, _SUPPRESSES[state], None)
+        suppress_id(tenant_id, subscriber.email, _SUPPRESSES[state], None)
     still_used = (
         Subscriber.objects.live()
         .filter(tenant_id=tenant_id, email_normalised=normalise_email(old_email))
@@ -506,7 +436,7 @@ def follow_address_change(subscriber: Subscriber, old_email: str) -> None:
         .exists()
     )
     if not still_used:
-        _suppress(tenant_id, old_email, SuppressionReason.SUPERSEDED, None)
+        suppress_id(tenant_id, old_email, SuppressionReason.SUPERSEDED, None)
 
 
 def suppression_of_id(tenant_id: int, email: str) -> SuppressedAddress | None:

@@ -101,7 +101,11 @@ class ConsentEventQuerySet(models.QuerySet["ConsentEvent"]):
     # History is evidence (GDPR Art. 7(1)): no bulk update or delete through the ORM. The
     # only deletion paths are a subscriber's own deletion (database cascade) and
     # ``audience.consent.purge_events`` (erasure and retention).
-    def update(self, **kwargs: Any) -> NoReturn:
+    def update(self, **kwargs: Any) -> int:
+        # The one exception: deleting a user account sets ``user`` to NULL (SET_NULL);
+        # ``actor`` keeps who it was.
+        if kwargs == {"user": None}:
+            return super().update(**kwargs)
         raise AppendOnly("consent history entries cannot be changed")
 
     def delete(self) -> NoReturn:

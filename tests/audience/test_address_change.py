@@ -5,6 +5,7 @@ and the API."""
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audience import consent
@@ -21,7 +22,9 @@ from tests.api.conftest import token_client
 
 pytestmark = pytest.mark.django_db
 
-CONFIRMED = {"confirmed_at": "2026-11-30T10:00:00+00:00", "confirmation_source": "DOI mail"}
+
+def confirmed_now() -> dict[str, str]:
+    return {"confirmed_at": timezone.now().isoformat(), "confirmation_source": "DOI mail"}
 
 
 def reason(tenant: Tenant, email: str) -> str | None:
@@ -47,7 +50,10 @@ def test_an_active_subscriber_keeps_its_permission_and_the_old_address_is_supers
         create_subscriber(tenant, {"email": "OLD@example.org"})
     # A new, provable opt-in may bring the old address back as a person of its own.
     create_subscriber(
-        tenant, {"email": "old@example.org"}, consent=ConsentState.DOUBLE_OPT_IN, detail=CONFIRMED
+        tenant,
+        {"email": "old@example.org"},
+        consent=ConsentState.DOUBLE_OPT_IN,
+        detail=confirmed_now(),
     )
     # Changing back to an address superseded earlier lifts its entry.
     other = create_subscriber(tenant, {"email": "a@example.org"})

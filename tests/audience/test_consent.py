@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import AbstractUser
 from django.test import override_settings
+from django.utils import timezone
 
 from audience import consent
 from audience import subscribers as svc
@@ -26,7 +28,11 @@ from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
 
-CONFIRMED = {"confirmed_at": "2026-11-30T10:00:00+00:00", "confirmation_source": "DOI mail"}
+
+def confirmed(when: dt.datetime | None = None) -> dict[str, str]:
+    """A double opt-in's detail, confirmed now (after any opt-out the test made)."""
+    moment = when or timezone.now()
+    return {"confirmed_at": moment.isoformat(), "confirmation_source": "DOI mail"}
 
 
 def test_status_is_derived_from_the_permission_only(tenant: Tenant) -> None:
@@ -103,16 +109,22 @@ def test_a_suppressed_address_is_not_created_again_without_double_opt_in(tenant:
             tenant, {"email": "anna@example.com"}, consent=ConsentState.DOUBLE_OPT_IN
         )
     assert Subscriber.objects.filter(tenant=tenant).count() == 1
+    stale = confirmed(timezone.now() - dt.timedelta(days=30))  # before the opt-out
+    with pytest.raises(consent.ConsentRefused):
+        svc.create_subscriber(
+            tenant, {"email": "anna@example.com"}, consent=ConsentState.DOUBLE_OPT_IN, detail=stale
+        )
+    proof = confirmed()
     again = svc.create_subscriber(
         tenant,
         {"email": "anna@example.com"},
         source=ConsentSource.API,
         consent=ConsentState.DOUBLE_OPT_IN,
-        detail=CONFIRMED,
+        detail=proof,
     )
     assert again.status == SubscriberStatus.ACTIVE
     assert not consent.is_suppressed(tenant, "anna@example.com")  # a new, provable opt-in
-    assert consent.history(again).get().detail["confirmed_at"] == CONFIRMED["confirmed_at"]
+    assert consent.history(again).get().detail["confirmed_at"] == proof["confirmed_at"]
 
 
 def test_re_subscription_needs_a_provable_opt_in(tenant: Tenant) -> None:
@@ -136,10 +148,10 @@ def test_re_subscription_needs_a_provable_opt_in(tenant: Tenant) -> None:
     assert sub.status == SubscriberStatus.PENDING
     assert consent.is_suppressed(tenant, "anna@example.com")
     assert consent.record_change(sub, ConsentState.OPTED_IN, source=ConsentSource.CRM) is None
-    confirmed = consent.record_change(
-        sub, ConsentState.DOUBLE_OPT_IN, source=ConsentSource.API, detail=CONFIRMED
+    done = consent.record_change(
+        sub, ConsentState.DOUBLE_OPT_IN, source=ConsentSource.API, detail=confirmed()
     )
-    assert confirmed is not None and sub.consent == ConsentState.DOUBLE_OPT_IN
+    assert done is not None and sub.consent == ConsentState.DOUBLE_OPT_IN
     assert not consent.is_suppressed(tenant, "anna@example.com")
     assert [e.state for e in consent.history(sub).order_by("id")] == [
         "unknown",
@@ -207,3 +219,13 @@ def test_bulk_upsert_creates_no_suppressed_address_and_changes_no_permission(
     assert not Subscriber.objects.filter(email_normalised=erased).exists()
     new = Subscriber.objects.get(email="new@example.com")
     assert consent.history(new).get().source == ConsentSource.IMPORT
+
+
+def test_deleting_a_user_keeps_the_entries_with_who_it_was(
+    tenant: Tenant, owner: AbstractUser
+) -> None:
+    sub = svc.create_subscriber(tenant, {"email": "anna@example.com"})
+    svc.unsubscribe(sub, who=consent.Who(user=owner))
+    owner.delete()
+    entry = consent.history(sub).first()
+    assert entry is not None and entry.user is None and entry.actor == "owner@acme.example"
