@@ -270,7 +270,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"StatusEnum": "audience.models.SubscriberStatus",
                             "JobStatusEnum": "syncjobs.models.JobStatus",
-                            "LanguageEnum": "mailworx_crm.settings.LANGUAGES"},
+                            "LanguageEnum": "mailworx_crm.settings.LANGUAGES",
+                            "ConsentStateEnum": "audience.models.ConsentState",
+                            "ErasureStateEnum": "syncjobs.models.PropagationState"},
 }
 
 # Celery: the filesystem broker is the embedded default (no Redis needed for the demo).
