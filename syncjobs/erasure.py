@@ -27,7 +27,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from audience.erasure import Erased, erase_subscribers, erasure_set
-from audience.models import Subscriber
+from audience.groups import effective_business_unit
+from audience.models import GroupSyncSetting, Subscriber
+from businessunits.models import BusinessUnit
 from mailworx_crm.texts import as_column, from_column
 from orgsettings.models import ErasureInCrm, OrgSettings
 from syncjobs import runner
@@ -129,10 +131,6 @@ def _written_columns(tenant: Tenant, link: RecordLink) -> list[str]:
     """The CRM columns mailworx writes on this record: its two-way mapped columns (lookup
     paths are read-only) and the subscriber id. The address stays: it identifies the
     record for the CRM's own processes (docs/consent.md)."""
-    from audience.groups import effective_business_unit
-    from audience.models import GroupSyncSetting
-    from businessunits.models import BusinessUnit
-
     unit = None
     if link.group_id is not None:
         setting = GroupSyncSetting.objects.filter(group_id=link.group_id).first()

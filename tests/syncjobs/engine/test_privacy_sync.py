@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from audience.consent import ConsentRefused, guard_create, history, suppression_of
 from audience.groups import add_members
@@ -79,6 +80,7 @@ def test_erasure_flags_and_notes_the_crm_record_and_a_pull_never_recreates_it(
     names: None,
     no_dispatch: list[int],
     erased: Callable[[Subscriber], int],
+    owner_client: Client,
 ) -> None:
     sub, link = linked(
         crm_client,
@@ -99,12 +101,15 @@ def test_erasure_flags_and_notes_the_crm_record_and_a_pull_never_recreates_it(
     prop = ErasurePropagation.objects.get(tenant=tenant)
     assert prop.state == PropagationState.DONE and "noted" in prop.outcome
     assert JobLogLine.objects.filter(run=run, data__propagation_id=prop.pk).exists()
+    page = owner_client.get(run.get_absolute_url()).content.decode()
+    assert "Erasure sent to CRM contact" in page and str(link.crm_id) in page
     # The record still exists and changes; it is on a list marked for sync: nothing of the
     # person comes back (N6), the attempt is counted.
     crm_admin.patch("contoso", "contacts", str(link.crm_id), {"lastname": "Changed"})
     make_list(crm_client, "Fair visitors", [str(link.crm_id)])
     full = sync("full")
     assert full.status == JobStatus.SUCCEEDED, full.error
+    assert full.counters["lists"]["suppressed"] == 1
     assert not Subscriber.objects.filter(email_normalised="erase-me@example.org").exists()
     entry = suppression_of(tenant, "erase-me@example.org")
     assert entry is not None and entry.reason == SuppressionReason.ERASED
