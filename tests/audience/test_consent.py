@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audience import consent
 from audience import subscribers as svc
+from audience.bulk_updates import merge_many
 from audience.merge import merge_subscribers
 from audience.models import (
     AppendOnly,
@@ -229,3 +230,14 @@ def test_deleting_a_user_keeps_the_entries_with_who_it_was(
     owner.delete()
     entry = consent.history(sub).first()
     assert entry is not None and entry.user is None and entry.actor == "owner@acme.example"
+
+
+def test_a_bulk_merge_keeps_the_stricter_permission_with_a_history_entry(tenant: Tenant) -> None:
+    survivor = svc.create_subscriber(tenant, {"email": "ben@example.com"})
+    bounced = svc.create_subscriber(tenant, {"email": "Ben@example.com"})
+    consent.record_many([bounced], ConsentState.BOUNCED, source=ConsentSource.BOUNCE)
+    assert merge_many([(bounced.pk, survivor.pk)]) == 1
+    survivor.refresh_from_db()
+    assert survivor.consent == ConsentState.BOUNCED
+    last = consent.history(survivor).first()
+    assert last is not None and (last.source, last.previous_state) == ("merge", "unknown")
