@@ -22,6 +22,12 @@ from api.views.crmevents import ActivityDistributedView, ListMarkedView
 from api.views.fields import SubscriberFieldViewSet
 from api.views.groups import GroupViewSet
 from api.views.orgsettings import OrgSettingsView
+from api.views.privacy import (
+    AccessExportView,
+    ErasurePropagationViewSet,
+    SubscriberAccessExportView,
+    SubscriberEraseView,
+)
 from api.views.setup import SetupView, StartSyncingView
 from api.views.subscribers import SubscriberViewSet
 from api.views.syncjobs import IssueViewSet, RunViewSet
@@ -35,6 +41,7 @@ router.register("groups", GroupViewSet, basename="group")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("runs", RunViewSet, basename="run")
 router.register("sync-issues", IssueViewSet, basename="sync-issue")
+router.register("erasures", ErasurePropagationViewSet, basename="erasure")
 router.register("business-units", BusinessUnitViewSet, basename="business-unit")
 router.register("business-units/<int:unit_pk>/field-mappings", FieldMappingViewSet,
                 basename="field-mapping")
@@ -48,6 +55,10 @@ tenant_urls: list[URLPattern | URLResolver] = [
     path("crm-events/list-marked/", ListMarkedView.as_view(), name="crm-list-marked"),
     path("crm-events/activity-distributed/", ActivityDistributedView.as_view(),
          name="crm-activity-distributed"),
+    path("subscribers/<int:pk>/erase/", SubscriberEraseView.as_view(), name="subscriber-erase"),
+    path("subscribers/<int:pk>/personal-data/", SubscriberAccessExportView.as_view(),
+         name="subscriber-personal-data"),
+    path("personal-data/", AccessExportView.as_view(), name="personal-data"),
 ]
 
 # The API documentation is Redoc, served from our static files. Redoc styles what it renders

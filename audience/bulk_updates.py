@@ -17,7 +17,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audience.consent import merge_consent
+from audience.consent import follow_address_change, merge_consent
 from audience.merge import MergeError
 from audience.models import (
     ConsentEvent,
@@ -70,13 +70,16 @@ def update_subscribers(
     mirrored_keys = {SubscriberField.EMAIL, SubscriberField.LANGUAGE}
     with transaction.atomic():
         subs = {s.pk: s for s in Subscriber.objects.filter(pk__in=list(changed_by_sub)).only(
-            "pk", "tenant_id", "email", "email_normalised", "language")}
+            "pk", "tenant_id", "email", "email_normalised", "language", "consent")}
         mirrored = []
         rows = []
+        moved: list[tuple[Subscriber, str]] = []
         for sid, changed in changed_by_sub.items():
             sub = subs[sid]
             rows += _value_rows(sub, changed, fields, now)
             if mirrored_keys & set(changed):
+                if SubscriberField.EMAIL in changed:
+                    moved.append((sub, sub.email))
                 _mirror(sub, changed, tenant)
                 mirrored.append(sub)
         # One UPDATE bumps ``updated_at`` for all; only address/language changes rewrite
@@ -85,6 +88,8 @@ def update_subscribers(
         Subscriber.objects.bulk_update(mirrored, ["email", "email_normalised", "language"],
                                        batch_size=200)
         _write_values(rows)
+        for sub, old_email in moved:  # N7: the permission follows the new address
+            follow_address_change(sub, old_email)
     return out
 
 

@@ -88,6 +88,9 @@ class SuppressionReason(models.TextChoices):
     OPTED_OUT = "opted_out", _("Opted out")
     HARD_BOUNCE = "hard_bounce", _("Hard bounce")
     ERASED = "erased", _("Erased")
+    # The old address of a subscriber whose address changed (N7): the person is known under
+    # the new one, so the old one is not added again as a second person.
+    SUPERSEDED = "superseded", _("Replaced by a newer address")
 
 
 class AppendOnly(Exception):

@@ -27,6 +27,7 @@ from audience.consent import (
     SYSTEM,
     ConsentRefused,
     Who,
+    follow_address_change,
     guard_create,
     record_change,
     record_created,
@@ -162,10 +163,13 @@ def update_subscriber(
     changed = _changes(current_values([subscriber.pk]).get(subscriber.pk, {}), cleaned)
     if not changed:
         return []
+    old_email = subscriber.email
     with transaction.atomic():
         _mirror(subscriber, changed, subscriber.tenant)
         subscriber.save(update_fields=["email", "email_normalised", "language", "updated_at"])
         _write_values(_value_rows(subscriber, changed, fields, now))
+        if SubscriberField.EMAIL in changed:  # N7: the permission follows the new address
+            follow_address_change(subscriber, old_email)
     return sorted(changed)
 
 

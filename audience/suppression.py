@@ -17,7 +17,9 @@ from mailworx_crm.email_address import normalise_email
 from tenants.models import Tenant
 
 # Erased outranks an opt-out, which outranks a bounce: the list keeps the strongest reason.
+# A superseded address (N7: its subscriber's address changed) yields to any real reason.
 _REASON_WEIGHT = {
+    SuppressionReason.SUPERSEDED: -1,
     SuppressionReason.HARD_BOUNCE: 0,
     SuppressionReason.OPTED_OUT: 1,
     SuppressionReason.ERASED: 2,
@@ -88,6 +90,11 @@ def suppressed_message(email: str, reason: SuppressionReason) -> str:
         ),
         SuppressionReason.ERASED: _(
             "%(email)s was erased and is on the suppression list; "
+            "it can only come back with a confirmed double "
+            "opt-in."
+        ),
+        SuppressionReason.SUPERSEDED: _(
+            "%(email)s was replaced by a newer address of the same subscriber; "
             "it can only come back with a confirmed double "
             "opt-in."
         ),

@@ -49,6 +49,8 @@ GROUPS: tuple[Group, ...] = (
         Link(_("Groups"), "audience_data:groups", ("audience_data:group*",)),
         Link(_("Campaigns"), "audience_data:campaigns", ("audience_data:campaign*",)),
         Link(_("CRM marketing lists"), "syncjobs:crm_lists", ("syncjobs:crm_list*",)),
+        Link(_("Privacy (GDPR)"), "syncjobs:privacy",
+             ("syncjobs:subscriber_erase", "syncjobs:access_export")),
     )),
     Group("sync", _("Synchronisation"), (
         Link(_("Jobs"), "syncjobs:list",

@@ -270,7 +270,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"StatusEnum": "audience.models.SubscriberStatus",
                             "JobStatusEnum": "syncjobs.models.JobStatus",
-                            "LanguageEnum": "mailworx_crm.settings.LANGUAGES"},
+                            "LanguageEnum": "mailworx_crm.settings.LANGUAGES",
+                            "ConsentStateEnum": "audience.models.ConsentState",
+                            "ErasureStateEnum": "syncjobs.models.PropagationState"},
 }
 
 # Celery: the filesystem broker is the embedded default (no Redis needed for the demo).
@@ -303,6 +305,9 @@ CELERY_BEAT_SCHEDULE = {
     # (the intervals are tenant settings, not beat entries).
     "dispatch-due-jobs": {"task": "syncjobs.dispatch_due",
                           "schedule": env.float("JOB_REAPER_TICK_SECONDS", default=60.0)},
+    # Retention of personal data in logs, issues and consent history (tenant settings), and
+    # erasures still waiting for the CRM (docs/consent.md).
+    "privacy-housekeeping": {"task": "syncjobs.privacy_housekeeping", "schedule": 3600.0},
 }
 
 # CRM connections (every call has explicit timeouts; retries are bounded).

@@ -33,6 +33,8 @@ def is_guid(value: str) -> bool:
     except ValueError:
         return False
 SECRET_FIELDS = ("client_secret", "onprem_password")
+PRIVACY_FIELDS = ("erasure_in_crm", "crm_deletion", "log_retention_days",
+                  "consent_history_retention_days")
 SECRET_SET_HELP = _("Set — leave blank to keep, type to replace.")
 
 # (legend, introduction, field names, css class)
@@ -65,6 +67,10 @@ SECTIONS: list[tuple[Any, Any, tuple[str, ...], str]] = [
      _("Who may be mailed again after opting out. mailworx never re-subscribes an address "
        "that opted out, bounced or was erased without a new, provable opt-in."),
      ("crm_resubscribe",), ""),
+    (_("Privacy (GDPR)"),
+     _("How an erasure in mailworx and a deletion in the CRM travel to the other side, and "
+       "how long run logs, sync issues and older consent history are kept."),
+     PRIVACY_FIELDS, ""),
 ]
 
 
@@ -127,6 +133,8 @@ class OrgSettingsForm(forms.ModelForm):
             "reaction_export_interval_minutes", "write_back_unsubscribes", "reaction_mode",
             "bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes",
             "sync_paused", "reconcile_interval_hours", "crm_resubscribe",
+            "erasure_in_crm", "crm_deletion", "log_retention_days",
+            "consent_history_retention_days",
         ]
         widgets = {
             "crm_url": forms.TextInput(attrs={"placeholder": "https://contoso.crm4.dynamics.com"}),
@@ -170,6 +178,19 @@ class OrgSettingsForm(forms.ModelForm):
                 "record, its subscriber becomes “awaiting confirmation” and is mailed only "
                 "after a confirmed double opt-in. On: the CRM change alone re-subscribes; "
                 "then your CRM process must be able to prove the new opt-in."),
+            "erasure_in_crm": _("What the sync asks of the linked CRM record when a "
+                                "subscriber's personal data is erased in mailworx. Every "
+                                "request is logged with its outcome."),
+            "crm_deletion": _("What happens to the subscriber of a linked CRM record that "
+                              "was deleted in the CRM. A record merged into another one is "
+                              "not a deletion: the link follows the surviving record."),
+            "log_retention_days": _("Run logs and sync issues older than this are deleted "
+                                    "automatically, checked every hour (they can hold "
+                                    "addresses and values)."),
+            "consent_history_retention_days": _(
+                "Consent history entries older than this are deleted, except each "
+                "subscriber's latest one, which proves the current permission. 0 keeps the "
+                "history as long as the subscriber exists."),
         }
 
     def __init__(
@@ -186,6 +207,13 @@ class OrgSettingsForm(forms.ModelForm):
             MinValueValidator(5), MaxValueValidator(7 * 24 * 60)]
         self.fields["reconcile_interval_hours"].validators += [
             MinValueValidator(1), MaxValueValidator(30 * 24)]
+        self.fields["log_retention_days"].validators += [
+            MinValueValidator(1), MaxValueValidator(10 * 365)]
+        self.fields["consent_history_retention_days"].validators += [
+            MaxValueValidator(50 * 365)]
+        # Absent (an older client, a partial post): the stored value or the default stays.
+        for name in PRIVACY_FIELDS:
+            self.fields[name].required = False
         if admin_tenants is not None and admin_tenants.count() > 1:
             tenant_field = self.fields["tenants"]
             assert isinstance(tenant_field, forms.ModelMultipleChoiceField)
@@ -269,6 +297,9 @@ class OrgSettingsForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        for name in PRIVACY_FIELDS:
+            if data.get(name) in (None, "") and name not in self.errors:
+                data[name] = getattr(self.instance, name)
         deployment = data.get("deployment")
         if data.get("crm_url") and deployment:
             try:

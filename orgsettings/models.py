@@ -24,6 +24,24 @@ class ReactionMode(models.TextChoices):
     RELATIVE = "relative", _("Relative (rates against the campaign's recipients)")
 
 
+class ErasureInCrm(models.TextChoices):
+    """What an erasure in mailworx asks of the linked CRM record (N7, docs/consent.md)."""
+
+    FLAG_AND_NOTE = "flag_and_note", _(
+        "Set “do not allow bulk email” and note the erasure in the record's description")
+    FLAG_NOTE_AND_CLEAR = "flag_note_and_clear", _(
+        "As above, and also clear the fields mailworx wrote")
+    OWNER_TASK = "owner_task", _(
+        "Set “do not allow bulk email” and create a task for the record's owner")
+
+
+class CrmDeletion(models.TextChoices):
+    """What a linked CRM record's deletion does to its subscriber (N7)."""
+
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribe the subscriber")
+    ERASE = "erase", _("Erase the subscriber")
+
+
 class OrgSettings(models.Model):
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="org_settings")
 
@@ -67,6 +85,23 @@ class OrgSettings(models.Model):
     # The scheduled reconcile run (deletes and merges the change tracking cannot report).
     reconcile_interval_hours = models.PositiveIntegerField(
         _("reconcile interval (hours)"), default=24
+    )
+
+    # Privacy (N7): how erasures and deletions travel, and how long logs keep personal data.
+    erasure_in_crm = models.CharField(
+        _("erasure in the CRM"), max_length=30, choices=ErasureInCrm.choices,
+        default=ErasureInCrm.FLAG_AND_NOTE,
+    )
+    crm_deletion = models.CharField(
+        _("deleted CRM record"), max_length=20, choices=CrmDeletion.choices,
+        default=CrmDeletion.UNSUBSCRIBE,
+    )
+    log_retention_days = models.PositiveIntegerField(
+        _("keep run logs and sync issues (days)"), default=90
+    )
+    # 0: consent history is kept as long as its subscriber (it proves consent, Art. 7).
+    consent_history_retention_days = models.PositiveIntegerField(
+        _("keep older consent history (days)"), default=0
     )
 
     # Non-secret witnesses of secret changes, so the audit history can say "changed" (N4/N5).

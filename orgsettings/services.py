@@ -38,6 +38,8 @@ SETTINGS_FIELDS = frozenset({
     "reaction_export_interval_minutes", "write_back_unsubscribes", "reaction_mode",
     "bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes", "sync_paused",
     "reconcile_interval_hours", "crm_resubscribe",
+    # Privacy (N7, docs/consent.md).
+    "erasure_in_crm", "crm_deletion", "log_retention_days", "consent_history_retention_days",
 })
 
 

@@ -18,4 +18,5 @@ BODIES: dict[str, str | Callable[..., Any]] = {
     "owner_refresh": "businessunits.owners.run_owner_refresh",
     "sync": "syncjobs.engine.run.run_sync",
     "reaction_export": "syncjobs.engine.steps.reactions.run_reaction_export",
+    "erasure_propagation": "syncjobs.erasure_crm.run_erasure_propagation",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import close_old_connections
 
-from syncjobs import runner, schedule
+from syncjobs import retention, runner, schedule
 
 
 @shared_task(name="syncjobs.run_job", acks_late=True)
@@ -27,3 +27,11 @@ def dispatch_due() -> None:
     """Every minute (beat): reap dead runs, queue the scheduled runs that are due."""
     close_old_connections()
     schedule.dispatch_due()
+
+
+@shared_task(name="syncjobs.privacy_housekeeping", ignore_result=True)
+def privacy_housekeeping() -> None:
+    """Hourly (beat): purge personal data past each tenant's retention, re-queue erasures
+    still waiting for the CRM (syncjobs.retention)."""
+    close_old_connections()
+    retention.housekeeping()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from syncjobs.views import issues, jobs, lists, sync
+from syncjobs.views import issues, jobs, lists, privacy, sync
 
 app_name = "syncjobs"
 
@@ -26,4 +26,14 @@ urlpatterns += [
          name="crm_lists_refresh"),
     path("t/<slug:tenant>/crm-lists/<uuid:list_id>/sync/", lists.crm_list_sync,
          name="crm_list_sync"),
+]
+
+# Subject rights (GDPR Art. 15, 17): docs/consent.md.
+urlpatterns += [
+    path("t/<slug:tenant>/privacy/", privacy.privacy_page, name="privacy"),
+    path("t/<slug:tenant>/privacy/export.json", privacy.access_export, name="access_export"),
+    path("t/<slug:tenant>/subscribers/<int:pk>/personal-data.json",
+         privacy.subscriber_access_export, name="subscriber_access_export"),
+    path("t/<slug:tenant>/subscribers/<int:pk>/erase/", privacy.subscriber_erase,
+         name="subscriber_erase"),
 ]

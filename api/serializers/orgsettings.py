@@ -10,14 +10,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orgsettings.certificates import describe
-from orgsettings.models import Deployment, OrgSettings, ReactionMode
+from orgsettings.models import CrmDeletion, Deployment, ErasureInCrm, OrgSettings, ReactionMode
 
 PUBLIC_FIELDS = [
     "crm_url", "deployment", "directory_tenant_id", "client_id", "onprem_username",
     "authority_url", "ca_bundle", "export_opens", "export_clicks", "export_bounces",
     "reaction_export_interval_minutes", "write_back_unsubscribes", "reaction_mode",
     "bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes", "sync_paused",
-    "reconcile_interval_hours", "crm_resubscribe",
+    "reconcile_interval_hours", "crm_resubscribe", "erasure_in_crm", "crm_deletion",
+    "log_retention_days", "consent_history_retention_days",
 ]
 
 
@@ -95,3 +96,7 @@ class OrgSettingsWriteSerializer(serializers.Serializer):
         required=False,
         help_text=_("True: a CRM record that allows bulk email again re-subscribes its "
                     "subscriber; false (default): it becomes awaiting confirmation."))
+    erasure_in_crm = serializers.ChoiceField(choices=ErasureInCrm.choices, required=False)
+    crm_deletion = serializers.ChoiceField(choices=CrmDeletion.choices, required=False)
+    log_retention_days = serializers.IntegerField(required=False)
+    consent_history_retention_days = serializers.IntegerField(required=False)

@@ -8,6 +8,7 @@ from syncjobs.models.lists import (
     ListLinkState,
     ListMemberSnapshot,
 )
+from syncjobs.models.privacy import ErasurePropagation, PropagationState
 from syncjobs.models.sync import (
     CampaignExport,
     IssueState,
@@ -22,8 +23,8 @@ from syncjobs.models.sync import (
 )
 
 __all__ = [
-    "CampaignExport", "CrmList", "IssueState", "JobKind", "JobLogLine", "JobRun", "JobStatus",
-    "LinkOrigin", "LinkState", "ListLink", "ListLinkState", "ListMemberSnapshot",
-    "ReactionExport", "ReactionExportState", "RecordLink", "SyncCursor",
-    "SyncIssue", "SyncStatus", "Trigger",
+    "CampaignExport", "CrmList", "ErasurePropagation", "IssueState", "JobKind", "JobLogLine",
+    "JobRun", "JobStatus", "LinkOrigin", "LinkState", "ListLink", "ListLinkState",
+    "ListMemberSnapshot", "PropagationState", "ReactionExport", "ReactionExportState",
+    "RecordLink", "SyncCursor", "SyncIssue", "SyncStatus", "Trigger",
 ]

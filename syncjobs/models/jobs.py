@@ -27,6 +27,7 @@ class JobKind(models.TextChoices):
     OWNER_REFRESH = "owner_refresh", _("CRM users and teams refresh")
     SYNC = "sync", _("Subscriber synchronisation")
     REACTION_EXPORT = "reaction_export", _("Reaction export")
+    ERASURE_PROPAGATION = "erasure_propagation", _("Erasures sent to the CRM")
 
 
 class JobStatus(models.TextChoices):

@@ -11,7 +11,8 @@ What a row can mean (decisions where the rules are silent):
 * qualified lead → never comes over (S2), like a deactivated record;
 * merged (``_masterid_value``) → the link follows the surviving record;
 * deleted → the link is closed as ``crm_deleted``; the subscriber is never matched again
-  automatically, so a record deleted on purpose is not silently recreated.
+  automatically, so a record deleted on purpose is not silently recreated, and its
+  permission is revoked as the tenant configured (``syncjobs.crm_deletion``, N7).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dynamics.errors import ChangeTrackingNotEnabled, PermanentError
 from dynamics.odata import is_guid
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
 from mailworx_crm.texts import deferred as _
+from syncjobs.crm_deletion import revoke_deleted
 from syncjobs.engine.context import BATCH, Sync, parse_time
 from syncjobs.engine.dependents import refresh_dependents
 from syncjobs.engine.entities import row_id
@@ -159,9 +161,15 @@ def prime_change_tracking(sync: Sync) -> None:
 
 
 def mark_deleted(sync: Sync, entity: str, removed: Sequence[str]) -> None:
+    """Close the links of deleted records and revoke their subscribers' permission (N7).
+    A merged record is not among them: it still exists, with its master, and was followed
+    by ``apply_rows`` before this runs (same transaction), which closed its link."""
     removed = [i for i in removed if is_guid(i)]
     if removed:
-        n = RecordLink.objects.filter(tenant=sync.tenant, entity_type=entity,
-                                      state=LinkState.ACTIVE, crm_id__in=list(removed)
-                                      ).update(state=LinkState.CRM_DELETED)
+        links = list(RecordLink.objects.filter(
+            tenant=sync.tenant, entity_type=entity, state=LinkState.ACTIVE,
+            crm_id__in=list(removed)).select_related("subscriber"))
+        n = RecordLink.objects.filter(pk__in=[link.pk for link in links]).update(
+            state=LinkState.CRM_DELETED)
         sync.count(STEP, "unlinked_deleted", n)
+        revoke_deleted(sync, STEP, links)

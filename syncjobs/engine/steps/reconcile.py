@@ -1,7 +1,9 @@
 """reconcile: every active link compared with the CRM, for tables without change tracking.
 
 Linked ids are read in ``In`` batches: an id the CRM no longer returns was deleted (the
-link is closed as ``crm_deleted``), a merged record is followed to its master, and the
+link is closed as ``crm_deleted`` and the subscriber's permission revoked as the tenant
+configured, ``syncjobs.crm_deletion``), a merged record is followed to its master with
+consent untouched (a merge is not a deletion), and the
 active/deactivated state is refreshed. Field values are left to pull (cheap) — this run
 costs one request per batch of links, outside the incremental request budget.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
+from syncjobs.crm_deletion import revoke_deleted
 from syncjobs.engine.context import BATCH, Sync
 from syncjobs.engine.entities import is_active, merged_master, row_id
 from syncjobs.engine.incoming import follow_merge
@@ -43,9 +46,11 @@ def _compare(sync: Sync, entity: str, link: RecordLink, row: dict[str, object] |
         link.state = LinkState.CRM_DELETED
         link.save(update_fields=["state", "updated_at"])
         sync.count(STEP, "unlinked_deleted")
+        revoke_deleted(sync, STEP, [link])
         return
     master = merged_master(row)
     if master:
+        # Merged, not deleted: the link follows the surviving record, consent untouched.
         follow_merge(sync, STEP, link, master)
         return
     active = is_active(row)
