@@ -266,7 +266,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"StatusEnum": "audience.models.SubscriberStatus",
                             "JobStatusEnum": "syncjobs.models.JobStatus",
-                            "LanguageEnum": "mailworx_crm.settings.LANGUAGES"},
+                            "LanguageEnum": "mailworx_crm.settings.LANGUAGES",
+                            "OwnerTypeEnum": "businessunits.models.OwnerType",
+                            "AttributeTypeEnum": "fieldmapping.models.AttributeType",
+                            "EntityTypeEnum": "mailworx_crm.entity_types.EntityType",
+                            "PersonRoleEnum": "api.views.operator.PERSON_ROLES"},
 }
 
 # Celery: the filesystem broker is the embedded default (no Redis needed for the demo).
