@@ -22,7 +22,6 @@ from api.views.base import Pagination
 from tenants import services
 from tenants.models import Invitation, Role, Tenant
 
-
 # The roles a person can be invited with (the integration role is "prepare mailworx"'s).
 PERSON_ROLES = Role.ui_choices()
 
