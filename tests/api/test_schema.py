@@ -45,8 +45,8 @@ def test_options_and_unsupported_methods_never_fail(client: Client, owner: Any,
     paths = client.get("/api/v1/schema/?format=json").json()["paths"]
     client.force_login(owner)
     for template in paths:
-        url = template.format(tenant="acme", slug="acme", id=1, unit_pk=world.unit.pk, value="sport",
-                              subscriber_id=1)
+        url = template.format(tenant="acme", slug="acme", id=1, unit_pk=world.unit.pk,
+                              value="sport", subscriber_id=1)
         for method in ("options", "patch", "put", "delete", "post"):
             assert getattr(client, method)(url).status_code < 500, (method, url)
 
