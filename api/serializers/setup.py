@@ -112,7 +112,8 @@ class IntegrationCheckSerializer(JobRunSerializer):
 
 class CrmOptionSerializer(serializers.Serializer):
     value = serializers.IntegerField()
-    label = serializers.CharField(help_text=_("In the request's language."))
+    label = serializers.CharField(  # type: ignore[assignment]  # a field named "label"
+        help_text=_("In the request's language."))
     label_en = serializers.CharField(allow_blank=True)
     label_de = serializers.CharField(allow_blank=True)
 

@@ -51,7 +51,8 @@ class CrmLinkSerializer(serializers.ModelSerializer):
         return table_label(link.entity_type)
 
     def get_record_url(self, link: RecordLink) -> str:
-        crm_urls: dict[int, str] = self.context.setdefault("crm_urls", {})
+        # One look-up of the tenant's CRM URL per answer, not one per link.
+        crm_urls: dict[int, str] = self.__dict__.setdefault("_crm_urls", {})
         if link.tenant_id not in crm_urls:
             crm_urls[link.tenant_id] = tenant_crm_url(link.tenant_id)
         return record_url(link.tenant_id, link.entity_type, str(link.crm_id),

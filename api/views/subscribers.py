@@ -52,9 +52,10 @@ class SubscriberMerged(APIException):
 
     def __init__(self, survivor: int, url: str) -> None:
         super().__init__()
-        self.detail = {  # type: ignore[assignment]
+        body: Any = {
             "detail": _("This subscriber was merged into subscriber %(id)s.") % {"id": survivor},
             "merged_into": survivor, "merged_into_url": url}
+        self.detail = body  # as it is: merged_into stays a number
 
 
 @extend_schema_view(

@@ -54,7 +54,10 @@ def test_options_and_unsupported_methods_never_fail(client: Client, owner: Any,
 @pytest.fixture
 def owner_headers(owner: Any, world: World) -> Iterator[dict[str, str]]:
     """The owner's token; the WSGI app runs inside the test's transaction, so (as Django's
-    test client does) requests must not close the database connection."""
+    test client does) requests must not close the database connection. The owner is an
+    operator (staff) too, so the ``operator/`` endpoints are exercised, not only refused."""
+    owner.is_staff = True
+    owner.save(update_fields=["is_staff"])
     _token, secret = issue_token(owner, name="schemathesis")
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
