@@ -14,7 +14,7 @@ RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}" "polib>=1.2,<1.3" \
     && python scripts/compile_messages.py && pip uninstall --yes --quiet polib \
     # The manifest production serves from: built in production mode (throw-away secrets,
     # used for nothing but this command); the web server refuses to start without it.
-    && MWX_MODE=production SECRET_KEY=build-only-not-a-secret \
+    && MWX_MODE=production SECRET_KEY=build-only-not-a-secret CONSENT_HASH_KEY=build-only-not-a-secret \
        FIELD_ENCRYPTION_KEYS=$(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())") \
        python manage.py collectstatic --noinput --ignore 'swagger-ui-dist' \
     && test -f /app/staticfiles/staticfiles.json \

@@ -17,13 +17,14 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audience.merge import _STATUS_WEIGHT, MergeError
+from audience.consent import merge_consent
+from audience.merge import MergeError
 from audience.models import (
+    ConsentEvent,
     GroupMembership,
     Reaction,
     Subscriber,
     SubscriberField,
-    SubscriberStatus,
     SubscriberValue,
 )
 from audience.subscribers import (
@@ -126,13 +127,12 @@ def merge_many(pairs: Sequence[tuple[int, int]]) -> int:
                          .values_list("pk", "subscriber_id"))
         _case_update(Reaction, "subscriber_id",
                      {pk: survivor_of[sid] for pk, sid in reactions.items()})
-        survivors = []
+        survivors: list[Subscriber] = []
+        events: list[ConsentEvent] = []
         for source, survivor_id in pairs:
             src, survivor = subs[source], subs[survivor_id]
-            if _STATUS_WEIGHT[SubscriberStatus(src.status)] > _STATUS_WEIGHT[
-                    SubscriberStatus(survivor.status)]:
-                survivor.status = src.status
-                survivor.status_changed_at = src.status_changed_at or now
+            if (event := merge_consent(survivor, src, now)) is not None:
+                events.append(event)  # the stricter permission stays (S13, N6)
             survivors.append(survivor)
         mirrored = {(sid, key): value for sid, key, value in SubscriberValue.objects.filter(
             subscriber_id__in=set(survivor_of.values()),
@@ -147,8 +147,9 @@ def merge_many(pairs: Sequence[tuple[int, int]]) -> int:
                 survivor.email_normalised = normalise_email(survivor.email)
             survivor.updated_at = now
         Subscriber.objects.bulk_update(list(unique), [
-            "status", "status_changed_at", "email", "email_normalised", "language",
+            "consent", "consent_changed_at", "email", "email_normalised", "language",
             "updated_at"], batch_size=200)
+        ConsentEvent.objects.bulk_create(events, batch_size=500)
         earlier = dict(Subscriber.objects.filter(merged_into_id__in=sources)
                        .values_list("pk", "merged_into_id"))
         _case_update(Subscriber, "merged_into_id",

@@ -20,7 +20,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audience.models import PendingImport, Subscriber, SubscriberField, SubscriberGroup
+from audience.consent import SYSTEM, Who
+from audience.consent_items import CONSENT_KEYS
+from audience.models import (
+    ConsentSource,
+    ConsentState,
+    PendingImport,
+    Subscriber,
+    SubscriberField,
+    SubscriberGroup,
+)
 from audience.subscribers import Outcome, UpsertResult, bulk_upsert, current_values, tenant_fields
 from tenants.models import Tenant
 
@@ -116,7 +125,8 @@ def pending_import(group: SubscriberGroup, import_id: str) -> PendingImport | No
 
 
 def _columns(header: list[str], fields: dict[str, SubscriberField]) -> tuple[list[str], list[str]]:
-    names: dict[str, str] = {}
+    # The consent columns (audience.consent_items) keep an import's original consent.
+    names: dict[str, str] = {key: key for key in CONSENT_KEYS}
     for f in fields.values():
         names.update({f.key.lower(): f.key, f.label_en.lower(): f.key, f.label_de.lower(): f.key})
     keys, unknown = [], []
@@ -129,9 +139,10 @@ def _columns(header: list[str], fields: dict[str, SubscriberField]) -> tuple[lis
 
 
 def import_csv(
-    group: SubscriberGroup, text: str, *, confirm: bool
+    group: SubscriberGroup, text: str, *, confirm: bool, who: Who = SYSTEM
 ) -> ImportReport:
-    """Validate ``text``; with ``confirm`` store it — every row or, on any error, none."""
+    """Validate ``text``; with ``confirm`` store it — every row or, on any error, none.
+    Rows whose address is suppressed are left out and counted (N6), not errors."""
     report = ImportReport()
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ";,\t")
@@ -167,7 +178,8 @@ def import_csv(
     report.rows = len(items)
     with transaction.atomic():
         results = bulk_upsert(group.tenant, items, group=group,
-                              dry_run=not confirm or bool(report.errors))
+                              dry_run=not confirm or bool(report.errors),
+                              source=ConsentSource.IMPORT, who=who)
         _collect(report, results, row_numbers)
         if report.errors:
             transaction.set_rollback(True)
@@ -219,17 +231,21 @@ def export_rows(tenant: Tenant, group: SubscriberGroup | None = None) -> Iterato
     """CSV lines of the tenant's (or the group's) live subscribers, read in keyset chunks."""
     fields = list(tenant_fields(tenant).values())
     writer = SafeCsvWriter()
-    yield "\ufeff" + writer.row(["id", "status", *[f.key for f in fields]])
+    yield "\ufeff" + writer.row(["id", "status", "consent", "consent_changed_at",
+                                 *[f.key for f in fields]])
     subscribers = Subscriber.objects.live().filter(tenant=tenant).order_by("pk")
     if group is not None:
         subscribers = subscribers.filter(memberships__group=group)
     last = 0
     while True:
-        chunk = list(subscribers.filter(pk__gt=last).values_list("pk", "status")[:EXPORT_CHUNK])
+        chunk = list(subscribers.filter(pk__gt=last).values_list(
+            "pk", "consent", "consent_changed_at")[:EXPORT_CHUNK])
         if not chunk:
             return
-        values = current_values([pk for pk, _s in chunk])
-        for pk, status in chunk:
+        values = current_values([pk for pk, _s, _t in chunk])
+        for pk, consent, changed in chunk:
             row = values.get(pk, {})
-            yield writer.row([pk, status, *[row.get(f.key, "") for f in fields]])
+            yield writer.row([pk, ConsentState(consent).status.value, consent,
+                              changed.isoformat() if changed else "",
+                              *[row.get(f.key, "") for f in fields]])
         last = chunk[-1][0]

@@ -15,19 +15,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audience.consent import merge_consent
 from audience.models import (
     GroupMembership,
     Reaction,
     Subscriber,
     SubscriberField,
-    SubscriberStatus,
     SubscriberValue,
 )
 from mailworx_crm.email_address import normalise_email
-
-# A subscriber who opted out, or whose mailbox bounced, stays so after a merge (S13).
-_STATUS_WEIGHT = {SubscriberStatus.ACTIVE: 0, SubscriberStatus.BOUNCED: 1,
-                  SubscriberStatus.UNSUBSCRIBED: 2}
 
 
 class MergeError(ValueError):
@@ -56,10 +52,10 @@ def merge_subscribers(source: Subscriber, survivor: Subscriber) -> Subscriber:
         _merge_values(source, survivor)
         Reaction.objects.filter(subscriber=source).update(subscriber=survivor)
 
-        if _STATUS_WEIGHT[SubscriberStatus(source.status)] > _STATUS_WEIGHT[
-                SubscriberStatus(survivor.status)]:
-            survivor.status = source.status
-            survivor.status_changed_at = source.status_changed_at or now
+        # A subscriber who opted out, or whose mailbox bounced, stays so (S13, N6).
+        event = merge_consent(survivor, source, now)
+        if event is not None:
+            event.save()
         values = dict(SubscriberValue.objects.filter(
             subscriber=survivor, field__key__in=[SubscriberField.EMAIL, SubscriberField.LANGUAGE]
         ).values_list("field__key", "value"))

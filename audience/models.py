@@ -3,6 +3,7 @@ issue adds subscribers, groups, campaigns and reactions."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -10,6 +11,16 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from audience.consent_models import (  # noqa: F401 - re-exported: the app's models live here
+    IMPORT_COLUMNS,
+    AppendOnly,
+    ConsentEvent,
+    ConsentSource,
+    ConsentState,
+    SubscriberStatus,
+    SuppressedAddress,
+    SuppressionReason,
+)
 from mailworx_crm.entity_types import EntityType
 from mailworx_crm.i18n import localized
 from tenants.models import Tenant
@@ -115,12 +126,6 @@ class SubscriberFieldOption(models.Model):
 # the value rows like any other field's.
 
 
-class SubscriberStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
-    BOUNCED = "bounced", _("Bounced")
-
-
 class SubscriberQuerySet(models.QuerySet["Subscriber"]):
     def live(self) -> SubscriberQuerySet:
         """Subscribers that were not merged into another one (tombstones excluded, S9)."""
@@ -134,11 +139,13 @@ class Subscriber(models.Model):
     email = models.CharField(_("email address"), max_length=254)
     email_normalised = models.CharField(max_length=254, editable=False)
     language = models.CharField(_("language"), max_length=8)
-    status = models.CharField(
-        _("status"), max_length=20, choices=SubscriberStatus.choices,
-        default=SubscriberStatus.ACTIVE,
+    # The permission (N6), the one stored truth; ``status`` is derived from it. Changed only
+    # through ``audience.consent``, which writes the history entry with it.
+    consent = models.CharField(
+        _("permission"), max_length=30, choices=ConsentState.choices,
+        default=ConsentState.UNKNOWN,
     )
-    status_changed_at = models.DateTimeField(_("status changed"), null=True, blank=True)
+    consent_changed_at = models.DateTimeField(_("permission changed"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     # A merged-away subscriber is a tombstone pointing at the survivor (S9).
@@ -164,6 +171,15 @@ class Subscriber(models.Model):
     @property
     def is_tombstone(self) -> bool:
         return self.merged_into_id is not None
+
+    @property
+    def status(self) -> SubscriberStatus:
+        """The mailing status, derived from the permission (see ``audience.consent_models``)."""
+        return ConsentState(self.consent).status
+
+    @property
+    def status_changed_at(self) -> dt.datetime | None:
+        return self.consent_changed_at
 
 
 class SubscriberValue(models.Model):

@@ -17,9 +17,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audience.consent import record_many
 from audience.models import (
     BounceType,
     Campaign,
+    ConsentSource,
+    ConsentState,
     Reaction,
     ReactionKind,
     Subscriber,
@@ -147,6 +150,8 @@ def _record_chunk(
         # ignore_conflicts: a concurrent ingest of the same events stores them once.
         Reaction.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
         if hard:
-            Subscriber.objects.filter(pk__in=hard, status=SubscriberStatus.ACTIVE).update(
-                status=SubscriberStatus.BOUNCED, status_changed_at=timezone.now())
+            # A hard bounce ends the permission and suppresses the address (N6).
+            bouncing = Subscriber.objects.filter(
+                pk__in=hard, consent__in=ConsentState.with_status(SubscriberStatus.ACTIVE))
+            record_many(list(bouncing), ConsentState.BOUNCED, source=ConsentSource.BOUNCE)
     return [results[i] for i in range(offset, offset + len(chunk))]

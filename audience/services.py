@@ -14,8 +14,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
-from audience.models import FieldType, SubscriberField, SubscriberFieldOption
+from audience.models import IMPORT_COLUMNS, FieldType, SubscriberField, SubscriberFieldOption
 from tenants.models import Tenant
+
+RESERVED_KEYS = frozenset(IMPORT_COLUMNS)
 
 
 class FieldError(Exception):
@@ -76,6 +78,9 @@ def _next_position(tenant: Tenant) -> int:
 def create_field(
     tenant: Tenant, *, key: str, label_en: str, label_de: str, field_type: FieldType | str
 ) -> SubscriberField:
+    if key in RESERVED_KEYS:
+        raise FieldError(_("“%(key)s” is reserved for the consent columns of imports; choose "
+                           "another internal name.") % {"key": key})
     if SubscriberField.objects.filter(tenant=tenant, key=key).exists():
         raise FieldError(_("A field with the internal name “%(key)s” already exists.")
                          % {"key": key})

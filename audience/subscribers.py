@@ -12,43 +12,48 @@ is applied whole or not at all; a chunk of 1,000 items costs a handful of querie
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audience.consent import (
+    SYSTEM,
+    ConsentRefused,
+    Who,
+    guard_create,
+    record_change,
+    record_created,
+    suppressed_among,
+)
+from audience.consent_items import ItemConsent, split_consent
 from audience.models import (
-    FieldType,
+    ConsentSource,
+    ConsentState,
     GroupMembership,
     Subscriber,
     SubscriberField,
     SubscriberGroup,
-    SubscriberStatus,
     SubscriberValue,
 )
-from audience.services import STANDARD_FIELDS, ensure_standard_fields
-from mailworx_crm.email_address import (
-    InvalidEmail,
-    checked_email,
-    normalise_email,
-    same_address,
+
+# Re-exported: callers have always imported the value checks from here.
+from audience.values import (  # noqa: F401
+    SubscriberError,
+    clean_value,
+    prepare_item,
+    tenant_fields,
 )
+from mailworx_crm.email_address import normalise_email, same_address
 from tenants.models import Tenant
 
 CHUNK_SIZE = 1000
-_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
-_TRUE = {"true", "1", "yes", "y", "ja", "wahr", "x"}
-_FALSE = {"false", "0", "no", "n", "nein", "falsch", ""}
-
-class SubscriberError(ValueError):
-    """An item or value that cannot be stored; the message is meant for an admin (N3)."""
 
 
 class Outcome(enum.StrEnum):
@@ -57,6 +62,7 @@ class Outcome(enum.StrEnum):
     UNCHANGED = "unchanged"
     AMBIGUOUS = "ambiguous"
     INVALID = "invalid"
+    SUPPRESSED = "suppressed"  # a new subscriber refused: the address is suppressed (N6)
 
 
 @dataclass(frozen=True)
@@ -69,84 +75,9 @@ class UpsertResult:
 
     @property
     def ok(self) -> bool:
+        # A suppressed address is a refusal by rule, not an error in the item: a CSV import
+        # goes ahead without it (and counts it).
         return self.outcome not in (Outcome.AMBIGUOUS, Outcome.INVALID)
-
-
-def tenant_fields(tenant: Tenant) -> dict[str, SubscriberField]:
-    """The tenant's fields by key (standard fields created when missing), options loaded."""
-    fields = {f.key: f for f in SubscriberField.objects.filter(tenant=tenant)
-              .prefetch_related("options")}
-    if any(spec.key not in fields for spec in STANDARD_FIELDS):
-        ensure_standard_fields(tenant)
-        return tenant_fields(tenant)
-    return fields
-
-
-def clean_value(field: SubscriberField, raw: Any) -> str:
-    """The canonical text form of ``raw`` for ``field``, or ``SubscriberError``."""
-    text = "" if raw is None else (raw.isoformat() if isinstance(raw, dt.date) else str(raw))
-    text = text.strip()
-    if field.key == SubscriberField.EMAIL:
-        try:
-            return checked_email(text)
-        except InvalidEmail as exc:
-            raise SubscriberError(str(exc)) from None
-    if field.key == SubscriberField.LANGUAGE and not field.type_enum.has_options:
-        text = text.lower().replace("_", "-")
-        if text and not _LANGUAGE_RE.match(text):
-            raise SubscriberError(_("“%(value)s” is not a language code such as de or en.")
-                                  % {"value": text})
-        return text
-    if text == "":
-        return ""
-    ftype = field.type_enum
-    try:
-        if ftype is FieldType.NUMBER:
-            number = Decimal(text.replace(",", ".") if text.count(",") == 1 else text)
-            if not number.is_finite():
-                raise InvalidOperation
-            return str(number)
-        if ftype is FieldType.BOOLEAN:
-            if text.lower() in _TRUE:
-                return "true"
-            if text.lower() in _FALSE:
-                return "false"
-            raise ValueError
-        if ftype is FieldType.DATE:
-            return dt.date.fromisoformat(text[:10] if "T" in text else text).isoformat()
-        if ftype is FieldType.DATETIME:
-            moment = dt.datetime.fromisoformat(text)
-            if timezone.is_naive(moment):
-                moment = timezone.make_aware(moment)
-            return moment.isoformat()
-    except (ValueError, InvalidOperation):
-        raise SubscriberError(_("“%(value)s” is not a valid %(type)s for field %(field)s.") % {
-            "value": text, "type": ftype.label, "field": field.key}) from None
-    if ftype.has_options:
-        options = {o.value.lower(): o.value for o in field.options.all()}
-        options.update({o.label_en.lower(): o.value for o in field.options.all()})
-        options.update({o.label_de.lower(): o.value for o in field.options.all()})
-        parts = [p.strip() for p in text.split(",")] if ftype is FieldType.MULTI_SELECT else [text]
-        chosen = []
-        for part in parts:
-            if part.lower() not in options:
-                raise SubscriberError(_("“%(value)s” is not an option of field %(field)s.")
-                                      % {"value": part, "field": field.key})
-            chosen.append(options[part.lower()])
-        return ",".join(chosen)
-    return text
-
-
-def prepare_item(
-    item: Mapping[str, Any], fields: Mapping[str, SubscriberField], *, require_email: bool = True
-) -> dict[str, str]:
-    """Validate every key and value of ``item``; returns ``{key: canonical value}``."""
-    unknown = sorted(k for k in item if k not in fields)
-    if unknown:
-        raise SubscriberError(_("Unknown field(s): %(keys)s.") % {"keys": ", ".join(unknown)})
-    if require_email and not str(item.get(SubscriberField.EMAIL) or "").strip():
-        raise SubscriberError(_("The email address is missing."))
-    return {key: clean_value(fields[key], raw) for key, raw in item.items()}
 
 
 def _mirror(sub: Subscriber, values: Mapping[str, str], tenant: Tenant) -> None:
@@ -197,18 +128,27 @@ def _write_values(rows: list[SubscriberValue]) -> None:
 
 
 def create_subscriber(
-    tenant: Tenant, values: Mapping[str, Any], *, now: dt.datetime | None = None
+    tenant: Tenant, values: Mapping[str, Any], *, source: ConsentSource = ConsentSource.ADMIN,
+    consent: ConsentState = ConsentState.UNKNOWN, detail: Mapping[str, Any] | None = None,
+    who: Who = SYSTEM, consent_at: dt.datetime | None = None, now: dt.datetime | None = None,
 ) -> Subscriber:
-    """A new subscriber — even when the address exists already (duplicates are allowed, S9)."""
+    """A new subscriber — even when the address exists already (duplicates are allowed, S9)
+    — with its first consent history entry. ``ConsentRefused`` for a suppressed address
+    (N6) unless ``consent`` is a double opt-in with its confirmation time."""
     now = now or timezone.now()
     fields = tenant_fields(tenant)
     cleaned = prepare_item(values, fields)
+    decision = guard_create(tenant, cleaned[SubscriberField.EMAIL], state=consent,
+                            detail=detail)
+    if not decision.allowed:
+        raise ConsentRefused(decision)
     with transaction.atomic():
-        sub = Subscriber(tenant=tenant)
+        sub = Subscriber(tenant=tenant, consent=consent, consent_changed_at=consent_at or now)
         _mirror(sub, cleaned, tenant)
         sub.save()
         _write_values(_value_rows(sub, {k: v for k, v in cleaned.items() if v != ""},
                                   fields, now))
+        record_created([sub], source=source, detail=detail, who=who, at=consent_at or now)
     return sub
 
 
@@ -229,21 +169,20 @@ def update_subscriber(
     return sorted(changed)
 
 
-def set_status(
-    subscriber: Subscriber, status: SubscriberStatus, *, at: dt.datetime | None = None
-) -> bool:
-    """Change the status with its timestamp; False when it already was ``status``."""
-    if subscriber.status == status:
+def unsubscribe(subscriber: Subscriber, *, source: ConsentSource = ConsentSource.ADMIN,
+                who: Who = SYSTEM, at: dt.datetime | None = None) -> bool:
+    """Unsubscribe (S13, N6): opted out, recorded, the address suppressed. The CRM
+    write-back ("do not allow bulk email") comes with the sync. False when already out."""
+    if subscriber.consent == ConsentState.OPTED_OUT:
         return False
-    subscriber.status = status
-    subscriber.status_changed_at = at or timezone.now()
-    subscriber.save(update_fields=["status", "status_changed_at", "updated_at"])
-    return True
+    return record_change(subscriber, ConsentState.OPTED_OUT, source=source, who=who,
+                         at=at) is not None
 
 
-def unsubscribe(subscriber: Subscriber, *, at: dt.datetime | None = None) -> bool:
-    """Unsubscribe (S13). The CRM write-back ("do not allow bulk email") comes with the sync."""
-    return set_status(subscriber, SubscriberStatus.UNSUBSCRIBED, at=at)
+@dataclass(frozen=True)
+class _ConsentCtx:
+    source: ConsentSource
+    who: Who
 
 
 def bulk_upsert(
@@ -254,12 +193,18 @@ def bulk_upsert(
     dry_run: bool = False,
     now: dt.datetime | None = None,
     chunk_size: int = CHUNK_SIZE,
+    source: ConsentSource = ConsentSource.ADMIN,
+    who: Who = SYSTEM,
 ) -> list[UpsertResult]:
     """Create or update subscribers by address; one result per item, in order.
 
     ``group``: every stored item also becomes a member. ``dry_run``: validate and report
-    what would happen, write nothing (the CSV import preview).
+    what would happen, write nothing (the CSV import preview). ``source``/``who`` go into
+    the consent history of the subscribers created. An item for an existing subscriber
+    changes field values, never the permission; an item whose address is suppressed creates
+    nothing (``Outcome.SUPPRESSED``, N6).
     """
+    consent = _ConsentCtx(source, who)
     if group is not None and group.tenant_id != tenant.pk:
         raise SubscriberError(_("The group belongs to another tenant."))
     now = now or timezone.now()
@@ -270,10 +215,10 @@ def bulk_upsert(
     for index, item in enumerate(items):
         chunk.append((index, item))
         if len(chunk) >= chunk_size:
-            results += _upsert_chunk(tenant, fields, chunk, seen, group, dry_run, now)
+            results += _upsert_chunk(tenant, fields, chunk, seen, group, dry_run, now, consent)
             chunk = []
     if chunk:
-        results += _upsert_chunk(tenant, fields, chunk, seen, group, dry_run, now)
+        results += _upsert_chunk(tenant, fields, chunk, seen, group, dry_run, now, consent)
     return results
 
 
@@ -285,12 +230,14 @@ def _upsert_chunk(
     group: SubscriberGroup | None,
     dry_run: bool,
     now: dt.datetime,
+    consent: _ConsentCtx,
 ) -> list[UpsertResult]:
     results: dict[int, UpsertResult] = {}
-    prepared: list[tuple[int, str, dict[str, str]]] = []
+    prepared: list[tuple[int, str, dict[str, str], ItemConsent]] = []
     for index, item in chunk:
         try:
-            values = prepare_item(item, fields)
+            plain, item_consent = split_consent(item)
+            values = prepare_item(plain, fields)
         except SubscriberError as exc:
             results[index] = UpsertResult(index, Outcome.INVALID, message=str(exc))
             continue
@@ -301,38 +248,60 @@ def _upsert_chunk(
                 % {"email": norm, "first": seen[norm] + 1})
             continue
         seen[norm] = index
-        prepared.append((index, norm, values))
+        prepared.append((index, norm, values, item_consent))
 
     matches: dict[str, list[Subscriber]] = {}
     for sub in Subscriber.objects.live().filter(
-        tenant=tenant, email_normalised__in=[n for _i, n, _v in prepared]
-    ).only("id", "tenant_id", "email", "email_normalised", "language"):
+        tenant=tenant, email_normalised__in=[p[1] for p in prepared]
+    ).only("id", "tenant_id", "email", "email_normalised", "language", "consent",
+           "consent_changed_at"):
         matches.setdefault(sub.email_normalised, []).append(sub)
     single = [m[0].pk for m in matches.values() if len(m) == 1]
     current = current_values(single)
+    suppressed = suppressed_among(tenant, [p[1] for p in prepared if p[1] not in matches])
 
     new_subs: list[tuple[int, Subscriber, dict[str, str]]] = []
+    new_consent: list[ItemConsent] = []
     updated: list[tuple[int, Subscriber, dict[str, str]]] = []
-    for index, norm, values in prepared:
+    consent_changes: list[tuple[int, Subscriber, ItemConsent]] = []
+    for index, norm, values, item_consent in prepared:
         found = matches.get(norm, [])
         if len(found) > 1:
             results[index] = UpsertResult(index, Outcome.AMBIGUOUS, message=_(
                 "%(count)s subscribers have the address %(email)s; they must be merged first.")
                 % {"count": len(found), "email": norm})
-        elif found:
+            continue
+        if found:
+            if item_consent.given and item_consent.state != found[0].consent:
+                consent_changes.append((index, found[0], item_consent))
             changed = _changes(current.get(found[0].pk, {}), values)
             if changed:
                 updated.append((index, found[0], changed))
             else:
                 results[index] = UpsertResult(index, Outcome.UNCHANGED, found[0].pk)
-        else:
-            sub = Subscriber(tenant_id=tenant.pk, created_at=now, updated_at=now)
-            _mirror(sub, values, tenant)
-            new_subs.append((index, sub, {k: v for k, v in values.items() if v != ""}))
+            continue
+        state = item_consent.state or ConsentState.UNKNOWN
+        if norm in suppressed or state == ConsentState.DOUBLE_OPT_IN:
+            # N6: only a double opt-in confirmed after the suppression lets it back in.
+            decision = guard_create(tenant, norm, state=state, detail=item_consent.detail)
+            if not decision.allowed:
+                results[index] = UpsertResult(
+                    index, Outcome.SUPPRESSED if decision.suppression else Outcome.INVALID,
+                    message=decision.message)
+                continue
+        sub = Subscriber(tenant_id=tenant.pk, created_at=now, updated_at=now, consent=state,
+                         consent_changed_at=item_consent.at or now)
+        _mirror(sub, values, tenant)
+        new_subs.append((index, sub, {k: v for k, v in values.items() if v != ""}))
+        new_consent.append(item_consent)
 
+    refused: dict[int, str] = {}
     if not dry_run:
         with transaction.atomic():
             _store(tenant, fields, new_subs, updated, now)
+            record_created([s for _i, s, _v in new_subs], source=consent.source,
+                           who=consent.who, details=[c.detail for c in new_consent])
+            refused = _change_consent(consent_changes, consent)
             if group is not None:
                 ids = [r.subscriber_id for r in results.values() if r.subscriber_id]
                 ids += [s.pk for _i, s, _v in new_subs + updated]
@@ -343,7 +312,26 @@ def _upsert_chunk(
         results[index] = UpsertResult(index, Outcome.CREATED, sub.pk, changed=tuple(values))
     for index, sub, changed in updated:
         results[index] = UpsertResult(index, Outcome.UPDATED, sub.pk, changed=tuple(changed))
+    for index, message in refused.items():
+        results[index] = dataclasses.replace(results[index], message=message)
     return [results[index] for index, _item in chunk]
+
+
+def _change_consent(
+    changes: list[tuple[int, Subscriber, ItemConsent]], ctx: _ConsentCtx
+) -> dict[int, str]:
+    """Permission changes an item asks of an existing subscriber, through the consent rules;
+    returns the refusals' messages by item (the field values are stored all the same)."""
+    refused = {}
+    for index, sub, item_consent in changes:
+        if item_consent.state is None:
+            continue
+        try:
+            record_change(sub, item_consent.state, source=ctx.source,
+                          detail=item_consent.detail, who=ctx.who, at=item_consent.at)
+        except ConsentRefused as exc:
+            refused[index] = _("Permission not changed: %(reason)s") % {"reason": str(exc)}
+    return refused
 
 
 def _store(

@@ -49,6 +49,9 @@ class OperationResult:
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     error: DynamicsError | None = None
+    # A create-only write met the record it was to make: an earlier attempt whose answer was
+    # lost made it. Success, but the caller never saw that record's answer (N1).
+    already_existed: bool = False
 
     @property
     def ok(self) -> bool:

@@ -192,7 +192,8 @@ class BulkApi(CapabilitiesApi):
             return result
         rid = str(target.get(key, ""))
         return OperationResult(result.operation, 204, {
-            "OData-EntityId": f"{self.transport.connection.api_url}{entity_set}({rid})"})
+            "OData-EntityId": f"{self.transport.connection.api_url}{entity_set}({rid})"},
+            already_existed=True)
 
     def _bulk_chunk(self, message: str, entity_set: str, table: str,
                     chunk: list[dict[str, Any]], key: str) -> list[OperationResult]:

@@ -2,8 +2,8 @@
 
 Every value has a working default so that ``make demo`` and ``make test`` need no
 configuration. With ``MWX_MODE=production`` the secrets (``SECRET_KEY``,
-``FIELD_ENCRYPTION_KEYS``) have no default and a missing one stops start-up. Any
-variable can instead be given as ``<NAME>_FILE`` naming a file that holds the value
+``FIELD_ENCRYPTION_KEYS``, ``CONSENT_HASH_KEY``) have no default and a missing one stops
+start-up. Any variable can instead be given as ``<NAME>_FILE`` naming a file that holds the value
 (Docker/Kubernetes secrets); the file wins over ``<NAME>``, and whitespace around its
 content (the trailing newline most editors write) is ignored.
 """
@@ -61,6 +61,10 @@ FIELD_ENCRYPTION_KEYS = [
     ).split(",")
     if k.strip()
 ]
+# The key of the consent suppression list's address hashes (audience/suppression_key.py).
+# Never rotate it: entries hashed under another key no longer match their address.
+CONSENT_HASH_KEY = _secret("CONSENT_HASH_KEY",
+                           "demo-only-consent-hash-key-do-not-use-in-production")
 
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if not PRODUCTION else [])
@@ -270,7 +274,9 @@ SPECTACULAR_SETTINGS = {
                             "OwnerTypeEnum": "businessunits.models.OwnerType",
                             "AttributeTypeEnum": "fieldmapping.models.AttributeType",
                             "EntityTypeEnum": "mailworx_crm.entity_types.EntityType",
-                            "PersonRoleEnum": "api.views.operator.PERSON_ROLES"},
+                            "PersonRoleEnum": "api.views.operator.PERSON_ROLES",
+                            "ConsentEnum": "audience.consent_models.ConsentState",
+                            "CrmLinkStateEnum": "syncjobs.models.sync.LinkState"},
 }
 
 # Celery: the filesystem broker is the embedded default (no Redis needed for the demo).

@@ -61,6 +61,10 @@ SECTIONS: list[tuple[Any, Any, tuple[str, ...], str]] = [
      _("How subscribers and CRM records are kept in step."),
      ("bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes",
       "reconcile_interval_hours", "sync_paused"), ""),
+    (_("Consent"),
+     _("Who may be mailed again after opting out. mailworx never re-subscribes an address "
+       "that opted out, bounced or was erased without a new, provable opt-in."),
+     ("crm_resubscribe",), ""),
 ]
 
 
@@ -122,7 +126,7 @@ class OrgSettingsForm(forms.ModelForm):
             "export_opens", "export_clicks", "export_bounces",
             "reaction_export_interval_minutes", "write_back_unsubscribes", "reaction_mode",
             "bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes",
-            "sync_paused", "reconcile_interval_hours",
+            "sync_paused", "reconcile_interval_hours", "crm_resubscribe",
         ]
         widgets = {
             "crm_url": forms.TextInput(attrs={"placeholder": "https://contoso.crm4.dynamics.com"}),
@@ -161,6 +165,11 @@ class OrgSettingsForm(forms.ModelForm):
                 "report. It reads every link, so keep it at a day or more for large "
                 "tenants."),
             "sync_paused": _("Stop scheduled syncs of this tenant until you resume them."),
+            "crm_resubscribe": _(
+                "Off (recommended): when someone clears “do not allow bulk email” on a CRM "
+                "record, its subscriber becomes “awaiting confirmation” and is mailed only "
+                "after a confirmed double opt-in. On: the CRM change alone re-subscribes; "
+                "then your CRM process must be able to prove the new opt-in."),
         }
 
     def __init__(

@@ -48,6 +48,11 @@ class OrgSettings(models.Model):
         _("reaction export interval (minutes)"), default=60
     )
     write_back_unsubscribes = models.BooleanField(_("write unsubscribes back"), default=True)
+    # N6: off, a CRM record that allows bulk email again only makes its subscriber "awaiting
+    # confirmation"; on, the CRM's word re-subscribes (docs/consent.md). Audited (N5) like
+    # every field here.
+    crm_resubscribe = models.BooleanField(
+        _("re-subscribe when the CRM allows bulk email again"), default=False)
     # No default: the admin must choose (C5).
     reaction_mode = models.CharField(_("reaction figures"), max_length=10,
                                      choices=ReactionMode.choices)

@@ -39,7 +39,7 @@ SETTINGS_FIELDS = frozenset({
     "authority_url", "ca_bundle", "export_opens", "export_clicks", "export_bounces",
     "reaction_export_interval_minutes", "write_back_unsubscribes", "reaction_mode",
     "bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes", "sync_paused",
-    "reconcile_interval_hours",
+    "reconcile_interval_hours", "crm_resubscribe",
 })
 
 

@@ -61,6 +61,10 @@ COUNTERS: dict[str, Promise] = {
     "unsubscribed": _("unsubscribed"),
     "unsubscribes_written": _("unsubscribes written"),
     "subscriber_ids_written": _("subscriber ids written to linked records"),
+    # Consent (N6, docs/consent.md).
+    "suppressed": _("suppressed addresses not re-added"),
+    "awaiting_confirmation": _("CRM re-opt-ins awaiting confirmation"),
+    "resubscribed": _("re-subscribed by the CRM"),
     "updated": _("updated"),
     "watermark_rows": _("changed rows read"),
     "written": _("written"),

@@ -17,7 +17,7 @@ PUBLIC_FIELDS = [
     "authority_url", "ca_bundle", "export_opens", "export_clicks", "export_bounces",
     "reaction_export_interval_minutes", "write_back_unsubscribes", "reaction_mode",
     "bidirectional_sync", "reactivate_deactivated", "sync_interval_minutes", "sync_paused",
-    "reconcile_interval_hours",
+    "reconcile_interval_hours", "crm_resubscribe",
 ]
 
 
@@ -91,3 +91,7 @@ class OrgSettingsWriteSerializer(serializers.Serializer):
     sync_interval_minutes = serializers.IntegerField(required=False)
     sync_paused = serializers.BooleanField(required=False)
     reconcile_interval_hours = serializers.IntegerField(required=False)
+    crm_resubscribe = serializers.BooleanField(
+        required=False,
+        help_text=_("True: a CRM record that allows bulk email again re-subscribes its "
+                    "subscriber; false (default): it becomes awaiting confirmation."))

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from audience.models import Subscriber, SubscriberStatus
+from audience.models import ConsentEvent, ConsentState, Subscriber, SubscriberStatus
 from mailworx_crm.entity_types import EntityType
 from syncjobs.models import RecordLink
 from syncjobs.models.sync import LinkOrigin, LinkState
@@ -61,14 +61,17 @@ class CrmLinkSerializer(serializers.ModelSerializer):
 
 class SubscriberSerializer(serializers.ModelSerializer):
     values = serializers.SerializerMethodField()
+    # Derived from the permission ``consent`` (docs/consent.md); read-only here.
+    status = serializers.ChoiceField(choices=SubscriberStatus.choices, read_only=True)
+    status_changed_at = serializers.DateTimeField(read_only=True)
     crm_links = CrmLinkSerializer(many=True, read_only=True, help_text=_(
         "The subscriber's CRM records, live links first (at most one is pending, active or "
         "crm_deleted; unlinked ones are history)."))
 
     class Meta:
         model = Subscriber
-        fields = ["id", "email", "language", "status", "status_changed_at", "created_at",
-                  "updated_at", "values", "crm_links"]
+        fields = ["id", "email", "language", "status", "status_changed_at", "consent",
+                  "consent_changed_at", "created_at", "updated_at", "values", "crm_links"]
         read_only_fields = fields
 
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
@@ -76,21 +79,52 @@ class SubscriberSerializer(serializers.ModelSerializer):
         return {v.field.key: v.value for v in obj.values.all()}
 
 
-class SubscriberWriteSerializer(serializers.Serializer):
+class ConsentWriteMixin(serializers.Serializer):
+    """The permission a write asks for (N6, docs/consent.md); refused by the consent rules
+    with a 400 that says why."""
+
+    status = serializers.ChoiceField(
+        choices=SubscriberStatus.choices, required=False,
+        help_text=_("Shorthand for a permission: active = opted in (single opt-in), "
+                    "unsubscribed = opted out. A subscriber who opted out, bounced or awaits "
+                    "confirmation becomes active only with consent=double_opt_in."))
+    consent = serializers.ChoiceField(
+        choices=ConsentState.choices, required=False,
+        help_text=_("The permission. double_opt_in needs confirmed_at."))
+    confirmed_at = serializers.DateTimeField(
+        required=False, help_text=_("When the double opt-in was confirmed."))
+    consent_source = serializers.CharField(
+        required=False, max_length=200,
+        help_text=_("Where the permission was given, e.g. the form or the confirmation mail."))
+
+
+class SubscriberWriteSerializer(ConsentWriteMixin):
     values = ValuesField(help_text=VALUES_HELP)
-    status = serializers.ChoiceField(choices=SubscriberStatus.choices, required=False)
 
 
-class SubscriberUpdateSerializer(serializers.Serializer):
+class SubscriberUpdateSerializer(ConsentWriteMixin):
     values = ValuesField(help_text=VALUES_HELP, required=False)
-    status = serializers.ChoiceField(choices=SubscriberStatus.choices, required=False)
+
+
+class ConsentEventSerializer(serializers.ModelSerializer):
+    """One entry of a subscriber's consent history (read-only)."""
+
+    who = serializers.CharField(source="actor")
+
+    class Meta:
+        model = ConsentEvent
+        fields = ["id", "state", "previous_state", "occurred_at", "recorded_at", "source",
+                  "detail", "who"]
+        read_only_fields = fields
 
 
 class BulkUpsertSerializer(serializers.Serializer):
     items = serializers.ListField(
         child=ValuesField(), allow_empty=False,
         help_text=_("Up to 10,000 subscribers as {field key: value}; each needs an email. "
-                    "Matched by address among the tenant's subscribers."))
+                    "Matched by address among the tenant's subscribers. Optional consent, "
+                    "consent_date and consent_source keep the original permission "
+                    "(docs/consent.md)."))
     group = serializers.IntegerField(
         required=False, allow_null=True,
         help_text=_("Id of a group every stored subscriber also joins."))
@@ -101,7 +135,7 @@ class BulkUpsertSerializer(serializers.Serializer):
 class UpsertResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text=_("Position of the item in the request."))
     outcome = serializers.ChoiceField(
-        choices=["created", "updated", "unchanged", "ambiguous", "invalid"])
+        choices=["created", "updated", "unchanged", "ambiguous", "invalid", "suppressed"])
     subscriber_id = serializers.IntegerField(allow_null=True)
     message = serializers.CharField(allow_blank=True)
     changed = serializers.ListField(child=serializers.CharField())

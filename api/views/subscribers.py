@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Case, Prefetch, QuerySet, When
 from django.http import Http404
 from django.urls import reverse
@@ -20,6 +21,7 @@ from rest_framework.serializers import BaseSerializer
 from api.serializers.subscribers import (
     BulkUpsertResponseSerializer,
     BulkUpsertSerializer,
+    ConsentEventSerializer,
     MergedSubscriberSerializer,
     SubscriberSerializer,
     SubscriberUpdateSerializer,
@@ -27,12 +29,25 @@ from api.serializers.subscribers import (
     summary,
 )
 from api.views.base import TenantScopedMixin, check_bulk_size, check_item_count, field_error
-from audience.models import Subscriber, SubscriberGroup, SubscriberStatus
+from audience.consent import (
+    STATE_FOR_STATUS,
+    ConsentRefused,
+    Who,
+    guard_change,
+    history,
+    record_change,
+)
+from audience.models import (
+    ConsentSource,
+    ConsentState,
+    Subscriber,
+    SubscriberGroup,
+    SubscriberStatus,
+)
 from audience.subscribers import (
     SubscriberError,
     bulk_upsert,
     create_subscriber,
-    set_status,
     update_subscriber,
 )
 from mailworx_crm.email_address import normalise_email
@@ -58,11 +73,34 @@ class SubscriberMerged(APIException):
         self.detail = body  # as it is: merged_into stays a number
 
 
+def api_who(request: Request) -> Who:
+    return Who(user=request.user, actor=str(getattr(request.user, "email", "") or ""))
+
+
+def requested_consent(data: dict[str, Any]) -> tuple[ConsentState, dict[str, Any]] | None:
+    """The permission a write asks for: ``consent`` (with its proof) or the ``status``
+    shorthand; None when it asks for none."""
+    detail: dict[str, Any] = {}
+    if data.get("confirmed_at"):
+        detail["confirmed_at"] = data["confirmed_at"].isoformat()
+    if data.get("consent_source"):
+        detail["confirmation_source"] = data["consent_source"]
+    if data.get("consent"):
+        return ConsentState(data["consent"]), detail
+    if data.get("status"):
+        return STATE_FOR_STATUS[SubscriberStatus(data["status"])], detail
+    return None
+
+
 @extend_schema_view(
     list=extend_schema(parameters=[
         OpenApiParameter("search", str, description="Part of the email address."),
         OpenApiParameter("email", str, description="The exact address (case-insensitive)."),
-        OpenApiParameter("status", str, enum=SubscriberStatus.values),
+        OpenApiParameter("status", str, enum=SubscriberStatus.values,
+                         description="pending: awaiting confirmation of a re-opt-in."),
+        OpenApiParameter("consent", str, enum=ConsentState.values,
+                         description="The permission, e.g. awaiting_confirmation: the "
+                                     "subscribers to send a double-opt-in message to."),
         OpenApiParameter("group", int, description="Only members of this group."),
         OpenApiParameter("linked", bool, description=(
             "true: only subscribers linked to a CRM record (a link that is active or being "
@@ -99,7 +137,9 @@ class SubscriberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retriev
         if params.get("email"):
             qs = qs.filter(email_normalised=normalise_email(params["email"]))
         if params.get("status") in SubscriberStatus.values:
-            qs = qs.filter(status=params["status"])
+            qs = qs.filter(consent__in=ConsentState.with_status(params["status"]))
+        if params.get("consent") in ConsentState.values:
+            qs = qs.filter(consent=params["consent"])
         if (group := params.get("group", "")).isdigit():
             qs = qs.filter(memberships__group_id=int(group))
         linked = params.get("linked", "").lower()
@@ -148,25 +188,50 @@ class SubscriberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retriev
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
+        wanted = requested_consent(data.validated_data)
+        state, detail = wanted or (ConsentState.UNKNOWN, {})
         try:
-            subscriber = create_subscriber(self.tenant, data.validated_data["values"])
+            subscriber = create_subscriber(
+                self.tenant, data.validated_data["values"], source=ConsentSource.API,
+                consent=state, detail=detail, who=api_who(request))
         except SubscriberError as exc:
             raise field_error("values", str(exc)) from None
-        if data.validated_data.get("status"):
-            set_status(subscriber, SubscriberStatus(data.validated_data["status"]))
+        except ConsentRefused as exc:  # N6: a suppressed address is not created again
+            raise field_error("consent" if wanted else "values", str(exc)) from None
         return self._out(subscriber, status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         subscriber = self.get_object()
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            update_subscriber(subscriber, data.validated_data.get("values") or {})
-        except SubscriberError as exc:
-            raise field_error("values", str(exc)) from None
-        if data.validated_data.get("status"):
-            set_status(subscriber, SubscriberStatus(data.validated_data["status"]))
+        wanted = requested_consent(data.validated_data)
+        if wanted and not data.validated_data.get("consent") and (
+                subscriber.status == data.validated_data["status"]):
+            wanted = None  # the status it has already: no change of permission
+        if wanted:  # asked before anything is written: nothing half-saved
+            decision = guard_change(subscriber, wanted[0], source=ConsentSource.API,
+                                    detail=wanted[1])
+            if not decision.allowed:
+                raise field_error("consent", decision.message)
+        with transaction.atomic():
+            try:
+                update_subscriber(subscriber, data.validated_data.get("values") or {})
+            except SubscriberError as exc:
+                raise field_error("values", str(exc)) from None
+            if wanted:
+                record_change(subscriber, wanted[0], source=ConsentSource.API,
+                              detail=wanted[1], who=api_who(request))
         return self._out(subscriber)
+
+    @extend_schema(responses={200: ConsentEventSerializer(many=True)},
+                   description="The subscriber's consent history, newest first: every change "
+                               "of its permission with when, where from (source), how "
+                               "(detail) and who (docs/consent.md).")
+    @action(detail=True, methods=["get"], url_path="consent-history")
+    def consent_history(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        subscriber = self.get_object()
+        page = self.paginate_queryset(history(subscriber))
+        return self.get_paginated_response(ConsentEventSerializer(page, many=True).data)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.update(request, *args, **kwargs)
@@ -191,7 +256,8 @@ class SubscriberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retriev
             if group is None:
                 raise field_error("group", _("No group with this id in this tenant."))
         results = bulk_upsert(self.tenant, data.validated_data["items"], group=group,
-                              dry_run=data.validated_data["dry_run"])
+                              dry_run=data.validated_data["dry_run"],
+                              source=ConsentSource.API, who=api_who(request))
         return Response({
             "counts": summary(results),
             "results": [{**asdict(r), "outcome": str(r.outcome), "changed": list(r.changed)}

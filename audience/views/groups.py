@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from audience import csv_io, groups
+from audience.consent import Who
 from audience.forms.groups import CsvUploadForm, GroupForm, SyncSettingForm
 from audience.models import (
     GroupSyncSetting,
@@ -95,13 +96,21 @@ def group_import(request: HttpRequest, access: TenantAccess, pk: int) -> HttpRes
                                       "upload the file again."))
             return redirect("audience_data:group_import", tenant=access.tenant.slug,
                             pk=group.pk)
-        report = csv_io.import_csv(group, pending.text, confirm=True)
+        report = csv_io.import_csv(group, pending.text, confirm=True,
+                                   who=Who(user=request.user))
         if report.imported:
             pending.delete()
             messages.success(request, ngettext("%(rows)s row imported into “%(group)s”.",
                                                "%(rows)s rows imported into “%(group)s”.",
                                                report.rows)
                              % {"rows": report.rows, "group": group.name})
+            if report.counts.get("suppressed"):
+                messages.warning(request, ngettext(
+                    "%(count)s suppressed address not re-added: it opted out, bounced or was "
+                    "erased.",
+                    "%(count)s suppressed addresses not re-added: they opted out, bounced or "
+                    "were erased.", report.counts["suppressed"])
+                    % {"count": report.counts["suppressed"]})
             return redirect("audience_data:group", tenant=access.tenant.slug, pk=group.pk)
         context.update(report=report, pending=pending, encoding=pending.encoding)
     elif request.method == "POST":

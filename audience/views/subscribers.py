@@ -10,7 +10,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audience import csv_io
+from audience.consent import Who, history
 from audience.models import (
+    ConsentState,
     GroupMembership,
     Subscriber,
     SubscriberGroup,
@@ -39,7 +41,7 @@ def subscriber_list(request: HttpRequest, access: TenantAccess) -> HttpResponse:
         qs = qs.filter(Q(email_normalised__contains=q.lower()) | Exists(by_name))
     status = request.GET.get("status", "")
     if status in SubscriberStatus.values:
-        qs = qs.filter(status=status)
+        qs = qs.filter(consent__in=ConsentState.with_status(status))
     group_id = int_or_none(request.GET.get("group"))
     if group_id:
         qs = qs.filter(Exists(GroupMembership.objects.filter(
@@ -70,6 +72,7 @@ def subscriber_detail(request: HttpRequest, access: TenantAccess, pk: int) -> Ht
         "memberships": GroupMembership.objects.filter(subscriber=sub).select_related("group")
         .order_by("group__name"),
         "reactions": sub.reactions.select_related("campaign")[:100],
+        "consent_events": history(sub)[:200],
         "merged_from": sub.merged_from.all().only("pk", "email"),
     })
 
@@ -78,7 +81,7 @@ def subscriber_detail(request: HttpRequest, access: TenantAccess, pk: int) -> Ht
 @tenant_view(write=True)
 def subscriber_unsubscribe(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
     sub = access.get(Subscriber.objects.live(), pk=pk)
-    if unsubscribe(sub):
+    if unsubscribe(sub, who=Who(user=request.user)):
         messages.success(request, _("%(email)s was unsubscribed.") % {"email": sub.email})
     return redirect("audience_data:subscriber", tenant=access.tenant.slug, pk=sub.pk)
 

@@ -9,6 +9,9 @@ Members of a marketing list marked for sync (S1) and recipients of a campaign ac
 * qualified leads never come over (S2), nor records without an address or deactivated
   ones (counted as skipped with the reason);
 * a record that forbids bulk email arrives unsubscribed (S13);
+* an address on the suppression list is never created again (N6): such a row is counted
+  as ``suppressed`` and left unlinked — a sales rep's duplicate contact that allows bulk
+  email must not bring back a person who opted out;
 * mapped fields are taken from the CRM (C13); a new subscriber has nothing to lose. Without
   a language mapping it gets the business unit's fixed language, if it has one (C14).
 
@@ -24,7 +27,8 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from audience.models import Subscriber, SubscriberField
+from audience.consent import ConsentRefused, Who, suppressed_among
+from audience.models import ConsentSource, ConsentState, Subscriber, SubscriberField
 from audience.subscribers import SubscriberError, create_subscriber
 from mailworx_crm.email_address import normalise_email
 from mailworx_crm.entity_types import is_qualified_lead
@@ -99,6 +103,9 @@ def _adopt_batch(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, An
     mapped = sync.mappings(unit_id, entity)
     related = related_values(sync.client, fresh, mapped)
     candidates = _unlinked_by_address(sync, [str(r["emailaddress1"]) for r in fresh])
+    suppressed = suppressed_among(sync.tenant, [str(r["emailaddress1"]) for r in fresh
+                                                if normalise_email(str(r["emailaddress1"]))
+                                                not in candidates])
     values = subscriber_values(s.pk for subs in candidates.values() for s in subs)
     with transaction.atomic():
         for row in fresh:
@@ -108,6 +115,9 @@ def _adopt_batch(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, An
             address = normalise_email(str(row["emailaddress1"]))
             waiting = candidates.get(address) or []
             existing = waiting.pop(0) if waiting else None
+            if existing is None and address in suppressed:
+                sync.count(step, "suppressed")  # N6: not re-created
+                continue
             subscriber = existing or _create(sync, step, entity, row, unit_id)
             if subscriber is None:
                 continue
@@ -140,7 +150,14 @@ def _create(sync: Sync, step: str, entity: str, row: dict[str, Any],
     if language := sync.fixed_language(unit_id, entity):
         values[SubscriberField.LANGUAGE] = language
     try:
-        subscriber = create_subscriber(sync.tenant, values)
+        subscriber = create_subscriber(
+            sync.tenant, values, source=ConsentSource.CRM, consent=ConsentState.OPTED_IN,
+            detail={"entity": entity, "record_id": row_id(entity, row),
+                    "run_id": sync.ctx.run_id},
+            who=Who(actor=f"sync run {sync.ctx.run_id}"))
+    except ConsentRefused:  # suppressed meanwhile (the batch checked before)
+        sync.count(step, "suppressed")
+        return None
     except SubscriberError as exc:
         record_issue(sync.tenant, step=step, run_id=sync.ctx.run_id, entity_type=entity,
                      crm_id=row_id(entity, row), reason=str(exc),

@@ -15,9 +15,10 @@ from typing import Any
 from django.utils.translation import gettext_noop
 
 from audience.bulk_updates import update_subscribers
-from audience.models import Subscriber, SubscriberStatus, SubscriberValue
-from audience.subscribers import SubscriberError, set_status, update_subscriber
+from audience.models import Subscriber, SubscriberValue
+from audience.subscribers import SubscriberError, update_subscriber
 from syncjobs.engine.conflicts import Side, decide
+from syncjobs.engine.consent import crm_consent
 from syncjobs.engine.context import Sync, parse_time
 from syncjobs.engine.entities import SUBSCRIBER_ID, names_subscriber
 from syncjobs.engine.fields import UNMAPPED, MappedField, crm_value
@@ -160,12 +161,10 @@ def _count_changed(sync: Sync, step: str, changed: list[str]) -> None:
 def _finish(sync: Sync, step: str, link: RecordLink, subscriber: Subscriber,
             row: dict[str, Any], res: Resolution, allowed: bool) -> None:
     """Status (S13) and the link's memory of the row; the caller saves the link."""
-    if allowed and row.get("donotbulkemail") and subscriber.status == SubscriberStatus.ACTIVE:
-        # S13: a CRM record that forbids bulk email is not an active subscriber.
-        set_status(subscriber, SubscriberStatus.UNSUBSCRIBED)
-        sync.count(step, "unsubscribed")
-    # The marker mirrors the CRM's flag: cleared in the CRM while the subscriber is still
-    # unsubscribed, push sets it again (the mailworx opt-out stands, S13).
+    if allowed and "donotbulkemail" in row:
+        # S13 and N6: the CRM's "do not allow bulk email" and its re-opt-ins.
+        crm_consent(sync, step, link, subscriber, row)
+    # The marker mirrors the CRM's flag, so a later clearing is seen as a change.
     if "donotbulkemail" in row:
         link.bulk_email_blocked = bool(row["donotbulkemail"])
     if SUBSCRIBER_ID in row:

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from audience.campaigns import create_campaign
 from audience.groups import add_members, create_group_with_free_name
-from audience.models import Campaign, SubscriberGroup, SubscriberStatus
+from audience.models import Campaign, ConsentState, SubscriberGroup, SubscriberStatus
 from businessunits.models import BusinessUnit
 from mailworx_crm.entity_types import MEMBER_TYPE_CODES
 from mailworx_crm.texts import deferred as _
@@ -145,7 +145,7 @@ def _record(sync: Sync, row: dict[str, Any], subject: str, unit_id: int | None,
         # Recipients are the members who can receive mail: a record that forbids bulk email
         # arrives unsubscribed (S13) and stays in the group without counting (C5 rates).
         recipients = group.memberships.filter(
-            subscriber__status=SubscriberStatus.ACTIVE).count()
+            subscriber__consent__in=ConsentState.with_status(SubscriberStatus.ACTIVE)).count()
         return create_campaign(
             sync.tenant, subject[:200], subject=subject[:300], group=group,
             business_unit=unit, recipients=recipients,

@@ -115,7 +115,7 @@ def _mailworx_changes(sync: Sync, started: dt.datetime,
     created = Subscriber.objects.filter(tenant=tenant, created_at__gte=started)
     merged = (Subscriber.objects.filter(tenant=tenant, merged_into__isnull=False)
               .exclude(pk__in=merged_before).select_related("merged_into"))
-    status = (Subscriber.objects.filter(tenant=tenant, status_changed_at__gte=started)
+    status = (Subscriber.objects.filter(tenant=tenant, consent_changed_at__gte=started)
               .exclude(created_at__gte=started))
     values = (SubscriberValue.objects.filter(tenant=tenant, modified_at__gte=started)
               .exclude(subscriber__created_at__gte=started)
@@ -132,7 +132,7 @@ def _mailworx_changes(sync: Sync, started: dt.datetime,
                        for s in merged[:SAMPLE]]},
         "status_changed": {
             "count": status.count(),
-            "sample": [{"email": s.email, "status": s.get_status_display()}
+            "sample": [{"email": s.email, "status": s.status.label}
                        for s in status[:SAMPLE]]},
         "values_changed": {
             "count": values.count(),

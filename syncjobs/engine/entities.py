@@ -10,8 +10,10 @@ from mailworx_crm.entity_types import primary_key
 # The CRM attribute that names a record's mailworx subscriber (docs/crm-solution.md).
 SUBSCRIBER_ID = "mwx_subscriberid"
 # Columns every read of a synced record needs besides the mapped ones.
+# ``_modifiedby_value``: who changed the record last, for the consent history (N6).
 BASE_COLUMNS = ("emailaddress1", "statecode", "statuscode", "donotbulkemail", "modifiedon",
-                "versionnumber", "_masterid_value", "merged", SUBSCRIBER_ID)
+                "versionnumber", "_masterid_value", "merged", "_modifiedby_value",
+                SUBSCRIBER_ID)
 
 
 def names_subscriber(row: dict[str, Any], subscriber_id: int) -> bool:

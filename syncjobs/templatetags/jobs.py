@@ -5,6 +5,7 @@ from typing import Any
 from django import template
 from django.template.loader import select_template
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from syncjobs.counter_labels import counter_label, step_label
 from syncjobs.models import JobRun
@@ -67,6 +68,19 @@ def counters_summary(run: JobRun) -> str:
         if counts:
             parts.append(f"{step['label']}: {', '.join(counts)}")
     return " · ".join(parts)
+
+
+@register.filter
+def suppressed_summary(run: JobRun) -> str:
+    """"12 suppressed addresses not re-added" over all steps of a run (N6), or ""."""
+    counters = run.counters or {}
+    total = sum(int(v.get("suppressed") or 0) for v in counters.values() if isinstance(v, dict))
+    if not total:
+        return ""
+    return ngettext("%(count)s suppressed address not re-added (it opted out, bounced or "
+                    "was erased).",
+                    "%(count)s suppressed addresses not re-added (they opted out, bounced or "
+                    "were erased).", total) % {"count": total}
 
 
 @register.filter

@@ -19,6 +19,7 @@ READS = [
     ("get", "subscriber-fields/", None),
     ("get", "subscriber-fields/{field}/", None),
     ("get", "subscriber-fields/{field}/options/", None),
+    ("get", "subscribers/{sub}/consent-history/", None),
     ("get", "groups/", None),
     ("get", "groups/{group}/", None),
     ("get", "groups/{group}/members/", None),

@@ -56,14 +56,14 @@ def enums(document: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def choice_rows() -> list[tuple[str, set[str]]]:
+    """(field, documented values) per row; a row may name several fields."""
     section = DOC.read_text().split("## Choice fields", 1)[1].split("\n## ", 1)[0]
     rows = []
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 3 and cells[0].startswith("`"):
             documented = set(re.findall(r"`([^`]*)`", cells[2]))
-            documented |= {""} if '`""`' in cells[2] else set()
-            rows.append((cells[0].strip("`"), documented))
+            rows += [(name, documented) for name in re.findall(r"`([^`]+)`", cells[0])]
     return rows
 
 

@@ -86,7 +86,7 @@ def test_export_streams_the_group(owner_client: Client, tenant: Tenant,
                                         kwargs={"tenant": tenant.slug, "pk": group.pk}))
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     lines = text.strip().splitlines()
-    assert lines[0].startswith("id,status,email,first_name,last_name")
+    assert lines[0].startswith("id,status,consent,consent_changed_at,email,first_name,last_name")
     assert len(lines) == 3 and "outside@" not in text
     assert "anna.schmidt@example.com,Anna,Schmidt" in text
 

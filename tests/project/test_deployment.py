@@ -16,6 +16,7 @@ PROD_ENV = {
     "MWX_MODE": "production",
     "SECRET_KEY": "x" * 60 + "-production-test-key-with-enough-entropy-!@#",
     "FIELD_ENCRYPTION_KEYS": "ZGVtby1vbmx5LWZlcm5ldC1rZXktMDEyMzQ1Njc4OTA=",
+    "CONSENT_HASH_KEY": "production-test-consent-hash-key-" + "c" * 40,
     "ALLOWED_HOSTS": "mailworx.example",
     "DATABASE_URL": "sqlite:///:memory:",
 }
@@ -104,6 +105,13 @@ def test_production_refuses_to_start_without_secret_key() -> None:
     result = _manage("check", env={**env, "SECRET_KEY": ""})
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_the_consent_hash_key() -> None:
+    # The suppression list's hashes depend on it (docs/consent.md): no silent default.
+    result = _manage("check", env={**PROD_ENV, "CONSENT_HASH_KEY": ""})
+    assert result.returncode != 0
+    assert "CONSENT_HASH_KEY" in result.stderr
 
 
 def test_secret_can_come_from_a_file(tmp_path: Path, built_static: Path) -> None:

@@ -22,6 +22,7 @@ def _settings(tmp_path: Path, env: dict[str, str], **files: str) -> dict[str, An
     clean = {k: v for k, v in os.environ.items()
              if not k.endswith("_FILE") and k not in {"DATABASE_URL", "CELERY_BROKER_URL",
                                                       "SECRET_KEY", "FIELD_ENCRYPTION_KEYS",
+                                                      "CONSENT_HASH_KEY",
                                                       "ALLOWED_HOSTS", "MWX_MODE"}}
     clean.pop("DJANGO_SETTINGS_MODULE", None)
     for name, content in files.items():
@@ -35,6 +36,7 @@ def _settings(tmp_path: Path, env: dict[str, str], **files: str) -> dict[str, An
             " 'PORT')}, 'broker': s.CELERY_BROKER_URL,"
             " 'broker_options': s.CELERY_BROKER_TRANSPORT_OPTIONS,"
             " 'secret_key': s.SECRET_KEY, 'fernet_keys': s.FIELD_ENCRYPTION_KEYS,"
+            " 'consent_key': s.CONSENT_HASH_KEY,"
             " 'allowed_hosts': s.ALLOWED_HOSTS, 'production': s.PRODUCTION,"
             " 'timeout': s.CRM_READ_TIMEOUT}))\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, text=True,
@@ -61,10 +63,12 @@ def test_celery_broker_url_from_a_file(tmp_path: Path) -> None:
 def test_secrets_from_files_in_production(tmp_path: Path) -> None:
     keys = "bmV3LWtleS1uZXctdGVzdC1mZXJuZXQta2V5LTAxMjM=,b2xkLWtleQ=="
     values = _settings(tmp_path, {"MWX_MODE": "production", "ALLOWED_HOSTS": "x.example"},
-                       SECRET_KEY=PRODUCTION_KEY + "\n", FIELD_ENCRYPTION_KEYS=keys + "\n")
+                       SECRET_KEY=PRODUCTION_KEY + "\n", FIELD_ENCRYPTION_KEYS=keys + "\n",
+                       CONSENT_HASH_KEY="consent-" + PRODUCTION_KEY + "\n")
     assert values["production"] is True
     assert values["secret_key"] == PRODUCTION_KEY
     assert values["fernet_keys"] == keys.split(",")
+    assert values["consent_key"] == "consent-" + PRODUCTION_KEY
 
 
 def test_a_file_wins_over_the_variable_and_any_setting_accepts_one(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from django.db import transaction
 from audience import subscribers as svc
 from audience.campaigns import create_campaign
 from audience.groups import add_members, create_group, save_sync_setting
-from audience.models import Campaign, Subscriber, SubscriberGroup, SyncMode
+from audience.models import Campaign, Subscriber, SubscriberGroup, SuppressedAddress, SyncMode
 from audience.reactions import record_reactions
 from orgsettings.models import Deployment, OrgSettings
 from tenants.models import Tenant
@@ -40,7 +40,8 @@ class Command(BaseCommand):
         parser.add_argument("--if-empty", action="store_true",
                             help="do nothing when the tenant has subscribers already")
         parser.add_argument("--reset", action="store_true",
-                            help="delete the tenant's subscribers, groups and campaigns first")
+                            help="delete the tenant's subscribers, groups, campaigns and "
+                                 "suppression list first")
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = Tenant.objects.filter(slug=options["tenant"]).first()
@@ -51,6 +52,8 @@ class Command(BaseCommand):
                 Campaign.objects.filter(tenant=tenant).delete()
                 SubscriberGroup.objects.filter(tenant=tenant).delete()
                 Subscriber.objects.filter(tenant=tenant).delete()
+                # Demo data only: the seed's own bounces would keep its addresses out.
+                SuppressedAddress.objects.filter(tenant=tenant).delete()
             elif Subscriber.objects.filter(tenant=tenant).exists():
                 if options["if_empty"]:
                     return

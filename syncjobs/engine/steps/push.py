@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_noop
 
-from audience.models import Subscriber, SubscriberStatus, SubscriberValue
+from audience.models import ConsentState, Subscriber, SubscriberStatus, SubscriberValue
 from dynamics.batch import OperationResult
 from mailworx_crm.crm_errors import describe
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
@@ -86,10 +86,12 @@ def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
                 entity_set(entity), entity, [p for p, _s in payloads])
             done = []
             with transaction.atomic():
+                if any(result.already_existed for result in results):
+                    _read_table_afresh(sync, entity)
                 for link, (payload, synced), result in zip(batch, payloads, results,
                                                            strict=True):
-                    # 412: an earlier attempt of this run already created it (N1).
-                    if result.ok or result.status == 412:
+                    # Also when an earlier attempt already created it (N1, above).
+                    if result.ok:
                         link.state = LinkState.ACTIVE
                         link.synced_values = synced
                         link.bulk_email_blocked = bool(payload.get("donotbulkemail"))
@@ -104,6 +106,17 @@ def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
                 resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in done
                                                    if link.subscriber_id in open_issues])
             sync.checkpoint(STEP, len(batch))
+
+
+def _read_table_afresh(sync: Sync, entity: str) -> None:
+    """Records an earlier, interrupted attempt created may predate the pull cursor (the
+    resumed run's pull took its change token before push re-landed them): they were never
+    read back, so their CRM-only columns would never come over (N1: end as uninterrupted).
+    The next read of the table starts afresh — the end of this push (``prime_change_tracking``)
+    or the next pull. Rows already applied are skipped by their version, so only those
+    records are applied; the cost is one full read, and only after a crash."""
+    SyncCursor.objects.filter(tenant=sync.tenant, name=f"pull:{entity}").update(
+        delta_link="", watermark=None, last_key="")
 
 
 def _create_payload(sync: Sync, link: RecordLink,
@@ -144,7 +157,7 @@ def _updates(sync: Sync, active: QuerySet[RecordLink], *, scoped: bool) -> None:
         changed = SubscriberValue.objects.filter(
             tenant=sync.tenant, modified_at__gte=since).values("subscriber_id")
         status = Subscriber.objects.filter(
-            tenant=sync.tenant, status_changed_at__gte=since).values("pk")
+            tenant=sync.tenant, consent_changed_at__gte=since).values("pk")
         candidates = active.filter(Q(needs_push=True) | Q(subscriber_id__in=changed)
                                    | Q(subscriber_id__in=status))
     cursor.watermark = now
@@ -169,7 +182,7 @@ def _open_issues(sync: Sync) -> set[int]:
 # What the update diff reads of a link, as a tuple: most links of a batch have nothing to
 # send, and only those that do are loaded as model instances.
 _DIFF_TUPLE = ("pk", "crm_active", "needs_push", "synced_values", "bulk_email_blocked",
-               "subscriber_id_written", "group_id", "subscriber_id", "subscriber__status")
+               "subscriber_id_written", "group_id", "subscriber_id", "subscriber__consent")
 
 
 def _update_batch(sync: Sync, entity: str, ids: list[int],
@@ -253,7 +266,7 @@ def _diff(sync: Sync, entity: str, group_id: int | None, synced: dict[str, Any],
         record[mf.attribute] = crm
         sent[mf.key] = value
     if (sync.org.write_back_unsubscribes and not bulk_email_blocked
-            and status == SubscriberStatus.UNSUBSCRIBED):
+            and ConsentState(status).status == SubscriberStatus.UNSUBSCRIBED):
         record["donotbulkemail"] = True
     return record, sent
 

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from audience.groups import add_members
-from audience.models import Subscriber, SubscriberGroup, SubscriberValue
+from audience.models import (
+    ConsentEvent,
+    Subscriber,
+    SubscriberGroup,
+    SubscriberValue,
+    SuppressedAddress,
+)
 from audience.subscribers import create_subscriber, update_subscriber
 from dynamics import DataverseClient
 from syncjobs.models import JobRun, JobStatus, RecordLink, SyncCursor, SyncIssue, SyncStatus
@@ -31,7 +37,9 @@ def crm_writes(admin: EmulatorAdmin) -> int:
 def database_state(tenant: Tenant) -> dict[str, Any]:
     return {
         "subscribers": sorted(Subscriber.objects.filter(tenant=tenant).values_list(
-            "pk", "email", "status", "merged_into_id")),
+            "pk", "email", "consent", "merged_into_id")),
+        "consent": (ConsentEvent.objects.filter(tenant=tenant).count(),
+                    SuppressedAddress.objects.filter(tenant=tenant).count()),
         "values": sorted(SubscriberValue.objects.filter(tenant=tenant).values_list(
             "subscriber_id", "field_id", "value", "modified_at")),
         "links": sorted(RecordLink.objects.filter(tenant=tenant).values_list(

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audience.groups import add_members
 from audience.models import (
+    ConsentState,
     FieldType,
     Subscriber,
     SubscriberField,
@@ -207,9 +208,11 @@ def test_s13_unsubscribes_are_written_back_and_opt_outs_never_reactivated(
     crm_admin.patch("contoso", "contacts", str(out_link.crm_id), {"donotbulkemail": False})
     sync()
     opted_out.refresh_from_db()
-    assert opted_out.status == SubscriberStatus.UNSUBSCRIBED  # never made active again
-    # ... and the mailworx opt-out stands: the flag is written back once more
-    assert contact(crm_client, out_link, "donotbulkemail")["donotbulkemail"] is True
+    # Never made active again by the CRM alone (N6): it awaits a confirmed opt-in, and the
+    # CRM user's change is left as it is (docs/consent.md §The CRM).
+    assert opted_out.status == SubscriberStatus.PENDING
+    assert opted_out.consent == ConsentState.AWAITING_CONFIRMATION
+    assert contact(crm_client, out_link, "donotbulkemail")["donotbulkemail"] is False
 
 
 def test_s2_a_lead_that_gets_qualified_no_longer_comes_over(
@@ -276,8 +279,13 @@ def test_s13_the_link_remembers_the_bulk_email_flag_and_writes_it_once(
     assert "@donotbulkemail" not in link.synced_values
     again = sync()
     assert "unsubscribes_written" not in again.counters.get("push", {})
-    # Cleared in the CRM: the pull learns it, and push sets it again (the opt-out stands).
+    # Cleared in the CRM: the pull learns it; the subscriber awaits a confirmed opt-in
+    # (N6) and push leaves the CRM user's change alone.
     crm_admin.patch("contoso", "contacts", str(link.crm_id), {"donotbulkemail": False})
-    assert sync().counters["push"]["unsubscribes_written"] == 1
+    cleared = sync()
+    assert "unsubscribes_written" not in cleared.counters.get("push", {})
+    assert cleared.counters["pull"]["awaiting_confirmation"] == 1
     link.refresh_from_db()
-    assert link.bulk_email_blocked is True
+    sub.refresh_from_db()
+    assert link.bulk_email_blocked is False
+    assert sub.consent == ConsentState.AWAITING_CONFIRMATION
