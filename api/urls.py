@@ -21,6 +21,7 @@ from api.views.campaigns import CampaignViewSet, ReactionIngestView
 from api.views.crmevents import ActivityDistributedView, ListMarkedView
 from api.views.fields import SubscriberFieldViewSet
 from api.views.groups import GroupViewSet
+from api.views.operator import OperatorInvitationViewSet, OperatorTenantViewSet
 from api.views.orgsettings import OrgSettingsView
 from api.views.privacy import (
     AccessExportView,
@@ -29,6 +30,15 @@ from api.views.privacy import (
     SubscriberEraseView,
 )
 from api.views.setup import SetupView, StartSyncingView
+from api.views.setup_actions import (
+    AttributePullViewSet,
+    CrmAttributeViewSet,
+    CrmOwnerViewSet,
+    IntegrationCheckViewSet,
+    PrepareView,
+    ReissueView,
+    RevokeView,
+)
 from api.views.subscribers import SubscriberViewSet
 from api.views.syncjobs import IssueViewSet, RunViewSet
 
@@ -45,6 +55,17 @@ router.register("erasures", ErasurePropagationViewSet, basename="erasure")
 router.register("business-units", BusinessUnitViewSet, basename="business-unit")
 router.register("business-units/<int:unit_pk>/field-mappings", FieldMappingViewSet,
                 basename="field-mapping")
+router.register("setup/integration-checks", IntegrationCheckViewSet,
+                basename="integration-check")
+router.register("setup/attribute-pulls", AttributePullViewSet, basename="attribute-pull")
+router.register("crm-attributes", CrmAttributeViewSet, basename="crm-attribute")
+router.register("crm-owners", CrmOwnerViewSet, basename="crm-owner")
+
+# Operators (Django staff users): bootstrap tenants and invite their administrators.
+operator_router = SimpleRouter(use_regex_path=False)
+operator_router.register("operator/tenants", OperatorTenantViewSet, basename="operator-tenant")
+operator_router.register("operator/tenants/<slug:slug>/invitations", OperatorInvitationViewSet,
+                         basename="operator-invitation")
 
 tenant_urls: list[URLPattern | URLResolver] = [
     path("", include(router.urls)),
@@ -52,6 +73,9 @@ tenant_urls: list[URLPattern | URLResolver] = [
     path("org-settings/", OrgSettingsView.as_view(), name="org-settings"),
     path("setup/", SetupView.as_view(), name="setup"),
     path("setup/start-syncing/", StartSyncingView.as_view(), name="setup-start-syncing"),
+    path("setup/prepare/", PrepareView.as_view(), name="setup-prepare"),
+    path("setup/prepare/reissue/", ReissueView.as_view(), name="setup-prepare-reissue"),
+    path("setup/prepare/revoke/", RevokeView.as_view(), name="setup-prepare-revoke"),
     path("crm-events/list-marked/", ListMarkedView.as_view(), name="crm-list-marked"),
     path("crm-events/activity-distributed/", ActivityDistributedView.as_view(),
          name="crm-activity-distributed"),
@@ -77,5 +101,6 @@ urlpatterns = [
     path("auth/tokens/<int:pk>/", TokenDetailView.as_view(), name="token-detail"),
     path("account/token/", token_page, name="token-page"),
     path("tenants/", TenantListView.as_view(), name="tenant-list"),
+    path("", include(operator_router.urls)),
     path("tenants/<slug:tenant>/", include(tenant_urls)),
 ]

@@ -28,13 +28,21 @@ def cache_is_empty(tenant: Tenant) -> bool:
     return not CrmPrincipal.objects.filter(tenant=tenant, is_active=True).exists()
 
 
-def search(tenant: Tenant, text: str, limit: int = PICKER_LIMIT) -> QuerySet[CrmPrincipal]:
-    """Active cached principals whose name, email or user name contains ``text``."""
-    qs = CrmPrincipal.objects.filter(tenant=tenant, is_active=True)
+def matching(tenant: Tenant, text: str, *, active_only: bool = True) -> QuerySet[CrmPrincipal]:
+    """Cached principals whose name, email or user name contains every word of ``text``
+    (the first five), users before teams, by name. The picker and the API search so."""
+    qs = CrmPrincipal.objects.filter(tenant=tenant)
+    if active_only:
+        qs = qs.filter(is_active=True)
     for word in text.split()[:5]:
         qs = qs.filter(Q(name__icontains=word) | Q(email__icontains=word)
                        | Q(domain_name__icontains=word))
-    return qs.order_by("principal_type", "name")[:limit]
+    return qs.order_by("-is_active", "principal_type", "name")
+
+
+def search(tenant: Tenant, text: str, limit: int = PICKER_LIMIT) -> QuerySet[CrmPrincipal]:
+    """Active cached principals whose name, email or user name contains ``text``."""
+    return matching(tenant, text)[:limit]
 
 
 def find_active(tenant: Tenant, crm_id: uuid.UUID | str) -> CrmPrincipal | None:

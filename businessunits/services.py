@@ -7,12 +7,16 @@ Every change goes through ``Model.save()``/``delete()`` on single instances (nev
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Model
 from django.utils.translation import gettext as _
 
+from businessunits.gating import NOT_READY_REASON, settings_saved
 from businessunits.models import BusinessUnit, OwnerType
+from syncjobs import runner
+from syncjobs.models import JobKind, JobRun, Trigger
 from tenants.models import Tenant
 
 
@@ -122,3 +126,14 @@ def delete_unit(unit: BusinessUnit) -> None:
             om.delete()
         mapping.delete()
     unit.delete()
+
+
+def start_owner_refresh(tenant: Tenant, *, user: Any, language: str | None = None,
+                        trigger: str = Trigger.MANUAL) -> JobRun:
+    """Queue reading the CRM's active users and teams into the owner cache (C11).
+    ``runner.NotReady`` before the settings are saved; ``runner.JobAlreadyActive`` while a
+    refresh is queued or running."""
+    if not settings_saved(tenant):
+        raise runner.NotReady(str(NOT_READY_REASON))
+    return runner.enqueue(tenant, JobKind.OWNER_REFRESH, user=user, trigger=trigger,
+                          language=language)

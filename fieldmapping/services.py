@@ -8,6 +8,7 @@ The type rules live in :mod:`fieldmapping.compat`. Saves go through ``Model.save
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,6 +20,8 @@ from businessunits.models import BusinessUnit
 from fieldmapping.compat import CHOICE_TYPES, incompatibility
 from fieldmapping.models import CrmAttribute, Direction, FieldMapping, OptionMapping
 from mailworx_crm.entity_types import EntityType
+from syncjobs import runner
+from syncjobs.models import JobKind, JobRun, Trigger
 from tenants.models import Tenant
 
 
@@ -33,6 +36,28 @@ class MappingInput:
 
 def catalogue_loaded(tenant: Tenant) -> bool:
     return CrmAttribute.objects.filter(tenant=tenant, present=True).exists()
+
+
+def attribute_pull_refusal(tenant: Tenant) -> str:
+    """Why the CRM attribute pull (C10) may not start yet ("" when it may)."""
+    # Imported here: the setup progress reads this module's catalogue state.
+    from orgsettings.progress import settings_saved
+
+    if not settings_saved(tenant):
+        return _("Save the organisation settings first.")
+    return ""
+
+
+def start_attribute_pull(tenant: Tenant, *, user: Any, language: str | None = None,
+                         trigger: str = Trigger.MANUAL) -> JobRun:
+    """Queue the attribute pull; the pull itself runs in a worker. ``runner.NotReady``
+    before the settings are saved; ``runner.JobAlreadyActive`` while one is queued or
+    running."""
+    reason = attribute_pull_refusal(tenant)
+    if reason:
+        raise runner.NotReady(reason)
+    return runner.enqueue(tenant, JobKind.ATTRIBUTE_PULL, user=user, trigger=trigger,
+                          language=language)
 
 
 def entity_attributes(tenant: Tenant, entity: str) -> QuerySet[CrmAttribute]:

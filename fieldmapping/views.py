@@ -14,7 +14,7 @@ from fieldmapping import services
 from fieldmapping.forms import MappingForm
 from fieldmapping.models import FieldMapping
 from mailworx_crm.entity_types import EntityType
-from orgsettings.progress import settings_saved
+from syncjobs import runner
 from syncjobs import services as sync_services
 from syncjobs.models import JobKind
 from syncjobs.starting import start_from_request
@@ -129,7 +129,9 @@ def mapping_dynamic(request: HttpRequest, access: TenantAccess, unit_pk: int, en
 def attribute_pull(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     """Start the CRM attribute pull (C10); the pull itself runs in a worker."""
     access.require_write()
-    if not settings_saved(access.tenant):
-        messages.error(request, _("Save the organisation settings first."))
+    try:
+        return start_from_request(request, access, JobKind.ATTRIBUTE_PULL, start=lambda: (
+            services.start_attribute_pull(access.tenant, user=request.user)))
+    except runner.NotReady as exc:
+        messages.error(request, exc.explanation)
         return redirect("businessunits:list", tenant=access.tenant.slug)
-    return start_from_request(request, access, JobKind.ATTRIBUTE_PULL)

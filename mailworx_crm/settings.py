@@ -272,7 +272,12 @@ SPECTACULAR_SETTINGS = {
                             "JobStatusEnum": "syncjobs.models.JobStatus",
                             "LanguageEnum": "mailworx_crm.settings.LANGUAGES",
                             "ConsentStateEnum": "audience.models.ConsentState",
-                            "ErasureStateEnum": "syncjobs.models.PropagationState"},
+                            "ErasureStateEnum": "syncjobs.models.PropagationState",
+                            "OwnerTypeEnum": "businessunits.models.OwnerType",
+                            "AttributeTypeEnum": "fieldmapping.models.AttributeType",
+                            "EntityTypeEnum": "mailworx_crm.entity_types.EntityType",
+                            "PersonRoleEnum": "api.views.operator.PERSON_ROLES",
+                            "CrmLinkStateEnum": "syncjobs.models.sync.LinkState"},
 }
 
 # Celery: the filesystem broker is the embedded default (no Redis needed for the demo).

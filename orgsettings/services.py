@@ -20,7 +20,9 @@ from django.utils.translation import ngettext
 from orgsettings.crm_url import parse_crm_url
 from orgsettings.destinations import check_destination, destination
 from orgsettings.models import Deployment, IntegrationAccess, OrgSettings
-from orgsettings.progress import settings_saved, start_blockers
+from orgsettings.progress import mailworx_prepared, settings_saved, start_blockers
+from syncjobs import runner
+from syncjobs.models import JobKind, JobRun, Trigger
 from tenants.accounts import issue_token, revoke_all_tokens
 from tenants.models import Membership, Role, Tenant
 
@@ -360,6 +362,31 @@ def revoke_integration(tenant: Tenant) -> bool:
     access.delete()
     integration_user.delete()
     return True
+
+
+# --- C9 the integration check ----------------------------------------------------------
+
+
+def check_refusal(tenant: Tenant) -> str:
+    """Why the integration check may not start yet ("" when it may): the settings and
+    "prepare mailworx" come first. The page and the API show these words."""
+    if not settings_saved(tenant):
+        return _("Save the organisation settings first.")
+    if not mailworx_prepared(tenant):
+        return _("Prepare mailworx first.")
+    return ""
+
+
+def start_integration_check(tenant: Tenant, *, user: Actor, language: str | None = None,
+                            trigger: str = Trigger.MANUAL) -> JobRun:
+    """Queue the integration check (any member may: it changes nothing in the CRM).
+    ``runner.NotReady`` while a step before it is missing; ``runner.JobAlreadyActive``
+    (naming the run) while a check is queued or running."""
+    reason = check_refusal(tenant)
+    if reason:
+        raise runner.NotReady(reason)
+    return runner.enqueue(tenant, JobKind.INTEGRATION_CHECK, user=user, trigger=trigger,
+                          language=language)
 
 
 # --- C7 "Start syncing" -----------------------------------------------------------------

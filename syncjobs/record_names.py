@@ -43,14 +43,21 @@ def crm_record(issue: SyncIssue) -> CrmRecord | None:
                      record_url(issue.tenant_id, issue.entity_type, str(issue.crm_id)))
 
 
-def record_url(tenant_id: int, table: str, crm_id: str) -> str:
-    """Dynamics' own address of a record (main.aspx with etn, id and pagetype)."""
-    base = (OrgSettings.objects.filter(tenant_id=tenant_id).values_list("crm_url", flat=True)
-            .first() or "").rstrip("/")
+def record_url(tenant_id: int, table: str, crm_id: str, *, crm_url: str | None = None) -> str:
+    """Dynamics' own address of a record (main.aspx with etn, id and pagetype).
+    ``crm_url``: the tenant's CRM URL when the caller has read it already (lists)."""
+    if crm_url is None:
+        crm_url = tenant_crm_url(tenant_id)
+    base = crm_url.rstrip("/")
     if not base or not table:
         return ""
     query = urlencode({"etn": table, "id": crm_id, "pagetype": "entityrecord"})
     return f"{base}/main.aspx?{query}"
+
+
+def tenant_crm_url(tenant_id: int) -> str:
+    return (OrgSettings.objects.filter(tenant_id=tenant_id).values_list("crm_url", flat=True)
+            .first() or "")
 
 
 def _known_name(issue: SyncIssue) -> str:

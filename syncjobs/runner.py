@@ -55,6 +55,15 @@ class JobAlreadyActive(Exception):
         self.run = run
 
 
+class NotReady(Exception):
+    """A job may not start yet: a setup step it needs is not done. ``explanation`` says
+    which, in the words the page and the API both show (409 in the API)."""
+
+    def __init__(self, explanation: str) -> None:
+        super().__init__(explanation)
+        self.explanation = explanation
+
+
 class JobCancelled(Exception):
     """Raised inside a body at the next progress call after a cancel request."""
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -29,16 +31,20 @@ def next_url(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
-def start_from_request(request: HttpRequest, access: TenantAccess, kind: str) -> HttpResponse:
+def start_from_request(request: HttpRequest, access: TenantAccess, kind: str,
+                       start: Callable[[], JobRun] | None = None) -> HttpResponse:
     """POST handler body: enqueue ``kind`` for the tenant, or explain that one is running.
 
+    ``start`` is the app's service that gates and queues the job (the API calls the same
+    one); it may raise ``runner.NotReady``, which the caller explains.
     htmx requests get the run's progress partial (with the refusal, if any); others are
     redirected to ``next`` (a local URL) or to the run's page, with a message.
     """
     access.require_write()
     refused = False
     try:
-        run = runner.enqueue(access.tenant, kind, user=request.user)
+        run = start() if start is not None else runner.enqueue(access.tenant, kind,
+                                                               user=request.user)
     except runner.JobAlreadyActive as exc:
         run, refused = exc.run, True
     if getattr(request, "htmx", False):

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import QuerySet
@@ -28,6 +30,25 @@ from tenants.accounts import revoke_all_tokens
 from tenants.models import Invitation, Membership, Role, Tenant
 
 logger = logging.getLogger(__name__)
+
+
+class TenantError(Exception):
+    """A tenant that cannot be created so; the message says why."""
+
+
+@transaction.atomic
+def create_tenant(name: str, slug: str, default_language: str = "") -> Tenant:
+    """A new, empty tenant (operators bootstrap tenants; its administrators are invited
+    with :func:`add_member`). ``TenantError`` for a taken or malformed slug."""
+    tenant = Tenant(name=name.strip(), slug=slug.strip().lower())
+    if default_language:
+        tenant.default_language = default_language
+    try:
+        tenant.full_clean()
+    except ValidationError as exc:
+        raise TenantError(" ".join(exc.messages)) from None
+    tenant.save()
+    return tenant
 
 
 class MembershipError(Exception):
@@ -47,12 +68,14 @@ def _digest(secret: str) -> str:
 @transaction.atomic
 def add_member(
     tenant: Tenant, email: str, role: Role, request: HttpRequest | None = None,
-    invited_by: Any = None,
+    invited_by: Any = None, *, send_without_request: bool = False,
 ) -> InviteResult:
     """Invite ``email`` to the tenant with ``role``; the same result whether or not the
     address has an account, so the members page reveals nothing about other tenants.
 
-    Nobody becomes a member here: the invited person accepts through the emailed link,
+    The email's links lead to the requesting host, or — ``send_without_request``, for
+    commands — to ``PUBLIC_BASE_URL``. Nobody becomes a member here: the invited person
+    accepts through the emailed link,
     logged in (:func:`accept_invitation`). An address without an account gets one without
     a password, and the email also carries the link to set it. Inviting again renews the
     invitation and sends a new email.
@@ -81,7 +104,7 @@ def add_member(
             "invited_by": invited_by if getattr(invited_by, "is_authenticated", False) else None,
             "expires_at": timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
         })
-    if request is not None:
+    if request is not None or send_without_request:
         _send_invitation(request, invitation, secret)
     return InviteResult(invitation=invitation, email=email)
 
@@ -129,11 +152,14 @@ class _SetPasswordInvitationForm(PasswordResetForm):
                     else [])
 
 
-def _accept_url(request: HttpRequest, secret: str) -> str:
-    return request.build_absolute_uri(reverse("tenants:invitation", args=[secret]))
+def _accept_url(request: HttpRequest | None, secret: str) -> str:
+    path = reverse("tenants:invitation", args=[secret])
+    if request is None:
+        return settings.PUBLIC_BASE_URL.rstrip("/") + path
+    return request.build_absolute_uri(path)
 
 
-def _send_invitation(request: HttpRequest, invitation: Invitation, secret: str) -> None:
+def _send_invitation(request: HttpRequest | None, invitation: Invitation, secret: str) -> None:
     user = invitation.user
     context: dict[str, Any] = {
         "tenant": invitation.tenant.name, "accept_url": _accept_url(request, secret),
@@ -142,9 +168,12 @@ def _send_invitation(request: HttpRequest, invitation: Invitation, secret: str) 
     if not user.has_usable_password():
         form = _SetPasswordInvitationForm({"email": user.email}, user=user)
         if form.is_valid():
+            public = urlsplit(settings.PUBLIC_BASE_URL)
             form.save(
                 request=request,
-                use_https=request.is_secure(),
+                domain_override=None if request is not None else public.netloc,
+                use_https=(request.is_secure() if request is not None
+                           else public.scheme == "https"),
                 subject_template_name="registration/invitation_subject.txt",
                 email_template_name="registration/invitation_email.txt",
                 extra_email_context=context,

@@ -9,6 +9,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from audience.models import ConsentEvent, ConsentState, Subscriber, SubscriberStatus
+from mailworx_crm.entity_types import EntityType
+from syncjobs.models import RecordLink
+from syncjobs.models.sync import LinkOrigin, LinkState
+from syncjobs.record_names import record_url, table_label, tenant_crm_url
 
 VALUES_HELP = _("Field values by the field's internal name (see subscriber-fields), e.g. "
                 "{\"email\": \"anna@example.com\", \"first_name\": \"Anna\"}. Values are "
@@ -20,16 +24,54 @@ class ValuesField(serializers.DictField):
     """``{field key: value}``; the service validates keys and values."""
 
 
+class CrmLinkSerializer(serializers.ModelSerializer):
+    """A link of the subscriber to a CRM record (the sync engine's)."""
+
+    table = serializers.ChoiceField(source="entity_type", choices=EntityType.choices)
+    table_label = serializers.SerializerMethodField()
+    record_id = serializers.UUIDField(source="crm_id")
+    state = serializers.ChoiceField(choices=LinkState.choices, help_text=_(
+        "pending (being created in the CRM), active (linked), unlinked (no longer synced), "
+        "crm_deleted (the record was deleted in the CRM)."))
+    origin = serializers.ChoiceField(choices=LinkOrigin.choices)
+    crm_active = serializers.BooleanField(help_text=_(
+        "The record was active (statecode 0) when last seen."))
+    record_url = serializers.SerializerMethodField(help_text=_(
+        "Opens the record in Dynamics; empty while the tenant has no CRM URL."))
+    last_synced_at = serializers.DateTimeField(source="updated_at", help_text=_(
+        "When a sync last wrote or confirmed this link."))
+
+    class Meta:
+        model = RecordLink
+        fields = ["table", "table_label", "record_id", "state", "origin", "crm_active",
+                  "record_url", "crm_modifiedon", "last_synced_at", "created_at"]
+        read_only_fields = fields
+
+    def get_table_label(self, link: RecordLink) -> str:
+        return table_label(link.entity_type)
+
+    def get_record_url(self, link: RecordLink) -> str:
+        # One look-up of the tenant's CRM URL per answer, not one per link.
+        crm_urls: dict[int, str] = self.__dict__.setdefault("_crm_urls", {})
+        if link.tenant_id not in crm_urls:
+            crm_urls[link.tenant_id] = tenant_crm_url(link.tenant_id)
+        return record_url(link.tenant_id, link.entity_type, str(link.crm_id),
+                          crm_url=crm_urls[link.tenant_id])
+
+
 class SubscriberSerializer(serializers.ModelSerializer):
     values = serializers.SerializerMethodField()
     # Derived from the permission ``consent`` (docs/consent.md); read-only here.
     status = serializers.ChoiceField(choices=SubscriberStatus.choices, read_only=True)
     status_changed_at = serializers.DateTimeField(read_only=True)
+    crm_links = CrmLinkSerializer(many=True, read_only=True, help_text=_(
+        "The subscriber's CRM records, live links first (at most one is pending, active or "
+        "crm_deleted; unlinked ones are history)."))
 
     class Meta:
         model = Subscriber
         fields = ["id", "email", "language", "status", "status_changed_at", "consent",
-                  "consent_changed_at", "created_at", "updated_at", "values"]
+                  "consent_changed_at", "created_at", "updated_at", "values", "crm_links"]
         read_only_fields = fields
 
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
@@ -110,3 +152,11 @@ def summary(results: list[Any]) -> dict[str, int]:
     for result in results:
         counts[str(result.outcome)] = counts.get(str(result.outcome), 0) + 1
     return counts
+
+
+class MergedSubscriberSerializer(serializers.Serializer):
+    """The answer (410 Gone) for a subscriber that was merged into another (S9)."""
+
+    detail = serializers.CharField()
+    merged_into = serializers.IntegerField(help_text=_("The surviving subscriber's id."))
+    merged_into_url = serializers.CharField(help_text=_("Its API address."))

@@ -28,6 +28,8 @@ from audience.models import SubscriberField
 
 
 @extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter(
+        "key", str, description="Only the field with this internal name, e.g. first_name.")]),
     create=extend_schema(request=FieldCreateSerializer, responses={201: FieldSerializer}),
     update=extend_schema(request=FieldUpdateSerializer, responses={200: FieldSerializer}),
     partial_update=extend_schema(request=FieldUpdateSerializer,
@@ -44,7 +46,10 @@ class SubscriberFieldViewSet(TenantScopedMixin, mixins.ListModelMixin,
             return SubscriberField.objects.none()
         if not SubscriberField.objects.filter(tenant=self.tenant).exists():
             services.ensure_standard_fields(self.tenant)
-        return SubscriberField.objects.filter(tenant=self.tenant).prefetch_related("options")
+        fields = SubscriberField.objects.filter(tenant=self.tenant).prefetch_related("options")
+        if key := self.request.query_params.get("key", ""):
+            fields = fields.filter(key=key)
+        return fields
 
     def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         if self.action == "create":

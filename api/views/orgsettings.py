@@ -48,10 +48,14 @@ class OrgSettingsView(TenantScopedMixin):
         return Response(OrgSettingsSerializer(obj).data)
 
     @extend_schema(request=OrgSettingsWriteSerializer, responses={200: OrgSettingsSerializer},
-                   description="Save the settings. Absent fields keep their stored value "
-                               "(or the default for a first save); secrets are write-only.")
+                   description="Save the settings (JSON, or form-encoded / multipart, e.g. "
+                               "`curl -F \"ca_bundle=<ca.pem\"`). Absent fields keep their "
+                               "stored value (or the default for a first save); secrets are "
+                               "write-only.")
     def put(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = OrgSettingsWriteSerializer(data=request.data)
+        # partial: a field absent from a form-encoded or multipart body is absent, not
+        # False (DRF's default for booleans in HTML input); absent keeps the stored value.
+        data = OrgSettingsWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         tenants = self._tenants(values.pop("tenants", None))

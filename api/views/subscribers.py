@@ -6,11 +6,14 @@ from dataclasses import asdict
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Case, Prefetch, QuerySet, When
+from django.http import Http404
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -19,6 +22,7 @@ from api.serializers.subscribers import (
     BulkUpsertResponseSerializer,
     BulkUpsertSerializer,
     ConsentEventSerializer,
+    MergedSubscriberSerializer,
     SubscriberSerializer,
     SubscriberUpdateSerializer,
     SubscriberWriteSerializer,
@@ -47,6 +51,27 @@ from audience.subscribers import (
     update_subscriber,
 )
 from mailworx_crm.email_address import normalise_email
+from mailworx_crm.entity_types import EntityType
+from syncjobs.erasure import erase
+from syncjobs.models import RecordLink
+from syncjobs.models.sync import LinkState
+
+# "Linked": a link that holds a CRM record — active, or being created.
+LIVE_STATES = [LinkState.PENDING, LinkState.ACTIVE]
+
+
+class SubscriberMerged(APIException):
+    """410 Gone: the subscriber was merged into another; the answer names the survivor."""
+
+    status_code = status.HTTP_410_GONE
+    default_code = "merged"
+
+    def __init__(self, survivor: int, url: str) -> None:
+        super().__init__()
+        body: Any = {
+            "detail": _("This subscriber was merged into subscriber %(id)s.") % {"id": survivor},
+            "merged_into": survivor, "merged_into_url": url}
+        self.detail = body  # as it is: merged_into stays a number
 
 
 def api_who(request: Request) -> Who:
@@ -78,24 +103,40 @@ def requested_consent(data: dict[str, Any]) -> tuple[ConsentState, dict[str, Any
                          description="The permission, e.g. awaiting_confirmation: the "
                                      "subscribers to send a double-opt-in message to."),
         OpenApiParameter("group", int, description="Only members of this group."),
+        OpenApiParameter("linked", bool, description=(
+            "true: only subscribers linked to a CRM record (a link that is active or being "
+            "created); false: only those without.")),
+        OpenApiParameter("table", str, enum=EntityType.values, description=(
+            "Only subscribers linked to a record of this CRM table.")),
     ]),
+    retrieve=extend_schema(responses={200: SubscriberSerializer,
+                                      410: MergedSubscriberSerializer}),
+    destroy=extend_schema(responses={204: None, 410: MergedSubscriberSerializer}),
     create=extend_schema(request=SubscriberWriteSerializer,
                          responses={201: SubscriberSerializer}),
     update=extend_schema(request=SubscriberUpdateSerializer,
-                         responses={200: SubscriberSerializer}),
+                         responses={200: SubscriberSerializer, 410: MergedSubscriberSerializer}),
     partial_update=extend_schema(request=SubscriberUpdateSerializer,
-                                 responses={200: SubscriberSerializer}),
+                                 responses={200: SubscriberSerializer,
+                                            410: MergedSubscriberSerializer}),
 )
 class SubscriberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                         mixins.DestroyModelMixin, viewsets.GenericViewSet):
     serializer_class = SubscriberSerializer
     lookup_value_converter = "int"
 
+    def perform_destroy(self, instance: Subscriber) -> None:
+        # Deleting a person is erasing them (N6, N7): a plain row delete would let the next
+        # import or pull bring the address back, and the CRM would never hear of it.
+        erase(instance, user=self.request.user)
+
     def get_queryset(self) -> QuerySet[Subscriber]:
         if self.is_schema:
             return Subscriber.objects.none()
+        links = RecordLink.objects.order_by(
+            Case(When(state__in=LIVE_STATES, then=0), default=1), "-updated_at")
         qs = Subscriber.objects.live().filter(tenant=self.tenant).prefetch_related(
-            "values__field")
+            "values__field", Prefetch("crm_links", queryset=links))
         params = self.request.query_params
         if params.get("search"):
             qs = qs.filter(email_normalised__contains=normalise_email(params["search"]))
@@ -107,7 +148,35 @@ class SubscriberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retriev
             qs = qs.filter(consent=params["consent"])
         if (group := params.get("group", "")).isdigit():
             qs = qs.filter(memberships__group_id=int(group))
+        linked = params.get("linked", "").lower()
+        live_links = RecordLink.objects.filter(tenant=self.tenant, state__in=LIVE_STATES)
+        if linked in ("true", "1"):
+            qs = qs.filter(pk__in=live_links.values("subscriber_id"))
+        elif linked in ("false", "0"):
+            qs = qs.exclude(pk__in=live_links.values("subscriber_id"))
+        if params.get("table"):
+            qs = qs.filter(pk__in=live_links.filter(entity_type=params["table"])
+                           .values("subscriber_id"))
         return qs
+
+    def get_object(self) -> Subscriber:
+        try:
+            return super().get_object()
+        except Http404:
+            self._gone()
+            raise
+
+    def _gone(self) -> None:
+        """A merged-away subscriber (S9) answers where it went: 410 with ``merged_into``."""
+        pk = self.kwargs.get("pk", "")
+        if not str(pk).isdigit():
+            return
+        tombstone = (Subscriber.objects.filter(tenant=self.tenant, pk=int(pk),
+                                               merged_into__isnull=False)
+                     .values_list("merged_into_id", flat=True).first())
+        if tombstone is not None:
+            raise SubscriberMerged(tombstone, reverse(
+                "api:subscriber-detail", kwargs={"tenant": self.tenant.slug, "pk": tombstone}))
 
     def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         if self.action == "create":

@@ -8,9 +8,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from businessunits import gating, owners
+from businessunits import gating, owners, services
 from businessunits.forms import BusinessUnitForm
 from businessunits.models import CrmPrincipal
+from syncjobs import runner
 from syncjobs.models import JobKind
 from syncjobs.starting import latest_run, start_from_request
 from tenants.access import TenantAccess, tenant_view
@@ -60,10 +61,12 @@ def owner_search_block(request: HttpRequest, access: TenantAccess) -> HttpRespon
 def owner_refresh(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     """Start reading the CRM's users and teams into the cache."""
     access.require_write()
-    if not gating.settings_saved(access.tenant):
-        messages.error(request, str(gating.NOT_READY_REASON))
+    try:
+        return start_from_request(request, access, JobKind.OWNER_REFRESH, start=lambda: (
+            services.start_owner_refresh(access.tenant, user=request.user)))
+    except runner.NotReady as exc:
+        messages.error(request, exc.explanation)
         return redirect("businessunits:list", tenant=access.tenant.slug)
-    return start_from_request(request, access, JobKind.OWNER_REFRESH)
 
 
 @require_GET

@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from orgsettings import services
 from orgsettings.models import OrgSettings
-from orgsettings.progress import mailworx_prepared
 from syncjobs import runner
 from syncjobs.models import JobKind, JobRun
 from tenants.access import TenantAccess, tenant_view
@@ -21,20 +21,15 @@ def check(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     it changes nothing in the CRM)."""
     tenant = access.tenant
     org = OrgSettings.objects.filter(tenant=tenant).first()
-    ready_reason = ""
-    if org is None:
-        ready_reason = _("Save the organisation settings first.")
-    elif not mailworx_prepared(tenant):
-        ready_reason = _("Prepare mailworx first.")
+    ready_reason = services.check_refusal(tenant)
     if request.method == "POST":
-        if ready_reason:
-            messages.error(request, ready_reason)
-        else:
-            try:
-                runner.enqueue(tenant, JobKind.INTEGRATION_CHECK, user=request.user,
-                               language=get_language())
-            except runner.JobAlreadyActive:
-                messages.info(request, _("A check is already running; its progress is below."))
+        try:
+            services.start_integration_check(tenant, user=request.user,
+                                             language=get_language())
+        except runner.NotReady as exc:
+            messages.error(request, exc.explanation)
+        except runner.JobAlreadyActive:
+            messages.info(request, _("A check is already running; its progress is below."))
         return redirect("orgsettings:check", tenant=tenant.slug)
     latest = JobRun.objects.filter(tenant=tenant, kind=JobKind.INTEGRATION_CHECK).first()
     return render(request, "orgsettings/check.html", {

@@ -115,3 +115,16 @@ def test_privacy_settings_by_api(owner_api: APIClient, linked: Subscriber) -> No
         f"{BASE}/org-settings/", {**online, "erasure_in_crm": "shred"}, format="json"
     )
     assert wrong.status_code == 400
+
+
+def test_delete_by_api_erases_so_the_address_cannot_come_back(
+    owner_api: APIClient, linked: Subscriber, tenant: Tenant, no_dispatch: list[int]
+) -> None:
+    assert owner_api.delete(f"{BASE}/subscribers/{linked.pk}/").status_code == 204
+    assert not Subscriber.objects.filter(pk=linked.pk).exists()
+    entry = suppression_of(tenant, "api-erase@example.org")
+    assert entry is not None and entry.reason == SuppressionReason.ERASED
+    assert ErasurePropagation.objects.filter(tenant=tenant).count() == 1  # the CRM is told
+    again = owner_api.post(f"{BASE}/subscribers/", {"values": {"email": "api-erase@example.org"}},
+                           format="json")
+    assert again.status_code == 400

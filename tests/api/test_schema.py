@@ -45,8 +45,8 @@ def test_options_and_unsupported_methods_never_fail(client: Client, owner: Any,
     paths = client.get("/api/v1/schema/?format=json").json()["paths"]
     client.force_login(owner)
     for template in paths:
-        url = template.format(tenant="acme", id=1, unit_pk=world.unit.pk, value="sport",
-                              subscriber_id=1)
+        url = template.format(tenant="acme", slug="acme", id=1, unit_pk=world.unit.pk,
+                              value="sport", subscriber_id=1)
         for method in ("options", "patch", "put", "delete", "post"):
             assert getattr(client, method)(url).status_code < 500, (method, url)
 
@@ -54,7 +54,10 @@ def test_options_and_unsupported_methods_never_fail(client: Client, owner: Any,
 @pytest.fixture
 def owner_headers(owner: Any, world: World) -> Iterator[dict[str, str]]:
     """The owner's token; the WSGI app runs inside the test's transaction, so (as Django's
-    test client does) requests must not close the database connection."""
+    test client does) requests must not close the database connection. The owner is an
+    operator (staff) too, so the ``operator/`` endpoints are exercised, not only refused."""
+    owner.is_staff = True
+    owner.save(update_fields=["is_staff"])
     _token, secret = issue_token(owner, name="schemathesis")
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
