@@ -114,8 +114,12 @@ class Transport:
         self.session.headers.update(BASE_HEADERS)
         self.session.auth = self.auth
         self.signals = Signals()
-        # Limits are per user: each lane brings the configured maximum once more.
-        self.parallel = ParallelExecutor(self.signals, connection.concurrency,
+        # Limits are per user: each lane brings the configured maximum once more. On-premise
+        # servers sign in with NTLM, whose handshake lives on one connection and whose auth
+        # object is not safe to share between threads: their bulk work stays sequential.
+        online = connection.deployment != "on_premise"
+        self.parallel = ParallelExecutor(self.signals,
+                                         connection.concurrency if online else 1,
                                          users=self.lanes.usable)
         # A bulk request sized to a quarter of the read timeout survives a slower moment.
         self.parallel.request_seconds = connection.read_timeout / 4

@@ -179,3 +179,21 @@ def test_a_steady_latency_never_cuts_however_slow() -> None:
     executor.run([_takes(90.0)] * 30, kind="AddListMembersList", weights=[1000] * 30)
     assert "latency" not in [c.reason for c in executor.history]
     assert executor.degree == 3
+
+
+def test_on_premise_bulk_work_stays_sequential_whatever_the_hint() -> None:
+    """NTLM's handshake lives on one connection and its auth object is not thread-safe."""
+    from dynamics import Connection, Deployment
+    from dynamics.transport import Transport
+
+    transport = Transport(Connection(
+        api_url="https://crm.example.org/fabrikam/api/data/v8.2/",
+        deployment=Deployment.ON_PREMISE, username="FABRIKAM\\sync", password="x",
+        concurrency=8))
+    transport.signals.hint_seen(5)
+    try:
+        assert transport.parallel.ceiling == 1
+        threads = transport.parallel.run([threading.get_ident for _ in range(4)])
+        assert set(threads) == {threading.get_ident()}
+    finally:
+        transport.close()
