@@ -22,7 +22,8 @@ from django.test import Client
 from dynamics.errors import NotFound, PrivilegeError
 from mailworx_crm.crm_errors import describe
 from mailworx_crm.texts import as_column, stored_plural, stored_text
-from orgsettings.checks import CheckFailed, StepResult, no_crm_answer, organisation_not_found
+from orgsettings.check_answers import no_crm_answer, organisation_not_found
+from orgsettings.checks import CheckFailed, StepResult
 from syncjobs.models import JobKind, JobLogLine, JobRun, JobStatus, SyncIssue
 from tenants.models import Tenant
 from tests.security.test_input_sweep import Scene, routes
