@@ -54,6 +54,7 @@ from syncjobs.engine.context import Sync
 from syncjobs.engine.entities import is_active, row_id
 from syncjobs.engine.fields import related_values, select_columns
 from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
+from syncjobs.engine.linkstore import insert_links
 from syncjobs.engine.merge import merge_many, merge_subscribers
 from syncjobs.models.sync import (
     HOLDING_STATES,
@@ -302,7 +303,7 @@ def _match_batch(sync: Sync, setting: GroupSyncSetting, ids: list[int],
                 to_apply.append((link, d.sub, sync.mappings(unit_id, d.entity), d.row))
                 sync.count(STEP, "linked")
         apply_many(sync, STEP, to_apply, related, values)
-        RecordLink.objects.bulk_create(new_links, batch_size=500)
+        insert_links(new_links)
         # Merges need the survivor's link in the database, so they follow the inserts.
         for d in decisions:
             if d.kind == "merge":
