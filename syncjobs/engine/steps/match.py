@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, Exists, Min, OuterRef, QuerySet
 from django.utils.translation import gettext_noop
 
 from audience.models import (
@@ -109,20 +110,49 @@ def _match_group(sync: Sync, setting: GroupSyncSetting, subscriber_id: int | Non
         if one is None:
             return
         members = members.filter(email_normalised=one.email_normalised)
-    linked = set(RecordLink.objects.filter(subscriber__in=members, state__in=HOLDING_STATES)
-                 .values_list("subscriber_id", flat=True))
-    # Ids and addresses only: whole subscribers are loaded batch by batch (memory).
-    rows = list(members.order_by("pk").values_list("pk", "email_normalised"))
-    survivors = _merge_duplicates(sync, rows, linked)
-    todo = [pk for pk in survivors if pk not in linked and pk not in blocked]
-    if since is not None and todo and setting.updated_at < since:
+    _merge_duplicates(sync, members)
+    # Merged duplicates are no longer live, so the members left are the survivors. Ids are
+    # read a page at a time and whole subscribers batch by batch (memory).
+    unlinked = members.filter(~Exists(RecordLink.objects.filter(
+        subscriber_id=OuterRef("pk"), state__in=HOLDING_STATES))).order_by("pk")
+    fresh = None
+    if since is not None and setting.updated_at < since:
         fresh = _changed_since(sync, setting, since) | open_issues
-        todo = [pk for pk in todo if pk in fresh]
-    sync.add_work(len(todo))
-    for start in range(0, len(todo), MATCH_BATCH):
-        batch = todo[start:start + MATCH_BATCH]
+    else:
+        sync.add_work(unlinked.count())
+    for batch in _batches(unlinked, blocked, fresh):
+        if fresh is not None:
+            sync.add_work(len(batch))
         _match_batch(sync, setting, batch, owners, open_issues)
         sync.checkpoint(STEP, len(batch))
+
+
+def _batches(unlinked: QuerySet[Subscriber], blocked: set[int],
+             fresh: set[int] | None) -> Iterator[list[int]]:
+    """Ids of unlinked, unblocked subscribers in batches of ``MATCH_BATCH``: all of them
+    page by page (keyset on the primary key), or only those in ``fresh``."""
+    batch: list[int] = []
+    for ids in _id_pages(unlinked, fresh):
+        batch += [pk for pk in ids if pk not in blocked]
+        while len(batch) >= MATCH_BATCH:
+            yield batch[:MATCH_BATCH]
+            del batch[:MATCH_BATCH]
+    if batch:
+        yield batch
+
+
+def _id_pages(qs: QuerySet[Subscriber], fresh: set[int] | None) -> Iterator[list[int]]:
+    if fresh is not None:
+        wanted = sorted(fresh)
+        for start in range(0, len(wanted), 500):
+            yield list(qs.filter(pk__in=wanted[start:start + 500]).values_list("pk", flat=True))
+        return
+    last = 0
+    # Each page is read after the batches before it are written: the page starts past
+    # their ids, so subscribers they linked or merged are never read twice.
+    while ids := list(qs.filter(pk__gt=last).values_list("pk", flat=True)[:MATCH_BATCH]):
+        yield ids
+        last = ids[-1]
 
 
 def _changed_since(sync: Sync, setting: GroupSyncSetting, since: dt.datetime) -> set[int]:
@@ -138,22 +168,32 @@ def _changed_since(sync: Sync, setting: GroupSyncSetting, since: dt.datetime) ->
     return fresh
 
 
-def _merge_duplicates(sync: Sync, members: list[tuple[int, str]],
-                      linked: set[int]) -> list[int]:
-    """S9: one subscriber per address in the group; a linked one survives, else the oldest."""
-    by_email: dict[str, list[int]] = {}
-    for pk, email in members:
-        by_email.setdefault(email, []).append(pk)
-    survivors = []
+def _merge_duplicates(sync: Sync, members: QuerySet[Subscriber]) -> None:
+    """S9: one subscriber per address in the group; a linked one survives, else the oldest.
+
+    Only addresses that occur more than once are read (the database groups them), in the
+    order of their oldest subscriber.
+    """
+    twice = list(members.order_by().values("email_normalised")
+                 .annotate(n=Count("pk"), first=Min("pk")).filter(n__gt=1)
+                 .order_by("first").values_list("email_normalised", flat=True))
     pairs: list[tuple[int, int]] = []
-    for pks in by_email.values():
-        survivor_pk = next((pk for pk in pks if pk in linked), pks[0])
-        pairs += [(pk, survivor_pk) for pk in pks if pk != survivor_pk]
-        survivors.append(survivor_pk)
+    for start in range(0, len(twice), MERGE_CHUNK):
+        rows = list(members.filter(email_normalised__in=twice[start:start + MERGE_CHUNK])
+                    .order_by("pk").values_list("pk", "email_normalised"))
+        linked = set(RecordLink.objects.filter(
+            subscriber_id__in=[pk for pk, _e in rows], state__in=HOLDING_STATES
+        ).values_list("subscriber_id", flat=True))
+        by_email: dict[str, list[int]] = {}
+        for pk, email in rows:
+            by_email.setdefault(email, []).append(pk)
+        for email in twice[start:start + MERGE_CHUNK]:
+            pks = by_email.get(email, [])
+            survivor_pk = next((pk for pk in pks if pk in linked), pks[0] if pks else 0)
+            pairs += [(pk, survivor_pk) for pk in pks if pk != survivor_pk]
     # Set-based merges, a few queries per chunk instead of a dozen per pair.
     for start in range(0, len(pairs), MERGE_CHUNK):
         sync.count(STEP, "merged", merge_many(pairs[start:start + MERGE_CHUNK]))
-    return survivors
 
 
 def unlinked_addresses_known(sync: Sync, addresses: Iterable[str]) -> bool:
