@@ -74,8 +74,11 @@ def setup_django(state: Path, database_url: str | None = None) -> None:
 def worker(run_id: int, profile: str | None) -> None:
     """Run one queued job to its end here and report its time and this process's peak RSS."""
     setup_django(Path(os.environ["MWX_VAR_DIR"]))
+    import sync_bench_steps
+
     from syncjobs import runner
 
+    sync_bench_steps.install()
     started, cpu_started = time.perf_counter(), time.process_time()
     if profile:
         import cProfile
@@ -92,8 +95,9 @@ def worker(run_id: int, profile: str | None) -> None:
     # server run in processes of their own, and on a shared machine wall time mostly
     # measures the queue for the CPU.
     cpu = time.process_time() - cpu_started
+    peak = max(peak_rss_mb(), sync_bench_steps.peak_mb())
     print(json.dumps({"status": status, "seconds": elapsed, "cpu_seconds": cpu,
-                      "rss_mb": peak_rss_mb()}))
+                      "rss_mb": peak, "steps": sync_bench_steps.summary()}))
 
 
 def peak_rss_mb() -> float:
@@ -149,6 +153,7 @@ def report(label: str, emu: Emulator, run: Any, worker_out: dict[str, Any], requ
           f"{emu.requests() - requests_before:,} requests incl. sign-in)")
     print(f"  worker peak RSS {worker_out['rss_mb']:.0f} MB — "
           f"{verdict(worker_out['rss_mb'], TARGETS['rss_mb'])}")
+    print(f"  per step: {worker_out.get('steps', '')}")
     steps = {k: v for k, v in run.counters.items() if k not in ("http",) and isinstance(v, dict)}
     print(f"  counters: {json.dumps(steps, sort_keys=True)}")
     if run.error:

@@ -20,10 +20,11 @@ repeated after a crash, which the CRM tolerates (adding a member twice) or answe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -54,6 +55,7 @@ from syncjobs.models.sync import (
 STEP = "lists"
 ADD_CHUNK = 1000  # members per AddListMembersList call
 ADDS_PER_REQUEST = 10  # AddListMembersList calls per $batch request
+ADD_PAGE = ADD_CHUNK * ADDS_PER_REQUEST  # members read per page: one $batch request's worth
 CODE_NOT_A_MEMBER = "0x80048458"  # removing a non-member: it is gone already
 CODE_LOCKED = "0x8004F0A1"
 SKIP_DYNAMIC_ADD = gettext_lazy("group member added in mailworx; a dynamic list is not changed")
@@ -66,8 +68,7 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
         return
     assert crm is not None
     take_crm = _takes_crm_changes(sync, link, crm)
-    snapshot = {str(i) for i in link.snapshot.values_list("crm_id", flat=True)}
-    group_side = _group_records(sync, link, counted)
+    _count_unlisted(sync, link, counted)
     # A list this run created (no version read back yet) has no members to read.
     fresh = crm.version is None and link.origin == LinkOrigin.MAILWORX_GROUP
     # A dynamic list's versionnumber moves only when the list row is edited, never when the
@@ -76,8 +77,10 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
     # the results equal the snapshot).
     read = take_crm and not fresh and (crm.dynamic or link.synced_version is None
                                        or crm.version != link.synced_version)
-    rows: dict[str, dict[str, Any]] = {}
+    pushed = 0  # members our writes added minus removed: the CRM's count moves by this
+    changed = False
     if read:
+        rows: dict[str, dict[str, Any]] = {}
         try:
             for page in _member_pages(sync, link, crm):
                 rows.update((row_id(link.member_type, row), row) for row in page)
@@ -85,16 +88,23 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
             list_issue(sync, link, exc.reason, exc.hint, exc.code)
             return
         sync.observe(STEP, "members_read", len(rows))
-    crm_ids = set(rows) if read else snapshot
-    pushed = 0  # members our writes added minus removed: the CRM's count moves by this
-    changed = _take_added(sync, link, [rows[i] for i in sorted(crm_ids - snapshot)])
-    changed |= _take_removed(sync, link, sorted(snapshot - crm_ids))
-    to_add = sorted(set(group_side) - snapshot - crm_ids)
-    to_remove = sorted((snapshot & crm_ids) - set(group_side))
+        snapshot = {str(i) for i in link.snapshot.values_list("crm_id", flat=True)}
+        group_side = _group_records(sync, link)
+        crm_ids = set(rows)
+        changed = _take_added(sync, link, [rows[i] for i in sorted(crm_ids - snapshot)])
+        changed |= _take_removed(sync, link, sorted(snapshot - crm_ids))
+        add_list = sorted(set(group_side) - snapshot - crm_ids)
+        to_add, add_pages = len(add_list), iter([(add_list, group_side)])
+        to_remove = sorted((snapshot & crm_ids) - set(group_side))
+    else:
+        # The CRM side is the snapshot: the differences come from the database, the
+        # additions page by page (memory: a page, whatever the list's size).
+        to_add, add_pages = _unsent(sync, link)
+        to_remove = _unheld(sync, link)
     if crm.dynamic:
         # Read-only in the CRM direction: what mailworx changed stays in the group only.
         if to_add:
-            sync.skip(STEP, str(SKIP_DYNAMIC_ADD), len(to_add))
+            sync.skip(STEP, str(SKIP_DYNAMIC_ADD), to_add)
         if to_remove:
             sync.skip(STEP, str(SKIP_DYNAMIC_REMOVE), len(to_remove))
         if read:
@@ -106,7 +116,7 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
                       "date."), CODE_LOCKED)
     elif to_add or to_remove:
         try:
-            added = _push_added(sync, link, to_add, group_side)
+            added = sum(_push_added(sync, link, ids, side) for ids, side in add_pages)
             removed = _push_removed(sync, link, to_remove)
             pushed = added - removed
             changed |= bool(added or removed)
@@ -184,26 +194,64 @@ def _unit(sync: Sync, link: ListLink) -> int | None:
     return sync.unit_for_group(link.group_id)
 
 
-def _group_records(sync: Sync, link: ListLink, counted: set[int]) -> dict[str, int]:
-    """``{crm id: subscriber id}`` of the group's members whose active link has the type."""
+def _group_links(sync: Sync, link: ListLink) -> QuerySet[RecordLink]:
+    """Active links of the list's type of the group's live members."""
     members = Subscriber.objects.live().filter(tenant=sync.tenant,
                                                memberships__group_id=link.group_id)
-    member_ids = set(members.values_list("pk", flat=True))
-    rows = RecordLink.objects.filter(subscriber_id__in=member_ids, state=LinkState.ACTIVE
-                                     ).values_list("subscriber_id", "entity_type", "crm_id")
-    out = {str(crm_id): sid for sid, entity, crm_id in rows if entity == link.member_type}
-    if link.group_id not in counted:  # reasons once per group, not once per list
-        counted.add(link.group_id)
-        types = set(link.group.list_links.filter(state=ListLinkState.ACTIVE)
-                    .values_list("member_type", flat=True))
-        linked = {sid: entity for sid, entity, _crm in rows}
-        for sid in member_ids:
-            if sid not in linked:
-                sync.skip(STEP, _("group member not linked to a CRM record"))
-            elif linked[sid] not in types:
-                sync.skip(STEP, _("group member linked to a %(type)s; the group has no "
-                                  "marketing list of that type") % {"type": linked[sid]})
-    return out
+    return RecordLink.objects.filter(tenant=sync.tenant, state=LinkState.ACTIVE,
+                                     entity_type=link.member_type, subscriber__in=members)
+
+
+def _group_records(sync: Sync, link: ListLink) -> dict[str, int]:
+    """``{crm id: subscriber id}`` of the group's members whose active link has the type."""
+    return {str(crm_id): sid for crm_id, sid in
+            _group_links(sync, link).values_list("crm_id", "subscriber_id")}
+
+
+def _unsent(sync: Sync, link: ListLink) -> tuple[int, Iterator[tuple[list[str], dict[str, int]]]]:
+    """Group members not in the snapshot: how many, and pages of ``(crm ids, {crm id:
+    subscriber id})`` in the order of the ids, each read after the one before was sent."""
+    missing = _group_links(sync, link).filter(~Exists(ListMemberSnapshot.objects.filter(
+        link=link, crm_id=OuterRef("crm_id")))).order_by("crm_id")
+
+    def pages() -> Iterator[tuple[list[str], dict[str, int]]]:
+        last = None
+        while True:
+            page = missing if last is None else missing.filter(crm_id__gt=last)
+            rows = list(page.values_list("crm_id", "subscriber_id")[:ADD_PAGE])
+            if not rows:
+                return
+            last = rows[-1][0]
+            side = {str(crm_id): sid for crm_id, sid in rows}
+            yield list(side), side
+
+    return missing.count(), pages()
+
+
+def _unheld(sync: Sync, link: ListLink) -> list[str]:
+    """Snapshot members no longer in the group (or no longer linked with the type)."""
+    return sorted(str(i) for i in link.snapshot.exclude(
+        crm_id__in=_group_links(sync, link).values("crm_id")).values_list("crm_id", flat=True))
+
+
+def _count_unlisted(sync: Sync, link: ListLink, counted: set[int]) -> None:
+    """Members no list of the group can hold, counted once per group (not once per list)
+    and by the database (a million members are not read for it)."""
+    if link.group_id in counted:
+        return
+    counted.add(link.group_id)
+    types = set(link.group.list_links.filter(state=ListLinkState.ACTIVE)
+                .values_list("member_type", flat=True))
+    members = Subscriber.objects.live().filter(tenant=sync.tenant,
+                                               memberships__group_id=link.group_id)
+    active = RecordLink.objects.filter(state=LinkState.ACTIVE)
+    unlinked = members.filter(~Exists(active.filter(subscriber_id=OuterRef("pk")))).count()
+    if unlinked:
+        sync.skip(STEP, _("group member not linked to a CRM record"), unlinked)
+    for entity, n in (active.filter(subscriber__in=members).exclude(entity_type__in=types)
+                      .order_by().values_list("entity_type").annotate(n=Count("pk"))):
+        sync.skip(STEP, _("group member linked to a %(type)s; the group has no marketing list "
+                          "of that type") % {"type": entity}, n)
 
 
 # -- CRM → group -----------------------------------------------------------------------------
