@@ -4,8 +4,7 @@
 ``bulk_update`` builds one ``CASE`` per column whose SQL grows with the batch; a single
 parametrised ``UPDATE … WHERE id = %s`` run with ``executemany`` is the cheapest way to
 write a batch of links with different values, on SQLite and PostgreSQL alike. New links
-go in the same way (``insert_links``): ``bulk_create`` compiles every field of every link
-through the ORM, several times the cost of the insert itself.
+go in the same way (``insert_links``, ``syncjobs.engine.rows``).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from django.db import connection
 from django.db.models import Field
 from django.utils import timezone
 
+from syncjobs.engine.rows import insert_rows
 from syncjobs.models.sync import RecordLink
 
 # What apply and push change on a link.
@@ -69,31 +69,10 @@ def _field(name: str) -> Field[Any, Any]:
 def insert_links(links: Sequence[RecordLink]) -> None:
     """Insert new links with one ``executemany``; their ``pk`` stays unset (no caller
     needs it: links are found again by subscriber or CRM id)."""
-    if not links:
-        return
     now = timezone.now()
     meta = RecordLink._meta
     fields = [f for f in meta.concrete_fields if f is not meta.pk]
-    qn = connection.ops.quote_name
-    sql = (f"INSERT INTO {qn(meta.db_table)} "  # noqa: S608 - identifiers from the model
-           f"({', '.join(qn(str(f.column)) for f in fields)}) "
-           f"VALUES ({', '.join(['%s'] * len(fields))})")
-    # Most columns hold one of a few values (tenant, state, flags, the run's time): each
-    # distinct value is prepared for the database once, not once per link.
-    prepared: list[dict[Any, Any]] = [{} for _f in fields]
-    rows = []
     for link in links:
         link.created_at = link.updated_at = now
-        row = []
-        for field, cache in zip(fields, prepared, strict=True):
-            value = getattr(link, field.attname)
-            if isinstance(value, dict | list):
-                row.append(field.get_db_prep_save(value, connection))
-                continue
-            try:
-                row.append(cache[value])
-            except KeyError:
-                row.append(cache.setdefault(value, field.get_db_prep_save(value, connection)))
-        rows.append(row)
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    insert_rows(RecordLink, [f.name for f in fields],
+                [[getattr(link, f.attname) for f in fields] for link in links])

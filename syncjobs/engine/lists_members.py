@@ -41,6 +41,7 @@ from syncjobs.engine.context import BATCH, Sync
 from syncjobs.engine.entities import row_id
 from syncjobs.engine.issues import OPEN_STATES, record_issue, refused_by_crm
 from syncjobs.engine.list_query import QueryRefused, query_member_pages
+from syncjobs.engine.rows import insert_rows
 from syncjobs.models import JobLogLine
 from syncjobs.models.lists import CrmList, ListLink, ListLinkState, ListMemberSnapshot
 from syncjobs.models.sync import (
@@ -436,9 +437,8 @@ def patch_list(sync: Sync, list_id: str, body: dict[str, Any]) -> tuple[int | No
 
 
 def _snapshot_add(link: ListLink, crm_ids: Iterable[str]) -> None:
-    ListMemberSnapshot.objects.bulk_create(
-        [ListMemberSnapshot(link=link, crm_id=crm_id) for crm_id in crm_ids],
-        ignore_conflicts=True)
+    insert_rows(ListMemberSnapshot, ["link", "crm_id"], [(link.pk, crm_id) for crm_id in crm_ids],
+                ignore_conflicts=True)
 
 
 def list_issue(sync: Sync, link: ListLink, reason: StoredText | str, hint: StoredText | str,
