@@ -269,7 +269,8 @@ def run_phases(args: argparse.Namespace, emu: Emulator, state: Path) -> None:
     sync_phase("incremental sync", tenant, emu, state, args, sum(changed.values()),
                "changes", TARGETS["incremental_round_trips"], per=n)
     check(tenant, emu)
-    reaction_phase(tenant, news, emu, state, args)
+    if args.reactions:
+        reaction_phase(tenant, news, emu, state, args)
 
 
 def check(tenant: Any, emu: Emulator) -> None:
