@@ -4,7 +4,7 @@
 ``bulk_update`` builds one ``CASE`` per column whose SQL grows with the batch; a single
 parametrised ``UPDATE … WHERE id = %s`` run with ``executemany`` is the cheapest way to
 write a batch of links with different values, on SQLite and PostgreSQL alike. New links
-go in the same way (``insert_links``, ``syncjobs.engine.rows``).
+go in the same way (``insert_links``, ``mailworx_crm.bulk_sql``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from django.db import connection
 from django.db.models import Field
 from django.utils import timezone
 
-from syncjobs.engine.rows import insert_rows
+from mailworx_crm.bulk_sql import insert_rows, update_rows
 from syncjobs.models.sync import RecordLink
 
 # What apply and push change on a link.
@@ -46,20 +45,7 @@ def save_link_rows(fields: Sequence[str], rows: Sequence[Sequence[Any]], *,
     if not rows:
         return
     now = now or timezone.now()
-    meta = RecordLink._meta
-    columns = [_field(name) for name in fields]
-    stamp = _field("updated_at")
-    qn = connection.ops.quote_name
-    assignments = ", ".join(f"{qn(str(c.column))} = %s" for c in (*columns, stamp))
-    # Only quoted identifiers from the model's own metadata go into the text; every value
-    # is a parameter.
-    sql = (f"UPDATE {qn(meta.db_table)} SET {assignments} "  # noqa: S608
-           f"WHERE {qn(str(meta.pk.column))} = %s")
-    stamped = stamp.get_db_prep_save(now, connection)
-    params = [[c.get_db_prep_save(v, connection) for c, v in zip(columns, row[:-1], strict=True)]
-              + [stamped, row[-1]] for row in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    update_rows(RecordLink, [*fields, "updated_at"], [[*row[:-1], now, row[-1]] for row in rows])
 
 
 def _field(name: str) -> Field[Any, Any]:

@@ -33,6 +33,7 @@ from audience.models import GroupMembership, GroupSyncSetting, Subscriber
 from dynamics.batch import BatchOperation
 from dynamics.errors import BadRequest, DynamicsError, NotFound, PermanentError
 from dynamics.odata import record_path
+from mailworx_crm.bulk_sql import insert_rows
 from mailworx_crm.crm_errors import describe
 from mailworx_crm.texts import StoredText
 from mailworx_crm.texts import deferred as _
@@ -41,7 +42,6 @@ from syncjobs.engine.context import BATCH, Sync
 from syncjobs.engine.entities import row_id
 from syncjobs.engine.issues import OPEN_STATES, record_issue, refused_by_crm
 from syncjobs.engine.list_query import QueryRefused, query_member_pages
-from syncjobs.engine.rows import insert_rows
 from syncjobs.models import JobLogLine
 from syncjobs.models.lists import CrmList, ListLink, ListLinkState, ListMemberSnapshot
 from syncjobs.models.sync import (
