@@ -19,20 +19,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, Min, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_noop
 
 from audience.models import (
-    GroupMembership,
     GroupSyncSetting,
     Subscriber,
-    SubscriberField,
-    SubscriberValue,
     SyncMode,
 )
 from dynamics.bulk import InLookup
@@ -56,7 +53,8 @@ from syncjobs.engine.entities import is_active, row_id
 from syncjobs.engine.fields import related_values, select_columns
 from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
 from syncjobs.engine.linkstore import insert_links
-from syncjobs.engine.merge import merge_many, merge_subscribers
+from syncjobs.engine.match_members import changed_since, merge_duplicates, unlinked_batches
+from syncjobs.engine.merge import merge_subscribers
 from syncjobs.models.sync import (
     HOLDING_STATES,
     LinkOrigin,
@@ -70,7 +68,6 @@ STEP = "match"
 # Subscribers per match batch: their look-ups over the three tables travel in one $batch
 # request (one round trip) and their links are written in one transaction.
 MATCH_BATCH = 2000
-MERGE_CHUNK = 500
 OVERLAP = dt.timedelta(minutes=5)  # late commits on the mailworx side are still seen
 CURSOR = "match"  # watermark: when every unlinked subscriber was last looked up
 
@@ -84,7 +81,7 @@ def run_match(sync: Sync, *, group_id: int | None = None,
     scoped = group_id is not None or subscriber_id is not None
     cursor, _new = SyncCursor.objects.get_or_create(tenant=sync.tenant, name=CURSOR)
     # N2: a subscriber that matched nothing is not looked up again until something that
-    # could change the answer happens (see ``_changed_since``); pull resets the cursor when
+    # could change the answer happens (see ``changed_since``); pull resets the cursor when
     # the CRM gains a record with the address of an unlinked subscriber.
     since = None if scoped or cursor.watermark is None else cursor.watermark - OVERLAP
     blocked = blocked_subscribers(sync.tenant, STEP)
@@ -110,90 +107,21 @@ def _match_group(sync: Sync, setting: GroupSyncSetting, subscriber_id: int | Non
         if one is None:
             return
         members = members.filter(email_normalised=one.email_normalised)
-    _merge_duplicates(sync, members)
+    merge_duplicates(sync, members, STEP)
     # Merged duplicates are no longer live, so the members left are the survivors. Ids are
     # read a page at a time and whole subscribers batch by batch (memory).
     unlinked = members.filter(~Exists(RecordLink.objects.filter(
         subscriber_id=OuterRef("pk"), state__in=HOLDING_STATES))).order_by("pk")
     fresh = None
     if since is not None and setting.updated_at < since:
-        fresh = _changed_since(sync, setting, since) | open_issues
+        fresh = changed_since(sync, setting, since) | open_issues
     else:
         sync.add_work(unlinked.count())
-    for batch in _batches(unlinked, blocked, fresh):
+    for batch in unlinked_batches(unlinked, blocked, fresh, MATCH_BATCH):
         if fresh is not None:
             sync.add_work(len(batch))
         _match_batch(sync, setting, batch, owners, open_issues)
         sync.checkpoint(STEP, len(batch))
-
-
-def _batches(unlinked: QuerySet[Subscriber], blocked: set[int],
-             fresh: set[int] | None) -> Iterator[list[int]]:
-    """Ids of unlinked, unblocked subscribers in batches of ``MATCH_BATCH``: all of them
-    page by page (keyset on the primary key), or only those in ``fresh``."""
-    batch: list[int] = []
-    for ids in _id_pages(unlinked, fresh):
-        batch += [pk for pk in ids if pk not in blocked]
-        while len(batch) >= MATCH_BATCH:
-            yield batch[:MATCH_BATCH]
-            del batch[:MATCH_BATCH]
-    if batch:
-        yield batch
-
-
-def _id_pages(qs: QuerySet[Subscriber], fresh: set[int] | None) -> Iterator[list[int]]:
-    if fresh is not None:
-        wanted = sorted(fresh)
-        for start in range(0, len(wanted), 500):
-            yield list(qs.filter(pk__in=wanted[start:start + 500]).values_list("pk", flat=True))
-        return
-    last = 0
-    # Each page is read after the batches before it are written: the page starts past
-    # their ids, so subscribers they linked or merged are never read twice.
-    while ids := list(qs.filter(pk__gt=last).values_list("pk", flat=True)[:MATCH_BATCH]):
-        yield ids
-        last = ids[-1]
-
-
-def _changed_since(sync: Sync, setting: GroupSyncSetting, since: dt.datetime) -> set[int]:
-    """Subscribers whose look-up could have another answer now: new ones, new members of
-    the group and changed addresses (open issues are added by the caller: they retry)."""
-    fresh = set(Subscriber.objects.filter(tenant=sync.tenant, created_at__gte=since)
-                .values_list("pk", flat=True))
-    fresh |= set(GroupMembership.objects.filter(group=setting.group, added_at__gte=since)
-                 .values_list("subscriber_id", flat=True))
-    fresh |= set(SubscriberValue.objects.filter(
-        tenant=sync.tenant, modified_at__gte=since, field__key=SubscriberField.EMAIL
-    ).values_list("subscriber_id", flat=True))
-    return fresh
-
-
-def _merge_duplicates(sync: Sync, members: QuerySet[Subscriber]) -> None:
-    """S9: one subscriber per address in the group; a linked one survives, else the oldest.
-
-    Only addresses that occur more than once are read (the database groups them), in the
-    order of their oldest subscriber.
-    """
-    twice = list(members.order_by().values("email_normalised")
-                 .annotate(n=Count("pk"), first=Min("pk")).filter(n__gt=1)
-                 .order_by("first").values_list("email_normalised", flat=True))
-    pairs: list[tuple[int, int]] = []
-    for start in range(0, len(twice), MERGE_CHUNK):
-        rows = list(members.filter(email_normalised__in=twice[start:start + MERGE_CHUNK])
-                    .order_by("pk").values_list("pk", "email_normalised"))
-        linked = set(RecordLink.objects.filter(
-            subscriber_id__in=[pk for pk, _e in rows], state__in=HOLDING_STATES
-        ).values_list("subscriber_id", flat=True))
-        by_email: dict[str, list[int]] = {}
-        for pk, email in rows:
-            by_email.setdefault(email, []).append(pk)
-        for email in twice[start:start + MERGE_CHUNK]:
-            pks = by_email.get(email, [])
-            survivor_pk = next((pk for pk in pks if pk in linked), pks[0] if pks else 0)
-            pairs += [(pk, survivor_pk) for pk in pks if pk != survivor_pk]
-    # Set-based merges, a few queries per chunk instead of a dozen per pair.
-    for start in range(0, len(pairs), MERGE_CHUNK):
-        sync.count(STEP, "merged", merge_many(pairs[start:start + MERGE_CHUNK]))
 
 
 def unlinked_addresses_known(sync: Sync, addresses: Iterable[str]) -> bool:
