@@ -49,8 +49,8 @@ def install() -> None:
     def steps_for(*args: Any, **kwargs: Any) -> list[tuple[str, Callable[..., Any]]]:
         return [(name, _measured(name, fn)) for name, fn in original(*args, **kwargs)]
 
-    run.steps_for = steps_for  # type: ignore[assignment]
-    push.prime_change_tracking = _measured(  # type: ignore[assignment]
+    run.steps_for = steps_for
+    push.prime_change_tracking = _measured(
         "change-tracking start (in push)", push.prime_change_tracking)
 
 
