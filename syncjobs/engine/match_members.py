@@ -66,15 +66,26 @@ def changed_since(sync: Sync, setting: GroupSyncSetting, since: dt.datetime) -> 
     return fresh
 
 
-def merge_duplicates(sync: Sync, members: QuerySet[Subscriber], step: str) -> None:
+def merge_duplicates(sync: Sync, members: QuerySet[Subscriber], step: str,
+                     among: set[int] | None = None) -> None:
     """S9: one subscriber per address in the group; a linked one survives, else the oldest.
 
     Only addresses that occur more than once are read (the database groups them), in the
-    order of their oldest subscriber.
+    order of their oldest subscriber. With ``among`` (the subscribers whose look-up could
+    have another answer, N2) only their addresses are checked: a duplicate can only have
+    appeared through one of them, as the last run merged all others.
     """
-    twice = list(members.order_by().values("email_normalised")
-                 .annotate(n=Count("pk"), first=Min("pk")).filter(n__gt=1)
-                 .order_by("first").values_list("email_normalised", flat=True))
+    if among is None:
+        twice = _twice(members)
+    else:
+        ids = sorted(among)
+        emails: set[str] = set()
+        for start in range(0, len(ids), 500):
+            emails.update(members.filter(pk__in=ids[start:start + 500])
+                          .values_list("email_normalised", flat=True))
+        wanted = sorted(emails)
+        twice = [email for start in range(0, len(wanted), 500) for email in _twice(
+            members.filter(email_normalised__in=wanted[start:start + 500]))]
     pairs: list[tuple[int, int]] = []
     for start in range(0, len(twice), MERGE_CHUNK):
         rows = list(members.filter(email_normalised__in=twice[start:start + MERGE_CHUNK])
@@ -92,3 +103,9 @@ def merge_duplicates(sync: Sync, members: QuerySet[Subscriber], step: str) -> No
     # Set-based merges, a few queries per chunk instead of a dozen per pair.
     for start in range(0, len(pairs), MERGE_CHUNK):
         sync.count(step, "merged", merge_many(pairs[start:start + MERGE_CHUNK]))
+
+
+def _twice(members: QuerySet[Subscriber]) -> list[str]:
+    return list(members.order_by().values("email_normalised")
+                .annotate(n=Count("pk"), first=Min("pk")).filter(n__gt=1)
+                .order_by("first").values_list("email_normalised", flat=True))

@@ -107,15 +107,15 @@ def _match_group(sync: Sync, setting: GroupSyncSetting, subscriber_id: int | Non
         if one is None:
             return
         members = members.filter(email_normalised=one.email_normalised)
-    merge_duplicates(sync, members, STEP)
+    fresh = None
+    if since is not None and setting.updated_at < since:
+        fresh = changed_since(sync, setting, since) | open_issues
+    merge_duplicates(sync, members, STEP, among=fresh)
     # Merged duplicates are no longer live, so the members left are the survivors. Ids are
     # read a page at a time and whole subscribers batch by batch (memory).
     unlinked = members.filter(~Exists(RecordLink.objects.filter(
         subscriber_id=OuterRef("pk"), state__in=HOLDING_STATES))).order_by("pk")
-    fresh = None
-    if since is not None and setting.updated_at < since:
-        fresh = changed_since(sync, setting, since) | open_issues
-    else:
+    if fresh is None:
         sync.add_work(unlinked.count())
     for batch in unlinked_batches(unlinked, blocked, fresh, MATCH_BATCH):
         if fresh is not None:
