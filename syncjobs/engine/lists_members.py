@@ -196,11 +196,14 @@ def _unit(sync: Sync, link: ListLink) -> int | None:
 
 
 def _group_links(sync: Sync, link: ListLink) -> QuerySet[RecordLink]:
-    """Active links of the list's type of the group's live members."""
-    members = Subscriber.objects.live().filter(tenant=sync.tenant,
-                                               memberships__group_id=link.group_id)
-    return RecordLink.objects.filter(tenant=sync.tenant, state=LinkState.ACTIVE,
-                                     entity_type=link.member_type, subscriber__in=members)
+    """Active links of the list's type of the group's live members. Membership is checked
+    per link (``EXISTS``), not as ``IN`` the group's members: SQLite would build that list
+    afresh for every page read."""
+    return RecordLink.objects.filter(
+        tenant=sync.tenant, state=LinkState.ACTIVE, entity_type=link.member_type,
+        subscriber__merged_into__isnull=True,
+    ).filter(Exists(GroupMembership.objects.filter(group_id=link.group_id,
+                                                   subscriber_id=OuterRef("subscriber_id"))))
 
 
 def _group_records(sync: Sync, link: ListLink) -> dict[str, int]:
@@ -211,19 +214,18 @@ def _group_records(sync: Sync, link: ListLink) -> dict[str, int]:
 
 def _unsent(sync: Sync, link: ListLink) -> tuple[int, Iterator[tuple[list[str], dict[str, int]]]]:
     """Group members not in the snapshot: how many, and pages of ``(crm ids, {crm id:
-    subscriber id})`` in the order of the ids, each read after the one before was sent."""
+    subscriber id})`` in the order of the links, each read after the one before was sent.
+    Keyset on the link's key, which the links' index keeps in order: a page never sorts
+    the group (ordering by record id made every page sort it, quadratic at a million)."""
     missing = _group_links(sync, link).filter(~Exists(ListMemberSnapshot.objects.filter(
-        link=link, crm_id=OuterRef("crm_id")))).order_by("crm_id")
+        link=link, crm_id=OuterRef("crm_id")))).order_by("pk")
 
     def pages() -> Iterator[tuple[list[str], dict[str, int]]]:
-        last = None
-        while True:
-            page = missing if last is None else missing.filter(crm_id__gt=last)
-            rows = list(page.values_list("crm_id", "subscriber_id")[:ADD_PAGE])
-            if not rows:
-                return
+        last = 0
+        while rows := list(missing.filter(pk__gt=last)
+                           .values_list("pk", "crm_id", "subscriber_id")[:ADD_PAGE]):
             last = rows[-1][0]
-            side = {str(crm_id): sid for crm_id, sid in rows}
+            side = {str(crm_id): sid for _pk, crm_id, sid in rows}
             yield list(side), side
 
     return missing.count(), pages()
