@@ -37,6 +37,7 @@ from audience.subscribers import (
     prepare_item,
     tenant_fields,
 )
+from mailworx_crm.bulk_sql import update_rows
 from mailworx_crm.email_address import normalise_email
 from tenants.models import Tenant
 
@@ -151,9 +152,11 @@ def merge_many(pairs: Sequence[tuple[int, int]]) -> int:
                 survivor.email = mirrored[(survivor.pk, SubscriberField.EMAIL)]
                 survivor.email_normalised = normalise_email(survivor.email)
             survivor.updated_at = now
-        Subscriber.objects.bulk_update(list(unique), [
-            "consent", "consent_changed_at", "email", "email_normalised", "language",
-            "updated_at"], batch_size=200)
+        columns = ["consent", "consent_changed_at", "email", "email_normalised", "language",
+                   "updated_at"]
+        # One executemany: bulk_update's CASE per column cost seconds per thousand merges.
+        update_rows(Subscriber, columns,
+                    [[*(getattr(s, c) for c in columns), s.pk] for s in unique])
         ConsentEvent.objects.bulk_create(events, batch_size=500)
         earlier = dict(Subscriber.objects.filter(merged_into_id__in=sources)
                        .values_list("pk", "merged_into_id"))

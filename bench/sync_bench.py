@@ -21,6 +21,7 @@ Seeding is timed and printed but is no part of the phases. Never part of pass/fa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -36,7 +37,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))  # the helper modules next to this script
+sys.path.insert(0, str(ROOT / "scripts"))  # services.py (PostgreSQL)
 
+from services import fresh_database, postgres  # noqa: E402
 from sync_bench_emulator import Emulator  # noqa: E402
 from sync_seed import (  # noqa: E402
     change_both_sides,
@@ -57,10 +60,11 @@ TARGETS = {"initial_round_trips": 700, "incremental_round_trips": 30,
            "reaction_round_trips": 200, "rss_mb": 300, "initial_rate": 2000}
 
 
-def setup_django(state: Path) -> None:
+def setup_django(state: Path, database_url: str | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailworx_crm.settings")
     os.environ["MWX_VAR_DIR"] = str(state)
-    os.environ["DATABASE_URL"] = f"sqlite:///{state}/bench.sqlite3"
+    if database_url is not None:  # the worker inherits the parent's choice
+        os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     # The emulator listens on loopback, which only the operator's allowlist lets through
     # (SPEC N8, docs/security.md).
@@ -77,19 +81,30 @@ def setup_django(state: Path) -> None:
 def worker(run_id: int, profile: str | None) -> None:
     """Run one queued job to its end here and report its time and this process's peak RSS."""
     setup_django(Path(os.environ["MWX_VAR_DIR"]))
+    import sync_bench_steps
+
     from syncjobs import runner
 
-    started = time.perf_counter()
+    sync_bench_steps.install()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if profile:
         import cProfile
 
-        prof = cProfile.Profile()
+        # CPU time, not wall time: waits for the emulator and the database are not the
+        # worker's cost.
+        prof = cProfile.Profile(time.process_time)
         status = prof.runcall(runner.execute, run_id)
         prof.dump_stats(profile)
     else:
         status = runner.execute(run_id)
     elapsed = time.perf_counter() - started
-    print(json.dumps({"status": status, "seconds": elapsed, "rss_mb": peak_rss_mb()}))
+    # CPU seconds of this process only (user + system): the emulator and the database
+    # server run in processes of their own, and on a shared machine wall time mostly
+    # measures the queue for the CPU.
+    cpu = time.process_time() - cpu_started
+    peak = max(peak_rss_mb(), sync_bench_steps.peak_mb())
+    print(json.dumps({"status": status, "seconds": elapsed, "cpu_seconds": cpu,
+                      "rss_mb": peak, "steps": sync_bench_steps.summary()}))
 
 
 def peak_rss_mb() -> float:
@@ -110,6 +125,7 @@ def run_job(run_id: int, state: Path, profile_dir: str | None, label: str,
             env: dict[str, str] | None = None) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(run_id)]
     if profile_dir:
+        Path(profile_dir).mkdir(parents=True, exist_ok=True)
         cmd += ["--profile-out", str(Path(profile_dir) / f"{label}.prof")]
     out = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True,
                          text=True, check=False)
@@ -132,9 +148,12 @@ def report(label: str, emu: Emulator, run: Any, worker_out: dict[str, Any], requ
     seconds = worker_out["seconds"]
     rate = units / seconds if seconds else 0.0
     per = per or units  # the tenant's subscribers: "per 1,000 subscribers"
+    cpu = worker_out["cpu_seconds"]
+    cpu_rate = units / cpu if cpu else 0.0
     print(f"{label}: run {run.status}, {seconds:.1f} s in the worker = {rate:,.0f} "
-          f"{unit_name}/s" + (f" — {verdict(rate, rate_target, at_least=True)}"
-                              if rate_target else ""))
+          f"{unit_name}/s of wall time; {cpu:.1f} CPU s = {cpu_rate:,.0f} {unit_name}/s of "
+          "worker CPU" + (f" — {verdict(cpu_rate, rate_target, at_least=True)}"
+                          if rate_target else ""))
     print(f"  HTTP: {trips:,} round trips — {verdict(trips, trips_target)}; {ops:,} operations; "
           f"per 1,000 subscribers: {trips * 1000 / per:.1f} round trips, "
           f"{ops * 1000 / per:,.0f} operations; throttled {http.get('throttled', 0)}, "
@@ -142,6 +161,7 @@ def report(label: str, emu: Emulator, run: Any, worker_out: dict[str, Any], requ
           f"{emu.requests() - requests_before:,} requests incl. sign-in)")
     print(f"  worker peak RSS {worker_out['rss_mb']:.0f} MB — "
           f"{verdict(worker_out['rss_mb'], TARGETS['rss_mb'])}")
+    print(f"  per step: {worker_out.get('steps', '')}")
     steps = {k: v for k, v in run.counters.items() if k not in ("http",) and isinstance(v, dict)}
     print(f"  counters: {json.dumps(steps, sort_keys=True)}")
     if run.error:
@@ -188,6 +208,13 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--reactions", type=int, default=100_000)
     parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
+                        help="the product's database: a file in the temporary directory or a "
+                             "throw-away PostgreSQL cluster (scripts/services.py)")
+    parser.add_argument("--pg-port", type=int, default=54341,
+                        help="port of the throw-away PostgreSQL cluster (--db postgres)")
+    parser.add_argument("--initial-only", action="store_true",
+                        help="measure the initial sync only (no incremental or reaction phase)")
     parser.add_argument("--profile", metavar="DIR", help="write a cProfile file per phase")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--server-time", choices=["off", "default", "fast"], default="off",
@@ -206,44 +233,63 @@ def main() -> None:
         return
     state = Path(tempfile.mkdtemp(prefix="sync-bench-"))
     n = args.subscribers
-    print(f"sync bench: {n:,} subscribers, state in {state}")
-    t0 = time.perf_counter()
-    emu = Emulator(state, n // 2, extra=["--server-time", args.server_time])
-    try:
-        print(f"emulator up with bench:{n // 2} in {time.perf_counter() - t0:.1f} s")
-        setup_django(state)
-        from django.core.management import call_command
-
-        from syncjobs import runner
-
-        runner.dispatch = lambda run_id: None  # the bench runs each job in its own worker
-        call_command("migrate", verbosity=0)
-        t0 = time.perf_counter()
-        tenant, news, events, fields = seed_tenant(emu)
-        people = crm_people(emu, n)
-        overlap = seed_crm_overlap(tenant, people, n)
-        counts = seed_subscribers(tenant, news, events, fields, people, n)
-        print(f"seeded in {time.perf_counter() - t0:.1f} s: {counts}, {overlap} leads sharing "
-              f"a contact's address")
-        if args.server_time != "off":
-            server_time_phases(tenant, emu, state, args, people)
-            return
-
-        sync_phase("initial sync", tenant, emu, state, args, n, "subscribers",
-                   TARGETS["initial_round_trips"], rate_target=TARGETS["initial_rate"])
-        t0 = time.perf_counter()
-        changed = change_both_sides(tenant, args.changes)
-        print(f"changed {changed} in {time.perf_counter() - t0:.1f} s")
-        sync_phase("incremental sync", tenant, emu, state, args, sum(changed.values()),
-                   "changes", TARGETS["incremental_round_trips"], per=n)
-        check(tenant, emu)
-        reaction_phase(tenant, news, emu, state, args)
-    finally:
-        emu.stop()
-        if args.keep:
-            print(f"kept {state}")
+    print(f"sync bench: {n:,} subscribers, {args.db}, state in {state}; load average "
+          f"{load_average()}")
+    with contextlib.ExitStack() as stack:
+        if args.db == "postgres":
+            server = stack.enter_context(postgres(args.pg_port))
+            database_url = fresh_database(server, "sync_bench")
         else:
-            shutil.rmtree(state, ignore_errors=True)
+            database_url = f"sqlite:///{state}/bench.sqlite3"
+        t0 = time.perf_counter()
+        emu = Emulator(state, n // 2, extra=["--server-time", args.server_time])
+        stack.callback(emu.stop)
+        if not args.keep:
+            stack.callback(shutil.rmtree, state, ignore_errors=True)
+        print(f"emulator up with bench:{n // 2} in {time.perf_counter() - t0:.1f} s")
+        setup_django(state, database_url)
+        run_phases(args, emu, state)
+        print(f"load average at the end {load_average()}")
+    if args.keep:
+        print(f"kept {state}")
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run_phases(args: argparse.Namespace, emu: Emulator, state: Path) -> None:
+    from django.core.management import call_command
+
+    from syncjobs import runner
+
+    n = args.subscribers
+    runner.dispatch = lambda run_id: None  # the bench runs each job in its own worker
+    call_command("migrate", verbosity=0)
+    t0 = time.perf_counter()
+    tenant, news, events, fields = seed_tenant(emu)
+    people = crm_people(emu, n)
+    overlap = seed_crm_overlap(tenant, people, n)
+    counts = seed_subscribers(tenant, news, events, fields, people, n)
+    print(f"seeded in {time.perf_counter() - t0:.1f} s: {counts}, {overlap} leads sharing "
+          f"a contact's address")
+    if args.server_time != "off":
+        server_time_phases(tenant, emu, state, args, people)
+        return
+
+    sync_phase("initial sync", tenant, emu, state, args, n, "subscribers",
+               TARGETS["initial_round_trips"], rate_target=TARGETS["initial_rate"])
+    if args.initial_only:
+        check(tenant, emu)
+        return
+    t0 = time.perf_counter()
+    changed = change_both_sides(tenant, args.changes)
+    print(f"changed {changed} in {time.perf_counter() - t0:.1f} s")
+    sync_phase("incremental sync", tenant, emu, state, args, sum(changed.values()),
+               "changes", TARGETS["incremental_round_trips"], per=n)
+    check(tenant, emu)
+    if args.reactions:
+        reaction_phase(tenant, news, emu, state, args)
 
 
 # -- against modelled server time ------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,24 +36,39 @@ class ChangesApi(RecordsApi):
         are offered.
         """
         result = ChangeSet()
+        for part in self.change_pages(entity_set, select, delta_link, page_size):
+            result.rows += part.rows
+            result.removed_ids += part.removed_ids
+            result.delta_link = part.delta_link or result.delta_link
+        return result
+
+    def change_pages(self, entity_set: str, select: Sequence[str],
+                     delta_link: str | None = None,
+                     page_size: int | None = None) -> Iterator[ChangeSet]:
+        """``track_changes`` one page at a time, so a caller never holds a whole table; the
+        last page carries the delta link. Errors of the first request are raised by the
+        first ``next()``."""
         # The first request asks for tracking; follow-ups are the server's own links.
         pages = self.query_pages(delta_link or entity_set,
                                  select=None if delta_link else select,
                                  page_size=page_size,
                                  prefer=() if delta_link else ("odata.track-changes",))
+        got_delta = False
         for page in pages:
             rows = page.get("value")
             if not isinstance(rows, list):
                 raise UnexpectedAnswer("The CRM sent a change list without 'value'.",
-                                    request=f"GET {entity_set}", key="collection_without_value")
+                                       request=f"GET {entity_set}", key="collection_without_value")
+            part = ChangeSet()
             for row in rows:
                 if _is_removed(row):
-                    result.removed_ids.append(str(row.get("id", "")).lower())
+                    part.removed_ids.append(str(row.get("id", "")).lower())
                 else:
-                    result.rows.append(row)
+                    part.rows.append(row)
             if page.get("@odata.deltaLink"):
-                result.delta_link = str(page["@odata.deltaLink"])
-        if result.delta_link is None:
+                part.delta_link = str(page["@odata.deltaLink"])
+                got_delta = True
+            yield part
+        if not got_delta:
             raise UnexpectedAnswer("The CRM did not return a delta link for change tracking.",
-                                request=f"GET {entity_set}", key="no_delta_link")
-        return result
+                                   request=f"GET {entity_set}", key="no_delta_link")

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 
-from dynamics.transport import build_query
+from dynamics.transport import quote_value
 
 # A GET URL may be 32 KB (docs/dataverse-webapi.md §URL length); stay well under it.
 MAX_URL_CHARS = 16_000
@@ -52,7 +52,7 @@ def in_filter(attribute: str, values: Sequence[str]) -> str:
 
 
 def _encoded_len(text: str) -> int:
-    return len(build_query({"x": text})) - 2
+    return len(quote_value(text))
 
 
 def chunk_in_values(

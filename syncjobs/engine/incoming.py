@@ -13,9 +13,9 @@ their subscriber.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils.translation import gettext_noop
@@ -37,6 +37,10 @@ _LINK_TUPLE = ("pk", "crm_id", "crm_versionnumber", "crm_active", "synced_values
 Live = list[tuple[RecordLink, dict[str, Any]]]
 
 
+class Seen(Protocol):
+    def add(self, pks: Iterable[int]) -> None: ...
+
+
 @dataclass
 class _Plan:
     """What one batch of rows asks of the database, decided before any write."""
@@ -51,10 +55,12 @@ class _Plan:
 
 def apply_rows(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]], *,
                prefer_crm_when_new: bool = False, force: bool = False,
-               own_writes: bool = False, then: Callable[[], None] | None = None) -> None:
+               own_writes: bool = False, then: Callable[[], None] | None = None,
+               seen: Seen | None = None) -> None:
     """Apply CRM rows to the active links they belong to; ``then`` runs last in the same
-    transaction (a cursor that moves with the writes it covers)."""
-    plan = _read(sync, step, entity, rows, force=force, own_writes=own_writes)
+    transaction (a cursor that moves with the writes it covers); ``seen`` learns the
+    primary keys of the active links the rows belong to."""
+    plan = _read(sync, step, entity, rows, force=force, own_writes=own_writes, seen=seen)
     live_ids = [link.subscriber_id for _m, items in plan.by_unit.values() for link, _r in items]
     values: dict[int, SubValues] = subscriber_values(live_ids) if live_ids else {}
     related = {unit_id: related_values(sync.client, [r for _l, r in items], mapped)
@@ -66,7 +72,7 @@ def apply_rows(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]
 
 
 def _read(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]], *,
-          force: bool, own_writes: bool) -> _Plan:
+          force: bool, own_writes: bool, seen: Seen | None) -> _Plan:
     plan = _Plan()
     known: dict[str, tuple[Any, ...]] = {}
     ids = [row_id(entity, r) for r in rows]
@@ -74,6 +80,8 @@ def _read(sync: Sync, step: str, entity: str, rows: Sequence[dict[str, Any]], *,
         known.update({str(t[1]): t for t in RecordLink.objects.filter(
             tenant=sync.tenant, entity_type=entity, state=LinkState.ACTIVE,
             crm_id__in=ids[start:start + 500]).values_list(*_LINK_TUPLE)})
+    if seen is not None:
+        seen.add(t[0] for t in known.values())
     pending: list[dict[str, Any]] = []
     strangers: list[str] = []
     for row in rows:

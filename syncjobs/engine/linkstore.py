@@ -3,7 +3,8 @@
 ``Model.save()`` per link costs a statement plus the ORM's bookkeeping each, and
 ``bulk_update`` builds one ``CASE`` per column whose SQL grows with the batch; a single
 parametrised ``UPDATE … WHERE id = %s`` run with ``executemany`` is the cheapest way to
-write a batch of links with different values, on SQLite and PostgreSQL alike.
+write a batch of links with different values, on SQLite and PostgreSQL alike. New links
+go in the same way (``insert_links``, ``mailworx_crm.bulk_sql``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from django.db import connection
 from django.db.models import Field
 from django.utils import timezone
 
+from mailworx_crm.bulk_sql import insert_rows, update_rows
 from syncjobs.models.sync import RecordLink
 
 # What apply and push change on a link.
@@ -44,21 +45,20 @@ def save_link_rows(fields: Sequence[str], rows: Sequence[Sequence[Any]], *,
     if not rows:
         return
     now = now or timezone.now()
-    meta = RecordLink._meta
-    columns = [_field(name) for name in fields]
-    stamp = _field("updated_at")
-    qn = connection.ops.quote_name
-    assignments = ", ".join(f"{qn(str(c.column))} = %s" for c in (*columns, stamp))
-    # Only quoted identifiers from the model's own metadata go into the text; every value
-    # is a parameter.
-    sql = (f"UPDATE {qn(meta.db_table)} SET {assignments} "  # noqa: S608
-           f"WHERE {qn(str(meta.pk.column))} = %s")
-    stamped = stamp.get_db_prep_save(now, connection)
-    params = [[c.get_db_prep_save(v, connection) for c, v in zip(columns, row[:-1], strict=True)]
-              + [stamped, row[-1]] for row in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    update_rows(RecordLink, [*fields, "updated_at"], [[*row[:-1], now, row[-1]] for row in rows])
 
 
 def _field(name: str) -> Field[Any, Any]:
     return cast("Field[Any, Any]", RecordLink._meta.get_field(name))
+
+
+def insert_links(links: Sequence[RecordLink]) -> None:
+    """Insert new links with one ``executemany``; their ``pk`` stays unset (no caller
+    needs it: links are found again by subscriber or CRM id)."""
+    now = timezone.now()
+    meta = RecordLink._meta
+    fields = [f for f in meta.concrete_fields if f is not meta.pk]
+    for link in links:
+        link.created_at = link.updated_at = now
+    insert_rows(RecordLink, [f.name for f in fields],
+                [[getattr(link, f.attname) for f in fields] for link in links])

@@ -20,10 +20,11 @@ repeated after a crash, which the CRM tolerates (adding a member twice) or answe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -33,6 +34,7 @@ from dynamics.batch import BatchOperation, OperationResult
 from dynamics.bulk import MIN_PARALLEL_CHUNK
 from dynamics.errors import BadRequest, DynamicsError, NotFound, PermanentError
 from dynamics.odata import record_path
+from mailworx_crm.bulk_sql import insert_rows
 from mailworx_crm.crm_errors import describe
 from mailworx_crm.texts import StoredText
 from mailworx_crm.texts import deferred as _
@@ -55,6 +57,7 @@ from syncjobs.models.sync import (
 STEP = "lists"
 ADD_CHUNK = 1000  # members per AddListMembersList call
 ADDS_PER_REQUEST = 10  # AddListMembersList calls per $batch request, at most
+ADD_PAGE = ADD_CHUNK * ADDS_PER_REQUEST  # members read per page: one $batch request's worth
 # Until this run has seen how long the CRM takes per member, a request carries this many:
 # at a real organisation's pace 10,000 members would outlast the client's read timeout.
 PROBE_MEMBERS = 100
@@ -71,8 +74,7 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
         return
     assert crm is not None
     take_crm = _takes_crm_changes(sync, link, crm)
-    snapshot = {str(i) for i in link.snapshot.values_list("crm_id", flat=True)}
-    group_side = _group_records(sync, link, counted)
+    _count_unlisted(sync, link, counted)
     # A list this run created (no version read back yet) has no members to read.
     fresh = crm.version is None and link.origin == LinkOrigin.MAILWORX_GROUP
     # A dynamic list's versionnumber moves only when the list row is edited, never when the
@@ -81,8 +83,10 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
     # the results equal the snapshot).
     read = take_crm and not fresh and (crm.dynamic or link.synced_version is None
                                        or crm.version != link.synced_version)
-    rows: dict[str, dict[str, Any]] = {}
+    pushed = 0  # members our writes added minus removed: the CRM's count moves by this
+    changed = False
     if read:
+        rows: dict[str, dict[str, Any]] = {}
         try:
             for page in _member_pages(sync, link, crm):
                 rows.update((row_id(link.member_type, row), row) for row in page)
@@ -90,16 +94,23 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
             list_issue(sync, link, exc.reason, exc.hint, exc.code)
             return
         sync.observe(STEP, "members_read", len(rows))
-    crm_ids = set(rows) if read else snapshot
-    pushed = 0  # members our writes added minus removed: the CRM's count moves by this
-    changed = _take_added(sync, link, [rows[i] for i in sorted(crm_ids - snapshot)])
-    changed |= _take_removed(sync, link, sorted(snapshot - crm_ids))
-    to_add = sorted(set(group_side) - snapshot - crm_ids)
-    to_remove = sorted((snapshot & crm_ids) - set(group_side))
+        snapshot = {str(i) for i in link.snapshot.values_list("crm_id", flat=True)}
+        group_side = _group_records(sync, link)
+        crm_ids = set(rows)
+        changed = _take_added(sync, link, [rows[i] for i in sorted(crm_ids - snapshot)])
+        changed |= _take_removed(sync, link, sorted(snapshot - crm_ids))
+        add_list = sorted(set(group_side) - snapshot - crm_ids)
+        to_add, add_pages = len(add_list), iter([(add_list, group_side)])
+        to_remove = sorted((snapshot & crm_ids) - set(group_side))
+    else:
+        # The CRM side is the snapshot: the differences come from the database, the
+        # additions page by page (memory: a page, whatever the list's size).
+        to_add, add_pages = _unsent(sync, link)
+        to_remove = _unheld(sync, link)
     if crm.dynamic:
         # Read-only in the CRM direction: what mailworx changed stays in the group only.
         if to_add:
-            sync.skip(STEP, str(SKIP_DYNAMIC_ADD), len(to_add))
+            sync.skip(STEP, str(SKIP_DYNAMIC_ADD), to_add)
         if to_remove:
             sync.skip(STEP, str(SKIP_DYNAMIC_REMOVE), len(to_remove))
         if read:
@@ -111,7 +122,7 @@ def sync_link(sync: Sync, link: ListLink, crm: CrmList | None, counted: set[int]
                       "date."), CODE_LOCKED)
     elif to_add or to_remove:
         try:
-            added = _push_added(sync, link, to_add, group_side)
+            added = sum(_push_added(sync, link, ids, side) for ids, side in add_pages)
             removed = _push_removed(sync, link, to_remove)
             pushed = added - removed
             changed |= bool(added or removed)
@@ -189,26 +200,66 @@ def _unit(sync: Sync, link: ListLink) -> int | None:
     return sync.unit_for_group(link.group_id)
 
 
-def _group_records(sync: Sync, link: ListLink, counted: set[int]) -> dict[str, int]:
+def _group_links(sync: Sync, link: ListLink) -> QuerySet[RecordLink]:
+    """Active links of the list's type of the group's live members. Membership is checked
+    per link (``EXISTS``), not as ``IN`` the group's members: SQLite would build that list
+    afresh for every page read."""
+    return RecordLink.objects.filter(
+        tenant=sync.tenant, state=LinkState.ACTIVE, entity_type=link.member_type,
+        subscriber__merged_into__isnull=True,
+    ).filter(Exists(GroupMembership.objects.filter(group_id=link.group_id,
+                                                   subscriber_id=OuterRef("subscriber_id"))))
+
+
+def _group_records(sync: Sync, link: ListLink) -> dict[str, int]:
     """``{crm id: subscriber id}`` of the group's members whose active link has the type."""
+    return {str(crm_id): sid for crm_id, sid in
+            _group_links(sync, link).values_list("crm_id", "subscriber_id")}
+
+
+def _unsent(sync: Sync, link: ListLink) -> tuple[int, Iterator[tuple[list[str], dict[str, int]]]]:
+    """Group members not in the snapshot: how many, and pages of ``(crm ids, {crm id:
+    subscriber id})`` in the order of the links, each read after the one before was sent.
+    Keyset on the link's key, which the links' index keeps in order: a page never sorts
+    the group (ordering by record id made every page sort it, quadratic at a million)."""
+    missing = _group_links(sync, link).filter(~Exists(ListMemberSnapshot.objects.filter(
+        link=link, crm_id=OuterRef("crm_id")))).order_by("pk")
+
+    def pages() -> Iterator[tuple[list[str], dict[str, int]]]:
+        last = 0
+        while rows := list(missing.filter(pk__gt=last)
+                           .values_list("pk", "crm_id", "subscriber_id")[:ADD_PAGE]):
+            last = rows[-1][0]
+            side = {str(crm_id): sid for _pk, crm_id, sid in rows}
+            yield list(side), side
+
+    return missing.count(), pages()
+
+
+def _unheld(sync: Sync, link: ListLink) -> list[str]:
+    """Snapshot members no longer in the group (or no longer linked with the type)."""
+    return sorted(str(i) for i in link.snapshot.exclude(
+        crm_id__in=_group_links(sync, link).values("crm_id")).values_list("crm_id", flat=True))
+
+
+def _count_unlisted(sync: Sync, link: ListLink, counted: set[int]) -> None:
+    """Members no list of the group can hold, counted once per group (not once per list)
+    and by the database (a million members are not read for it)."""
+    if link.group_id in counted:
+        return
+    counted.add(link.group_id)
+    types = set(link.group.list_links.filter(state=ListLinkState.ACTIVE)
+                .values_list("member_type", flat=True))
     members = Subscriber.objects.live().filter(tenant=sync.tenant,
                                                memberships__group_id=link.group_id)
-    member_ids = set(members.values_list("pk", flat=True))
-    rows = RecordLink.objects.filter(subscriber_id__in=member_ids, state=LinkState.ACTIVE
-                                     ).values_list("subscriber_id", "entity_type", "crm_id")
-    out = {str(crm_id): sid for sid, entity, crm_id in rows if entity == link.member_type}
-    if link.group_id not in counted:  # reasons once per group, not once per list
-        counted.add(link.group_id)
-        types = set(link.group.list_links.filter(state=ListLinkState.ACTIVE)
-                    .values_list("member_type", flat=True))
-        linked = {sid: entity for sid, entity, _crm in rows}
-        for sid in member_ids:
-            if sid not in linked:
-                sync.skip(STEP, _("group member not linked to a CRM record"))
-            elif linked[sid] not in types:
-                sync.skip(STEP, _("group member linked to a %(type)s; the group has no "
-                                  "marketing list of that type") % {"type": linked[sid]})
-    return out
+    active = RecordLink.objects.filter(state=LinkState.ACTIVE)
+    unlinked = members.filter(~Exists(active.filter(subscriber_id=OuterRef("pk")))).count()
+    if unlinked:
+        sync.skip(STEP, _("group member not linked to a CRM record"), unlinked)
+    for entity, n in (active.filter(subscriber__in=members).exclude(entity_type__in=types)
+                      .order_by().values_list("entity_type").annotate(n=Count("pk"))):
+        sync.skip(STEP, _("group member linked to a %(type)s; the group has no marketing list "
+                          "of that type") % {"type": entity}, n)
 
 
 # -- CRM → group -----------------------------------------------------------------------------
@@ -428,9 +479,8 @@ def patch_list(sync: Sync, list_id: str, body: dict[str, Any]) -> tuple[int | No
 
 
 def _snapshot_add(link: ListLink, crm_ids: Iterable[str]) -> None:
-    ListMemberSnapshot.objects.bulk_create(
-        [ListMemberSnapshot(link=link, crm_id=crm_id) for crm_id in crm_ids],
-        ignore_conflicts=True)
+    insert_rows(ListMemberSnapshot, ["link", "crm_id"], [(link.pk, crm_id) for crm_id in crm_ids],
+                ignore_conflicts=True)
 
 
 def list_issue(sync: Sync, link: ListLink, reason: StoredText | str, hint: StoredText | str,

@@ -83,7 +83,16 @@ class RecordLink(models.Model):
                 name="one_link_per_subscriber",
             ),
         ]
-        indexes = [models.Index(fields=["tenant", "state", "entity_type"])]
+        indexes = [
+            models.Index(fields=["tenant", "state", "entity_type"]),
+            # Rows read from the CRM find their links by record id. The partial unique
+            # constraint above serves that only where the database can prove the query's
+            # state implies its condition (PostgreSQL can, SQLite cannot); without this
+            # index every look-up scanned the tenant's links (quadratic in the tenant). All
+            # four columns, so SQLite's planner prefers it to the index above.
+            models.Index(fields=["tenant", "crm_id", "entity_type", "state"],
+                         name="recordlink_crm_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subscriber_id} ↔ {self.entity_type}({self.crm_id}) [{self.state}]"

@@ -24,14 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_noop
 
 from audience.models import (
-    GroupMembership,
     GroupSyncSetting,
     Subscriber,
-    SubscriberField,
-    SubscriberValue,
     SyncMode,
 )
 from dynamics.bulk import InLookup
@@ -54,7 +52,9 @@ from syncjobs.engine.context import Sync
 from syncjobs.engine.entities import is_active, row_id
 from syncjobs.engine.fields import related_values, select_columns
 from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
-from syncjobs.engine.merge import merge_many, merge_subscribers
+from syncjobs.engine.linkstore import insert_links
+from syncjobs.engine.match_members import changed_since, merge_duplicates, unlinked_batches
+from syncjobs.engine.merge import merge_subscribers
 from syncjobs.models.sync import (
     HOLDING_STATES,
     LinkOrigin,
@@ -68,7 +68,6 @@ STEP = "match"
 # Subscribers per match batch: their look-ups over the three tables travel in one $batch
 # request (one round trip) and their links are written in one transaction.
 MATCH_BATCH = 2000
-MERGE_CHUNK = 500
 OVERLAP = dt.timedelta(minutes=5)  # late commits on the mailworx side are still seen
 CURSOR = "match"  # watermark: when every unlinked subscriber was last looked up
 
@@ -82,7 +81,7 @@ def run_match(sync: Sync, *, group_id: int | None = None,
     scoped = group_id is not None or subscriber_id is not None
     cursor, _new = SyncCursor.objects.get_or_create(tenant=sync.tenant, name=CURSOR)
     # N2: a subscriber that matched nothing is not looked up again until something that
-    # could change the answer happens (see ``_changed_since``); pull resets the cursor when
+    # could change the answer happens (see ``changed_since``); pull resets the cursor when
     # the CRM gains a record with the address of an unlinked subscriber.
     since = None if scoped or cursor.watermark is None else cursor.watermark - OVERLAP
     blocked = blocked_subscribers(sync.tenant, STEP)
@@ -108,51 +107,21 @@ def _match_group(sync: Sync, setting: GroupSyncSetting, subscriber_id: int | Non
         if one is None:
             return
         members = members.filter(email_normalised=one.email_normalised)
-    linked = set(RecordLink.objects.filter(subscriber__in=members, state__in=HOLDING_STATES)
-                 .values_list("subscriber_id", flat=True))
-    # Ids and addresses only: whole subscribers are loaded batch by batch (memory).
-    rows = list(members.order_by("pk").values_list("pk", "email_normalised"))
-    survivors = _merge_duplicates(sync, rows, linked)
-    todo = [pk for pk in survivors if pk not in linked and pk not in blocked]
-    if since is not None and todo and setting.updated_at < since:
-        fresh = _changed_since(sync, setting, since) | open_issues
-        todo = [pk for pk in todo if pk in fresh]
-    sync.add_work(len(todo))
-    for start in range(0, len(todo), MATCH_BATCH):
-        batch = todo[start:start + MATCH_BATCH]
+    fresh = None
+    if since is not None and setting.updated_at < since:
+        fresh = changed_since(sync, setting, since) | open_issues
+    merge_duplicates(sync, members, STEP, among=fresh)
+    # Merged duplicates are no longer live, so the members left are the survivors. Ids are
+    # read a page at a time and whole subscribers batch by batch (memory).
+    unlinked = members.filter(~Exists(RecordLink.objects.filter(
+        subscriber_id=OuterRef("pk"), state__in=HOLDING_STATES))).order_by("pk")
+    if fresh is None:
+        sync.add_work(unlinked.count())
+    for batch in unlinked_batches(unlinked, blocked, fresh, MATCH_BATCH):
+        if fresh is not None:
+            sync.add_work(len(batch))
         _match_batch(sync, setting, batch, owners, open_issues)
         sync.checkpoint(STEP, len(batch))
-
-
-def _changed_since(sync: Sync, setting: GroupSyncSetting, since: dt.datetime) -> set[int]:
-    """Subscribers whose look-up could have another answer now: new ones, new members of
-    the group and changed addresses (open issues are added by the caller: they retry)."""
-    fresh = set(Subscriber.objects.filter(tenant=sync.tenant, created_at__gte=since)
-                .values_list("pk", flat=True))
-    fresh |= set(GroupMembership.objects.filter(group=setting.group, added_at__gte=since)
-                 .values_list("subscriber_id", flat=True))
-    fresh |= set(SubscriberValue.objects.filter(
-        tenant=sync.tenant, modified_at__gte=since, field__key=SubscriberField.EMAIL
-    ).values_list("subscriber_id", flat=True))
-    return fresh
-
-
-def _merge_duplicates(sync: Sync, members: list[tuple[int, str]],
-                      linked: set[int]) -> list[int]:
-    """S9: one subscriber per address in the group; a linked one survives, else the oldest."""
-    by_email: dict[str, list[int]] = {}
-    for pk, email in members:
-        by_email.setdefault(email, []).append(pk)
-    survivors = []
-    pairs: list[tuple[int, int]] = []
-    for pks in by_email.values():
-        survivor_pk = next((pk for pk in pks if pk in linked), pks[0])
-        pairs += [(pk, survivor_pk) for pk in pks if pk != survivor_pk]
-        survivors.append(survivor_pk)
-    # Set-based merges, a few queries per chunk instead of a dozen per pair.
-    for start in range(0, len(pairs), MERGE_CHUNK):
-        sync.count(STEP, "merged", merge_many(pairs[start:start + MERGE_CHUNK]))
-    return survivors
 
 
 def unlinked_addresses_known(sync: Sync, addresses: Iterable[str]) -> bool:
@@ -302,7 +271,7 @@ def _match_batch(sync: Sync, setting: GroupSyncSetting, ids: list[int],
                 to_apply.append((link, d.sub, sync.mappings(unit_id, d.entity), d.row))
                 sync.count(STEP, "linked")
         apply_many(sync, STEP, to_apply, related, values)
-        RecordLink.objects.bulk_create(new_links, batch_size=500)
+        insert_links(new_links)
         # Merges need the survivor's link in the database, so they follow the inserts.
         for d in decisions:
             if d.kind == "merge":

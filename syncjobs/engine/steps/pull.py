@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from django.db.models import Min
+from django.db.models import Max, Min
 
+from dynamics import ChangeSet
 from dynamics.errors import ChangeTrackingNotEnabled, PermanentError
 from dynamics.odata import is_guid
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
@@ -65,43 +67,88 @@ def pull_entity(sync: Sync, entity: str, *, own_writes: bool = False) -> None:
     full_read = not delta
     try:
         try:
-            changes = sync.client.track_changes(entity_set(entity), cols, delta or None)
+            pages = sync.client.change_pages(entity_set(entity), cols, delta or None)
+            first = next(pages)
         except PermanentError as exc:
             if exc.code != CODE_EXPIRED_TOKEN or isinstance(exc, ChangeTrackingNotEnabled):
                 raise
             sync.log(_("The CRM's change token for %(entity)s expired; reading it afresh.")
                      % {"entity": entity})
-            changes = sync.client.track_changes(entity_set(entity), cols)
+            pages = sync.client.change_pages(entity_set(entity), cols)
+            first = next(pages)
             full_read = True
     except ChangeTrackingNotEnabled:
         _pull_by_watermark(sync, entity, cols, cursor)
         return
-    sync.observe(STEP, "tracked_rows", len(changes.rows))
-    removed = list(changes.removed_ids)
-    if full_read:
-        # A first read lists every row: a linked record missing from it was deleted before
-        # tracking started (later deletions arrive as removed ids).
-        present = {row_id(entity, r) for r in changes.rows}
-        removed += [str(i) for i in RecordLink.objects.filter(
-            tenant=sync.tenant, entity_type=entity, state=LinkState.ACTIVE
-        ).values_list("crm_id", flat=True) if str(i) not in present]
-    sync.add_work(len(changes.rows))
-    batches = [changes.rows[i:i + BATCH] for i in range(0, len(changes.rows), BATCH)] or [[]]
+    _apply_changes(sync, entity, itertools.chain([first], pages), cursor, signature,
+                   full_read=full_read, own_writes=own_writes)
+
+
+def _apply_changes(sync: Sync, entity: str, pages: Iterator[ChangeSet], cursor: SyncCursor,
+                   signature: str, *, full_read: bool, own_writes: bool) -> None:
+    """Apply the read page by page in batches (memory: a page and a batch, whatever the
+    table's size); the last batch waits for the end of the read and moves the cursor."""
+    # A first read lists every row: a linked record missing from it was deleted before
+    # tracking started (later deletions arrive as removed ids).
+    seen = _SeenLinks(sync, entity) if full_read else None
+    removed: list[str] = []
+    delta_link = ""
+    pending: list[dict[str, Any]] = []
 
     def advance() -> None:
         # The cursor moves with the last writes it covers (same transaction).
-        mark_deleted(sync, entity, removed)
-        cursor.delta_link = changes.delta_link or ""
+        mark_deleted(sync, entity, removed + (seen.missing() if seen is not None else []))
+        cursor.delta_link = delta_link
         cursor.signature = signature
         cursor.save()
 
-    for index, rows in enumerate(batches):
-        if not full_read:
-            # Before the batch's cursor moves: a crash in between reads them again.
-            refresh_dependents(sync, STEP, entity, rows)
-        apply_rows(sync, STEP, entity, rows, own_writes=own_writes,
-                   then=advance if index == len(batches) - 1 else None)
-        sync.checkpoint(STEP, len(rows))
+    for part in pages:
+        removed += part.removed_ids
+        delta_link = part.delta_link or delta_link
+        sync.observe(STEP, "tracked_rows", len(part.rows))
+        sync.add_work(len(part.rows))
+        pending += part.rows
+        while len(pending) > BATCH:
+            rows = pending[:BATCH]
+            del pending[:BATCH]
+            if not full_read:
+                # Before the batch's cursor moves: a crash in between reads them again.
+                refresh_dependents(sync, STEP, entity, rows)
+            apply_rows(sync, STEP, entity, rows, own_writes=own_writes, seen=seen)
+            sync.checkpoint(STEP, len(rows))
+    if not full_read:
+        refresh_dependents(sync, STEP, entity, pending)
+    apply_rows(sync, STEP, entity, pending, own_writes=own_writes, seen=seen, then=advance)
+    sync.checkpoint(STEP, len(pending))
+
+
+class _SeenLinks:
+    """The active links of one table met in a full read, one bit per primary key (a million
+    links: 125 KB, where a set of the read's ids took a hundred megabytes). Links made
+    during the read (a merge followed) are past ``high`` and never taken for missing."""
+
+    def __init__(self, sync: Sync, entity: str) -> None:
+        self.links = RecordLink.objects.filter(tenant=sync.tenant, entity_type=entity,
+                                               state=LinkState.ACTIVE)
+        bounds = self.links.aggregate(low=Min("pk"), high=Max("pk"))
+        self.low, self.high = bounds["low"] or 0, bounds["high"] or -1
+        self.bits = bytearray((self.high - self.low) // 8 + 1)
+
+    def add(self, pks: Iterable[int]) -> None:
+        for pk in pks:
+            if self.low <= pk <= self.high:
+                offset = pk - self.low
+                self.bits[offset >> 3] |= 1 << (offset & 7)
+
+    def missing(self) -> list[str]:
+        """CRM ids of links active before the read and still active, never met."""
+        out = []
+        for pk, crm_id in (self.links.filter(pk__range=(self.low, self.high))
+                           .order_by().values_list("pk", "crm_id").iterator(chunk_size=2000)):
+            offset = pk - self.low
+            if not self.bits[offset >> 3] & (1 << (offset & 7)):
+                out.append(str(crm_id))
+        return out
 
 
 def _pull_by_watermark(sync: Sync, entity: str, cols: list[str], cursor: SyncCursor) -> None:

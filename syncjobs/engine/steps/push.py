@@ -14,7 +14,9 @@ itself and reports one result per record, so one bad record never stops the othe
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import uuid
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -31,15 +33,13 @@ from syncjobs.engine.context import Sync
 from syncjobs.engine.entities import SUBSCRIBER_ID
 from syncjobs.engine.fields import same, to_crm
 from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
-from syncjobs.engine.linkstore import save_link_rows, save_links
+from syncjobs.engine.linkstore import save_link_rows
 from syncjobs.engine.steps.pull import prime_change_tracking
 from syncjobs.models.sync import LinkState, RecordLink, SyncCursor, SyncIssue
 
 STEP = "push"
-# Links per batch: one bulk message (the client splits it into chunks of its own and sends
-# them in parallel) and one transaction; larger than the engine's BATCH because each costs a
-# round trip. With parallel requests a batch holds a full chunk per request in flight, so the
-# requests stay full-sized (round trips as before) and all of them run at once.
+# Links per batch: one bulk message (the client splits it into chunks of its own) and one
+# transaction; larger than the engine's BATCH because each costs a round trip.
 PUSH_BATCH = 1000
 OVERLAP = dt.timedelta(minutes=5)  # late commits on the mailworx side are still seen
 # Columns a new record cannot do without; filled from the address when no mapping did.
@@ -62,16 +62,41 @@ def run_push(sync: Sync, *, subscriber_id: int | None = None,
         prime_change_tracking(sync)
 
 
-def _batches(sync: Sync, qs: QuerySet[RecordLink], entity: str) -> list[list[int]]:
-    """Link ids per batch; each batch's links are loaded only when it is sent (memory)."""
-    ids = list(qs.filter(entity_type=entity).order_by("pk").values_list("pk", flat=True))
-    sync.add_work(len(ids))
+def _batches(sync: Sync, qs: QuerySet[RecordLink], entity: str) -> Iterator[list[int]]:
+    """Link ids per batch, one page at a time (keyset on the primary key): memory stays
+    one batch however many links the tenant has."""
+    qs = qs.filter(entity_type=entity).order_by("pk")
+    sync.add_work(qs.count())
+    # A batch holds a full chunk per request the client may send at once (dynamics/parallel.py).
     size = max(PUSH_BATCH, BULK_CHUNK * sync.client.parallel.ceiling)
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
+    last = 0
+    while ids := list(qs.filter(pk__gt=last).values_list("pk", flat=True)[:size]):
+        yield ids
+        last = ids[-1]
 
 
-def _load(ids: list[int]) -> list[RecordLink]:
-    return list(RecordLink.objects.filter(pk__in=ids).select_related("subscriber").order_by("pk"))
+class _Link(NamedTuple):
+    """What push needs of a link, read as a tuple: model instances of links and their
+    subscribers cost several times the query itself."""
+
+    pk: int
+    crm_id: uuid.UUID
+    entity_type: str
+    group_id: int | None
+    subscriber_id: int
+    create_owner: uuid.UUID | None
+    synced_values: dict[str, Any]
+    email: str
+    consent: str  # the subscriber's permission (audience ConsentState)
+
+
+_LINK_COLUMNS = ("pk", "crm_id", "entity_type", "group_id", "subscriber_id", "create_owner",
+                 "synced_values", "subscriber__email", "subscriber__consent")
+
+
+def _load(ids: list[int]) -> list[_Link]:
+    return [_Link(*row) for row in RecordLink.objects.filter(pk__in=ids).order_by("pk")
+            .values_list(*_LINK_COLUMNS)]
 
 
 # -- creates -----------------------------------------------------------------------------
@@ -88,7 +113,7 @@ def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
                         for link in batch]
             results = sync.client.create_multiple(
                 entity_set(entity), entity, [p for p, _s in payloads])
-            done = []
+            done: list[list[Any]] = []
             with transaction.atomic():
                 if any(result.already_existed for result in results):
                     _read_table_afresh(sync, entity)
@@ -96,19 +121,17 @@ def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
                                                            strict=True):
                     # Also when an earlier attempt already created it (N1, above).
                     if result.ok:
-                        link.state = LinkState.ACTIVE
-                        link.synced_values = synced
-                        link.bulk_email_blocked = bool(payload.get("donotbulkemail"))
-                        link.subscriber_id_written = True
-                        link.needs_push = False
-                        done.append(link)
+                        done.append([LinkState.ACTIVE, synced,
+                                     bool(payload.get("donotbulkemail")), True, False, link.pk])
                         sync.count(STEP, "created")
                     else:
                         _failed(sync, link, result)
-                save_links(done, ["state", "synced_values", "bulk_email_blocked",
-                                  "subscriber_id_written", "needs_push"])
-                resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in done
-                                                   if link.subscriber_id in open_issues])
+                save_link_rows(["state", "synced_values", "bulk_email_blocked",
+                                "subscriber_id_written", "needs_push"], done)
+                created = {row[-1] for row in done}
+                resolve_issues(sync.tenant, STEP, [
+                    link.subscriber_id for link in batch
+                    if link.pk in created and link.subscriber_id in open_issues])
             sync.checkpoint(STEP, len(batch))
 
 
@@ -123,13 +146,13 @@ def _read_table_afresh(sync: Sync, entity: str) -> None:
         delta_link="", watermark=None, last_key="")
 
 
-def _create_payload(sync: Sync, link: RecordLink,
+def _create_payload(sync: Sync, link: _Link,
                     values: SubValues) -> tuple[dict[str, Any], dict[str, Any]]:
-    sub = link.subscriber
+    email = link.email
     unit_id = sync.unit_for_group(link.group_id)
     record: dict[str, Any] = {primary_key(link.entity_type): str(link.crm_id),
-                              "emailaddress1": sub.email,
-                              SUBSCRIBER_ID: str(sub.pk)}
+                              "emailaddress1": email,
+                              SUBSCRIBER_ID: str(link.subscriber_id)}
     synced: dict[str, Any] = {}
     for mf in sync.mappings(unit_id, link.entity_type):
         value = values.get(mf.key, ("", None))[0]
@@ -140,11 +163,12 @@ def _create_payload(sync: Sync, link: RecordLink,
             record[mf.attribute] = crm
             synced[mf.key] = value
     for column in _NAME_FALLBACKS[link.entity_type]:
-        record.setdefault(column, sub.email.split("@")[0] if column != "subject"
-                          else _("Newsletter subscriber %(email)s") % {"email": sub.email})
+        record.setdefault(column, email.split("@")[0] if column != "subject"
+                          else _("Newsletter subscriber %(email)s") % {"email": email})
     if link.create_owner:
         record["ownerid@odata.bind"] = f"/systemusers({link.create_owner})"
-    if sub.status == SubscriberStatus.UNSUBSCRIBED and sync.org.write_back_unsubscribes:
+    if (ConsentState(link.consent).status == SubscriberStatus.UNSUBSCRIBED
+            and sync.org.write_back_unsubscribes):
         record["donotbulkemail"] = True
     return record, synced
 
@@ -165,15 +189,21 @@ def _updates(sync: Sync, active: QuerySet[RecordLink], *, scoped: bool) -> None:
         candidates = active.filter(Q(needs_push=True) | Q(subscriber_id__in=changed)
                                    | Q(subscriber_id__in=status))
     cursor.watermark = now
-    batches = [(e, b) for e in ENTITY_TYPES for b in _batches(sync, candidates, e)]
+    batches = ((e, b) for e in ENTITY_TYPES for b in _batches(sync, candidates, e))
     open_issues = _open_issues(sync)
-    for index, (entity, ids) in enumerate(batches):
-        # The cursor moves with the writes of the last batch (same transaction).
-        final = index == len(batches) - 1 and not scoped
+    current = next(batches, None)
+    if current is None and not scoped:
+        cursor.save()
+    while current is not None:
+        # One batch read ahead: the cursor moves with the writes of the last batch (same
+        # transaction). The next page starts after this one's ids, so this batch's writes
+        # cannot change it.
+        following = next(batches, None)
+        entity, ids = current
+        final = following is None and not scoped
         _update_batch(sync, entity, ids, cursor if final else None, open_issues)
         sync.checkpoint(STEP, len(ids))
-    if not batches and not scoped:
-        cursor.save()
+        current = following
 
 
 def _open_issues(sync: Sync) -> set[int]:
@@ -183,20 +213,22 @@ def _open_issues(sync: Sync) -> set[int]:
     ).values_list("subscriber_id", flat=True))
 
 
-# What the update diff reads of a link, as a tuple: most links of a batch have nothing to
-# send, and only those that do are loaded as model instances.
+# What the update diff reads of a link, as a tuple (no model instances).
 _DIFF_TUPLE = ("pk", "crm_active", "needs_push", "synced_values", "bulk_email_blocked",
-               "subscriber_id_written", "group_id", "subscriber_id", "subscriber__consent")
+               "subscriber_id_written", "group_id", "subscriber_id", "subscriber__consent",
+               "crm_id")
 
 
 def _update_batch(sync: Sync, entity: str, ids: list[int],
                   cursor: SyncCursor | None, open_issues: set[int]) -> None:
     rows = list(RecordLink.objects.filter(pk__in=ids).order_by("pk").values_list(*_DIFF_TUPLE))
     values = subscriber_values((row[7] for row in rows), with_modified=False)
-    diffs: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+    # Per link to send: the link, its record, what it means in mailworx, and the link's
+    # flags as read (bulk email blocked, subscriber id written).
+    todo: list[tuple[_Link, dict[str, Any], dict[str, Any], bool, bool]] = []
     cleared: list[list[Any]] = []
     for (pk, crm_active, needs_push, synced, blocked, id_written, group_id, subscriber_id,
-         status) in rows:
+         status, crm_id) in rows:
         if not crm_active:
             sync.skip(STEP, gettext_noop("deactivated in the CRM"))
             continue
@@ -206,46 +238,47 @@ def _update_batch(sync: Sync, entity: str, ids: list[int],
             # In the same bulk update as the record's other changes (no request of its own).
             record[SUBSCRIBER_ID] = str(subscriber_id)
         if record:
-            diffs[pk] = (record, sent)
+            record[primary_key(entity)] = str(crm_id)
+            link = _Link(pk, crm_id, entity, group_id, subscriber_id, None, synced, "", status)
+            todo.append((link, record, sent, blocked, id_written))
         elif needs_push:
             cleared.append([False, pk])
     save_link_rows(["needs_push"], cleared)
-    if not diffs:
+    if not todo:
         if cursor is not None:
             cursor.save()
         return
-    todo: list[tuple[RecordLink, dict[str, Any], dict[str, Any]]] = []
-    for link in _load(list(diffs)):
-        record, sent = diffs[link.pk]
-        record[primary_key(entity)] = str(link.crm_id)
-        todo.append((link, record, sent))
-    results = sync.client.update_multiple(entity_set(entity), entity, [r for _l, r, _s in todo])
-    done = []
+    results = sync.client.update_multiple(entity_set(entity), entity,
+                                          [t[1] for t in todo])
+    done: list[list[Any]] = []
+    deleted: list[list[Any]] = []
     with transaction.atomic():
         if cursor is not None:
             cursor.save()
-        for (link, record, sent), result in zip(todo, results, strict=True):
+        for (link, record, sent, blocked, id_written), result in zip(todo, results,
+                                                                     strict=True):
             if result.ok:
-                link.synced_values = {**link.synced_values, **sent}
-                link.needs_push = False
-                done.append(link)
                 sync.count(STEP, "updated")
                 if record.get("donotbulkemail"):
-                    link.bulk_email_blocked = True
+                    blocked = True
                     sync.count(STEP, "unsubscribes_written")
                 if SUBSCRIBER_ID in record:
-                    link.subscriber_id_written = True
+                    id_written = True
                     sync.count(STEP, "subscriber_ids_written")
+                done.append([{**link.synced_values, **sent}, blocked, id_written, False,
+                             link.pk])
             elif result.status == 404:
-                link.state = LinkState.CRM_DELETED
-                link.save(update_fields=["state", "updated_at"])
+                deleted.append([LinkState.CRM_DELETED, link.pk])
                 sync.count(STEP, "unlinked_deleted")
             else:
                 _failed(sync, link, result)
-        save_links(done, ["synced_values", "bulk_email_blocked", "subscriber_id_written",
-                          "needs_push"])
-        resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in done
-                                           if link.subscriber_id in open_issues])
+        save_link_rows(["state"], deleted)
+        save_link_rows(["synced_values", "bulk_email_blocked", "subscriber_id_written",
+                        "needs_push"], done)
+        updated = {row[-1] for row in done}
+        resolve_issues(sync.tenant, STEP, [
+            link.subscriber_id for link, *_rest in todo
+            if link.pk in updated and link.subscriber_id in open_issues])
 
 
 def _diff(sync: Sync, entity: str, group_id: int | None, synced: dict[str, Any],
@@ -275,7 +308,7 @@ def _diff(sync: Sync, entity: str, group_id: int | None, synced: dict[str, Any],
     return record, sent
 
 
-def _failed(sync: Sync, link: RecordLink, result: OperationResult) -> None:
+def _failed(sync: Sync, link: _Link, result: OperationResult) -> None:
     error = result.error
     reason = describe(error) if error is not None else _(
         "The CRM refused the change (HTTP %(status)s).") % {"status": result.status}

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from audience.groups import add_members, save_sync_setting
-from audience.models import GroupMembership, Subscriber, SubscriberGroup
+from audience.models import GroupMembership, GroupSyncSetting, Subscriber, SubscriberGroup
 from audience.subscribers import create_subscriber
 from dynamics import DataverseClient
 from orgsettings.models import OrgSettings
 from syncjobs.models import JobStatus, LinkState, RecordLink, SyncIssue
+from syncjobs.models.sync import SyncCursor
 from tenants.models import Tenant
 from tests.syncjobs.engine.conftest import SyncFn, records_by_email
 
@@ -208,4 +211,25 @@ def test_s9_two_subscribers_with_one_address_make_one_record_and_are_merged(
     assert Subscriber.objects.get(pk=b.pk).merged_into_id == a.pk
     assert GroupMembership.objects.filter(group=group, subscriber=a).exists()
     assert len(records_by_email(crm_client, "twin@example.org")["contact"]) == 1
+    assert RecordLink.objects.filter(tenant=tenant).count() == 1
+
+
+def test_s9_a_twin_that_joins_after_a_sync_is_merged_by_the_next_run(
+        tenant: Tenant, group: SubscriberGroup, sync: SyncFn,
+        crm_client: DataverseClient) -> None:
+    # The next run checks only the addresses of subscribers that are new or changed since
+    # the last look-up (N2); the twin is one of them.
+    a = subscribe(group, "later@example.org", first_name="Lea")
+    sync()
+    # As if the first run and the group's setting were an hour old.
+    hour_ago = timezone.now() - dt.timedelta(hours=1)
+    SyncCursor.objects.filter(tenant=tenant, name="match").update(watermark=hour_ago)
+    GroupSyncSetting.objects.filter(group=group).update(
+        updated_at=hour_ago - dt.timedelta(hours=1))
+    Subscriber.objects.filter(pk=a.pk).update(created_at=hour_ago)
+    b = subscribe(group, "LATER@example.org", last_name="Später")
+    run = sync()
+    assert run.counters["match"]["merged"] == 1
+    assert Subscriber.objects.get(pk=b.pk).merged_into_id == a.pk
+    assert len(records_by_email(crm_client, "later@example.org")["contact"]) == 1
     assert RecordLink.objects.filter(tenant=tenant).count() == 1
