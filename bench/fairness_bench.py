@@ -12,6 +12,14 @@ prints the total time, how long each tenant waited before its run started (longe
 median, 90th percentile), how long the runs took, and whether any tenant starved (a run
 that never started or never ended). Against an ideal first-come-first-served queue, the
 longest wait is (tenants / workers − 1) × the median run. Never part of pass/fail.
+
+Limit: the emulator has one online organisation, so every tenant syncs with the same one.
+Each tenant's synced group creates a marketing list marked for mailworx, and every later
+tenant adopts the earlier tenants' marked lists (S1) — work no real tenant with its own
+organisation would do, growing with the number of tenants before it. The run time per
+tenant therefore grows along the queue; the waits still show the queue's order and whether
+any tenant starved. The defaults are small for ``make bench``; the issue's 50 × 2,000 is
+``--tenants 50 --subscribers 2000``.
 """
 
 from __future__ import annotations
@@ -154,8 +162,8 @@ def report(runs: list[Any], total: float, args: argparse.Namespace, requests: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tenants", type=int, default=50)
-    parser.add_argument("--subscribers", type=int, default=2000)
+    parser.add_argument("--tenants", type=int, default=10)
+    parser.add_argument("--subscribers", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--server-time", default="off", choices=["off", "fast", "default"])
     parser.add_argument("--limit", type=float, default=3600, help="give up after (seconds)")
