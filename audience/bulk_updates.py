@@ -17,7 +17,8 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audience.consent import follow_address_change, merge_consent
+from audience.address_change import follow_address_change
+from audience.consent import merge_consent
 from audience.merge import MergeError
 from audience.models import (
     ConsentEvent,

@@ -21,9 +21,9 @@ Public functions (their names are stable; other modules build on them):
   source, at)`` applies it and returns the history entry to save.
 - ``history(subscriber)`` — the entries, newest first.
 - ``purge_events(queryset)`` — the only way to delete history entries (erasure, retention).
-- ``follow_address_change(subscriber, old_email)`` — an address changed on either side: the
-  permission stays with the subscriber (the new address inherits it), the old address is
-  suppressed as superseded.
+- ``audience.address_change.follow_address_change(subscriber, old_email)`` — an address
+  changed on either side: the permission stays with the subscriber (the new address
+  inherits it), the old address is suppressed as superseded.
 
 Rules: an opt-out or a bounce always applies and suppresses the address. A suppressed address
 is never created again and a subscriber who opted out, bounced or awaits confirmation is never
@@ -64,7 +64,6 @@ from audience.suppression import (  # noqa: F401 - public here (see the docstrin
     suppression_of,
 )
 from audience.suppression_key import address_hash
-from mailworx_crm.email_address import normalise_email
 from tenants.models import Tenant
 
 # States that stop mail and that only a provable opt-in leaves.
@@ -81,7 +80,7 @@ _WEIGHT = {
     ConsentState.BOUNCED: 4,
     ConsentState.OPTED_OUT: 5,
 }
-_SUPPRESSES = {
+SUPPRESSES = {
     ConsentState.OPTED_OUT: SuppressionReason.OPTED_OUT,
     ConsentState.BOUNCED: SuppressionReason.HARD_BOUNCE,
 }
@@ -307,8 +306,8 @@ def record_change(
         event.save()
         subscriber.consent, subscriber.consent_changed_at = new, at
         subscriber.save(update_fields=["consent", "consent_changed_at", "updated_at"])
-        if new in _SUPPRESSES:
-            suppress_id(subscriber.tenant_id, subscriber.email, _SUPPRESSES[new], at)
+        if new in SUPPRESSES:
+            suppress_id(subscriber.tenant_id, subscriber.email, SUPPRESSES[new], at)
         elif new.may_receive:
             lift(subscriber.tenant_id, subscriber.email)
     return event
@@ -335,8 +334,8 @@ def record_created(
     ]
     ConsentEvent.objects.bulk_create(events, batch_size=500)
     for sub, d in zip(subscribers, per, strict=True):
-        if ConsentState(sub.consent) in _SUPPRESSES:
-            suppress_id(sub.tenant_id, sub.email, _SUPPRESSES[ConsentState(sub.consent)], at)
+        if ConsentState(sub.consent) in SUPPRESSES:
+            suppress_id(sub.tenant_id, sub.email, SUPPRESSES[ConsentState(sub.consent)], at)
         elif proves_opt_in(sub.consent, d):
             lift(sub.tenant_id, sub.email)
     return events
@@ -368,8 +367,8 @@ def record_many(
         )
         for sub in moving:
             sub.consent, sub.consent_changed_at = state, at
-            if state in _SUPPRESSES:
-                suppress_id(sub.tenant_id, sub.email, _SUPPRESSES[state], at)
+            if state in SUPPRESSES:
+                suppress_id(sub.tenant_id, sub.email, SUPPRESSES[state], at)
     return len(moving)
 
 
@@ -411,35 +410,3 @@ def purge_events(queryset: QuerySet[ConsentEvent]) -> int:
     if not ids:
         return 0
     return int(ConsentEvent.objects.filter(pk__in=ids)._raw_delete(ConsentEvent.objects.db))
-
-
-def follow_address_change(subscriber: Subscriber, old_email: str) -> None:
-    """``subscriber``'s address changed from ``old_email`` (N7), inside the caller's write.
-
-    The permission belongs to the person, so the new address inherits it: a subscriber who
-    opted out or bounced has the new address suppressed for the same reason. The old
-    address is suppressed as *superseded* (the weakest reason), so an import or a CRM
-    record still carrying it does not add the person a second time — unless another live
-    subscriber still has it. Coming back to an address superseded earlier lifts that entry.
-    """
-    tenant_id = subscriber.tenant_id
-    new = suppression_of_id(tenant_id, subscriber.email)
-    if new is not None and new.reason == SuppressionReason.SUPERSEDED:
-        lift(tenant_id, subscriber.email)
-    state = ConsentState(subscriber.consent)
-    if state in _SUPPRESSES:
-        suppress_id(tenant_id, subscriber.email, _SUPPRESSES[state], None)
-    still_used = (
-        Subscriber.objects.live()
-        .filter(tenant_id=tenant_id, email_normalised=normalise_email(old_email))
-        .exclude(pk=subscriber.pk)
-        .exists()
-    )
-    if not still_used:
-        suppress_id(tenant_id, old_email, SuppressionReason.SUPERSEDED, None)
-
-
-def suppression_of_id(tenant_id: int, email: str) -> SuppressedAddress | None:
-    return SuppressedAddress.objects.filter(
-        tenant_id=tenant_id, address_hash=address_hash(email)
-    ).first()

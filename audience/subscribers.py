@@ -23,11 +23,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audience.address_change import follow_address_change
 from audience.consent import (
     SYSTEM,
     ConsentRefused,
     Who,
-    follow_address_change,
     guard_create,
     record_change,
     record_created,

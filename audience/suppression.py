@@ -26,8 +26,13 @@ _REASON_WEIGHT = {
 }
 
 
+def suppression_of_id(tenant_id: int, email: str) -> SuppressedAddress | None:
+    return SuppressedAddress.objects.filter(
+        tenant_id=tenant_id, address_hash=address_hash(email)).first()
+
+
 def suppression_of(tenant: Tenant, email: str) -> SuppressedAddress | None:
-    return SuppressedAddress.objects.filter(tenant=tenant, address_hash=address_hash(email)).first()
+    return suppression_of_id(tenant.pk, email)
 
 
 def is_suppressed(tenant: Tenant, email: str) -> bool:
