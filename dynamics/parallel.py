@@ -163,19 +163,22 @@ class ParallelExecutor:
     def chunk_size(self, count: int, most: int, least: int = 1, *, kind: str = "") -> int:
         """Items per request so that ``count`` items fill the current degree evenly
         (never more than ``most``, the protocol's or caller's limit, nor fewer than
-        ``least``): a large load keeps full requests, a small one is spread out instead of
-        leaving requests idle behind one big request. With ``kind`` measured, ``most`` is
-        also kept to what the service does in ``request_seconds`` (a request that outlasts
-        the client's read timeout fails however healthy the service is)."""
+        ``least``): a large load goes in whole rounds of nearly full requests, a small one
+        is spread out instead of leaving requests idle behind one big request. With
+        ``kind`` measured, ``most`` is also kept to what the service does in
+        ``request_seconds`` (a request that outlasts the client's read timeout fails
+        however healthy the service is)."""
         per_unit = self.seconds_per_unit(kind) if kind else None
         if per_unit:
             most = max(least, min(most, int(self.request_seconds / per_unit)))
         if not count:
             return max(1, most)
         degree = self.degree
-        if count >= degree * most:
-            return max(1, most)  # full requests keep every slot busy
-        size = max(1, min(most, max(least, math.ceil(count / degree))))
+        # Whole rounds of ``degree`` requests of about equal size: a load just over one
+        # round of full requests would otherwise leave one request running alone at the
+        # end, as long as a full round. Costs at most ``degree`` more requests per call.
+        rounds = math.ceil(count / (degree * most))
+        size = max(1, min(most, max(least, math.ceil(count / (rounds * degree)))))
         return math.ceil(count / math.ceil(count / size))  # even: no small straggler
 
     # -- pacing ----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ time."""
 
 from __future__ import annotations
 
+import math
 import threading
 import uuid
 from typing import Any
@@ -167,9 +168,23 @@ def test_requests_are_sized_to_what_the_service_does_in_the_request_time() -> No
     executor.request_seconds = 30.0
     assert executor.chunk_size(100_000, 1000, 20, kind="add") == 1000  # not measured yet
     executor.run([_takes(9.0)] * 2, kind="add", weights=[100] * 2)  # 90 ms per member
-    assert executor.chunk_size(100_000, 1000, 20, kind="add") == 333  # 30 s of work
+    assert 330 <= executor.chunk_size(100_000, 1000, 20, kind="add") <= 333  # 30 s of work
     executor.run([_takes(0.1)] * 2, kind="fast", weights=[100] * 2)  # 1 ms per member
     assert executor.chunk_size(100_000, 1000, 20, kind="fast") == 1000
+
+
+def test_a_load_just_over_one_round_is_spread_over_whole_rounds() -> None:
+    """16 full requests at degree 15 would leave the 16th running alone, as long as the
+    whole first round: two rounds of half-size requests end in the time of one."""
+    signals = Signals()
+    signals.hint_seen(5)
+    executor = ParallelExecutor(signals, 5, users=lambda: 3, now=_thread_clock)
+    assert executor.degree == 15
+    size = executor.chunk_size(15 * 333 + 1, 333)
+    requests = math.ceil((15 * 333 + 1) / size)
+    assert requests == 30 and size == 167
+    assert executor.chunk_size(15 * 333, 333) == 333  # exactly one full round stays one
+    assert executor.chunk_size(100, 333) == 7  # a small load: one request per slot
 
 
 def test_a_steady_latency_never_cuts_however_slow() -> None:
