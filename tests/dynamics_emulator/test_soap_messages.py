@@ -196,6 +196,24 @@ def test_user_privileges(emulator: EmulatorServer, http: requests.Session) -> No
     assert "prvCreateContact" in names and "prvDeleteContact" not in names
 
 
+def test_roles_of_a_user_through_the_intersect(
+    emulator: EmulatorServer, http: requests.Session
+) -> None:
+    url = service_url(emulator, "legacy2013")
+    sync = ntlm_session(emulator, ("FABRIKAM\\mwxsync", "Sync@2016!"))
+    user = results(post(sync, url, "Execute", execute_body("WhoAmIRequest", "WhoAmI", "")))
+    user_id = user["UserId"].text or ""
+    roles = _fetch(
+        http,
+        url,
+        '<fetch><entity name="role"><attribute name="name"/>'
+        '<link-entity name="systemuserroles" from="roleid" to="roleid">'
+        '<filter><condition attribute="systemuserid" operator="eq" '
+        f'value="{user_id}"/></filter></link-entity></entity></fetch>',
+    )
+    assert {text(attributes(r)["name"]) for r in roles} == {"mailworx User"}
+
+
 def test_privilege_missing_is_a_fault(emulator: EmulatorServer) -> None:
     reader = ntlm_session(emulator, ("FABRIKAM\\reader", "Reader@2016!"))
     url = service_url(emulator, "legacy2015")
