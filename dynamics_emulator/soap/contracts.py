@@ -105,10 +105,8 @@ def guid(text: str | None) -> str:
     try:
         return str(uuid.UUID((text or "").strip().strip("{}")))
     except ValueError:
-        raise _bad(
-            f"Guid should contain 32 digits with 4 dashes "
-            f"(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx). Value: '{text}'"
-        ) from None
+        raise _bad(f"Guid should contain 32 digits with 4 dashes "
+                   f"(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx). Value: '{text}'") from None
 
 
 def parse_datetime(text: str) -> datetime:
@@ -138,6 +136,8 @@ def read_value(el: ET.Element) -> Any:
         raise _bad(f"The value '{text}' is not a valid {kind}.") from None
     if kind == "guid":
         return guid(text)
+    if kind == "EntityFilters":  # a flags enum of the Metadata namespace, sent as its names
+        return text
     if kind == "EntityReference":
         return read_reference(el)
     if kind == "OptionSetValue":
@@ -148,8 +148,6 @@ def read_value(el: ET.Element) -> Any:
         return read_entity(el)
     if kind in ("ArrayOfguid", "ArrayOfstring", "ArrayOfint", "EntityReferenceCollection"):
         return [read_value(_typed_item(c)) for c in el]
-    if len(el) == 0 and kind:
-        return text  # enums (EntityFilters, …) travel as their member names
     return el
 
 
@@ -161,7 +159,8 @@ def _typed_item(el: ET.Element) -> ET.Element:
 
 
 def read_reference(el: ET.Element) -> EntityRef:
-    return EntityRef(text_of(el, "LogicalName") or "", guid(text_of(el, "Id")), text_of(el, "Name"))
+    return EntityRef(text_of(el, "LogicalName") or "", guid(text_of(el, "Id")),
+                     text_of(el, "Name"))
 
 
 def read_pairs(el: ET.Element | None) -> dict[str, Any]:
@@ -179,7 +178,8 @@ def read_entity(el: ET.Element) -> EntityData:
     ident = guid(ident) if ident else None
     if ident == "00000000-0000-0000-0000-000000000000":
         ident = None  # the SDK sends an empty Guid for "let the server choose"
-    return EntityData(text_of(el, "LogicalName") or "", ident, read_pairs(child(el, "Attributes")))
+    return EntityData(text_of(el, "LogicalName") or "", ident,
+                      read_pairs(child(el, "Attributes")))
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -223,12 +223,10 @@ def _typed_parts(value: Any) -> tuple[str, str]:
     if isinstance(value, Money):
         return "a:Money", f"<a:Value>{fmt_decimal(value.value)}</a:Value>"
     if isinstance(value, Aliased):
-        return "a:AliasedValue", (
-            f"<a:AttributeLogicalName>{esc(value.attribute)}"
-            f"</a:AttributeLogicalName><a:EntityLogicalName>"
-            f"{esc(value.entity)}</a:EntityLogicalName>"
-            f"{typed('a:Value', value.value)}"
-        )
+        return "a:AliasedValue", (f"<a:AttributeLogicalName>{esc(value.attribute)}"
+                                  f"</a:AttributeLogicalName><a:EntityLogicalName>"
+                                  f"{esc(value.entity)}</a:EntityLogicalName>"
+                                  f"{typed('a:Value', value.value)}")
     if isinstance(value, EntityData):
         return "a:Entity", entity_xml(value)
     if isinstance(value, Collection):
@@ -252,39 +250,28 @@ def reference_xml(ref: EntityRef) -> str:
 
 
 def pairs_xml(tag: str, values: dict[str, Any]) -> str:
-    items = "".join(
-        f"<a:KeyValuePairOfstringanyType><c:key>{esc(k)}</c:key>"
-        f"{typed('c:value', v)}</a:KeyValuePairOfstringanyType>"
-        for k, v in values.items()
-    )
+    items = "".join(f"<a:KeyValuePairOfstringanyType><c:key>{esc(k)}</c:key>"
+                    f"{typed('c:value', v)}</a:KeyValuePairOfstringanyType>"
+                    for k, v in values.items())
     return f"<{tag}>{items}</{tag}>"
 
 
 def entity_xml(ent: EntityData) -> str:
-    formatted = "".join(
-        f"<a:KeyValuePairOfstringstring><c:key>{esc(k)}</c:key><c:value>"
-        f"{esc(v)}</c:value></a:KeyValuePairOfstringstring>"
-        for k, v in ent.formatted.items()
-    )
+    formatted = "".join(f"<a:KeyValuePairOfstringstring><c:key>{esc(k)}</c:key><c:value>"
+                        f"{esc(v)}</c:value></a:KeyValuePairOfstringstring>"
+                        for k, v in ent.formatted.items())
     ident = ent.id or "00000000-0000-0000-0000-000000000000"
-    return (
-        f'{pairs_xml("a:Attributes", ent.attributes)}<a:EntityState i:nil="true"/>'
-        f"<a:FormattedValues>{formatted}</a:FormattedValues><a:Id>{ident}</a:Id>"
-        f"<a:LogicalName>{esc(ent.logical_name)}</a:LogicalName><a:RelatedEntities/>"
-    )
+    return (f"{pairs_xml('a:Attributes', ent.attributes)}<a:EntityState i:nil=\"true\"/>"
+            f"<a:FormattedValues>{formatted}</a:FormattedValues><a:Id>{ident}</a:Id>"
+            f"<a:LogicalName>{esc(ent.logical_name)}</a:LogicalName><a:RelatedEntities/>")
 
 
 def collection_xml(col: Collection) -> str:
     entities = "".join(f"<a:Entity>{entity_xml(e)}</a:Entity>" for e in col.entities)
-    cookie = (
-        f"<a:PagingCookie>{esc(col.cookie)}</a:PagingCookie>"
-        if col.cookie
-        else '<a:PagingCookie i:nil="true"/>'
-    )
-    return (
-        f"<a:Entities>{entities}</a:Entities><a:EntityName>{esc(col.entity_name)}"
-        f"</a:EntityName><a:MinActiveRowVersion>-1</a:MinActiveRowVersion>"
-        f"<a:MoreRecords>{'true' if col.more else 'false'}</a:MoreRecords>{cookie}"
-        f"<a:TotalRecordCount>{col.total}</a:TotalRecordCount>"
-        f"<a:TotalRecordCountLimitExceeded>false</a:TotalRecordCountLimitExceeded>"
-    )
+    cookie = (f"<a:PagingCookie>{esc(col.cookie)}</a:PagingCookie>" if col.cookie
+              else '<a:PagingCookie i:nil="true"/>')
+    return (f"<a:Entities>{entities}</a:Entities><a:EntityName>{esc(col.entity_name)}"
+            f"</a:EntityName><a:MinActiveRowVersion>-1</a:MinActiveRowVersion>"
+            f"<a:MoreRecords>{'true' if col.more else 'false'}</a:MoreRecords>{cookie}"
+            f"<a:TotalRecordCount>{col.total}</a:TotalRecordCount>"
+            f"<a:TotalRecordCountLimitExceeded>false</a:TotalRecordCountLimitExceeded>")

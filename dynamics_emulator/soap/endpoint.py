@@ -29,10 +29,8 @@ from dynamics_emulator.soap.faults import (
 
 SERVICE = ("xrmservices", "2011", "organization.svc")
 API_VERSION = "soap"  # Ctx.api_version: no Web API URL is ever built from a SOAP request
-_NOT_FOUND = (
-    b"<!DOCTYPE html><html><head><title>404 - File or directory not found.</title>"
-    b"</head><body><h2>404 - File or directory not found.</h2></body></html>"
-)
+_NOT_FOUND = (b"<!DOCTYPE html><html><head><title>404 - File or directory not found.</title>"
+              b"</head><body><h2>404 - File or directory not found.</h2></body></html>")
 
 
 class Host(Protocol):
@@ -40,17 +38,9 @@ class Host(Protocol):
 
     def authenticate(self, req: Request, org: Org) -> tuple[str | None, Response | None]: ...
 
-    def metered(
-        self,
-        req: Request,
-        org: Org,
-        server: int,
-        user_id: str,
-        route: str,
-        version: str,
-        work: Callable[[Callable[[], Ctx]], Response],
-        refused: Callable[[Response], Response] | None = None,
-    ) -> Response: ...
+    def metered(self, req: Request, org: Org, server: int, user_id: str, route: str,
+                version: str, work: Callable[[Callable[[], Ctx]], Response],
+                refused: Callable[[Response], Response] | None = None) -> Response: ...
 
 
 def is_service(parts: list[str]) -> bool:
@@ -91,31 +81,20 @@ def serve(host: Host, req: Request, org: Org, parts: list[str], server: int) -> 
         call = envelope.parse(req.body, req.headers.get("SOAPAction"))
     except SoapFault as fault:
         return fault_response(fault)
-    route = "Organization.svc/web " + (
-        f"Execute({call.request.name})" if call.operation == "Execute" else call.operation
-    )
+    route = "Organization.svc/web " + (f"Execute({call.request.name})"
+                                      if call.operation == "Execute" else call.operation)
     gate = host.execute_multiple_gate
-    return host.metered(
-        req,
-        org,
-        server,
-        user_id,
-        route,
-        API_VERSION,
-        lambda make_ctx: _dispatch(make_ctx, call, gate),
-        throttled_fault,
-    )
+    return host.metered(req, org, server, user_id, route, API_VERSION,
+                        lambda make_ctx: _dispatch(make_ctx, call, gate), throttled_fault)
 
 
-def _dispatch(
-    make_ctx: Callable[[], Ctx], call: envelope.Call, gate: execute_multiple.Gate
-) -> Response:
+def _dispatch(make_ctx: Callable[[], Ctx], call: envelope.Call,
+              gate: execute_multiple.Gate) -> Response:
     try:
         ctx = make_ctx()
         if call.request.name == "ExecuteMultiple" and call.operation == "Execute":
-            values = execute_multiple.execute(
-                ctx, call.request.params, gate, messages.run, envelope.result_xml
-            )
+            values = execute_multiple.execute(ctx, call.request.params, gate, messages.run,
+                                              envelope.result_xml)
             result = messages.Result("ExecuteMultiple", values, "a:ExecuteMultipleResponse")
         else:
             result = messages.run(ctx, call.request)
@@ -138,8 +117,5 @@ def _main_endpoint(req: Request) -> Response:
 
 
 def describe(gate: execute_multiple.Gate) -> dict[str, Any]:
-    return {
-        "execute_multiple_limit": gate.limit,
-        "refused": gate.refused,
-        "active": {k: v for k, v in gate.active.items() if v},
-    }
+    return {"execute_multiple_limit": gate.limit, "refused": gate.refused,
+            "active": {k: v for k, v in gate.active.items() if v}}

@@ -26,16 +26,8 @@ from dynamics_emulator.soap.faults import SoapFault
 from dynamics_emulator.soap.messages import Request, Result, read_request
 
 ACTION_PREFIX = "http://schemas.microsoft.com/xrm/2011/Contracts/Services/IOrganizationService/"
-OPERATIONS = (
-    "Create",
-    "Retrieve",
-    "Update",
-    "Delete",
-    "RetrieveMultiple",
-    "Associate",
-    "Disassociate",
-    "Execute",
-)
+OPERATIONS = ("Create", "Retrieve", "Update", "Delete", "RetrieveMultiple", "Associate",
+              "Disassociate", "Execute")
 _ACTION_FAULT = "0x80040203"
 
 
@@ -58,16 +50,10 @@ def parse(body: bytes, soap_action: str | None) -> Call:
     op_el = body_el[0]
     operation = local(op_el.tag)
     action = (soap_action or "").strip('"')
-    if (
-        operation not in OPERATIONS
-        or op_el.tag != f"{{{SVC}}}{operation}"
-        or (action and action != ACTION_PREFIX + operation)
-    ):
-        raise SoapFault(
-            _ACTION_FAULT,
-            f"The message with Action '{action}' cannot be processed "
-            f"at the receiver (ActionNotSupported).",
-        )
+    if operation not in OPERATIONS or op_el.tag != f"{{{SVC}}}{operation}" or (
+            action and action != ACTION_PREFIX + operation):
+        raise SoapFault(_ACTION_FAULT, f"The message with Action '{action}' cannot be processed "
+                                       f"at the receiver (ActionNotSupported).")
     return Call(operation, _as_request(operation, op_el))
 
 
@@ -110,21 +96,15 @@ def response(operation: str, result: Result) -> str:
     head = f'<{operation}Response xmlns="{SVC}">'
     tail = f"</{operation}Response>"
     if operation == "Execute":
-        return _envelope(
-            f'{head}<ExecuteResult i:type="{result.kind}" {XMLNS}>'
-            f"{result_xml(result)}</ExecuteResult>{tail}"
-        )
+        return _envelope(f'{head}<ExecuteResult i:type="{result.kind}" {XMLNS}>'
+                         f"{result_xml(result)}</ExecuteResult>{tail}")
     if operation == "Create":
         return _envelope(f"{head}<CreateResult>{result.values['id']}</CreateResult>{tail}")
     if operation == "Retrieve":
-        return _envelope(
-            f"{head}<RetrieveResult {XMLNS}>{entity_xml(result.values['Entity'])}"
-            f"</RetrieveResult>{tail}"
-        )
+        return _envelope(f"{head}<RetrieveResult {XMLNS}>{entity_xml(result.values['Entity'])}"
+                         f"</RetrieveResult>{tail}")
     if operation == "RetrieveMultiple":
-        return _envelope(
-            f"{head}<RetrieveMultipleResult {XMLNS}>"
-            f"{collection_xml(result.values['EntityCollection'])}"
-            f"</RetrieveMultipleResult>{tail}"
-        )
+        return _envelope(f"{head}<RetrieveMultipleResult {XMLNS}>"
+                         f"{collection_xml(result.values['EntityCollection'])}"
+                         f"</RetrieveMultipleResult>{tail}")
     return _envelope(f'<{operation}Response xmlns="{SVC}"/>')

@@ -66,22 +66,17 @@ class Gate:
 Runner = Callable[[Ctx, Request], Result]
 
 
-def execute(
-    ctx: Ctx, params: dict[str, Any], gate: Gate, run: Runner, response_xml: Callable[[Result], str]
-) -> dict[str, Any]:
+def execute(ctx: Ctx, params: dict[str, Any], gate: Gate, run: Runner,
+            response_xml: Callable[[Result], str]) -> dict[str, Any]:
     requests = params.get("Requests")
     settings = params.get("Settings")
     if not isinstance(requests, ET.Element) or not isinstance(settings, ET.Element):
-        raise DataverseError(
-            400, "0x80040203", "Required field 'Requests' or 'Settings' is missing."
-        )
+        raise DataverseError(400, "0x80040203", "Required field 'Requests' or 'Settings' is "
+                                                "missing.")
     items = list(requests)
     if len(items) > MAX_BATCH_SIZE:
-        raise SoapFault(
-            BATCH_SIZE,
-            "The request batch size exceeds the maximum batch size allowed.",
-            {"MaxBatchSize": str(MAX_BATCH_SIZE)},
-        )
+        raise SoapFault(BATCH_SIZE, "The request batch size exceeds the maximum batch size "
+                                    "allowed.", {"MaxBatchSize": str(MAX_BATCH_SIZE)})
     continue_on_error = text_of(settings, "ContinueOnError") == "true"
     return_responses = text_of(settings, "ReturnResponses") == "true"
     out: list[str] = []
@@ -106,29 +101,16 @@ def execute(
                     break
             elif return_responses and result is not None:
                 out.append(_item(index, None, result, response_xml))
-    return {
-        "IsFaulted": faulted,
-        "Responses": Raw("a:ExecuteMultipleResponseItemCollection", "".join(out)),
-    }
+    return {"IsFaulted": faulted,
+            "Responses": Raw("a:ExecuteMultipleResponseItemCollection", "".join(out))}
 
 
-def _item(
-    index: int,
-    fault: SoapFault | None,
-    result: Result | None,
-    response_xml: Callable[[Result], str],
-) -> str:
-    fault_xml = (
-        f"<a:Fault>{detail_xml(fault)}</a:Fault>"
-        if fault is not None
-        else '<a:Fault i:nil="true"/>'
-    )
-    response = (
-        f'<a:Response i:type="{result.kind}">{response_xml(result)}</a:Response>'
-        if result is not None
-        else '<a:Response i:nil="true"/>'
-    )
-    return (
-        f"<a:ExecuteMultipleResponseItem>{fault_xml}<a:RequestIndex>{index}"
-        f"</a:RequestIndex>{response}</a:ExecuteMultipleResponseItem>"
-    )
+def _item(index: int, fault: SoapFault | None, result: Result | None,
+          response_xml: Callable[[Result], str]) -> str:
+    fault_xml = (f"<a:Fault>{detail_xml(fault)}</a:Fault>" if fault is not None
+                 else '<a:Fault i:nil="true"/>')
+    response = (f'<a:Response i:type="{result.kind}">{response_xml(result)}</a:Response>'
+                if result is not None else '<a:Response i:nil="true"/>')
+    return (f"<a:ExecuteMultipleResponseItem>{fault_xml}<a:RequestIndex>{index}"
+            f"</a:RequestIndex>{response}</a:ExecuteMultipleResponseItem>")
+

@@ -25,9 +25,8 @@ BATCH_SIZE = "0x80040203"
 class SoapFault(Exception):
     """An OrganizationServiceFault, optionally with ErrorDetails (Retry-After, MaxBatchSize)."""
 
-    def __init__(
-        self, code: str, message: str, details: dict[str, str] | None = None, client: bool = True
-    ) -> None:
+    def __init__(self, code: str, message: str, details: dict[str, str] | None = None,
+                 client: bool = True) -> None:
         super().__init__(message)
         self.code, self.message = code, message
         self.details = details or {}
@@ -35,11 +34,8 @@ class SoapFault(Exception):
 
     @staticmethod
     def of(err: DataverseError) -> SoapFault:
-        return SoapFault(
-            err.code if err.code not in ("", "0x0") else UNEXPECTED,
-            err.message,
-            client=err.status < 500,
-        )
+        return SoapFault(err.code if err.code not in ("", "0x0") else UNEXPECTED, err.message,
+                         client=err.status < 500)
 
 
 def signed(code: str) -> int:
@@ -49,18 +45,14 @@ def signed(code: str) -> int:
 
 def detail_xml(fault: SoapFault, ns_decl: str = "") -> str:
     """The OrganizationServiceFault members in DataContract (alphabetical) order."""
-    details = "".join(
-        f"<a:KeyValuePairOfstringanyType><c:key>{esc(k)}</c:key>"
-        f'<c:value i:type="{kind}">{esc(v)}</c:value>'
-        f"</a:KeyValuePairOfstringanyType>"
-        for k, (kind, v) in _detail_values(fault.details).items()
-    )
-    return (
-        f"<a:ErrorCode>{signed(fault.code)}</a:ErrorCode><a:ErrorDetails{ns_decl}>{details}"
-        f"</a:ErrorDetails><a:Message>{esc(fault.message)}</a:Message>"
-        f"<a:Timestamp>{fmt_datetime(datetime.now(UTC))}</a:Timestamp>"
-        f'<a:InnerFault i:nil="true"/><a:TraceText i:nil="true"/>'
-    )
+    details = "".join(f'<a:KeyValuePairOfstringanyType><c:key>{esc(k)}</c:key>'
+                      f'<c:value i:type="{kind}">{esc(v)}</c:value>'
+                      f'</a:KeyValuePairOfstringanyType>'
+                      for k, (kind, v) in _detail_values(fault.details).items())
+    return (f"<a:ErrorCode>{signed(fault.code)}</a:ErrorCode><a:ErrorDetails{ns_decl}>{details}"
+            f"</a:ErrorDetails><a:Message>{esc(fault.message)}</a:Message>"
+            f"<a:Timestamp>{fmt_datetime(datetime.now(UTC))}</a:Timestamp>"
+            f'<a:InnerFault i:nil="true"/><a:TraceText i:nil="true"/>')
 
 
 def _detail_values(details: dict[str, str]) -> dict[str, tuple[str, str]]:
@@ -73,12 +65,10 @@ def _detail_values(details: dict[str, str]) -> dict[str, tuple[str, str]]:
 
 def fault_response(fault: SoapFault) -> Response:
     code = "s:Client" if fault.client else "s:Server"
-    body = (
-        f'<s:Envelope xmlns:s="{S11}"><s:Body><s:Fault><faultcode>{code}</faultcode>'
-        f'<faultstring xml:lang="en-US">{esc(fault.message)}</faultstring><detail>'
-        f"<a:OrganizationServiceFault {XMLNS}>{detail_xml(fault)}"
-        f"</a:OrganizationServiceFault></detail></s:Fault></s:Body></s:Envelope>"
-    )
+    body = (f'<s:Envelope xmlns:s="{S11}"><s:Body><s:Fault><faultcode>{code}</faultcode>'
+            f'<faultstring xml:lang="en-US">{esc(fault.message)}</faultstring><detail>'
+            f'<a:OrganizationServiceFault {XMLNS}>{detail_xml(fault)}'
+            f"</a:OrganizationServiceFault></detail></s:Fault></s:Body></s:Envelope>")
     return xml_response(body, 500)
 
 
@@ -99,14 +89,8 @@ def throttled_fault(resp: Response) -> Response:
     data: dict[str, Any] = json.loads(resp.body.decode("utf-8") or "{}")
     err = data.get("error") or {}
     wait = float(resp.headers.get("Retry-After") or 0)
-    out = fault_response(
-        SoapFault(
-            str(err.get("code") or UNEXPECTED),
-            str(err.get("message")),
-            {"Retry-After": retry_after(wait)},
-            client=False,
-        )
-    )
+    out = fault_response(SoapFault(str(err.get("code") or UNEXPECTED), str(err.get("message")),
+                                   {"Retry-After": retry_after(wait)}, client=False))
     for name in ("x-ms-dop-hint", "Retry-After"):
         if resp.headers.get(name):
             out.headers.set(name, str(resp.headers.get(name)))
@@ -116,14 +100,12 @@ def throttled_fault(resp: Response) -> Response:
 def security_fault() -> Response:
     """What the WS-Trust (message security) endpoint answers a message without a security
     header: a SOAP 1.2 fault, as WCF does (docs/organization-service.md §Authentication)."""
-    body = (
-        f'<s:Envelope xmlns:s="{S12}" xmlns:a="http://www.w3.org/2005/08/addressing">'
-        f"<s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value "
-        f'xmlns:b="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-'
-        f'secext-1.0.xsd">b:InvalidSecurity</s:Value></s:Subcode></s:Code><s:Reason>'
-        f'<s:Text xml:lang="en-US">An error occurred when verifying security for the '
-        f"message.</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>"
-    )
+    body = (f'<s:Envelope xmlns:s="{S12}" xmlns:a="http://www.w3.org/2005/08/addressing">'
+            f"<s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value "
+            f'xmlns:b="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-'
+            f'secext-1.0.xsd">b:InvalidSecurity</s:Value></s:Subcode></s:Code><s:Reason>'
+            f'<s:Text xml:lang="en-US">An error occurred when verifying security for the '
+            f"message.</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>")
     resp = Response(status=500, body=body.encode("utf-8"))
     resp.headers.set("Content-Type", "application/soap+xml; charset=utf-8")
     return resp
@@ -133,8 +115,6 @@ def wrong_content_type(ctype: str) -> Response:
     """The main endpoint speaks SOAP 1.2 (wsHttpBinding): a SOAP 1.1 post gets WCF's 415."""
     resp = Response(status=415, body=b"")
     resp.headers.set("Content-Type", "text/html")
-    resp.body = (
-        f"Cannot process the message because the content type '{ctype}' was not the "
-        f"expected type 'application/soap+xml; charset=utf-8'."
-    ).encode()
+    resp.body = (f"Cannot process the message because the content type '{ctype}' was not the "
+                 f"expected type 'application/soap+xml; charset=utf-8'.").encode()
     return resp

@@ -48,20 +48,9 @@ class Result:
 
 Handler = Callable[[Ctx, dict[str, Any]], dict[str, Any]]
 # Core messages live in the xrm contracts namespace, the others in the crm one.
-XRM_MESSAGES = frozenset(
-    {
-        "Create",
-        "Retrieve",
-        "Update",
-        "Delete",
-        "RetrieveMultiple",
-        "Associate",
-        "Disassociate",
-        "ExecuteMultiple",
-        "RetrieveEntity",
-        "RetrieveAllEntities",
-    }
-)
+XRM_MESSAGES = frozenset({"Create", "Retrieve", "Update", "Delete", "RetrieveMultiple",
+                          "Associate", "Disassociate", "ExecuteMultiple", "RetrieveEntity",
+                          "RetrieveAllEntities"})
 
 
 def read_request(el: ET.Element) -> Request:
@@ -72,9 +61,8 @@ def read_request(el: ET.Element) -> Request:
 def _param(params: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     value = params.get(name)
     if not isinstance(value, kind):
-        raise DataverseError(
-            400, INVALID_ARGUMENT, f"Required field '{name}' is missing or has the wrong type."
-        )
+        raise DataverseError(400, INVALID_ARGUMENT,
+                             f"Required field '{name}' is missing or has the wrong type.")
     return value
 
 
@@ -142,19 +130,15 @@ def _relate(ctx: Ctx, params: dict[str, Any], associate: bool) -> dict[str, Any]
     return relate(ctx, target, text_of(relationship, "SchemaName") or "", related, associate)
 
 
-def relate(
-    ctx: Ctx, target: EntityRef, schema_name: str, related: list[EntityRef], associate: bool
-) -> dict[str, Any]:
+def relate(ctx: Ctx, target: EntityRef, schema_name: str, related: list[EntityRef],
+           associate: bool) -> dict[str, Any]:
     ent = entity_of(ctx, target.logical_name)
     row = ctx.org.store.get(ent, target.id)
     if row is None:
         raise not_found(ent.name, target.id)
     if schema_name not in ent.many:
-        raise DataverseError(
-            400,
-            INVALID_ARGUMENT,
-            f"The relationship '{schema_name}' is not valid for '{ent.name}'.",
-        )
+        raise DataverseError(400, INVALID_ARGUMENT,
+                             f"The relationship '{schema_name}' is not valid for '{ent.name}'.")
     for ref in related:
         other = entity_of(ctx, ref.logical_name)
         if associate:
@@ -168,11 +152,9 @@ def relate(
 
 # --- messages --------------------------------------------------------------------------------
 def who_am_i(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "UserId": uuid.UUID(ctx.caller.user_id),
-        "BusinessUnitId": uuid.UUID(ctx.caller.business_unit_id),
-        "OrganizationId": uuid.UUID(ctx.org.org_id),
-    }
+    return {"UserId": uuid.UUID(ctx.caller.user_id),
+            "BusinessUnitId": uuid.UUID(ctx.caller.business_unit_id),
+            "OrganizationId": uuid.UUID(ctx.org.org_id)}
 
 
 def retrieve_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
@@ -218,13 +200,11 @@ def user_privileges(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     ctx.require("Read", ctx.org.schema.entity("systemuser"))
     if ctx.org.store.get(ctx.org.schema.entity("systemuser"), user_id) is None:
         raise not_found("systemuser", user_id)
-    items = "".join(
-        f"<b:RolePrivilege><b:BusinessUnitId>{p['BusinessUnitId']}</b:BusinessUnitId>"
-        f"<b:Depth>{p['Depth']}</b:Depth><b:PrivilegeId>{p['PrivilegeId']}"
-        f"</b:PrivilegeId><b:PrivilegeName>{esc(p['PrivilegeName'])}"
-        f"</b:PrivilegeName></b:RolePrivilege>"
-        for p in actions.user_privileges(ctx, user_id)
-    )
+    items = "".join(f"<b:RolePrivilege><b:BusinessUnitId>{p['BusinessUnitId']}</b:BusinessUnitId>"
+                    f"<b:Depth>{p['Depth']}</b:Depth><b:PrivilegeId>{p['PrivilegeId']}"
+                    f"</b:PrivilegeId><b:PrivilegeName>{esc(p['PrivilegeName'])}"
+                    f"</b:PrivilegeName></b:RolePrivilege>"
+                    for p in actions.user_privileges(ctx, user_id))
     return {"RolePrivileges": Raw("b:ArrayOfRolePrivilege", items)}
 
 
@@ -237,30 +217,20 @@ def retrieve_entity(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 def retrieve_all_entities(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     with_attrs = metadata_xml.wants_attributes(params.get("EntityFilters"))
-    items = "".join(
-        f"<g:EntityMetadata>{metadata_xml.entity(e, with_attrs)}</g:EntityMetadata>"
-        for e in ctx.org.schema.by_name.values()
-    )
+    items = "".join(f"<g:EntityMetadata>{metadata_xml.entity(e, with_attrs)}</g:EntityMetadata>"
+                    for e in ctx.org.schema.by_name.values())
     return {"EntityMetadata": Raw("g:ArrayOfEntityMetadata", items)}
 
 
 HANDLERS: dict[str, Handler] = {
-    "Create": create,
-    "Retrieve": retrieve,
-    "Update": update,
-    "Delete": delete,
+    "Create": create, "Retrieve": retrieve, "Update": update, "Delete": delete,
     "RetrieveMultiple": retrieve_multiple_message,
     "Associate": lambda ctx, p: _relate(ctx, p, True),
     "Disassociate": lambda ctx, p: _relate(ctx, p, False),
-    "WhoAmI": who_am_i,
-    "RetrieveVersion": retrieve_version,
-    "SetState": set_state,
-    "AddListMembersList": add_list_members,
-    "AddMemberList": add_member,
-    "RemoveMemberList": remove_member,
-    "RetrieveUserPrivileges": user_privileges,
-    "RetrieveEntity": retrieve_entity,
-    "RetrieveAllEntities": retrieve_all_entities,
+    "WhoAmI": who_am_i, "RetrieveVersion": retrieve_version, "SetState": set_state,
+    "AddListMembersList": add_list_members, "AddMemberList": add_member,
+    "RemoveMemberList": remove_member, "RetrieveUserPrivileges": user_privileges,
+    "RetrieveEntity": retrieve_entity, "RetrieveAllEntities": retrieve_all_entities,
 }
 
 
@@ -268,9 +238,8 @@ def run(ctx: Ctx, request: Request) -> Result:
     """One message in one storage transaction (a failure half-way rolls back)."""
     handler = HANDLERS.get(request.name)
     if handler is None:
-        raise DataverseError(
-            400, "0x80040227", f"The request {request.name} has not been registered."
-        )
+        raise DataverseError(400, "0x80040227",
+                             f"The request {request.name} has not been registered.")
     with ctx.org.store.transaction():
         values = handler(ctx, request.params)
     prefix = "a" if request.name in XRM_MESSAGES else "b"

@@ -26,35 +26,16 @@ from dynamics_emulator.soap.contracts import (
 
 INVALID_ARGUMENT = "0x80040203"
 # .NET type names the real fault message quotes for a wrongly typed attribute value.
-_DOTNET = {
-    str: "System.String",
-    int: "System.Int32",
-    bool: "System.Boolean",
-    Decimal: "System.Decimal",
-    float: "System.Double",
-    datetime: "System.DateTime",
-    EntityRef: "Microsoft.Xrm.Sdk.EntityReference",
-    OptionSet: "Microsoft.Xrm.Sdk.OptionSetValue",
-    Money: "Microsoft.Xrm.Sdk.Money",
-}
+_DOTNET = {str: "System.String", int: "System.Int32", bool: "System.Boolean",
+           Decimal: "System.Decimal", float: "System.Double", datetime: "System.DateTime",
+           EntityRef: "Microsoft.Xrm.Sdk.EntityReference",
+           OptionSet: "Microsoft.Xrm.Sdk.OptionSetValue", Money: "Microsoft.Xrm.Sdk.Money"}
 _ACCEPTS: dict[str, tuple[type, ...]] = {
-    "String": (str,),
-    "Memo": (str,),
-    "EntityName": (str,),
-    "Integer": (int,),
-    "BigInt": (int,),
-    "Decimal": (Decimal,),
-    "Double": (float,),
-    "Money": (Money,),
-    "Boolean": (bool,),
-    "DateTime": (datetime,),
-    "Picklist": (OptionSet,),
-    "State": (OptionSet,),
-    "Status": (OptionSet,),
-    "Uniqueidentifier": (str,),
-    "Lookup": (EntityRef,),
-    "Customer": (EntityRef,),
-    "Owner": (EntityRef,),
+    "String": (str,), "Memo": (str,), "EntityName": (str,), "Integer": (int,),
+    "BigInt": (int,), "Decimal": (Decimal,), "Double": (float,), "Money": (Money,),
+    "Boolean": (bool,), "DateTime": (datetime,), "Picklist": (OptionSet,),
+    "State": (OptionSet,), "Status": (OptionSet,), "Uniqueidentifier": (str,),
+    "Lookup": (EntityRef,), "Customer": (EntityRef,), "Owner": (EntityRef,),
     "Virtual": (list,),
 }
 
@@ -62,11 +43,9 @@ _ACCEPTS: dict[str, tuple[type, ...]] = {
 def entity_of(ctx: Ctx, logical_name: str) -> Entity:
     ent = ctx.org.schema.by_name.get(logical_name)
     if ent is None:
-        raise DataverseError(
-            400,
-            "0x80040217" if logical_name else INVALID_ARGUMENT,
-            f"The entity with a name = '{logical_name}' was not found in the MetadataCache.",
-        )
+        raise DataverseError(400, "0x80040217" if logical_name else INVALID_ARGUMENT,
+                             f"The entity with a name = '{logical_name}' was not found in the "
+                             f"MetadataCache.")
     return ent
 
 
@@ -103,11 +82,8 @@ def typed_value(attr: Attr, value: Any, row: dict[str, Any] | None = None) -> An
 def row_entity(ent: Entity, row: dict[str, Any], columns: list[str] | None) -> EntityData:
     """A stored row as an `Entity`: non-null readable columns (all, or the ColumnSet's, to
     which the platform adds the primary key)."""
-    attrs = (
-        [a for a in ent.attrs.values() if a.read]
-        if columns is None
-        else [column(ent, c) for c in dict.fromkeys([*columns, ent.primary_id])]
-    )
+    attrs = [a for a in ent.attrs.values() if a.read] if columns is None else \
+        [column(ent, c) for c in dict.fromkeys([*columns, ent.primary_id])]
     data = EntityData(ent.name, str(row[ent.primary_id]))
     for attr in attrs:
         value = typed_value(attr, row.get(attr.name), row)
@@ -131,11 +107,9 @@ def _label(attr: Attr, value: Any) -> str | None:
 def column(ent: Entity, name: str) -> Attr:
     attr = ent.attr(name)
     if attr is None:
-        raise DataverseError(
-            400,
-            INVALID_ARGUMENT,
-            f"'{ent.schema_name}' entity doesn't contain attribute with Name = '{name}'.",
-        )
+        raise DataverseError(400, INVALID_ARGUMENT,
+                             f"'{ent.schema_name}' entity doesn't contain attribute with Name = "
+                             f"'{name}'.")
     return attr
 
 
@@ -146,11 +120,8 @@ def web_body(ctx: Ctx, ent: Entity, data: EntityData) -> dict[str, Any]:
     for name, value in data.attributes.items():
         attr = column(ent, name)
         if value is not None and not isinstance(value, _ACCEPTS.get(attr.kind, (object,))):
-            raise DataverseError(
-                400,
-                INVALID_ARGUMENT,
-                f"Incorrect attribute value type {_DOTNET.get(type(value), type(value).__name__)}",
-            )
+            raise DataverseError(400, INVALID_ARGUMENT, "Incorrect attribute value type "
+                                 f"{_DOTNET.get(type(value), type(value).__name__)}")
         if attr.is_lookup:
             ref = value if isinstance(value, EntityRef) else None
             nav = _nav_for(navs, attr, ref.logical_name if ref is not None else None)
@@ -167,9 +138,8 @@ def _nav_for(navs: dict[str, Any], attr: Attr, target: str | None) -> str:
     for nav in candidates:
         if target is None or target in nav.targets:
             return str(nav.name)
-    raise DataverseError(
-        400, INVALID_ARGUMENT, f"The entity '{target}' is not a valid target for '{attr.name}'."
-    )
+    raise DataverseError(400, INVALID_ARGUMENT,
+                         f"The entity '{target}' is not a valid target for '{attr.name}'.")
 
 
 def _bind(ctx: Ctx, ref: EntityRef) -> str:
