@@ -185,7 +185,7 @@ def test_fetch_expression_with_paging_cookie(
 
     first = fetch(1, None)
     assert text(first, "a:MoreRecords") == "true"
-    names = [attributes(e)["name"].text for e in find(first, "a:Entities")]
+    names = [text(attributes(e)["name"]) for e in find(first, "a:Entities")]
     assert names == sorted(names, key=str.casefold) and len(names) == 7
     second = fetch(2, find(first, "a:PagingCookie").text)
     first_ids = {text(e, "a:Id") for e in find(first, "a:Entities")}
