@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from dynamics_emulator import EmulatorServer
+from dynamics_emulator.testing import trusted_session
 from tests.dynamics_emulator.soaputil import (
     ARR,
     SVC,
@@ -17,14 +18,17 @@ from tests.dynamics_emulator.soaputil import (
     A,
     I,
     attributes,
+    create_body,
     fault,
     find,
     ntlm_session,
+    pair,
     parse,
     post,
     service_url,
     text,
     typed,
+    value,
 )
 
 
@@ -230,3 +234,41 @@ def test_unknown_attribute_in_a_query_is_a_fault(
         )
     )
     assert code < 0 and "nosuchcolumn" in message
+
+
+def test_modifiedon_watermark_reads_the_changes(
+    emulator: EmulatorServer, http: requests.Session
+) -> None:
+    """CRM 2013/2015 have no RetrieveEntityChanges: changes are read with a modifiedon
+    watermark (docs/organization-service.md §Queries)."""
+    url = service_url(emulator, "legacy2015")
+    everything = _collection(
+        post(http, url, "RetrieveMultiple", _query("contact", ["modifiedon"], 1, 5000))
+    )
+    watermark = max(text(attributes(e)["modifiedon"]) for e in find(everything, "a:Entities"))
+    # A minute later (the emulator clock) one contact is created and one changed.
+    trusted_session(emulator).post(
+        emulator.base_url + "/_admin/clock", json={"offset_seconds": 60}, timeout=10
+    ).raise_for_status()
+    created = post(
+        http,
+        url,
+        "Create",
+        create_body("contact", pair("lastname", value("string", "Watermark"))),
+    )
+    new_id = text(parse(created), f".//{{{SVC}}}CreateResult")
+    changed = _collection(
+        post(
+            http,
+            url,
+            "RetrieveMultiple",
+            _query(
+                "contact",
+                ["lastname", "modifiedon"],
+                1,
+                50,
+                conditions=_condition("modifiedon", "GreaterThan", ("dateTime", watermark)),
+            ),
+        )
+    )
+    assert [text(e, "a:Id") for e in find(changed, "a:Entities")] == [new_id]
