@@ -278,15 +278,17 @@ def test_retrieve_entity_and_all_entities(emulator: EmulatorServer, http: reques
 
 
 def test_unknown_message_is_a_fault(emulator: EmulatorServer, http: requests.Session) -> None:
-    code, message = fault(
-        post(
-            http,
-            service_url(emulator, "legacy2015"),
-            "Execute",
-            execute_body("RetrieveEntityChangesRequest", "RetrieveEntityChanges", ""),
-        )
+    body = execute_body(
+        "RetrieveEntityChangesRequest",
+        "RetrieveEntityChanges",
+        pair("EntityName", value("string", "contact")),
+        A,
     )
-    assert code == -2147220953 and "RetrieveEntityChanges" in message  # 0x80040227
+    for org in ("legacy2013", "legacy2015"):  # no change tracking before CRM 2016
+        code, message = fault(post(http, service_url(emulator, org), "Execute", body))
+        assert code == -2147220953 and "RetrieveEntityChanges" in message  # 0x80040227
+    code, message = fault(post(http, service_url(emulator, "fabrikam"), "Execute", body))
+    assert code == -2147015535 and "change tracking" in message  # 0x80072491
 
 
 def test_entity_reference_parameter_shape(emulator: EmulatorServer, http: requests.Session) -> None:
