@@ -162,3 +162,15 @@ def test_requests_are_counted_per_operation(emulator: EmulatorServer) -> None:
         trusted_session(emulator).get(emulator.base_url + "/_admin/counters", timeout=10).json()
     )
     assert counters["legacy2013 POST Organization.svc/web Execute(WhoAmI)"] == 1
+
+
+def test_a_caller_who_is_no_user_of_the_organisation_gets_a_fault(
+    emulator: EmulatorServer,
+) -> None:
+    from dynamics_emulator.seed import ORPHAN_CLIENT_ID, ORPHAN_CLIENT_SECRET
+
+    http = trusted_session(emulator)
+    token = client_credentials_token(emulator, "contoso", ORPHAN_CLIENT_ID, ORPHAN_CLIENT_SECRET)
+    http.headers["Authorization"] = f"Bearer {token}"
+    code, message = fault(post(http, service_url(emulator, "contoso"), "Execute", WHO))
+    assert (code, message) == (-2147015328, "The user is not a member of the organization.")
