@@ -80,6 +80,10 @@ def serve(host: Host, req: Request, org: Org, parts: list[str], server: int) -> 
         resp.headers.set("Content-Type", "text/html")
         resp.headers.set("Allow", "POST")
         return resp
+    ctype = req.headers.get("Content-Type") or ""
+    if not ctype.lower().startswith("text/xml"):
+        # /web is a SOAP 1.1 (basicHttpBinding) endpoint: WCF answers other types with 415.
+        return wrong_content_type(ctype, "text/xml; charset=utf-8")
     try:
         call = envelope.parse(req.body, req.headers.get("SOAPAction"))
     except SoapFault as fault:

@@ -105,6 +105,13 @@ def test_wrong_soap_action_and_broken_xml_are_faults(emulator: EmulatorServer) -
         },
     )
     assert "ActionNotSupported" in fault(resp)[1]
+    soap12 = http.post(
+        url,
+        data=envelope(WHO).encode(),
+        timeout=10,
+        headers={"Content-Type": "application/soap+xml; charset=utf-8"},
+    )
+    assert soap12.status_code == 415 and "'text/xml; charset=utf-8'" in soap12.text
     broken = http.post(
         url, data=b"<s:Envelope", timeout=10, headers={"Content-Type": "text/xml; charset=utf-8"}
     )
