@@ -87,7 +87,7 @@ class Signals:
 
 @dataclass(frozen=True)
 class DegreeChange:
-    reason: str  # start | pressure | latency | healthy | ceiling
+    reason: str  # start | hint | pressure | latency | healthy | ceiling
     degree: int
 
 
@@ -135,6 +135,7 @@ class ParallelExecutor:
         self.request_seconds = REQUEST_SECONDS
         self._lock = threading.Lock()
         self._degree: int | None = None  # set from the ceiling at the first use
+        self._blind = False  # that first use came before the service told its hint
         self._generation = 0  # bumped by every cut: one wave of 429s cuts once
         self._healthy = 0
         self.history: list[DegreeChange] = []
@@ -154,7 +155,15 @@ class ParallelExecutor:
         ceiling = self.ceiling
         if self._degree is None:
             self._degree = ceiling
+            self._blind = self.signals.hint is None
             self.history.append(DegreeChange("start", ceiling))
+        elif self._blind and self.signals.hint is not None:
+            # The first use came before any answer told the hint (a single look-up runs
+            # sequentially): start from the ceiling it allows now rather than growing one
+            # step per few requests from 1 — or from half of it if the service pushed back.
+            self._blind = False
+            self._degree = ceiling if self._generation == 0 else max(1, ceiling // 2)
+            self.history.append(DegreeChange("hint", self._degree))
         elif self._degree > ceiling:
             self._degree = ceiling
             self.history.append(DegreeChange("ceiling", ceiling))
