@@ -31,8 +31,7 @@ def remember_language(user: Any, language: str) -> None:
 def languages_of(user_ids: Iterable[int]) -> dict[int, str]:
     """``user id → language``; a person who never used the pages gets the site's default."""
     ids = list(user_ids)
-    known = dict(UserLanguage.objects.filter(user_id__in=ids)
-                 .values_list("user_id", "language"))
+    known = dict(UserLanguage.objects.filter(user_id__in=ids).values_list("user_id", "language"))
     return {pk: known.get(pk, settings.LANGUAGE_CODE) for pk in ids}
 
 
@@ -48,9 +47,13 @@ class RememberLanguageMiddleware:
         user = getattr(request, "user", None)
         # After the view: a language switch (set_language) shows in its redirect's target.
         language = getattr(request, "LANGUAGE_CODE", None) or get_language()
-        if (user is not None and user.is_authenticated and language
-                and hasattr(request, "session")
-                and request.session.get(_SESSION_KEY) != language):
+        if (
+            user is not None
+            and user.is_authenticated
+            and language
+            and hasattr(request, "session")
+            and request.session.get(_SESSION_KEY) != language
+        ):
             remember_language(user, language)
             request.session[_SESSION_KEY] = language
         return response

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Max, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from fieldmapping.models import CrmAttribute
 from mailworx_crm.texts import from_column, stored_plural, stored_text
@@ -60,66 +61,105 @@ def after_run(run_id: int) -> None:
 
 def runs_failing(tenant: Tenant, kind: str) -> None:
     n = failed_runs_threshold()
-    last = list(JobRun.objects.filter(
-        tenant=tenant, kind=kind, status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED])
-        .exclude(params__has_key="dry_run").order_by("-finished_at", "-pk")[:n])
+    last = list(
+        JobRun.objects.filter(
+            tenant=tenant, kind=kind, status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]
+        )
+        .exclude(params__has_key="dry_run")
+        .order_by("-finished_at", "-pk")[:n]
+    )
     if last and last[0].status == JobStatus.SUCCEEDED:
         resolve(tenant, IncidentKind.RUNS_FAILING, keys=[kind])
     elif len(last) == n and all(r.status == JobStatus.FAILED for r in last):
-        open_incident(tenant, IncidentKind.RUNS_FAILING, key=kind, detail=stored_plural(
-            "The last run of “%(kind)s” failed. The latest error: %(error)s",
-            "The last %(n)s runs of “%(kind)s” failed. The latest error: %(error)s",
-            n, kind=stored_text(JobKind(kind).label), error=from_column(last[0].error)))
+        open_incident(
+            tenant,
+            IncidentKind.RUNS_FAILING,
+            key=kind,
+            detail=stored_plural(
+                "The last run of “%(kind)s” failed. The latest error: %(error)s",
+                "The last %(n)s runs of “%(kind)s” failed. The latest error: %(error)s",
+                n,
+                kind=stored_text(_msgid(JobKind(kind).label)),
+                error=from_column(last[0].error),
+            ),
+        )
+
+
+def _msgid(label: Any) -> str:
+    """A lazy label's English msgid, to store (it is translated when read)."""
+    with translation.override(None):
+        return str(label)
 
 
 def check_broken(run: JobRun) -> None:
     if run.status == JobStatus.SUCCEEDED:
         resolve(run.tenant, IncidentKind.CHECK_BROKEN)
         return
-    syncing = OrgSettings.objects.filter(tenant=run.tenant,
-                                         sync_started_at__isnull=False).exists()
+    syncing = OrgSettings.objects.filter(tenant=run.tenant, sync_started_at__isnull=False).exists()
     if syncing:
         open_incident(run.tenant, IncidentKind.CHECK_BROKEN, detail=from_column(run.error))
 
 
 def attributes_vanished(tenant: Tenant) -> None:
     """One incident per mapped attribute the catalogue no longer has."""
-    vanished = (CrmAttribute.objects.filter(tenant=tenant, present=False)
-                .filter(Q(mappings__isnull=False) | Q(lookup_mappings__isnull=False))
-                .distinct())
+    vanished = (
+        CrmAttribute.objects.filter(tenant=tenant, present=False)
+        .filter(Q(mappings__isnull=False) | Q(lookup_mappings__isnull=False))
+        .distinct()
+    )
     keys = []
     for attribute in vanished:
         key = f"{attribute.entity}.{attribute.logical_name}"
         keys.append(key)
-        open_incident(tenant, IncidentKind.ATTRIBUTE_VANISHED, key=key, detail=stored_text(
-            "The CRM no longer has the attribute “%(attr)s”; mappings to it are skipped by "
-            "the sync. Map another attribute or delete the mapping.", attr=key))
+        open_incident(
+            tenant,
+            IncidentKind.ATTRIBUTE_VANISHED,
+            key=key,
+            detail=stored_text(
+                "The CRM no longer has the attribute “%(attr)s”; mappings to it are skipped by "
+                "the sync. Map another attribute or delete the mapping.",
+                attr=key,
+            ),
+        )
     resolve(tenant, IncidentKind.ATTRIBUTE_VANISHED, keep=keys)
 
 
 def sync_behind(now: datetime) -> None:
     """Every tenant: behind, or caught up (two queries, whatever the number of tenants)."""
     orgs = list(OrgSettings.objects.select_related("tenant"))
-    last_ok = dict(JobRun.objects.filter(
-        kind=JobKind.SYNC, status=JobStatus.SUCCEEDED, params__mode__in=SYNC_MODES)
-        .exclude(params__has_key="dry_run").values("tenant_id")
-        .annotate(last=Max("finished_at")).values_list("tenant_id", "last").order_by())
-    behind_now = set(Incident.objects.filter(kind=IncidentKind.SYNC_BEHIND,
-                                             resolved_at__isnull=True)
-                     .values_list("tenant_id", flat=True))
+    last_ok = dict(
+        JobRun.objects.filter(
+            kind=JobKind.SYNC, status=JobStatus.SUCCEEDED, params__mode__in=SYNC_MODES
+        )
+        .exclude(params__has_key="dry_run")
+        .values("tenant_id")
+        .annotate(last=Max("finished_at"))
+        .values_list("tenant_id", "last")
+        .order_by()
+    )
+    behind_now = set(
+        Incident.objects.filter(
+            kind=IncidentKind.SYNC_BEHIND, resolved_at__isnull=True
+        ).values_list("tenant_id", flat=True)
+    )
     for org in orgs:
         tenant = org.tenant
-        since = max((t for t in (last_ok.get(tenant.pk), org.sync_started_at) if t),
-                    default=now)
+        since = max((t for t in (last_ok.get(tenant.pk), org.sync_started_at) if t), default=now)
         allowed = timedelta(minutes=org.sync_interval_minutes) * behind_factor()
         if org.sync_paused or not org.sync_enabled or now - since <= allowed:
             if tenant.pk in behind_now:
                 resolve(tenant, IncidentKind.SYNC_BEHIND)
             continue
-        open_incident(tenant, IncidentKind.SYNC_BEHIND, detail=stored_text(
-            "No synchronisation has succeeded since %(since)s, although the interval is "
-            "%(minutes)s minutes.", since=timezone.localtime(since).strftime(
-                "%Y-%m-%d %H:%M"), minutes=org.sync_interval_minutes))
+        open_incident(
+            tenant,
+            IncidentKind.SYNC_BEHIND,
+            detail=stored_text(
+                "No synchronisation has succeeded since %(since)s, although the interval is "
+                "%(minutes)s minutes.",
+                since=timezone.localtime(since).strftime("%Y-%m-%d %H:%M"),
+                minutes=org.sync_interval_minutes,
+            ),
+        )
 
 
 def tick(now: datetime | None = None) -> None:
@@ -128,8 +168,8 @@ def tick(now: datetime | None = None) -> None:
     sync_behind(now)
     # A mapping deleted since the pull ends its incident too.
     for tenant in Tenant.objects.filter(
-            Q(crm_attributes__present=False)
-            | Q(incidents__kind=IncidentKind.ATTRIBUTE_VANISHED,
-                incidents__resolved_at__isnull=True)).distinct():
+        Q(crm_attributes__present=False)
+        | Q(incidents__kind=IncidentKind.ATTRIBUTE_VANISHED, incidents__resolved_at__isnull=True)
+    ).distinct():
         attributes_vanished(tenant)
     retry_unsent(now)

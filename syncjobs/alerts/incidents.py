@@ -33,27 +33,30 @@ def claim_seconds() -> int:
     return int(getattr(settings, "ALERT_SEND_CLAIM_SECONDS", 600))
 
 
-def open_incident(tenant: Tenant, kind: str, detail: StoredText | str, key: str = ""
-                  ) -> Incident | None:
+def open_incident(
+    tenant: Tenant, kind: str, detail: StoredText | str, key: str = ""
+) -> Incident | None:
     """Open the incident unless it is open already; the new one, or None."""
     key = key[:200]
-    if Incident.objects.filter(tenant=tenant, kind=kind, key=key,
-                               resolved_at__isnull=True).exists():
+    if Incident.objects.filter(
+        tenant=tenant, kind=kind, key=key, resolved_at__isnull=True
+    ).exists():
         return None
     try:
         with transaction.atomic():
-            incident = Incident.objects.create(tenant=tenant, kind=kind, key=key,
-                                               detail=as_column(detail))
+            incident = Incident.objects.create(
+                tenant=tenant, kind=kind, key=key, detail=as_column(detail)
+            )
     except IntegrityError:  # another worker opened it a moment ago
         return None
-    logger.info("incident %s opened: %s %s for tenant %s", incident.pk, kind, key,
-                tenant.slug)
+    logger.info("incident %s opened: %s %s for tenant %s", incident.pk, kind, key, tenant.slug)
     transaction.on_commit(partial(notify, incident.pk))
     return incident
 
 
-def resolve(tenant: Tenant, kind: str, keys: Iterable[str] | None = None,
-            keep: Iterable[str] | None = None) -> int:
+def resolve(
+    tenant: Tenant, kind: str, keys: Iterable[str] | None = None, keep: Iterable[str] | None = None
+) -> int:
     """Resolve the tenant's open incidents of ``kind`` — those with one of ``keys``, or all
     but those in ``keep``, or all. Returns how many were resolved."""
     open_ = Incident.objects.filter(tenant=tenant, kind=kind, resolved_at__isnull=True)
@@ -68,11 +71,14 @@ def notify(incident_id: int, now: datetime | None = None) -> bool:
     """Email the incident to the tenant's administrators, unless done or being done.
     True when this call finished the notification."""
     now = now or timezone.now()
-    claimed = (Incident.objects.filter(pk=incident_id, notified_at__isnull=True,
-                                       resolved_at__isnull=True)
-               .filter(Q(sending_since__isnull=True)
-                       | Q(sending_since__lt=now - timedelta(seconds=claim_seconds())))
-               .update(sending_since=now))
+    claimed = (
+        Incident.objects.filter(pk=incident_id, notified_at__isnull=True, resolved_at__isnull=True)
+        .filter(
+            Q(sending_since__isnull=True)
+            | Q(sending_since__lt=now - timedelta(seconds=claim_seconds()))
+        )
+        .update(sending_since=now)
+    )
     if not claimed:
         return False
     incident = Incident.objects.select_related("tenant").get(pk=incident_id)
@@ -83,15 +89,14 @@ def notify(incident_id: int, now: datetime | None = None) -> bool:
         try:
             mail.send(incident, user, language)
         except Exception:  # SMTP down, refused address …: the tick retries the rest
-            logger.exception("incident %s: the alert email to user %s was not sent",
-                             incident_id, user.pk)
-            Incident.objects.filter(pk=incident_id, sending_since=now).update(
-                sending_since=None)
+            logger.exception(
+                "incident %s: the alert email to user %s was not sent", incident_id, user.pk
+            )
+            Incident.objects.filter(pk=incident_id, sending_since=now).update(sending_since=None)
             return False
         done.add(user.pk)
         Incident.objects.filter(pk=incident_id).update(notified_users=sorted(done))
-    Incident.objects.filter(pk=incident_id).update(notified_at=timezone.now(),
-                                                   sending_since=None)
+    Incident.objects.filter(pk=incident_id).update(notified_at=timezone.now(), sending_since=None)
     return True
 
 
@@ -99,7 +104,9 @@ def retry_unsent(now: datetime | None = None) -> int:
     """Send what a failed or interrupted send left unsent; returns how many completed."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=claim_seconds())
-    pending = (Incident.objects.filter(notified_at__isnull=True, resolved_at__isnull=True)
-               .filter(Q(sending_since__isnull=True) | Q(sending_since__lt=stale))
-               .values_list("pk", flat=True))
+    pending = (
+        Incident.objects.filter(notified_at__isnull=True, resolved_at__isnull=True)
+        .filter(Q(sending_since__isnull=True) | Q(sending_since__lt=stale))
+        .values_list("pk", flat=True)
+    )
     return sum(notify(pk, now) for pk in list(pending))

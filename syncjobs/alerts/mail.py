@@ -28,9 +28,16 @@ _PAGE = {
 
 def recipients(tenant: Tenant) -> list[tuple[Any, str]]:
     """``(user, language)`` of every active administrator with an email address."""
-    users = list(get_user_model().objects.filter(
-        memberships__tenant=tenant, memberships__role=Role.ADMINISTRATOR, is_active=True,
-    ).exclude(email="").order_by("pk"))
+    users = list(
+        get_user_model()
+        .objects.filter(
+            memberships__tenant=tenant,
+            memberships__role=Role.ADMINISTRATOR,
+            is_active=True,
+        )
+        .exclude(email="")
+        .order_by("pk")
+    )
     languages = languages_of(u.pk for u in users)
     return [(u, languages[u.pk]) for u in users]
 
@@ -43,14 +50,16 @@ def message(incident: Incident, user: Any, language: str) -> EmailMessage:
     slug = incident.tenant.slug
     with translation.override(language):
         context = {
-            "tenant": incident.tenant.name, "kind": incident.get_kind_display(),
-            "detail": render(incident.detail), "opened_at": incident.opened_at,
-            "page_url": absolute(reverse(_PAGE[IncidentKind(incident.kind)],
-                                         args=[slug])),
+            "tenant": incident.tenant.name,
+            "kind": incident.get_kind_display(),
+            "detail": render(incident.detail),
+            "opened_at": incident.opened_at,
+            "page_url": absolute(reverse(_PAGE[IncidentKind(incident.kind)], args=[slug])),
             "incidents_url": absolute(reverse("syncjobs:incidents", args=[slug])),
         }
-        subject = " ".join(render_to_string("syncjobs/alerts/incident_subject.txt",
-                                            context).split())
+        subject = " ".join(
+            render_to_string("syncjobs/alerts/incident_subject.txt", context).split()
+        )
         body = render_to_string("syncjobs/alerts/incident_email.txt", context)
     return EmailMessage(subject, body, to=[user.email])
 

@@ -25,7 +25,8 @@ from syncjobs.models.sync import (
 
 __all__ = [
     "CampaignExport", "CrmList", "ErasurePropagation", "Incident", "IncidentKind",
-    "IssueState", "JobKind", "JobLogLine", "JobRun", "JobStatus", "LinkOrigin", "LinkState", "ListLink", "ListLinkState",
+    "IssueState", "JobKind", "JobLogLine", "JobRun", "JobStatus", "LinkOrigin", "LinkState",
+    "ListLink", "ListLinkState",
     "ListMemberSnapshot", "PropagationState", "ReactionExport", "ReactionExportState",
     "RecordLink", "SyncCursor", "SyncIssue", "SyncStatus", "Trigger",
 ]

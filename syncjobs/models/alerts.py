@@ -39,9 +39,11 @@ class Incident(models.Model):
         ordering = ["-opened_at", "-pk"]
         constraints = [
             # One open incident per condition, however many workers notice it at once.
-            models.UniqueConstraint(fields=["tenant", "kind", "key"],
-                                    condition=Q(resolved_at__isnull=True),
-                                    name="one_open_incident_per_condition"),
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "key"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_open_incident_per_condition",
+            ),
         ]
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")

@@ -19,7 +19,12 @@ def open_incidents(access: TenantAccess) -> list[Incident]:
 @tenant_view()
 def incident_list(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     resolved = Incident.objects.filter(tenant=access.tenant, resolved_at__isnull=False)
-    return render(request, "syncjobs/incidents.html", {
-        "access": access, "incidents": open_incidents(access),
-        "resolved": list(resolved.order_by("-resolved_at")[:RESOLVED_SHOWN]),
-    })
+    return render(
+        request,
+        "syncjobs/incidents.html",
+        {
+            "access": access,
+            "incidents": open_incidents(access),
+            "resolved": list(resolved.order_by("-resolved_at")[:RESOLVED_SHOWN]),
+        },
+    )

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from django.core import mail
 
+from audience.groups import add_members
 from audience.models import SubscriberGroup
 from audience.subscribers import create_subscriber
-from audience.groups import add_members
 from syncjobs.models import Incident, IncidentKind, JobStatus
 from tenants.models import Membership, Role, Tenant
 from tests.crm_fixtures import EmulatorAdmin
@@ -22,9 +22,21 @@ pytestmark = pytest.mark.django_db
 
 def break_crm(admin: EmulatorAdmin) -> None:
     """Every contacts read answers with a proxy's error page (no retry helps)."""
-    admin.session.post(f"{admin.base}/faults", json={"fail_next": [
-        {"method": "GET", "path": r"/contacts", "count": 10000, "status": 500,
-         "body": "html"}]}, timeout=10).raise_for_status()
+    admin.session.post(
+        f"{admin.base}/faults",
+        json={
+            "fail_next": [
+                {
+                    "method": "GET",
+                    "path": r"/contacts",
+                    "count": 10000,
+                    "status": 500,
+                    "body": "html",
+                }
+            ]
+        },
+        timeout=10,
+    ).raise_for_status()
 
 
 def mend_crm(admin: EmulatorAdmin) -> None:
@@ -32,9 +44,16 @@ def mend_crm(admin: EmulatorAdmin) -> None:
 
 
 def test_runs_that_keep_failing_send_one_email_per_incident(
-        tenant: Tenant, owner: Any, member: Any, group: SubscriberGroup, names: None,
-        sync: SyncFn, crm_admin: EmulatorAdmin,
-        django_capture_on_commit_callbacks: Callable[..., Any], settings: Any) -> None:
+    tenant: Tenant,
+    owner: Any,
+    member: Any,
+    group: SubscriberGroup,
+    names: None,
+    sync: SyncFn,
+    crm_admin: EmulatorAdmin,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+    settings: Any,
+) -> None:
     settings.ALERT_FAILED_RUNS = 3
     settings.PUBLIC_BASE_URL = "https://crm.mailworx.example"
     add_members(group, [create_subscriber(tenant, {"email": "anna@example.org"}).pk])
