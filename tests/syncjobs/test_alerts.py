@@ -273,9 +273,17 @@ class TestAlertsPage:
         assert outsider_client.get(self.url(tenant)).status_code == 404
 
 
-def test_the_ui_language_is_remembered_for_emails(owner: Any, owner_client: Client) -> None:
-    owner_client.get(reverse("tenants:home"))
-    assert UserLanguage.objects.get(user=owner).language == "en"
-    owner_client.post(reverse("set_language"), {"language": "de"})
-    owner_client.get(reverse("tenants:home"))
+def test_the_ui_language_is_remembered_at_log_in_and_on_a_switch(
+    client: Client, owner: Any
+) -> None:
+    response = client.post(
+        reverse("login"),
+        {"username": owner.email, "password": "correct horse battery staple 42"},
+        headers={"accept-language": "de"},
+    )
+    assert response.status_code == 302
     assert UserLanguage.objects.get(user=owner).language == "de"
+    client.post(reverse("set_language"), {"language": "en"})
+    assert UserLanguage.objects.get(user=owner).language == "en"
+    client.post(reverse("set_language"), {"language": "xx"})  # unknown: nothing changes
+    assert UserLanguage.objects.get(user=owner).language == "en"
