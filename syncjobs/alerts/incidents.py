@@ -54,6 +54,11 @@ def open_incident(
     return incident
 
 
+def open_for(tenant: Tenant) -> list[Incident]:
+    """The tenant's open incidents, newest first (``syncjobs/_incidents.html``)."""
+    return list(Incident.objects.filter(tenant=tenant, resolved_at__isnull=True))
+
+
 def resolve(
     tenant: Tenant, kind: str, keys: Iterable[str] | None = None, keep: Iterable[str] | None = None
 ) -> int:

@@ -5,15 +5,11 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from syncjobs.alerts.incidents import open_for
 from syncjobs.models import Incident
 from tenants.access import TenantAccess, tenant_view
 
 RESOLVED_SHOWN = 20
-
-
-def open_incidents(access: TenantAccess) -> list[Incident]:
-    """For the partial ``syncjobs/_incidents.html`` on other pages (context ``incidents``)."""
-    return list(Incident.objects.filter(tenant=access.tenant, resolved_at__isnull=True))
 
 
 @tenant_view()
@@ -24,7 +20,7 @@ def incident_list(request: HttpRequest, access: TenantAccess) -> HttpResponse:
         "syncjobs/incidents.html",
         {
             "access": access,
-            "incidents": open_incidents(access),
+            "incidents": open_for(access.tenant),
             "resolved": list(resolved.order_by("-resolved_at")[:RESOLVED_SHOWN]),
         },
     )
