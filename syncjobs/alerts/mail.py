@@ -13,17 +13,9 @@ from django.urls import reverse
 from django.utils import translation
 
 from mailworx_crm.texts import render
-from syncjobs.models import Incident, IncidentKind
+from syncjobs.models import Incident
 from tenants.language import languages_of
 from tenants.models import Role, Tenant
-
-# Where the admin goes to act on each kind of incident.
-_PAGE = {
-    IncidentKind.RUNS_FAILING: "syncjobs:list",
-    IncidentKind.CHECK_BROKEN: "orgsettings:check",
-    IncidentKind.ATTRIBUTE_VANISHED: "businessunits:list",
-    IncidentKind.SYNC_BEHIND: "syncjobs:list",
-}
 
 
 def recipients(tenant: Tenant) -> list[tuple[Any, str]]:
@@ -54,7 +46,7 @@ def message(incident: Incident, user: Any, language: str) -> EmailMessage:
             "kind": incident.get_kind_display(),
             "detail": render(incident.detail),
             "opened_at": incident.opened_at,
-            "page_url": absolute(reverse(_PAGE[IncidentKind(incident.kind)], args=[slug])),
+            "page_url": absolute(incident.get_absolute_url()),
             "incidents_url": absolute(reverse("syncjobs:incidents", args=[slug])),
         }
         subject = " ".join(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from mailworx_crm.texts import StoredTextField
@@ -16,6 +17,15 @@ class IncidentKind(models.TextChoices):
     CHECK_BROKEN = "check_broken", _("Integration check fails")
     ATTRIBUTE_VANISHED = "attribute_vanished", _("Mapped CRM attribute vanished")
     SYNC_BEHIND = "sync_behind", _("Synchronisation behind schedule")
+
+
+# Where the admin goes to act on each kind of incident (the email and the alerts page).
+ACTION_PAGES = {
+    IncidentKind.RUNS_FAILING: "syncjobs:list",
+    IncidentKind.CHECK_BROKEN: "orgsettings:check",
+    IncidentKind.ATTRIBUTE_VANISHED: "businessunits:list",
+    IncidentKind.SYNC_BEHIND: "syncjobs:list",
+}
 
 
 class Incident(models.Model):
@@ -50,6 +60,10 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.key} @ {self.tenant_id}".strip()
+
+    def get_absolute_url(self) -> str:
+        """The tenant's page to act on the incident."""
+        return reverse(ACTION_PAGES[IncidentKind(self.kind)], args=[self.tenant.slug])
 
     @property
     def is_open(self) -> bool:

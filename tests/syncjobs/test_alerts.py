@@ -261,6 +261,7 @@ class TestAlertsPage:
         page = member_client.get(self.url(tenant)).content.decode()
         open_part, resolved_part = page.split("Recently resolved")
         assert "Integration check fails" in open_part
+        assert f'href="/t/{tenant.slug}/setup/check/"' in open_part  # where to act
         assert "Synchronisation behind schedule" in resolved_part
 
     def test_in_german(self, tenant: Tenant, owner_client: Client) -> None:
