@@ -38,9 +38,7 @@ def open_incident(
 ) -> Incident | None:
     """Open the incident unless it is open already; the new one, or None."""
     key = key[:200]
-    if Incident.objects.filter(
-        tenant=tenant, kind=kind, key=key, resolved_at__isnull=True
-    ).exists():
+    if already_open(tenant, kind, key):
         return None
     try:
         with transaction.atomic():
@@ -52,6 +50,13 @@ def open_incident(
     logger.info("incident %s opened: %s %s for tenant %s", incident.pk, kind, key, tenant.slug)
     transaction.on_commit(partial(notify, incident.pk))
     return incident
+
+
+def already_open(tenant: Tenant, kind: str, key: str) -> bool:
+    """The cheap look first; the constraint decides when two workers look at once."""
+    return Incident.objects.filter(
+        tenant=tenant, kind=kind, key=key, resolved_at__isnull=True
+    ).exists()
 
 
 def open_for(tenant: Tenant) -> list[Incident]:

@@ -22,6 +22,7 @@ from fieldmapping import services as mapping_services
 from fieldmapping.models import CrmAttribute
 from orgsettings.models import OrgSettings
 from syncjobs import runner, tasks
+from syncjobs.alerts import incidents
 from syncjobs.alerts import mail as alert_mail
 from syncjobs.models import Incident, IncidentKind, JobKind, JobRun, JobStatus
 from tenants.models import Membership, Role, Tenant, UserLanguage
@@ -235,6 +236,24 @@ def test_a_failed_send_is_retried_without_sending_twice(
     assert [m.to for m in mail.outbox] == [[owner.email], [second.email]]
     incident.refresh_from_db()
     assert incident.notified_at is not None
+
+
+def test_two_workers_noticing_at_once_open_one_incident_and_send_one_email(
+    tenant: Tenant,
+    owner: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    org = make_ready(tenant)
+    OrgSettings.objects.filter(pk=org.pk).update(
+        sync_started_at=timezone.now() - timedelta(hours=2)
+    )
+    tick(django_capture_on_commit_callbacks)  # the first worker opens and notifies
+    # The second looked before the first committed: it sees no open incident.
+    monkeypatch.setattr(incidents, "already_open", lambda *args: False)
+    tick(django_capture_on_commit_callbacks)
+    assert Incident.objects.filter(tenant=tenant).count() == 1
+    assert len(mail.outbox) == 1
 
 
 def test_only_one_open_incident_per_condition(tenant: Tenant) -> None:
