@@ -209,6 +209,8 @@ def sync_group(j: Journey) -> None:
     j.nav("groups/")
     j.page.click("main a:has-text('Newsletter')")
     j.page.check("#id_enabled")
+    # A group that creates CRM records names their owner (a user of the demo CRM).
+    j.page.fill("#id_future_owner", "anna.berger@contoso.example")
     j.page.select_option("#id_entity_type", "contact")
     j.page.select_option("#id_mode", "both")
     j.shot("group-sync-setting")
