@@ -16,12 +16,11 @@ emails; runs call :func:`after_run` when they end.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone, translation
 
 from fieldmapping.models import CrmAttribute
@@ -31,8 +30,6 @@ from syncjobs.alerts.incidents import open_incident, resolve, retry_unsent
 from syncjobs.models import Incident, IncidentKind, JobKind, JobRun, JobStatus
 from syncjobs.schedule import SYNC_MODES
 from tenants.models import Tenant
-
-logger = logging.getLogger(__name__)
 
 # Run kinds whose repeated failure is an incident (key: the run kind).
 WATCHED_RUNS = (JobKind.SYNC, JobKind.REACTION_EXPORT)
@@ -66,7 +63,7 @@ def runs_failing(tenant: Tenant, kind: str) -> None:
             tenant=tenant, kind=kind, status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]
         )
         .exclude(params__has_key="dry_run")
-        .order_by("-finished_at", "-pk")[:n]
+        .order_by(F("finished_at").desc(nulls_last=True), "-pk")[:n]
     )
     if last and last[0].status == JobStatus.SUCCEEDED:
         resolve(tenant, IncidentKind.RUNS_FAILING, keys=[kind])
