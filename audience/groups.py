@@ -122,6 +122,18 @@ def validate_business_unit(tenant: Tenant, unit: BusinessUnit | None) -> None:
                               code="foreign_business_unit")
 
 
+def owner_required(enabled: bool, mode: str) -> bool:
+    """Whether a person saving the setting must name the future owner: the guide makes it
+    a condition of the sync for groups that create CRM records (S5)."""
+    return bool(enabled) and mode in (SyncMode.CREATE, SyncMode.BOTH)
+
+
+def missing_owner_error() -> ValidationError:
+    return ValidationError(_(
+        "Name the owner of the records this group creates in the CRM (as that user signs "
+        "in), or choose “Link existing CRM records only”."), code="owner_required")
+
+
 def save_sync_setting(
     group: SubscriberGroup,
     *,
@@ -130,13 +142,20 @@ def save_sync_setting(
     entity_type: str = "contact",
     mode: str = SyncMode.BOTH,
     business_unit: BusinessUnit | None = None,
+    require_owner: bool = False,
 ) -> GroupSyncSetting:
-    """Create or change the group's CRM sync setting; ``ValidationError`` names the field."""
+    """Create or change the group's CRM sync setting; ``ValidationError`` names the field.
+
+    ``require_owner``: refuse an empty owner where :func:`owner_required` asks for one (the
+    page and the API, where a person writes the setting)."""
     errors: dict[str, list[ValidationError]] = {}
     try:
         future_owner = validate_future_owner(group.tenant, future_owner)
     except ValidationError as exc:
         errors["future_owner"] = [exc]
+    if require_owner and not future_owner and "future_owner" not in errors \
+            and owner_required(enabled, mode):
+        errors["future_owner"] = [missing_owner_error()]
     try:
         validate_business_unit(group.tenant, business_unit)
     except ValidationError as exc:

@@ -29,7 +29,8 @@ from tenants.models import Tenant
 class FieldType(models.TextChoices):
     TEXT = "text", _("Text")
     NUMBER = "number", _("Number")
-    DATE = "date", _("Date")
+    # "Date only" as the CRM calls such values: one name per type on every page.
+    DATE = "date", _("Date only")
     DATETIME = "datetime", _("Date and time")
     BOOLEAN = "boolean", _("Yes/no")
     SINGLE_SELECT = "single_select", _("Single select")

@@ -34,29 +34,56 @@ from django.utils.translation import gettext as _
 from audience.models import FieldType
 from fieldmapping.models import AttributeType, CrmAttribute, DateBehavior
 
-_TEXT = {AttributeType.STRING, AttributeType.MEMO}
-_NUMBER = {AttributeType.INTEGER, AttributeType.BIGINT, AttributeType.DECIMAL,
-           AttributeType.DOUBLE, AttributeType.MONEY}
-CHOICE_TYPES = {AttributeType.PICKLIST, AttributeType.STATE, AttributeType.STATUS}
+CHOICE_TYPES = frozenset({AttributeType.PICKLIST, AttributeType.STATE, AttributeType.STATUS})
+
+# The one table (the rules above): which CRM attribute types fill which subscriber field
+# type. Pages, the API and the checks all read it; date and time is split further by the
+# attribute's date behaviour (_date_fits).
+COMPATIBLE: dict[FieldType, frozenset[AttributeType]] = {
+    FieldType.TEXT: frozenset({AttributeType.STRING, AttributeType.MEMO}),
+    FieldType.NUMBER: frozenset({AttributeType.INTEGER, AttributeType.BIGINT,
+                                 AttributeType.DECIMAL, AttributeType.DOUBLE,
+                                 AttributeType.MONEY}),
+    FieldType.DATE: frozenset({AttributeType.DATETIME}),
+    FieldType.DATETIME: frozenset({AttributeType.DATETIME}),
+    FieldType.BOOLEAN: frozenset({AttributeType.BOOLEAN}),
+    FieldType.SINGLE_SELECT: CHOICE_TYPES,
+    FieldType.MULTI_SELECT: frozenset(),  # no CRM counterpart is supported (C12)
+}
+# Shown, marked "not supported", and refused with their own message (C12).
+UNSUPPORTED = frozenset({AttributeType.MULTISELECT})
 _UNMAPPABLE = {AttributeType.OWNER, AttributeType.UNIQUEIDENTIFIER, AttributeType.OTHER}
+
+
+def _date_fits(attribute: CrmAttribute, field_type: FieldType) -> bool:
+    date_only = attribute.date_behavior == DateBehavior.DATE_ONLY
+    if field_type == FieldType.DATE:
+        return date_only
+    if field_type == FieldType.DATETIME:
+        return not date_only
+    return True
 
 
 def target_field_type(attribute: CrmAttribute) -> FieldType | None:
     """The subscriber field type a (non-lookup) attribute maps to, or None."""
-    kind = attribute.attribute_type
-    if kind in _TEXT:
-        return FieldType.TEXT
-    if kind in _NUMBER:
-        return FieldType.NUMBER
-    if kind == AttributeType.DATETIME:
-        if attribute.date_behavior == DateBehavior.DATE_ONLY:
-            return FieldType.DATE
-        return FieldType.DATETIME
-    if kind == AttributeType.BOOLEAN:
-        return FieldType.BOOLEAN
-    if kind in CHOICE_TYPES:
-        return FieldType.SINGLE_SELECT
+    for field_type, kinds in COMPATIBLE.items():
+        if attribute.attribute_type in kinds and _date_fits(attribute, field_type):
+            return field_type
     return None
+
+
+def is_supported(attribute: CrmAttribute) -> bool:
+    return attribute.attribute_type not in UNSUPPORTED
+
+
+def offered_for(attribute: CrmAttribute, field_type: FieldType | str | None) -> bool:
+    """Whether the attribute list offers ``attribute`` for a field of ``field_type``
+    (None: no field chosen yet, every mappable attribute). A lookup is offered for any
+    field: the related record's attribute is chosen next, and checked then."""
+    if attribute.is_lookup:
+        return True
+    target = target_field_type(attribute)
+    return target is not None and (field_type is None or target == FieldType(field_type))
 
 
 def incompatibility(attribute: CrmAttribute, field_type: FieldType | str) -> str | None:
@@ -76,7 +103,7 @@ def incompatibility(attribute: CrmAttribute, field_type: FieldType | str) -> str
                  "copy.") % {"attr": attribute.display_name}
     if kind in _UNMAPPABLE:
         return _("“%(attr)s” (%(type)s) cannot be mapped to a subscriber field.") % {
-            "attr": attribute.display_name, "type": attribute.get_attribute_type_display()}
+            "attr": attribute.display_name, "type": attribute.type_label}
     expected = target_field_type(attribute)
     if expected == field_type:
         return None
@@ -88,7 +115,7 @@ def incompatibility(attribute: CrmAttribute, field_type: FieldType | str) -> str
                  "field, not to a date-and-time field.") % {"attr": attribute.display_name}
     return _("“%(attr)s” (%(type)s) does not fit a subscriber field of type “%(field)s”; "
              "it fits a field of type “%(expected)s”.") % {
-        "attr": attribute.display_name, "type": attribute.get_attribute_type_display(),
+        "attr": attribute.display_name, "type": attribute.type_label,
         "field": field_type.label, "expected": expected.label if expected else "-"}
 
 

@@ -7,21 +7,25 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _lazy
 
 from audience.models import SubscriberField, SubscriberFieldOption
 from businessunits.models import BusinessUnit
 from fieldmapping import services
+from fieldmapping.compat import is_supported, offered_for
 from fieldmapping.models import CrmAttribute, Direction, FieldMapping
 
 
 class AttributeChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         suffix = "" if obj.is_valid_for_update else f", {_('read-only')}"
-        kind = (obj.get_date_behavior_display() if obj.date_behavior
-                else obj.get_attribute_type_display())
-        return f"{obj.display_name} ({obj.entity}.{obj.logical_name}, {kind}{suffix})"
+        if not is_supported(obj):
+            unsupported = _("not supported")  # outside the f-string: xgettext finds it
+            suffix += f", {unsupported}"
+        return f"{obj.display_name} ({obj.entity}.{obj.logical_name}, {obj.type_label}{suffix})"
 
 
 class MappingForm(forms.Form):
@@ -35,6 +39,10 @@ class MappingForm(forms.Form):
                         "Such mappings flow CRM → mailworx only."))
     subscriber_field = forms.ModelChoiceField(
         queryset=SubscriberField.objects.none(), label=_lazy("Subscriber field"))
+    attribute_search = forms.CharField(
+        required=False, max_length=100, label=gettext_lazy("Search CRM attributes"),
+        help_text=gettext_lazy("Part of the attribute's name or logical name. The list "
+                               "shows the attributes that fit the chosen subscriber field."))
     direction = forms.ChoiceField(
         choices=Direction.choices, initial=Direction.BOTH, label=_lazy("Direction"),
         help_text=_lazy("Lookups and read-only CRM attributes are always CRM → mailworx."))
@@ -69,8 +77,35 @@ class MappingForm(forms.Form):
                 services.needs_option_mapping(self.source, self.target):
             self._add_option_fields(self.source, self.target)
 
+    @property
+    def attribute_choices(self) -> list[tuple[str, str, bool]]:
+        """``(value, label, disabled)`` for the attribute list: the attributes that fit the
+        chosen subscriber field (all mappable ones before a field is chosen) and match the
+        search; unsupported ones are listed, marked and not selectable; the chosen one
+        is always there."""
+        field = self.fields["crm_attribute"]
+        assert isinstance(field, AttributeChoiceField)
+        field_type = self.target.field_type if self.target is not None else None
+        search = str(self._raw("attribute_search") or "").strip()[:100]
+        attributes = services.entity_attributes(self.unit.tenant, self.entity_type)
+        if search:
+            attributes = attributes.filter(
+                Q(display_name_en__icontains=search) | Q(display_name_de__icontains=search)
+                | Q(logical_name__icontains=search))
+        chosen_pk = self.lookup.pk if self.lookup is not None else None
+        listed = [a for a in attributes if a.pk == chosen_pk or not is_supported(a)
+                  or offered_for(a, field_type)]
+        if self.lookup is not None and all(a.pk != chosen_pk for a in listed):
+            listed.insert(0, self.lookup)
+        return [("", "---------", False)] + [
+            (str(a.pk), field.label_from_instance(a), not is_supported(a) and a.pk != chosen_pk)
+            for a in listed]
+
+    def _raw(self, name: str) -> Any:
+        return self.data.get(name) if self.is_bound else self.initial.get(name)
+
     def _selected(self, name: str, field: forms.Field) -> Any:
-        raw = self.data.get(name) if self.is_bound else self.initial.get(name)
+        raw = self._raw(name)
         if raw in (None, ""):
             return None
         try:

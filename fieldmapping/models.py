@@ -6,7 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from audience.models import SubscriberField, SubscriberFieldOption
+from audience.models import FieldType, SubscriberField, SubscriberFieldOption
 from businessunits.models import BusinessUnit
 from mailworx_crm.entity_types import EntityType
 from mailworx_crm.i18n import localized
@@ -25,8 +25,9 @@ class AttributeType(models.TextChoices):
     MONEY = "money", _("Currency")
     DATETIME = "datetime", _("Date and time")
     BOOLEAN = "boolean", _("Yes/no")
-    PICKLIST = "picklist", _("Choice (single select)")
-    MULTISELECT = "multiselectpicklist", _("Choices (multi select)")
+    # The same names as the subscriber field types they correspond to (one name per type).
+    PICKLIST = "picklist", _("Single select")
+    MULTISELECT = "multiselectpicklist", _("Multi select")
     LOOKUP = "lookup", _("Lookup")
     CUSTOMER = "customer", _("Customer lookup")
     OWNER = "owner", _("Owner")
@@ -77,6 +78,15 @@ class CrmAttribute(models.Model):
     @property
     def type_enum(self) -> AttributeType:
         return AttributeType(self.attribute_type)
+
+    @property
+    def type_label(self) -> str:
+        """The attribute's type as pages, messages and the API name it: a date and time
+        that holds a date only is called what the subscriber field type is called."""
+        if self.attribute_type == AttributeType.DATETIME:
+            date_only = self.date_behavior == DateBehavior.DATE_ONLY
+            return str((FieldType.DATE if date_only else FieldType.DATETIME).label)
+        return str(self.type_enum.label)
 
     @property
     def is_lookup(self) -> bool:

@@ -110,7 +110,8 @@ def mapping_delete(request: HttpRequest, access: TenantAccess, pk: int) -> HttpR
 @tenant_view()
 def mapping_dynamic(request: HttpRequest, access: TenantAccess, unit_pk: int, entity: str
                     ) -> HttpResponse:
-    """htmx partial: the related-attribute select and the option table for the current
+    """htmx partial: the attribute list (fitting the chosen subscriber field, filtered by
+    the search), the related-attribute select and the option table for the current
     choice of attribute and subscriber field (GET parameters)."""
     unit = access.get(BusinessUnit.objects.all(), pk=unit_pk)
     entity = _entity(entity)
@@ -121,7 +122,8 @@ def mapping_dynamic(request: HttpRequest, access: TenantAccess, unit_pk: int, en
             return HttpResponseBadRequest(_("The mapping must be given by its number."))
         mapping = _mapping(access, int(mapping_id))
     form = MappingForm(unit, entity, initial=request.GET.dict(), mapping=mapping)
-    return render(request, "fieldmapping/_mapping_dynamic.html", {"form": form})
+    return render(request, "fieldmapping/_mapping_choices.html", {
+        "form": form, "mapping": mapping, "dynamic_url": request.path})
 
 
 @require_POST

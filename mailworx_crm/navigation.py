@@ -56,6 +56,7 @@ GROUPS: tuple[Group, ...] = (
         Link(_("Jobs"), "syncjobs:list",
              ("syncjobs:detail", "syncjobs:progress", "syncjobs:cancel", "syncjobs:sync_*")),
         Link(_("Sync issues"), "syncjobs:issues", ("syncjobs:issue*",)),
+        Link(_("Alerts"), "syncjobs:incidents"),
     )),
     Group("administration", _("Administration"), (
         Link(pgettext_lazy("tenant users", "Members"), "tenants:members",

@@ -313,7 +313,17 @@ CELERY_BEAT_SCHEDULE = {
     # Retention of personal data in logs, issues and consent history (tenant settings), and
     # erasures still waiting for the CRM (docs/consent.md).
     "privacy-housekeeping": {"task": "syncjobs.privacy_housekeeping", "schedule": 3600.0},
+    # Alerts (docs/operations.md): syncs behind schedule, unsent alert emails.
+    "watch-alerts": {"task": "syncjobs.watch_alerts",
+                     "schedule": env.float("ALERT_TICK_SECONDS", default=300.0)},
 }
+
+# Alerts to each tenant's administrators, one email per incident (docs/operations.md):
+# after this many failed runs in a row; when no sync succeeded for this many sync
+# intervals; a claimed but unfinished send is retried after this many seconds.
+ALERT_FAILED_RUNS = env.int("ALERT_FAILED_RUNS", default=3)
+ALERT_BEHIND_FACTOR = env.float("ALERT_BEHIND_FACTOR", default=2.0)
+ALERT_SEND_CLAIM_SECONDS = env.int("ALERT_SEND_CLAIM_SECONDS", default=600)
 
 # CRM connections (every call has explicit timeouts; retries are bounded).
 CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=10.0)

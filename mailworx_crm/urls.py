@@ -7,6 +7,8 @@ from tenants import auth_views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Before Django's own, with its name: the choice is noted for the person's emails.
+    path("i18n/setlang/", auth_views.set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     # Before Django's auth URLs, with their names: the log-in refuses integration users,
     # password changes and resets end the user's API tokens, reset requests are limited.

@@ -248,11 +248,24 @@ def execute(run_id: int) -> str | None:
             ctx.log(explain(exc), JobLogLine.Level.ERROR)
     if result:
         ctx.result.update(result)
-    ctx._mine().update(
+    ended = ctx._mine().update(
         status=status, error=error, result=ctx.result, counters=ctx.counters,
         finished_at=timezone.now(), lease_expires_at=None,
     )
+    if ended:
+        _alerts_after(run_id)
     return status
+
+
+def _alerts_after(run_id: int) -> None:
+    """Open or resolve the alerts the run's outcome decides (syncjobs.alerts); a failure
+    there is logged and never changes the run's outcome."""
+    from syncjobs.alerts.conditions import after_run  # it reads config apps' models
+
+    try:
+        after_run(run_id)
+    except Exception:
+        logger.exception("alerts after run %s could not be evaluated", run_id)
 
 
 def stopped_message(run_id: int) -> StoredText:
@@ -334,6 +347,7 @@ def reap_expired(now: datetime | None = None) -> list[tuple[int, str]]:
                             lease_expires_at=None):
                 JobLogLine.objects.create(run=run, level=JobLogLine.Level.ERROR, message=reason)
                 acted.append((run.pk, "failed"))
+                _alerts_after(run.pk)
     acted += _resend_lost(now)
     return acted
 

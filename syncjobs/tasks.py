@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import close_old_connections
 
 from syncjobs import retention, runner, schedule
+from syncjobs.alerts import conditions
 
 
 @shared_task(name="syncjobs.run_job", acks_late=True)
@@ -35,3 +36,11 @@ def privacy_housekeeping() -> None:
     still waiting for the CRM (syncjobs.retention)."""
     close_old_connections()
     retention.housekeeping()
+
+
+@shared_task(name="syncjobs.watch_alerts", ignore_result=True)
+def watch_alerts() -> None:
+    """Every few minutes (beat): syncs fallen behind, vanished attributes no longer mapped,
+    alert emails a failed send left unsent (syncjobs.alerts)."""
+    close_old_connections()
+    conditions.tick()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from syncjobs.views import issues, jobs, lists, privacy, sync
+from syncjobs.views import alerts, issues, jobs, lists, privacy, sync
 
 app_name = "syncjobs"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("t/<slug:tenant>/jobs/<int:pk>/cancel/", jobs.job_cancel, name="cancel"),
     path("t/<slug:tenant>/sync/start/", sync.sync_start, name="sync_start"),
     path("t/<slug:tenant>/sync/issues/", issues.issue_list, name="issues"),
+    path("t/<slug:tenant>/alerts/", alerts.incident_list, name="incidents"),
     path("t/<slug:tenant>/sync/issues/retry-all/", issues.issue_retry_all,
          name="issue_retry_all"),
     path("t/<slug:tenant>/sync/issues/<int:pk>/", issues.issue_detail, name="issue"),

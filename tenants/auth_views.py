@@ -13,15 +13,34 @@ from typing import Any
 from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import check_for_language, get_language
+from django.views import i18n as i18n_views
 
 from mailworx_crm.email_address import normalise_email
 from mailworx_crm.ratelimit import allow
 from tenants.auth_forms import LoginForm, PasswordChangeForm, SetPasswordForm
+from tenants.language import remember_language
 
 
 class LoginView(auth_views.LoginView):
     authentication_form = LoginForm
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        # The language the person reads the pages in: their alert emails use it.
+        remember_language(self.request.user, get_language())
+        return response
+
+
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's language switch, noting the choice for the signed-in person's emails."""
+    response = i18n_views.set_language(request)
+    language = request.POST.get("language", "")
+    if request.method == "POST" and request.user.is_authenticated and language \
+            and check_for_language(language):
+        remember_language(request.user, language)
+    return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -141,3 +141,20 @@ class ApiToken(AbstractAuthToken):
 
     def __str__(self) -> str:
         return f"{self.name or self.pk} ({self.user})"
+
+
+class UserLanguage(models.Model):
+    """The language a person last used the pages in: mail sent to them without a request
+    (alerts) is written in it. Kept by :mod:`tenants.language`."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                primary_key=True, related_name="ui_language")
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("user language")
+        verbose_name_plural = _("user languages")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.language})"

@@ -126,7 +126,7 @@ class CrmAttributeSerializer(serializers.ModelSerializer):
         "The CRM table (contact, account, lead, or a table a lookup points to)."))
     display_name = serializers.CharField(help_text=_("In the request's language."))
     type = serializers.ChoiceField(source="attribute_type", choices=AttributeType.choices)
-    type_label = serializers.CharField(source="get_attribute_type_display")
+    type_label = serializers.CharField(read_only=True)  # CrmAttribute.type_label
     date_behavior = serializers.ChoiceField(choices=[*DateBehavior.choices, ("", "")],
                                             help_text=_("Date and time attributes only."))
     writable = serializers.BooleanField(source="is_valid_for_update", help_text=_(

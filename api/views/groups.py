@@ -138,7 +138,8 @@ class GroupViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
                 raise field_error("business_unit", _("Choose one of this tenant's business "
                                                      "units."))
         try:
-            setting = groups.save_sync_setting(group, business_unit=unit, **values)
+            setting = groups.save_sync_setting(group, business_unit=unit, require_owner=True,
+                                                **values)
         except DjangoValidationError as exc:
             raise drf_error(exc) from None
         return Response(SyncSettingSerializer(setting).data)

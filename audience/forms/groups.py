@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from audience.csv_io import MAX_IMPORT_BYTES
-from audience.groups import validate_future_owner
+from audience.groups import missing_owner_error, owner_required, validate_future_owner
 from audience.models import GroupSyncSetting, SubscriberGroup
 from businessunits.models import BusinessUnit
 from tenants.models import Tenant
@@ -33,9 +33,19 @@ class SyncSettingForm(forms.ModelForm):
         assert isinstance(unit_field, forms.ModelChoiceField)
         unit_field.queryset = BusinessUnit.objects.filter(tenant=tenant)
         unit_field.empty_label = str(_("The tenant's default unit"))
+        if self.instance.pk is None and not self.is_bound:
+            # Nothing saved: the group does not sync, whatever the model's default says.
+            self.initial["enabled"] = False
 
     def clean_future_owner(self) -> str:
         return validate_future_owner(self.tenant, self.cleaned_data.get("future_owner") or "")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if ("future_owner" in cleaned and not cleaned["future_owner"]
+                and owner_required(cleaned.get("enabled", False), cleaned.get("mode", ""))):
+            self.add_error("future_owner", missing_owner_error())
+        return cleaned
 
 
 class CsvUploadForm(forms.Form):

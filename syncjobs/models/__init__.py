@@ -1,6 +1,7 @@
 """The syncjobs app's models: background runs (``jobs``), what the sync engine remembers
 between runs (``sync``) and what the lists step remembers (``lists``)."""
 
+from syncjobs.models.alerts import Incident, IncidentKind
 from syncjobs.models.jobs import JobKind, JobLogLine, JobRun, JobStatus, Trigger
 from syncjobs.models.lists import (
     CrmList,
@@ -23,8 +24,9 @@ from syncjobs.models.sync import (
 )
 
 __all__ = [
-    "CampaignExport", "CrmList", "ErasurePropagation", "IssueState", "JobKind", "JobLogLine",
-    "JobRun", "JobStatus", "LinkOrigin", "LinkState", "ListLink", "ListLinkState",
+    "CampaignExport", "CrmList", "ErasurePropagation", "Incident", "IncidentKind",
+    "IssueState", "JobKind", "JobLogLine", "JobRun", "JobStatus", "LinkOrigin", "LinkState",
+    "ListLink", "ListLinkState",
     "ListMemberSnapshot", "PropagationState", "ReactionExport", "ReactionExportState",
     "RecordLink", "SyncCursor", "SyncIssue", "SyncStatus", "Trigger",
 ]

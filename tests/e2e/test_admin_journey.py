@@ -178,7 +178,7 @@ def add_mapping(j: Journey, attribute: str, field_key: str,
     j.page.click("#entity-contact a.button")
     crm = CrmAttribute.objects.get(tenant=j.tenant, entity="contact", logical_name=attribute)
     target = SubscriberField.objects.get(tenant=j.tenant, key=field_key)
-    for select, value in (("#id_crm_attribute", crm.pk), ("#id_subscriber_field", target.pk)):
+    for select, value in (("#id_subscriber_field", target.pk), ("#id_crm_attribute", crm.pk)):
         with j.page.expect_response(lambda r: "/dynamic/" in r.url):
             j.page.select_option(select, str(value))
     for crm_value, option in (options or {}).items():
@@ -209,6 +209,8 @@ def sync_group(j: Journey) -> None:
     j.nav("groups/")
     j.page.click("main a:has-text('Newsletter')")
     j.page.check("#id_enabled")
+    # A group that creates CRM records names their owner (a user of the demo CRM).
+    j.page.fill("#id_future_owner", "anna.berger@contoso.example")
     j.page.select_option("#id_entity_type", "contact")
     j.page.select_option("#id_mode", "both")
     j.shot("group-sync-setting")
