@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Count, Max, Q
 from django.utils.translation import get_language
 
-from mailworx_crm.texts import from_column, render
+from mailworx_crm.texts import Deferred, from_column, render
 from syncjobs import services
 from syncjobs.counter_labels import step_label
 from syncjobs.engine.issues import OPEN_STATES, refresh_open_count
@@ -37,6 +37,9 @@ class IssueGroup:
 
 
 def _msgid(reason: str) -> str:
+    """The reason's sentence before its parameters were filled in."""
+    if isinstance(reason, Deferred):  # as the model field reads it
+        return reason.msgid
     value = from_column(reason)
     return str(value.get("t")) if isinstance(value, dict) else value
 
