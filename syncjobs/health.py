@@ -85,12 +85,16 @@ def _kind_runs(tenant: Tenant) -> dict[str, QuerySet[JobRun]]:
 
 
 def _labels() -> dict[str, Promise]:
-    return {"sync": _("Subscriber sync"), "reaction_export": _("Reaction export"),
-            "reconcile": _("Reconcile")}
+    return {
+        "sync": _("Subscriber sync"),
+        "reaction_export": _("Reaction export"),
+        "reconcile": _("Reconcile"),
+    }
 
 
-def kinds(tenant: Tenant, org: OrgSettings | None,
-          now: dt.datetime | None = None) -> list[KindHealth]:
+def kinds(
+    tenant: Tenant, org: OrgSettings | None, now: dt.datetime | None = None
+) -> list[KindHealth]:
     """Last and next run of the sync, the reaction export and the reconcile run."""
     now = now or timezone.now()
     scheduled = org is not None and org.sync_enabled and not org.sync_paused
@@ -100,65 +104,81 @@ def kinds(tenant: Tenant, org: OrgSettings | None,
         for due, _last, next_at in schedule_of(org, now):
             key = "reconcile" if due.mode == "reconcile" else str(due.kind)
             nexts[key] = next_at
-    active_kinds = set(JobRun.objects.filter(tenant=tenant, status__in=JobStatus.active())
-                       .values_list("kind", flat=True))
+    active_kinds = set(
+        JobRun.objects.filter(tenant=tenant, status__in=JobStatus.active()).values_list(
+            "kind", flat=True
+        )
+    )
     labels = _labels()
     out = []
     for key, runs in _kind_runs(tenant).items():
         last = runs.select_related("tenant").first()
         kind = JobKind.REACTION_EXPORT if key == "reaction_export" else JobKind.SYNC
-        out.append(KindHealth(key, labels[key], last, nexts.get(key),
-                              kind in active_kinds))
+        out.append(KindHealth(key, labels[key], last, nexts.get(key), kind in active_kinds))
     return out
 
 
 def records(tenant: Tenant) -> RecordHealth:
-    failing_subs = SyncIssue.objects.filter(tenant=tenant, state__in=OPEN,
-                                            subscriber__isnull=False).values("subscriber_id")
+    failing_subs = SyncIssue.objects.filter(
+        tenant=tenant, state__in=OPEN, subscriber__isnull=False
+    ).values("subscriber_id")
     live = Q(state=LinkState.ACTIVE)
     links = RecordLink.objects.filter(tenant=tenant).aggregate(
-        in_sync=Count("pk", filter=live & Q(crm_active=True)
-                      & ~Q(subscriber_id__in=failing_subs)),
+        in_sync=Count("pk", filter=live & Q(crm_active=True) & ~Q(subscriber_id__in=failing_subs)),
         lead_off=Count("pk", filter=live & Q(crm_active=False, entity_type="lead")),
         record_off=Count("pk", filter=live & Q(crm_active=False) & ~Q(entity_type="lead")),
         deleted=Count("pk", filter=Q(state=LinkState.CRM_DELETED)),
-        pending=Count("pk", filter=Q(state=LinkState.PENDING)))
+        pending=Count("pk", filter=Q(state=LinkState.PENDING)),
+    )
     issues = SyncIssue.objects.filter(tenant=tenant, state__in=OPEN).aggregate(
         subscribers=Count("subscriber", distinct=True),
-        records=Count("pk", filter=Q(subscriber__isnull=True)))
-    unlinked = (Subscriber.objects.filter(tenant=tenant).live()
-                .exclude(crm_links__state__in=HOLDING_STATES))
-    in_groups = Subscriber.objects.filter(tenant=tenant,
-                                          memberships__group__sync_setting__enabled=True)
+        records=Count("pk", filter=Q(subscriber__isnull=True)),
+    )
+    unlinked = (
+        Subscriber.objects.filter(tenant=tenant).live().exclude(crm_links__state__in=HOLDING_STATES)
+    )
+    in_groups = Subscriber.objects.filter(
+        tenant=tenant, memberships__group__sync_setting__enabled=True
+    )
     waiting = unlinked.filter(pk__in=in_groups.values("pk")).count()
     outside = unlinked.count() - waiting
     excluded = [
         Exclusion("not_in_synced_group", _("Not in a synced group"), outside),
-        Exclusion("not_linked", _("In a synced group, no CRM record linked yet"),
-                  waiting),
-        Exclusion("qualified_lead", _("Lead qualified or deactivated in the CRM"),
-                  links["lead_off"]),
+        Exclusion("not_linked", _("In a synced group, no CRM record linked yet"), waiting),
+        Exclusion(
+            "qualified_lead", _("Lead qualified or deactivated in the CRM"), links["lead_off"]
+        ),
         Exclusion("deactivated", _("CRM record deactivated"), links["record_off"]),
         Exclusion("deleted", _("CRM record deleted"), links["deleted"]),
         Exclusion("pending", _("Being created in the CRM"), links["pending"]),
     ]
-    held_run = (_kind_runs(tenant)["sync"].filter(status=JobStatus.SUCCEEDED)
-                .select_related("tenant").first())
+    held_run = (
+        _kind_runs(tenant)["sync"]
+        .filter(status=JobStatus.SUCCEEDED)
+        .select_related("tenant")
+        .first()
+    )
     return RecordHealth(
-        in_sync=links["in_sync"], failing=issues["subscribers"] + issues["records"],
-        excluded=excluded, held_back=held_back(held_run), held_back_run=held_run)
+        in_sync=links["in_sync"],
+        failing=issues["subscribers"] + issues["records"],
+        excluded=excluded,
+        held_back=held_back(held_run),
+        held_back_run=held_run,
+    )
 
 
 def held_back(run: JobRun | None) -> list[Exclusion]:
     """The records a run skipped, per reason over all its steps (qualified leads, records
     without an address …), as its counters say."""
     totals: dict[str, int] = {}
-    for values in ((run.counters or {}).values() if run is not None else ()):
+    for values in (run.counters or {}).values() if run is not None else ():
         if isinstance(values, dict):
             for reason, n in (values.get("skipped") or {}).items():
                 totals[reason] = totals.get(reason, 0) + int(n or 0)
-    return sorted((Exclusion(reason, counter_label(reason), n)
-                   for reason, n in totals.items() if n), key=lambda e: -e.count)
+    return sorted(
+        (Exclusion(reason, counter_label(reason), n) for reason, n in totals.items() if n),
+        key=lambda e: -e.count,
+    )
 
 
 def _http(key: str) -> Cast:
@@ -175,8 +195,12 @@ def budget(tenant: Tenant, now: dt.datetime | None = None) -> Budget:
     figures = JobRun.objects.filter(tenant=tenant, counters__has_key="http").aggregate(
         used=Sum(_http("round_trips"), filter=in_window),
         throttled=Sum(_http("throttled"), filter=in_window),
-        throttled_day=Sum(_http("throttled"), filter=day))
-    return Budget(used=figures["used"] or 0, limit=SERVICE_PROTECTION_REQUESTS,
-                  throttled=figures["throttled"] or 0,
-                  throttled_day=figures["throttled_day"] or 0,
-                  window_minutes=int(SERVICE_PROTECTION_WINDOW_S // 60))
+        throttled_day=Sum(_http("throttled"), filter=day),
+    )
+    return Budget(
+        used=figures["used"] or 0,
+        limit=SERVICE_PROTECTION_REQUESTS,
+        throttled=figures["throttled"] or 0,
+        throttled_day=figures["throttled_day"] or 0,
+        window_minutes=int(SERVICE_PROTECTION_WINDOW_S // 60),
+    )

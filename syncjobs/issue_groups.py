@@ -52,19 +52,32 @@ def group_key(step: str, code: str, reason: str) -> str:
 def open_groups(tenant: Tenant) -> list[IssueGroup]:
     """The tenant's open issues by reason, largest group first. One query: the database
     counts per distinct reason text, the groups merge texts that differ in parameters."""
-    rows = (SyncIssue.objects.filter(tenant=tenant, state__in=OPEN_STATES)
-            .values("step", "code", "reason", "hint")
-            .annotate(n=Count("pk"), last=Max("last_seen"),
-                      retrying=Count("pk", filter=Q(state=IssueState.RETRYING)))
-            .order_by())
+    rows = (
+        SyncIssue.objects.filter(tenant=tenant, state__in=OPEN_STATES)
+        .values("step", "code", "reason", "hint")
+        .annotate(
+            n=Count("pk"),
+            last=Max("last_seen"),
+            retrying=Count("pk", filter=Q(state=IssueState.RETRYING)),
+        )
+        .order_by()
+    )
     groups: dict[str, IssueGroup] = {}
     for row in rows:
         key = group_key(row["step"], row["code"], row["reason"])
         group = groups.get(key)
         if group is None:
-            groups[key] = IssueGroup(key, row["step"], step_label(row["step"]), row["code"],
-                                     render(row["reason"]), render(row["hint"]), row["n"],
-                                     row["retrying"], row["last"])
+            groups[key] = IssueGroup(
+                key,
+                row["step"],
+                step_label(row["step"]),
+                row["code"],
+                render(row["reason"]),
+                render(row["hint"]),
+                row["n"],
+                row["retrying"],
+                row["last"],
+            )
         else:
             group.count += row["n"]
             group.retrying += row["retrying"]
@@ -74,15 +87,17 @@ def open_groups(tenant: Tenant) -> list[IssueGroup]:
 
 def issues_of(tenant: Tenant, key: str) -> list[SyncIssue]:
     """The open issues of the group ``key`` (empty when no open issue has that reason)."""
-    candidates = (SyncIssue.objects.filter(tenant=tenant, state__in=OPEN_STATES)
-                  .select_related("subscriber"))
+    candidates = SyncIssue.objects.filter(tenant=tenant, state__in=OPEN_STATES).select_related(
+        "subscriber"
+    )
     return [i for i in candidates if group_key(i.step, i.code, i.reason) == key]
 
 
 def retry_group(tenant: Tenant, key: str, *, user: Any = None) -> services.RetryOutcome:
     """Another try for every record of the group, with one incremental sync."""
-    return services.retry_issues(tenant, issues_of(tenant, key), user=user,
-                                 language=get_language(), one_subscriber=False)
+    return services.retry_issues(
+        tenant, issues_of(tenant, key), user=user, language=get_language(), one_subscriber=False
+    )
 
 
 def ignore_group(tenant: Tenant, key: str) -> int:
@@ -90,7 +105,8 @@ def ignore_group(tenant: Tenant, key: str) -> int:
     each one. Returns how many issues were ignored."""
     ids = _ids(issues_of(tenant, key))
     ignored = SyncIssue.objects.filter(pk__in=ids, state__in=OPEN_STATES).update(
-        state=IssueState.IGNORED)
+        state=IssueState.IGNORED
+    )
     refresh_open_count(tenant)
     return ignored
 

@@ -26,8 +26,15 @@ def record_names(tenant_id: int, issues: Sequence[Mapping[str, Any]]) -> list[st
     """Each issue's record as a person knows it: the subscriber's address, a marketing
     list's name, else the table and the CRM id. Two queries for any number of issues."""
     list_ids = [i["crm_id"] for i in issues if i["entity_type"] == "list" and i["crm_id"]]
-    list_names = dict(CrmList.objects.filter(tenant_id=tenant_id, list_id__in=list_ids)
-                      .values_list("list_id", "name")) if list_ids else {}
+    list_names = (
+        dict(
+            CrmList.objects.filter(tenant_id=tenant_id, list_id__in=list_ids).values_list(
+                "list_id", "name"
+            )
+        )
+        if list_ids
+        else {}
+    )
     names = []
     for issue in issues:
         if issue["subscriber__email"]:
@@ -47,10 +54,16 @@ def summary_text(names: list[str], total: int) -> StoredText:
         return stored_plural(
             "%(n)s record could not sync in this run: %(names)s and %(more)s more.",
             "%(n)s records could not sync in this run: %(names)s and %(more)s more.",
-            total, names=shown, more=total - NAMED)
-    return stored_plural("%(n)s record could not sync in this run: %(names)s.",
-                         "%(n)s records could not sync in this run: %(names)s.",
-                         total, names=shown)
+            total,
+            names=shown,
+            more=total - NAMED,
+        )
+    return stored_plural(
+        "%(n)s record could not sync in this run: %(names)s.",
+        "%(n)s records could not sync in this run: %(names)s.",
+        total,
+        names=shown,
+    )
 
 
 def summarise(run_id: int) -> int:
@@ -59,11 +72,15 @@ def summarise(run_id: int) -> int:
     total = open_issues.count()
     if not total:
         return 0
-    rows = list(open_issues.order_by("pk").values(
-        "pk", "tenant_id", "step", "entity_type", "crm_id", "subscriber__email")[:NAMED])
+    rows = list(
+        open_issues.order_by("pk").values(
+            "pk", "tenant_id", "step", "entity_type", "crm_id", "subscriber__email"
+        )[:NAMED]
+    )
     JobLogLine.objects.create(
-        run_id=run_id, level=JobLogLine.Level.WARNING,
+        run_id=run_id,
+        level=JobLogLine.Level.WARNING,
         message=as_column(summary_text(record_names(rows[0]["tenant_id"], rows), total)),
-        data={"issues": [row["pk"] for row in rows]})
+        data={"issues": [row["pk"] for row in rows]},
+    )
     return total
-

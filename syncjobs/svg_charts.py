@@ -46,8 +46,10 @@ class Chart:
 
     def rows(self) -> list[tuple[str, list[str]]]:
         """The table fallback: one row per x label, one column per series."""
-        return [(label, [shown(s.values[i]) for s in self.series])
-                for i, label in enumerate(self.x_labels)]
+        return [
+            (label, [shown(s.values[i]) for s in self.series])
+            for i, label in enumerate(self.x_labels)
+        ]
 
     def svg(self) -> SafeString:
         top = nice_ceiling(max((v for s in self.series for v in s.values), default=0))
@@ -70,31 +72,47 @@ class Chart:
         ]
         for tick in (0, top / 2, top):  # horizontal grid with the y values
             y = y_at(tick)
-            parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
-                         f'y1="{y:.1f}" y2="{y:.1f}"/>')
-            parts.append(f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" '
-                         f'text-anchor="end">{shown(tick)}</text>')
+            parts.append(
+                f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            )
+            parts.append(
+                f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" '
+                f'text-anchor="end">{shown(tick)}</text>'
+            )
         every = max(1, math.ceil(n / MAX_X_LABELS))
         for i, label in enumerate(self.x_labels):
             if i % every == 0 or i == n - 1:
-                parts.append(f'<text class="tick" x="{x_at(i):.1f}" y="{TOP + plot_h + 16}" '
-                             f'text-anchor="middle">{escape(label)}</text>')
-        parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
-                     f'y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>')
-        parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" '
-                     f'y2="{TOP + plot_h}"/>')
-        parts.append(f'<text class="axis-title" x="{LEFT + plot_w / 2:.1f}" '
-                     f'y="{HEIGHT - 8}" text-anchor="middle">{escape(self.x_title)}</text>')
+                parts.append(
+                    f'<text class="tick" x="{x_at(i):.1f}" y="{TOP + plot_h + 16}" '
+                    f'text-anchor="middle">{escape(label)}</text>'
+                )
+        parts.append(
+            f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
+            f'y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>'
+        )
+        parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}"/>')
+        parts.append(
+            f'<text class="axis-title" x="{LEFT + plot_w / 2:.1f}" '
+            f'y="{HEIGHT - 8}" text-anchor="middle">{escape(self.x_title)}</text>'
+        )
         middle = TOP + plot_h / 2
-        parts.append(f'<text class="axis-title" x="14" y="{middle:.1f}" text-anchor="middle" '
-                     f'transform="rotate(-90 14 {middle:.1f})">{escape(self.y_title)}</text>')
+        parts.append(
+            f'<text class="axis-title" x="14" y="{middle:.1f}" text-anchor="middle" '
+            f'transform="rotate(-90 14 {middle:.1f})">{escape(self.y_title)}</text>'
+        )
         for index, series in enumerate(self.series):
             parts.append(self._series(index, series, x_at, y_at, slot))
         parts.append("</svg>")
         return mark_safe("".join(parts))  # noqa: S308 every text above is escaped
 
-    def _series(self, index: int, series: Series, x_at: Callable[[int], float],
-                y_at: Callable[[float], float], slot: float) -> str:
+    def _series(
+        self,
+        index: int,
+        series: Series,
+        x_at: Callable[[int], float],
+        y_at: Callable[[float], float],
+        slot: float,
+    ) -> str:
         css = f"s{index % 6}"
         out = [f'<g class="series {css}" data-series="{escape(series.key)}">']
         points = []
@@ -105,13 +123,17 @@ class Chart:
             if self.bars:
                 width = slot * 0.8 / len(self.series)
                 left = x - slot * 0.4 + index * width
-                out.append(f'<rect class="bar" x="{left:.1f}" y="{y:.1f}" '
-                           f'width="{max(width - 1, 1):.1f}" height="{y_at(0) - y:.1f}" '
-                           f'data-x="{i}" data-value="{_number(value)}">{tip}</rect>')
+                out.append(
+                    f'<rect class="bar" x="{left:.1f}" y="{y:.1f}" '
+                    f'width="{max(width - 1, 1):.1f}" height="{y_at(0) - y:.1f}" '
+                    f'data-x="{i}" data-value="{_number(value)}">{tip}</rect>'
+                )
             else:
                 points.append(f"{x:.1f},{y:.1f}")
-                out.append(f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="3" '
-                           f'data-x="{i}" data-value="{_number(value)}">{tip}</circle>')
+                out.append(
+                    f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="3" '
+                    f'data-x="{i}" data-value="{_number(value)}">{tip}</circle>'
+                )
         if points:
             out.insert(1, f'<polyline class="line" points="{" ".join(points)}"/>')
         out.append("</g>")
@@ -136,5 +158,8 @@ def _number(value: float) -> str:
 def shown(value: float) -> str:
     """A figure as people read it in the active language (``1.234,5`` in German)."""
     whole = float(value).is_integer()
-    return str(formats.number_format(int(value) if whole else value, 0 if whole else 1,
-                                     use_l10n=True, force_grouping=True))
+    return str(
+        formats.number_format(
+            int(value) if whole else value, 0 if whole else 1, use_l10n=True, force_grouping=True
+        )
+    )

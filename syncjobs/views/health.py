@@ -21,13 +21,17 @@ def sync_health(request: HttpRequest, access: TenantAccess) -> HttpResponse:
         return redirect("orgsettings:progress", tenant=access.tenant.slug)
     runs = health_charts.recent_syncs(access.tenant)
     changes, duration = health_charts.run_charts(runs)
-    return render(request, "syncjobs/health.html", {
-        "access": access,
-        "overview": tenant_overviews([access.tenant])[0],
-        "kinds": health.kinds(access.tenant, org),
-        "records": health.records(access.tenant),
-        "groups": issue_groups.open_groups(access.tenant),
-        "budget": health.budget(access.tenant),
-        "run_charts": [changes, duration] if runs else [],
-        "reactions_chart": health_charts.reactions_chart(access.tenant),
-    })
+    return render(
+        request,
+        "syncjobs/health.html",
+        {
+            "access": access,
+            "overview": tenant_overviews([access.tenant])[0],
+            "kinds": health.kinds(access.tenant, org),
+            "records": health.records(access.tenant),
+            "groups": issue_groups.open_groups(access.tenant),
+            "budget": health.budget(access.tenant),
+            "run_charts": [changes, duration] if runs else [],
+            "reactions_chart": health_charts.reactions_chart(access.tenant),
+        },
+    )

@@ -52,8 +52,14 @@ def ended(make_run: RunFn, tenant: Tenant, **kw: Any) -> JobRun:
 
 # -- access ---------------------------------------------------------------------------------
 
-def test_outsiders_get_404(outsider_client: Client, tenant: Tenant, ready: OrgSettings,
-                           sub: Subscriber, make_issue: IssueFn) -> None:
+
+def test_outsiders_get_404(
+    outsider_client: Client,
+    tenant: Tenant,
+    ready: OrgSettings,
+    sub: Subscriber,
+    make_issue: IssueFn,
+) -> None:
     issue = make_issue(tenant, sub)
     key = group_key(issue.step, issue.code, issue.reason)
     assert outsider_client.get(url("health", tenant)).status_code == 404
@@ -62,8 +68,9 @@ def test_outsiders_get_404(outsider_client: Client, tenant: Tenant, ready: OrgSe
     assert SyncIssue.objects.get(pk=issue.pk).state == IssueState.OPEN
 
 
-def test_members_read_the_figures_but_may_not_act(member_client: Client, tenant: Tenant,
-                                                  sub: Subscriber, make_issue: IssueFn) -> None:
+def test_members_read_the_figures_but_may_not_act(
+    member_client: Client, tenant: Tenant, sub: Subscriber, make_issue: IssueFn
+) -> None:
     issue = make_issue(tenant, sub)
     key = group_key(issue.step, issue.code, issue.reason)
     html = member_client.get(url("health", tenant)).content.decode()
@@ -76,8 +83,10 @@ def test_members_read_the_figures_but_may_not_act(member_client: Client, tenant:
 
 # -- the tenant's home ------------------------------------------------------------------------
 
+
 def test_home_is_the_checklist_until_syncing_started_then_sync_health(
-        owner_client: Client, tenant: Tenant) -> None:
+    owner_client: Client, tenant: Tenant
+) -> None:
     home = reverse("tenants:dashboard", kwargs={"tenant": tenant.slug})
     progress = reverse("orgsettings:progress", kwargs={"tenant": tenant.slug})
     assert owner_client.get(home, follow=True).redirect_chain[-1] == (progress, 302)
@@ -89,37 +98,56 @@ def test_home_is_the_checklist_until_syncing_started_then_sync_health(
 
 # -- figures --------------------------------------------------------------------------------
 
-def test_records_in_sync_failing_and_held_back(owner_client: Client, tenant: Tenant,
-                                               sub: Subscriber, make_issue: IssueFn,
-                                               make_run: RunFn) -> None:
+
+def test_records_in_sync_failing_and_held_back(
+    owner_client: Client, tenant: Tenant, sub: Subscriber, make_issue: IssueFn, make_run: RunFn
+) -> None:
     from syncjobs.models import LinkState, RecordLink
 
     linked = [create_subscriber(tenant, {"email": f"in{i}@sync.example"}) for i in range(3)]
     for i, s in enumerate([*linked, sub]):
-        RecordLink.objects.create(tenant=tenant, subscriber=s, entity_type="contact",
-                                  crm_id=f"6f1d2c1e-0000-4000-8000-00000000000{i}",
-                                  state=LinkState.ACTIVE)
+        RecordLink.objects.create(
+            tenant=tenant,
+            subscriber=s,
+            entity_type="contact",
+            crm_id=f"6f1d2c1e-0000-4000-8000-00000000000{i}",
+            state=LinkState.ACTIVE,
+        )
     lead = create_subscriber(tenant, {"email": "lead@sync.example"})
-    RecordLink.objects.create(tenant=tenant, subscriber=lead, entity_type="lead",
-                              crm_id="6f1d2c1e-0000-4000-8000-0000000000aa",
-                              state=LinkState.ACTIVE, crm_active=False)
+    RecordLink.objects.create(
+        tenant=tenant,
+        subscriber=lead,
+        entity_type="lead",
+        crm_id="6f1d2c1e-0000-4000-8000-0000000000aa",
+        state=LinkState.ACTIVE,
+        crm_active=False,
+    )
     create_subscriber(tenant, {"email": "nogroup@sync.example"})  # in no group
     make_issue(tenant, sub)  # sub is linked, but failing
-    ended(make_run, tenant, counters={
-        "lists": {"skipped": {"qualified lead (never synced, S2)": 4,
-                              "CRM record without an email address": 2}}})
+    ended(
+        make_run,
+        tenant,
+        counters={
+            "lists": {
+                "skipped": {
+                    "qualified lead (never synced, S2)": 4,
+                    "CRM record without an email address": 2,
+                }
+            }
+        },
+    )
     html = owner_client.get(url("health", tenant)).content.decode()
     assert re.search(r'id="records-in-sync">3<', html)
     assert re.search(r'id="records-failing"><a [^>]*>1<', html)
-    assert re.search(r'data-reason="not_in_synced_group"><td>[^<]+</td><td class="count">1<',
-                     html)
+    assert re.search(r'data-reason="not_in_synced_group"><td>[^<]+</td><td class="count">1<', html)
     assert re.search(r'data-reason="qualified_lead"><td>[^<]+</td><td class="count">1<', html)
-    assert "qualified lead (never synced, S2)</td><td class=\"count\">4<" in html
-    assert "CRM record without an email address</td><td class=\"count\">2<" in html
+    assert 'qualified lead (never synced, S2)</td><td class="count">4<' in html
+    assert 'CRM record without an email address</td><td class="count">2<' in html
 
 
-def test_last_and_next_run_per_kind(owner_client: Client, tenant: Tenant, ready: OrgSettings,
-                                    make_run: RunFn) -> None:
+def test_last_and_next_run_per_kind(
+    owner_client: Client, tenant: Tenant, ready: OrgSettings, make_run: RunFn
+) -> None:
     sync = ended(make_run, tenant)
     export = make_run(tenant, kind=JobKind.REACTION_EXPORT, params={})  # running
     html = owner_client.get(url("health", tenant)).content.decode()
@@ -134,13 +162,24 @@ def test_last_and_next_run_per_kind(owner_client: Client, tenant: Tenant, ready:
     assert html.count("Not scheduled") == 2  # sync, reconcile (the export is running)
 
 
-def test_the_request_budget_of_the_current_window(owner_client: Client, tenant: Tenant,
-                                                  ready: OrgSettings, make_run: RunFn) -> None:
-    http = {"round_trips": 1200, "operations": 1300, "throttled": 3, "retries": 3,
-            "wait_seconds": 1.5}
+def test_the_request_budget_of_the_current_window(
+    owner_client: Client, tenant: Tenant, ready: OrgSettings, make_run: RunFn
+) -> None:
+    http = {
+        "round_trips": 1200,
+        "operations": 1300,
+        "throttled": 3,
+        "retries": 3,
+        "wait_seconds": 1.5,
+    }
     make_run(tenant, counters={"http": http})  # running now
-    old = ended(make_run, tenant, kind=JobKind.REACTION_EXPORT, params={},
-                counters={"http": {**http, "round_trips": 500, "throttled": 7}})
+    old = ended(
+        make_run,
+        tenant,
+        kind=JobKind.REACTION_EXPORT,
+        params={},
+        counters={"http": {**http, "round_trips": 500, "throttled": 7}},
+    )
     JobRun.objects.filter(pk=old.pk).update(finished_at=timezone.now() - dt.timedelta(hours=30))
     html = owner_client.get(url("health", tenant)).content.decode()
     assert "1200 of 6000 requests in the current 5-minute window" in html
@@ -153,13 +192,22 @@ def test_the_request_budget_of_the_current_window(owner_client: Client, tenant: 
 
 # -- issues by reason -----------------------------------------------------------------------
 
-def test_issues_are_grouped_by_reason(owner_client: Client, tenant: Tenant, sub: Subscriber,
-                                      make_issue: IssueFn) -> None:
+
+def test_issues_are_grouped_by_reason(
+    owner_client: Client, tenant: Tenant, sub: Subscriber, make_issue: IssueFn
+) -> None:
     other = create_subscriber(tenant, {"email": "bert@example.com"})
     make_issue(tenant, sub, reason=refused("first name"))
     make_issue(tenant, other, reason=refused("last name"))
-    make_issue(tenant, None, step="pull", code="", reason=TOO_LONG,
-               entity_type="contact", crm_id="6f1d2c1e-0000-4000-8000-000000000001")
+    make_issue(
+        tenant,
+        None,
+        step="pull",
+        code="",
+        reason=TOO_LONG,
+        entity_type="contact",
+        crm_id="6f1d2c1e-0000-4000-8000-000000000001",
+    )
     make_issue(tenant, None, reason="ignored earlier", state=IssueState.IGNORED)
     html = owner_client.get(url("health", tenant)).content.decode()
     groups = re.findall(r'<tr data-group="(\w+)">(.*?)</tr>', html, re.S)
@@ -169,26 +217,29 @@ def test_issues_are_grouped_by_reason(owner_client: Client, tenant: Tenant, sub:
 
 
 def test_retry_a_reason_retries_its_issues_only_and_queues_one_sync(
-        owner_client: Client, tenant: Tenant, sub: Subscriber, make_issue: IssueFn) -> None:
+    owner_client: Client, tenant: Tenant, sub: Subscriber, make_issue: IssueFn
+) -> None:
     other = create_subscriber(tenant, {"email": "bert@example.com"})
     a = make_issue(tenant, sub, reason=refused("first name"))
     b = make_issue(tenant, other, reason=refused("last name"))
     c = make_issue(tenant, None, step="pull", reason=TOO_LONG)
-    response = owner_client.post(url("issue_group_retry", tenant,
-                                      key=group_key(a.step, a.code, a.reason)),
-                                 {"next": url("health", tenant)}, follow=True)
+    response = owner_client.post(
+        url("issue_group_retry", tenant, key=group_key(a.step, a.code, a.reason)),
+        {"next": url("health", tenant)},
+        follow=True,
+    )
     assert response.redirect_chain[0] == (url("health", tenant), 302)
     assert "2 records will be tried again" in response.content.decode()
     states = dict(SyncIssue.objects.values_list("pk", "state"))
-    assert states == {a.pk: IssueState.RETRYING, b.pk: IssueState.RETRYING,
-                      c.pk: IssueState.OPEN}
+    assert states == {a.pk: IssueState.RETRYING, b.pk: IssueState.RETRYING, c.pk: IssueState.OPEN}
     assert SyncIssue.objects.get(pk=a.pk).attempts == 0
     run = JobRun.objects.get(tenant=tenant, kind=JobKind.SYNC)
     assert run.params["mode"] == "incremental" and run.status == JobStatus.QUEUED
 
 
 def test_ignore_a_reason_takes_its_issues_off_the_open_list(
-        owner_client: Client, tenant: Tenant, sub: Subscriber, make_issue: IssueFn) -> None:
+    owner_client: Client, tenant: Tenant, sub: Subscriber, make_issue: IssueFn
+) -> None:
     other = create_subscriber(tenant, {"email": "bert@example.com"})
     a = make_issue(tenant, sub, reason=refused("first name"))
     b = make_issue(tenant, other, reason=refused("last name"), state=IssueState.RETRYING)
@@ -197,8 +248,7 @@ def test_ignore_a_reason_takes_its_issues_off_the_open_list(
     response = owner_client.post(url("issue_group_ignore", tenant, key=key), follow=True)
     assert "2 issues are ignored" in response.content.decode()
     states = dict(SyncIssue.objects.values_list("pk", "state"))
-    assert states == {a.pk: IssueState.IGNORED, b.pk: IssueState.IGNORED,
-                      c.pk: IssueState.OPEN}
+    assert states == {a.pk: IssueState.IGNORED, b.pk: IssueState.IGNORED, c.pk: IssueState.OPEN}
     assert f'data-group="{key}"' not in response.content.decode()
     again = owner_client.post(url("issue_group_ignore", tenant, key=key), follow=True)
     assert "No open issue has this reason any more." in again.content.decode()
@@ -207,16 +257,17 @@ def test_ignore_a_reason_takes_its_issues_off_the_open_list(
 
 # -- the run's shown state ------------------------------------------------------------------
 
-def test_a_run_that_left_issues_is_amber_everywhere(owner_client: Client, owner: AbstractUser,
-                                                    tenant: Tenant, ready: OrgSettings,
-                                                    make_run: RunFn) -> None:
+
+def test_a_run_that_left_issues_is_amber_everywhere(
+    owner_client: Client, owner: AbstractUser, tenant: Tenant, ready: OrgSettings, make_run: RunFn
+) -> None:
     clean = ended(make_run, tenant, result={"issues_left": 0})
     left = ended(make_run, tenant, result={"issues_left": 2}, params={"mode": "full"})
     jobs = owner_client.get(url("list", tenant)).content.decode()
     rows = dict(re.findall(r'<tr data-run="(\d+)">(.*?)</tr>', jobs, re.S))
     assert "status-succeeded_with_issues" in rows[str(left.pk)]
     assert "Succeeded with issues" in rows[str(left.pk)]
-    assert "status-succeeded\"" in rows[str(clean.pk)]
+    assert 'status-succeeded"' in rows[str(clean.pk)]
     assert "with issues" not in rows[str(clean.pk)]
     detail = owner_client.get(url("detail", tenant, pk=left.pk)).content.decode()
     assert 'data-outcome="succeeded_with_issues"' in detail and "Succeeded with issues" in detail
@@ -232,21 +283,25 @@ def test_a_run_that_left_issues_is_amber_everywhere(owner_client: Client, owner:
 
 
 def test_runs_ended_before_the_count_existed_use_their_failure_counters(
-        owner_client: Client, tenant: Tenant, make_run: RunFn) -> None:
+    owner_client: Client, tenant: Tenant, make_run: RunFn
+) -> None:
     run = ended(make_run, tenant, counters={"push": {"created": 2, "failed": 1}})
     html = owner_client.get(url("detail", tenant, pk=run.pk)).content.decode()
     assert 'data-outcome="succeeded_with_issues"' in html
 
 
-def test_a_finished_run_offers_no_cancel(owner_client: Client, tenant: Tenant,
-                                         make_run: RunFn) -> None:
+def test_a_finished_run_offers_no_cancel(
+    owner_client: Client, tenant: Tenant, make_run: RunFn
+) -> None:
     running = make_run(tenant)
-    assert 'id="cancel-run"' in owner_client.get(url("detail", tenant, pk=running.pk)
-                                                 ).content.decode()
+    assert (
+        'id="cancel-run"' in owner_client.get(url("detail", tenant, pk=running.pk)).content.decode()
+    )
     poll = owner_client.get(url("progress", tenant, pk=running.pk) + "?cancel=1")
     assert 'id="cancel-run"' in poll.content.decode()
-    JobRun.objects.filter(pk=running.pk).update(status=JobStatus.SUCCEEDED,
-                                                finished_at=timezone.now())
+    JobRun.objects.filter(pk=running.pk).update(
+        status=JobStatus.SUCCEEDED, finished_at=timezone.now()
+    )
     # The poll that sees the end replaces the partial: the button goes with it.
     poll = owner_client.get(url("progress", tenant, pk=running.pk) + "?cancel=1")
     assert 'id="cancel-run"' not in poll.content.decode() and "hx-get" not in poll.content.decode()
@@ -256,25 +311,35 @@ def test_a_finished_run_offers_no_cancel(owner_client: Client, tenant: Tenant,
 
 # -- charts ---------------------------------------------------------------------------------
 
+
 def series_values(html: str, chart: str, series: str) -> list[str]:
     svg = re.search(rf'<svg [^>]*id="{chart}".*?</svg>', html, re.S)
     assert svg is not None, chart
-    group = re.search(rf'<g class="series [^"]*" data-series="{series}">(.*?)</g>',
-                      svg.group(0), re.S)
+    group = re.search(
+        rf'<g class="series [^"]*" data-series="{series}">(.*?)</g>', svg.group(0), re.S
+    )
     assert group is not None, series
     return re.findall(r'data-value="([\d.]+)"', group.group(1))
 
 
-def test_the_sync_charts_show_a_point_per_run(owner_client: Client, tenant: Tenant,
-                                              ready: OrgSettings, make_run: RunFn) -> None:
+def test_the_sync_charts_show_a_point_per_run(
+    owner_client: Client, tenant: Tenant, ready: OrgSettings, make_run: RunFn
+) -> None:
     figures = [(4, 0, 12), (7, 1, 30), (0, 3, 2)]  # (created, issues left, seconds)
     for created, left, seconds in figures:
-        run = ended(make_run, tenant, counters={"push": {"created": created, "unchanged": 9}},
-                    result={"issues_left": left})
+        run = ended(
+            make_run,
+            tenant,
+            counters={"push": {"created": created, "unchanged": 9}},
+            result={"issues_left": left},
+        )
+        assert run.started_at is not None
         JobRun.objects.filter(pk=run.pk).update(
-            finished_at=run.started_at + dt.timedelta(seconds=seconds))
-    make_run(tenant, params={"mode": "incremental", "dry_run": True},
-             status=JobStatus.SUCCEEDED)  # a dry run is not charted
+            finished_at=run.started_at + dt.timedelta(seconds=seconds)
+        )
+    make_run(
+        tenant, params={"mode": "incremental", "dry_run": True}, status=JobStatus.SUCCEEDED
+    )  # a dry run is not charted
     html = owner_client.get(url("health", tenant)).content.decode()
     assert series_values(html, "chart-sync-records", "changed") == ["4", "7", "0"]
     assert series_values(html, "chart-sync-records", "failed") == ["0", "1", "3"]
@@ -286,15 +351,22 @@ def test_the_sync_charts_show_a_point_per_run(owner_client: Client, tenant: Tena
 
 
 def test_the_reactions_chart_counts_per_campaign_and_day(
-        owner_client: Client, tenant: Tenant, ready: OrgSettings, sub: Subscriber) -> None:
+    owner_client: Client, tenant: Tenant, ready: OrgSettings, sub: Subscriber
+) -> None:
     spring = create_campaign(tenant, "Spring", recipients=1)
     summer = create_campaign(tenant, "Summer", recipients=1)
     now = timezone.now()
-    for i, (campaign, days_ago) in enumerate([(spring, 0), (spring, 0), (spring, 1),
-                                              (summer, 0), (summer, 20)]):
-        Reaction.objects.create(tenant=tenant, subscriber=sub, campaign=campaign, kind="open",
-                                occurred_at=now - dt.timedelta(days=days_ago),
-                                source_event_id=f"e{i}")
+    for i, (campaign, days_ago) in enumerate(
+        [(spring, 0), (spring, 0), (spring, 1), (summer, 0), (summer, 20)]
+    ):
+        Reaction.objects.create(
+            tenant=tenant,
+            subscriber=sub,
+            campaign=campaign,
+            kind="open",
+            occurred_at=now - dt.timedelta(days=days_ago),
+            source_event_id=f"e{i}",
+        )
     html = owner_client.get(url("health", tenant)).content.decode()
     spring_values = series_values(html, "chart-reactions", f"campaign-{spring.pk}")
     summer_values = series_values(html, "chart-reactions", f"campaign-{summer.pk}")
@@ -303,8 +375,70 @@ def test_the_reactions_chart_counts_per_campaign_and_day(
     assert "Spring" in html and "Summer" in html
 
 
-def test_without_runs_or_reactions_the_page_says_so(owner_client: Client, tenant: Tenant,
-                                                    ready: OrgSettings) -> None:
+def test_without_runs_or_reactions_the_page_says_so(
+    owner_client: Client, tenant: Tenant, ready: OrgSettings
+) -> None:
     html = owner_client.get(url("health", tenant)).content.decode()
     assert "No sync has ended yet." in html and 'id="no-reactions"' in html
     assert 'id="no-open-issues"' in html
+
+
+def test_the_page_speaks_german(
+    owner_client: Client,
+    tenant: Tenant,
+    ready: OrgSettings,
+    sub: Subscriber,
+    make_issue: IssueFn,
+    make_run: RunFn,
+) -> None:
+    make_issue(tenant, sub)
+    run = ended(make_run, tenant, result={"issues_left": 1}, counters={"push": {"created": 1234}})
+    html = owner_client.get(url("health", tenant), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "Zustand der Synchronisation" in html and "Offene Probleme nach Grund" in html
+    assert "Erfolgreich mit Problemen" in html and "Datensätze pro Synchronisation" in html
+    assert f"Geänderte Datensätze, #{run.pk}: 1.234" in html  # German figures
+    detail = owner_client.get(url("detail", tenant, pk=run.pk), HTTP_ACCEPT_LANGUAGE="de")
+    assert "Erfolgreich mit Problemen" in detail.content.decode()
+
+
+def test_the_page_costs_the_same_queries_however_much_there_is(
+    owner_client: Client,
+    tenant: Tenant,
+    ready: OrgSettings,
+    sub: Subscriber,
+    make_issue: IssueFn,
+    make_run: RunFn,
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert owner_client.get(url("health", tenant)).status_code == 200
+        return len(ctx.captured_queries)
+
+    ended(make_run, tenant, result={"issues_left": 1})
+    make_issue(tenant, sub)
+    campaign = create_campaign(tenant, "Spring", recipients=1)
+    Reaction.objects.create(
+        tenant=tenant,
+        subscriber=sub,
+        campaign=campaign,
+        kind="open",
+        occurred_at=timezone.now(),
+        source_event_id="first",
+    )
+    few = queries()
+    for i in range(12):
+        ended(make_run, tenant, result={"issues_left": i % 3}, counters={"push": {"created": i}})
+        other = create_subscriber(tenant, {"email": f"many{i}@example.com"})
+        make_issue(tenant, other, reason=refused(f"field {i % 4}"))
+        Reaction.objects.create(
+            tenant=tenant,
+            subscriber=other,
+            campaign=campaign,
+            kind="click",
+            occurred_at=timezone.now(),
+            source_event_id=f"m{i}",
+        )
+    assert queries() == few

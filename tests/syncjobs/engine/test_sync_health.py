@@ -23,8 +23,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_sync_that_left_an_issue_is_amber_named_and_counted(
-        owner_client: Client, tenant: Tenant, group: SubscriberGroup, names: None,
-        sync: SyncFn) -> None:
+    owner_client: Client, tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn
+) -> None:
     good = [create_subscriber(tenant, {"email": f"ok{i}@health.example"}) for i in range(3)]
     bad = create_subscriber(tenant, {"email": "bad@health.example", "first_name": "X" * 80})
     add_members(group, [s.pk for s in [*good, bad]])
@@ -32,23 +32,26 @@ def test_a_sync_that_left_an_issue_is_amber_named_and_counted(
     run = sync()
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert run.result["issues_left"] == 1 and run.outcome == SUCCEEDED_WITH_ISSUES
-    named = JobLogLine.objects.filter(run=run, level=JobLogLine.Level.WARNING,
-                                      message__contains="bad@health.example")
+    named = JobLogLine.objects.filter(
+        run=run, level=JobLogLine.Level.WARNING, message__contains="bad@health.example"
+    )
     assert named.count() == 1
     issue = SyncIssue.objects.get(subscriber=bad)
     assert named.get().data == {"issues": [issue.pk]}
 
     detail = owner_client.get(run.get_absolute_url()).content.decode()
-    assert "Succeeded with issues" in detail and "1 record could not sync in this run: " \
-        "bad@health.example." in detail
+    assert (
+        "Succeeded with issues" in detail
+        and "1 record could not sync in this run: bad@health.example." in detail
+    )
     assert 'id="cancel-run"' not in detail
 
-    html = owner_client.get(reverse("syncjobs:health", kwargs={"tenant": tenant.slug})
-                            ).content.decode()
+    html = owner_client.get(
+        reverse("syncjobs:health", kwargs={"tenant": tenant.slug})
+    ).content.decode()
     assert re.search(r'id="records-in-sync">3<', html)
     assert re.search(r'id="records-failing"><a [^>]*>1<', html)
-    assert re.search(r'data-reason="not_in_synced_group"><td>[^<]+</td><td class="count">1<',
-                     html)
+    assert re.search(r'data-reason="not_in_synced_group"><td>[^<]+</td><td class="count">1<', html)
     rows = re.findall(r'<tr data-group="\w+">(.*?)</tr>', html, re.S)
     assert len(rows) == 1 and '<td class="count">1' in rows[0] and "mailworx → CRM" in rows[0]
     trips = run.counters["http"]["round_trips"]
