@@ -51,7 +51,9 @@ def test_a_sync_that_left_an_issue_is_amber_named_and_counted(
     ).content.decode()
     assert re.search(r'id="records-in-sync">3<', html)
     assert re.search(r'id="records-failing"><a [^>]*>1<', html)
-    assert re.search(r'data-reason="not_in_synced_group"><td>[^<]+</td><td class="count">1<', html)
+    assert re.search(
+        r'data-reason="not_in_synced_group"><th scope="row">[^<]+</th><td class="count">1<', html
+    )
     rows = re.findall(r'<tr data-group="\w+">(.*?)</tr>', html, re.S)
     assert len(rows) == 1 and '<td class="count">1' in rows[0] and "mailworx → CRM" in rows[0]
     trips = run.counters["http"]["round_trips"]
