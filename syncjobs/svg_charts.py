@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 56
-MAX_X_LABELS = 10
+CHAR_WIDTH = 6.5  # about one character of the 11 px tick labels, for spacing them
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,12 @@ class Chart:
                 f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" '
                 f'text-anchor="end">{shown(tick)}</text>'
             )
-        every = max(1, math.ceil(n / MAX_X_LABELS))
+        # As many x labels as fit side by side, counted back from the newest (always shown).
+        longest = max((len(label) for label in self.x_labels), default=1)
+        fit = max(2, int(plot_w // (longest * CHAR_WIDTH + 12)))
+        every = max(1, math.ceil(n / fit))
         for i, label in enumerate(self.x_labels):
-            if i % every == 0 or i == n - 1:
+            if (n - 1 - i) % every == 0:
                 parts.append(
                     f'<text class="tick" x="{x_at(i):.1f}" y="{TOP + plot_h + 16}" '
                     f'text-anchor="middle">{escape(label)}</text>'
