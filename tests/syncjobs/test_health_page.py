@@ -451,3 +451,18 @@ def test_the_page_costs_the_same_queries_however_much_there_is(
             source_event_id=f"m{i}",
         )
     assert queries() == few
+
+
+def test_sync_now_from_the_health_page_comes_back_to_it(
+    owner_client: Client, member_client: Client, tenant: Tenant, ready: OrgSettings
+) -> None:
+    assert 'id="health-sync-now"' not in member_client.get(url("health", tenant)).content.decode()
+    html = owner_client.get(url("health", tenant)).content.decode()
+    assert 'id="health-sync-now"' in html
+    response = owner_client.post(
+        url("sync_start", tenant), {"mode": "incremental", "next": url("health", tenant)}
+    )
+    assert response.status_code == 302 and response.url == url("health", tenant)
+    assert JobRun.objects.filter(tenant=tenant, kind=JobKind.SYNC, status=JobStatus.QUEUED).exists()
+    for page in ("list", "issues"):
+        assert url("health", tenant) in owner_client.get(url(page, tenant)).content.decode()
