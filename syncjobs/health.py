@@ -43,7 +43,8 @@ class KindHealth:
     label: str | Promise
     last: JobRun | None  # the latest run of this kind (any outcome)
     next_at: dt.datetime | None  # None: nothing is scheduled (paused, stopped, not started)
-    active: bool  # a run of this kind is queued or running now
+    active: bool  # its latest run is queued or running
+    due_now: bool  # overdue or never run: the scheduler queues one within a minute
 
 
 @dataclass(frozen=True)
@@ -101,20 +102,24 @@ def kinds(
     nexts: dict[str, dt.datetime] = {}
     if scheduled:
         assert org is not None
-        for due, _last, next_at in schedule_of(org, now):
+        for due, _last, due_at in schedule_of(org, now):
             key = "reconcile" if due.mode == "reconcile" else str(due.kind)
-            nexts[key] = next_at
-    active_kinds = set(
-        JobRun.objects.filter(tenant=tenant, status__in=JobStatus.active()).values_list(
-            "kind", flat=True
-        )
-    )
+            nexts[key] = due_at
     labels = _labels()
     out = []
     for key, runs in _kind_runs(tenant).items():
         last = runs.select_related("tenant").first()
-        kind = JobKind.REACTION_EXPORT if key == "reaction_export" else JobKind.SYNC
-        out.append(KindHealth(key, labels[key], last, nexts.get(key), kind in active_kinds))
+        next_at = nexts.get(key)
+        out.append(
+            KindHealth(
+                key,
+                labels[key],
+                last,
+                next_at,
+                active=last is not None and last.is_active,
+                due_now=next_at is not None and next_at <= now,
+            )
+        )
     return out
 
 

@@ -165,7 +165,7 @@ def test_last_and_next_run_per_kind(
     assert f"#{sync.pk}" in rows["sync"]
     assert formats.date_format(due, "SHORT_DATETIME_FORMAT") in rows["sync"]
     assert f"#{export.pk}" in rows["reaction_export"] and "Running now" in rows["reaction_export"]
-    assert "#" not in rows["reconcile"]  # none yet: due now (the scheduler queues it)
+    assert "#" not in rows["reconcile"] and "Due now" in rows["reconcile"]  # none yet
     OrgSettings.objects.filter(pk=ready.pk).update(sync_paused=True)
     html = owner_client.get(url("health", tenant)).content.decode()
     assert html.count("Not scheduled") == 2  # sync, reconcile (the export is running)
