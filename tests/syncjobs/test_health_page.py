@@ -466,3 +466,40 @@ def test_sync_now_from_the_health_page_comes_back_to_it(
     assert JobRun.objects.filter(tenant=tenant, kind=JobKind.SYNC, status=JobStatus.QUEUED).exists()
     for page in ("list", "issues"):
         assert url("health", tenant) in owner_client.get(url(page, tenant)).content.decode()
+
+
+# -- the API --------------------------------------------------------------------------------
+
+
+def test_the_api_gives_the_same_figures(
+    owner: AbstractUser,
+    outsider: AbstractUser,
+    tenant: Tenant,
+    ready: OrgSettings,
+    sub: Subscriber,
+    make_issue: IssueFn,
+    make_run: RunFn,
+) -> None:
+    issue = make_issue(tenant, sub)
+    run = ended(
+        make_run,
+        tenant,
+        result={"issues_left": 1},
+        counters={"http": {"round_trips": 42, "throttled": 2}},
+    )
+    path = f"/api/v1/tenants/{tenant.slug}/sync-health/"
+    assert token_client(outsider).get(path).status_code == 404
+    data = token_client(owner).get(path).json()
+    assert data["state"] == "waiting"  # factory runs write no SyncStatus: as before a sync
+    runs = {r["kind"]: r for r in data["runs"]}
+    assert runs["sync"]["last_run"]["id"] == run.pk
+    assert runs["sync"]["last_run"]["outcome"] == "succeeded_with_issues"
+    assert runs["reconcile"]["due_now"] is True and runs["reaction_export"]["last_run"] is None
+    assert data["records"]["failing"] == 1
+    not_synced = {c["reason"]: c["count"] for c in data["records"]["not_synced"]}
+    assert not_synced["not_linked"] == 1  # sub is in the synced group, not linked
+    [group] = data["issue_groups"]
+    assert group["key"] == group_key(issue.step, issue.code, issue.reason)
+    assert group["count"] == 1 and group["code"] == "0x80044331"
+    assert data["request_budget"]["used"] == 42 and data["request_budget"]["throttled"] == 2
+    assert data["request_budget"]["limit"] == 6000
