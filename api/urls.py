@@ -21,6 +21,7 @@ from api.views.campaigns import CampaignViewSet, ReactionIngestView
 from api.views.crmevents import ActivityDistributedView, ListMarkedView
 from api.views.fields import SubscriberFieldViewSet
 from api.views.groups import GroupViewSet
+from api.views.health import SyncHealthView
 from api.views.operator import OperatorInvitationViewSet, OperatorTenantViewSet
 from api.views.orgsettings import OrgSettingsView
 from api.views.privacy import (
@@ -72,6 +73,7 @@ tenant_urls: list[URLPattern | URLResolver] = [
     path("reactions/ingest/", ReactionIngestView.as_view(), name="reaction-ingest"),
     path("org-settings/", OrgSettingsView.as_view(), name="org-settings"),
     path("setup/", SetupView.as_view(), name="setup"),
+    path("sync-health/", SyncHealthView.as_view(), name="sync-health"),
     path("setup/start-syncing/", StartSyncingView.as_view(), name="setup-start-syncing"),
     path("setup/prepare/", PrepareView.as_view(), name="setup-prepare"),
     path("setup/prepare/reissue/", ReissueView.as_view(), name="setup-prepare-reissue"),

@@ -53,6 +53,7 @@ GROUPS: tuple[Group, ...] = (
              ("syncjobs:subscriber_erase", "syncjobs:access_export")),
     )),
     Group("sync", _("Synchronisation"), (
+        Link(_("Sync health"), "syncjobs:health"),
         Link(_("Jobs"), "syncjobs:list",
              ("syncjobs:detail", "syncjobs:progress", "syncjobs:cancel", "syncjobs:sync_*")),
         Link(_("Sync issues"), "syncjobs:issues", ("syncjobs:issue*",)),

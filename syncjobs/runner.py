@@ -37,6 +37,7 @@ from mailworx_crm.texts import (
     render,
     stored_text,
 )
+from syncjobs import run_issues
 from syncjobs.job_bodies import BODIES
 from syncjobs.models import JobLogLine, JobRun, JobStatus, Trigger
 from syncjobs.models.jobs import lease_seconds
@@ -248,6 +249,9 @@ def execute(run_id: int) -> str | None:
             ctx.log(explain(exc), JobLogLine.Level.ERROR)
     if result:
         ctx.result.update(result)
+    if run.kind in run_issues.KINDS:
+        # The records it could not sync, named in its log and counted for its shown state.
+        ctx.result["issues_left"] = run_issues.summarise(run_id)
     ended = ctx._mine().update(
         status=status, error=error, result=ctx.result, counters=ctx.counters,
         finished_at=timezone.now(), lease_expires_at=None,

@@ -130,3 +130,17 @@ def dispatch_due(now: datetime | None = None) -> list[JobRun]:
         logger.info("scheduler: %s runs queued, %s skipped (still active or refused)",
                     len(queued), skipped)
     return queued
+
+
+def schedule_of(org: OrgSettings, now: datetime | None = None
+                ) -> list[tuple[Due, datetime | None, datetime]]:
+    """The tenant's scheduled work (incremental sync, reaction export, reconcile), each with
+    when the latest run that satisfies it was created and when the next one is due (``now``
+    when it is overdue: the scheduler queues it within a minute). One query."""
+    now = now or timezone.now()
+    latest = _latest_runs([org.tenant_id])
+    out = []
+    for due, modes in _plan(org):
+        last = _last(latest, org.tenant_id, due, modes)
+        out.append((due, last, now if last is None else max(now, last + due.interval)))
+    return out

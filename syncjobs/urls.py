@@ -1,10 +1,11 @@
 from django.urls import path
 
-from syncjobs.views import alerts, issues, jobs, lists, privacy, sync
+from syncjobs.views import alerts, health, issues, jobs, lists, privacy, sync
 
 app_name = "syncjobs"
 
 urlpatterns = [
+    path("t/<slug:tenant>/health/", health.sync_health, name="health"),
     path("t/<slug:tenant>/jobs/", jobs.job_list, name="list"),
     path("t/<slug:tenant>/jobs/<int:pk>/", jobs.job_detail, name="detail"),
     path("t/<slug:tenant>/jobs/<int:pk>/progress/", jobs.job_progress, name="progress"),
@@ -14,6 +15,10 @@ urlpatterns = [
     path("t/<slug:tenant>/alerts/", alerts.incident_list, name="incidents"),
     path("t/<slug:tenant>/sync/issues/retry-all/", issues.issue_retry_all,
          name="issue_retry_all"),
+    path("t/<slug:tenant>/sync/issues/reason/<slug:key>/retry/", issues.issue_group_retry,
+         name="issue_group_retry"),
+    path("t/<slug:tenant>/sync/issues/reason/<slug:key>/ignore/", issues.issue_group_ignore,
+         name="issue_group_ignore"),
     path("t/<slug:tenant>/sync/issues/<int:pk>/", issues.issue_detail, name="issue"),
     path("t/<slug:tenant>/sync/issues/<int:pk>/retry/", issues.issue_retry,
          name="issue_retry"),

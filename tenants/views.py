@@ -26,8 +26,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @tenant_view()
 def dashboard(request: HttpRequest, access: TenantAccess) -> HttpResponse:
-    # The dashboard is the setup progress (C7); orgsettings owns the step logic.
-    return redirect("orgsettings:progress", tenant=access.tenant.slug)
+    # The tenant's home: its sync health once syncing was started, which sends a tenant
+    # still in setup on to the setup checklist (C7). Named by URL: tenants imports no app.
+    return redirect("syncjobs:health", tenant=access.tenant.slug)
 
 
 @tenant_view()

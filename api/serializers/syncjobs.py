@@ -33,6 +33,12 @@ class JobRunSerializer(serializers.ModelSerializer):
                                     "`skipped: {reason: n}`; `http`: round trips, "
                                     "operations, throttled, retries, seconds waited."))
     result = serializers.DictField(read_only=True)
+    outcome = serializers.CharField(
+        read_only=True, help_text=_("The status as pages show it: `succeeded_with_issues` for "
+                                    "a run that succeeded but left records that could not "
+                                    "sync, else the same as `status`."))
+    issues_left = serializers.IntegerField(
+        read_only=True, help_text=_("Records the run could not sync (open issues it left)."))
     worker_lost = serializers.BooleanField(
         read_only=True, help_text=_("Running, but its worker stopped sending heartbeats: "
                                     "the run resumes from its cursors once its lease "
@@ -40,7 +46,8 @@ class JobRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = JobRun
-        fields = ["id", "kind", "status", "trigger", "mode", "group_id", "subscriber_id",
+        fields = ["id", "kind", "status", "outcome", "issues_left", "trigger", "mode",
+                  "group_id", "subscriber_id",
                   "requested_by", "progress", "counters", "result", "error",
                   "cancel_requested", "attempts", "created_at", "started_at", "finished_at",
                   "duration_seconds", "worker_lost"]

@@ -42,6 +42,16 @@ class JobStatus(models.TextChoices):
         return [cls.QUEUED, cls.RUNNING]
 
 
+# The shown state of a run that succeeded but left records that could not sync: amber, never
+# the plain green of "Succeeded". Derived (``JobRun.outcome``), not a stored status, so the
+# status machine (queued → running → ended) stays as it is.
+SUCCEEDED_WITH_ISSUES = "succeeded_with_issues"
+
+# Step counters that count records a step could not write (``syncjobs.engine``): what runs
+# finished before ``issues_left`` was recorded fall back on.
+FAILURE_COUNTERS = ("failed", "lists_failed")
+
+
 class Trigger(models.TextChoices):
     MANUAL = "manual", _("Started by hand")
     SCHEDULE = "schedule", _("Scheduled")
@@ -103,6 +113,30 @@ class JobRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in JobStatus.active()
+
+    @property
+    def issues_left(self) -> int:
+        """Records this run could not sync: the open issues it recorded, counted when it
+        ended (the runner), else the failures its steps counted."""
+        result = self.result or {}
+        if "issues_left" in result:
+            return int(result["issues_left"] or 0)
+        return sum(int(values.get(key) or 0) for values in (self.counters or {}).values()
+                   if isinstance(values, dict) for key in FAILURE_COUNTERS)
+
+    @property
+    def outcome(self) -> str:
+        """The status as pages and the API show it: ``succeeded_with_issues`` for a run
+        that succeeded but left records that could not sync, else the status."""
+        if self.status == JobStatus.SUCCEEDED and self.issues_left:
+            return SUCCEEDED_WITH_ISSUES
+        return str(self.status)
+
+    @property
+    def outcome_label(self) -> str:
+        if self.outcome == SUCCEEDED_WITH_ISSUES:
+            return str(_("Succeeded with issues"))
+        return str(self.get_status_display())
 
     @property
     def worker_lost(self) -> bool:

@@ -1,5 +1,5 @@
 """Records that could not sync (N3): the list with its filter, one issue's reason, and the
-retry / ignore actions (administrators only)."""
+retry / ignore actions for one issue or all issues of one reason (administrators only)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from syncjobs import services
+from syncjobs import issue_groups, services
 from syncjobs.models import SyncIssue
 from syncjobs.record_names import crm_record
+from syncjobs.starting import next_url
 from tenants.access import TenantAccess, tenant_view
 
 PAGE_SIZE = 50
@@ -89,3 +90,34 @@ def issue_ignore(request: HttpRequest, access: TenantAccess, pk: int) -> HttpRes
     messages.info(request, _("The issue is ignored: it is no longer listed as open. A later "
                              "successful sync of the record resolves it."))
     return redirect(_list_url(access))
+
+
+def _health_url(request: HttpRequest, access: TenantAccess) -> str:
+    return next_url(request, reverse("syncjobs:health", kwargs={"tenant": access.tenant.slug}))
+
+
+@require_POST
+@tenant_view(write=True)
+def issue_group_retry(request: HttpRequest, access: TenantAccess, key: str) -> HttpResponse:
+    """Retry every open issue that has this reason (issue_groups: one step, code, text)."""
+    outcome = issue_groups.retry_group(access.tenant, key, user=request.user)
+    if outcome.retried:
+        _report(request, outcome)
+    else:
+        messages.info(request, _("No open issue has this reason any more."))
+    return redirect(_health_url(request, access))
+
+
+@require_POST
+@tenant_view(write=True)
+def issue_group_ignore(request: HttpRequest, access: TenantAccess, key: str) -> HttpResponse:
+    ignored = issue_groups.ignore_group(access.tenant, key)
+    if ignored:
+        messages.info(request, ngettext(
+            "%(n)s issue is ignored: it is no longer listed as open. A later successful "
+            "sync of the record resolves it.",
+            "%(n)s issues are ignored: they are no longer listed as open. A later "
+            "successful sync of a record resolves its issue.", ignored) % {"n": ignored})
+    else:
+        messages.info(request, _("No open issue has this reason any more."))
+    return redirect(_health_url(request, access))

@@ -56,9 +56,11 @@ def job_detail(request: HttpRequest, access: TenantAccess, pk: int) -> HttpRespo
 
 @tenant_view()
 def job_progress(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
-    """The partial polls itself while the run is active and stops once it has ended."""
+    """The partial polls itself while the run is active and stops once it has ended; on the
+    run's page (``?cancel=1``) it carries the Cancel button until then."""
     run = access.get(JobRun.objects.select_related("tenant"), pk=pk)
-    return render(request, "syncjobs/_progress.html", {"run": run, "access": access})
+    return render(request, "syncjobs/_progress.html", {
+        "run": run, "access": access, "cancellable": request.GET.get("cancel") == "1"})
 
 
 @require_POST

@@ -55,3 +55,6 @@ def test_the_list_page_shows_them(owner_client: Client, owner: object, tenant: T
     assert "Set up; syncing since" in html
     assert "The first sync starts within a minute" in html
     assert "No syncs until the setup is finished" in html
+    # A started tenant's health links to its Sync health page; one in setup has none yet.
+    assert reverse("syncjobs:health", kwargs={"tenant": other_tenant.slug}) in html
+    assert reverse("syncjobs:health", kwargs={"tenant": tenant.slug}) not in html
