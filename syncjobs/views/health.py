@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 
 from orgsettings.models import OrgSettings
 from syncjobs import health, health_charts, issue_groups
+from syncjobs.alerts.incidents import open_for
 from syncjobs.overview import tenant_overviews
 from tenants.access import TenantAccess, tenant_view
 
@@ -31,6 +32,7 @@ def sync_health(request: HttpRequest, access: TenantAccess) -> HttpResponse:
             "records": health.records(access.tenant),
             "groups": issue_groups.open_groups(access.tenant),
             "budget": health.budget(access.tenant),
+            "incidents": open_for(access.tenant),  # the open alerts, first thing to see
             "run_charts": [changes, duration] if runs else [],
             "reactions_chart": health_charts.reactions_chart(access.tenant),
         },

@@ -21,8 +21,10 @@ from audience.models import Reaction, Subscriber
 from audience.subscribers import create_subscriber
 from mailworx_crm.texts import as_column, stored_text
 from orgsettings.models import OrgSettings
+from syncjobs.alerts.incidents import open_incident
 from syncjobs.issue_groups import group_key
 from syncjobs.models import IssueState, JobKind, JobRun, JobStatus, SyncIssue
+from syncjobs.models.alerts import IncidentKind
 from tenants.models import Tenant
 from tests.api.conftest import token_client
 from tests.syncjobs.ops_fixtures import *  # noqa: F403
@@ -103,6 +105,15 @@ def test_home_is_the_checklist_until_syncing_started_then_sync_health(
     response = owner_client.get(home, follow=True)
     assert response.redirect_chain == [(url("health", tenant), 302)]
     assert response.status_code == 200 and 'id="health-runs"' in response.content.decode()
+
+
+def test_open_alerts_come_first_on_the_health_page(owner_client: Client, tenant: Tenant) -> None:
+    make_ready(tenant)
+    assert 'id="incidents"' not in owner_client.get(url("health", tenant)).content.decode()
+    open_incident(tenant, IncidentKind.SYNC_BEHIND, "behind")
+    html = owner_client.get(url("health", tenant)).content.decode()
+    assert 'id="incidents"' in html and 'data-kind="sync_behind"' in html
+    assert html.index('id="incidents"') < html.index('id="health-runs"')
 
 
 # -- figures --------------------------------------------------------------------------------
