@@ -31,12 +31,15 @@ from fieldmapping.catalogue import load_catalogue
 from fieldmapping.models import AttributeType, CrmAttribute
 from fieldmapping.services import MappingInput, prefill_options, save_mapping
 from syncjobs import runner
+from syncjobs.alerts.incidents import open_incident
 from syncjobs.models import JobRun, JobStatus, SyncIssue
+from syncjobs.models.alerts import IncidentKind
 from syncjobs.models.lists import CrmList
 from tenants.models import Tenant
 from tests.conftest import PASSWORD
 from tests.mapping_fixtures import demo_catalogue, make_unit
 from tests.orgsettings.conftest import saved_settings  # noqa: F401  (fixture)
+from tests.syncjobs.ops_fixtures import make_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -125,6 +128,8 @@ def build_scene(tenant: Tenant) -> Scene:
         heartbeat_at=timezone.now())
     issue = SyncIssue.objects.create(tenant=tenant, step="push", subscriber=subscribers[0],
                                      entity_type="contact", reason="The CRM refused the name.")
+    make_ready(tenant)  # syncing started: the tenant's home is its sync health page
+    open_incident(tenant, IncidentKind.SYNC_BEHIND, "behind")  # the alert list is not empty
     return Scene(unit=unit, mapping=mapping.pk, subscriber=subscribers[0].pk, group=group.pk,
                  campaign=campaign.pk, run=run.pk, issue=issue.pk)
 
@@ -141,7 +146,7 @@ def main_pages(slug: str, scene: Scene) -> list[str]:
         f"{t}/subscribers/", f"{t}/subscribers/{scene.subscriber}/",
         f"{t}/groups/", f"{t}/groups/{scene.group}/",
         f"{t}/campaigns/", f"{t}/campaigns/{scene.campaign}/", f"{t}/crm-lists/",
-        f"{t}/jobs/", f"{t}/jobs/{scene.run}/",
+        f"{t}/health/", f"{t}/alerts/", f"{t}/jobs/", f"{t}/jobs/{scene.run}/",
         f"{t}/sync/issues/", f"{t}/sync/issues/{scene.issue}/",
         f"{t}/history/", f"{t}/members/", "/api/v1/account/token/",
     ]
