@@ -76,8 +76,22 @@ class Emulator:
                     .get("injected", {}))
 
     def requests(self) -> int:
+        return sum(self.requests_by_org().values())
+
+    def requests_by_org(self) -> dict[str, int]:
+        """Web API requests per organisation (the counters are "org METHOD route")."""
         counters = self.session.get(self.base + "/_admin/counters", timeout=30).json()
-        return sum(n for key, n in counters.items() if key.startswith("contoso "))
+        out: dict[str, int] = {}
+        for key, n in counters.items():
+            org = key.split(" ", 1)[0]
+            out[org] = out.get(org, 0) + n
+        return out
+
+    def create_org(self, name: str, seed: str = "empty") -> None:
+        """An online organisation of its own, like contoso (``POST /_admin/orgs``)."""
+        resp = self.session.post(self.base + "/_admin/orgs", timeout=120,
+                                 json={"name": name, "like": "contoso", "seed": seed})
+        resp.raise_for_status()
 
     def dump(self, entity_set: str, flt: str = "") -> list[dict[str, Any]]:
         params = {"$filter": flt} if flt else {}

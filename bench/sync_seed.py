@@ -15,7 +15,10 @@ SEED_TIME = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # older than the CRM's seede
 # -- seeding ---------------------------------------------------------------------------------
 
 
-def seed_tenant(emu: Emulator, name: str = "Bench", slug: str = "bench") -> Any:
+def seed_tenant(emu: Emulator, name: str = "Bench", slug: str = "bench",
+                org: str = "contoso") -> Any:
+    """The tenant wired to the emulator's organisation ``org`` (one per tenant in the
+    fairness bench, as for real customers)."""
     from django.utils import timezone
 
     from audience.groups import create_group, save_sync_setting
@@ -33,7 +36,7 @@ def seed_tenant(emu: Emulator, name: str = "Bench", slug: str = "bench") -> Any:
 
     tenant = Tenant.objects.create(name=name, slug=slug)
     save_org_settings([tenant], {
-        "crm_url": f"{emu.base}/contoso", "deployment": Deployment.ONLINE,
+        "crm_url": f"{emu.base}/{org}", "deployment": Deployment.ONLINE,
         "authority_url": emu.base, "ca_bundle": Path(emu.ca).read_text(),
         "reaction_mode": ReactionMode.ABSOLUTE, "directory_tenant_id": credentials.TENANT_ID,
         "client_id": credentials.CLIENT_ID}, {"client_secret": credentials.CLIENT_SECRET},

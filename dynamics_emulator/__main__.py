@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from dynamics_emulator import extra_orgs
 from dynamics_emulator.admin import describe, dumps
 from dynamics_emulator.app import DOP_HINT
 from dynamics_emulator.protection import Limits
@@ -26,6 +27,9 @@ def main() -> None:
                         help="keep each organisation's data in SQLite files under DIR, so it "
                              "survives a restart; an existing DIR is reopened and --seed is "
                              "then ignored (default: in memory)")
+    parser.add_argument("--orgs", type=int, default=0, metavar="N",
+                        help="N more online organisations t00, t01, … like contoso, each "
+                             "with its own data, seeded empty (also POST /_admin/orgs)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     limits = parser.add_argument_group("service protection (per user, sliding window)")
     limits.add_argument("--max-requests", type=int, default=6000)
@@ -65,6 +69,7 @@ def main() -> None:
                             web_servers=args.web_servers, dop_hint=args.dop_hint)
     server.emulator.change_retention_days = args.change_retention_days
     server.emulator.reset_settings()
+    extra_orgs.add_numbered(server.emulator, args.orgs)
     server.emulator.load_settings()  # --data-dir: clock and tracking switches set before win
     server.start()
     if server.ca_file:

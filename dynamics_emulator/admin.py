@@ -1,6 +1,8 @@
 """Inspection and control outside the Web API: `/_admin/…` (no auth, loopback only).
 
 GET    /_admin/orgs                           organisations, URLs, credentials
+POST   /_admin/orgs  {"name": "t07", "like": "contoso", "seed": "empty"}
+                                              a new online organisation (extra_orgs.py)
 POST   /_admin/reset[?org=NAME]               restore the seed snapshot
 GET    /_admin/counters                       request counts by "org METHOD route"
 POST   /_admin/counters/reset
@@ -18,7 +20,7 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from dynamics_emulator import admin_control, reads, writes
+from dynamics_emulator import admin_control, extra_orgs, reads, writes
 from dynamics_emulator.clock import fmt_dt, parse_dt
 from dynamics_emulator.http_types import DataverseError, Request, Response, not_found
 from dynamics_emulator.orgs import Ctx, Org, load_caller, stable_id
@@ -68,6 +70,15 @@ def describe(emu: Emulator, origin: str) -> dict[str, Any]:
     return {"seed": emu.seed, "orgs": orgs}
 
 
+def _create_org(emu: Emulator, req: Request) -> Response:
+    try:
+        org = extra_orgs.create(emu, req.json())
+    except (extra_orgs.OrgError, ValueError) as err:  # also a body that is not JSON
+        return Response.json({"error": str(err)}, 400, odata=False)
+    info = next(o for o in describe(emu, req.origin)["orgs"] if o["name"] == org.name)
+    return Response.json(info, 201, odata=False)
+
+
 def _system_ctx(emu: Emulator, org: Org, req: Request) -> Ctx:
     # Admin changes are made by the org's "CRM Admin" user, like an interactive user would.
     admin_id = stable_id(org.name, "user", "admin")
@@ -77,6 +88,8 @@ def _system_ctx(emu: Emulator, org: Org, req: Request) -> Ctx:
 def handle(emu: Emulator, req: Request, parts: list[str]) -> Response:
     parts = [p for p in parts if p]
     method = req.method
+    if parts == ["orgs"] and method == "POST":  # before the controls, which parse JSON bodies
+        return _create_org(emu, req)
     control = admin_control.handle(emu, req, parts)
     if control is not None:
         return control

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from dynamics_emulator import admin, ntlm, webapi
+from dynamics_emulator import admin, extra_orgs, ntlm, webapi
 from dynamics_emulator.auth import TokenService
 from dynamics_emulator.clock import Clock
 from dynamics_emulator.faults import Faults
@@ -79,9 +79,17 @@ class Emulator:
                                    for o in self.orgs.values()}
         if state_dir is not None:
             ntlm.install_user_file(state_dir / "ntlm_users.txt", NTLM_USERS)
+        extra_orgs.restore(self)  # organisations created through /_admin/orgs (--data-dir)
         if self.data is not None:
             self.data.commit()
             self.data.load_settings(self)
+
+    def register_org(self, org: Org) -> None:
+        """Serve an organisation created at run time (extra_orgs.py). A new dict, not an
+        insert: request threads iterate `orgs` without a lock."""
+        self._tracking_defaults[org.name] = {e.name: e.change_tracking
+                                             for e in org.schema.by_name.values()}
+        self.orgs = {**self.orgs, org.name: org}
 
     def load_settings(self) -> None:
         """Clock offset and change-tracking switches kept in the data dir, if any."""

@@ -7,6 +7,7 @@ Layout of DIR:
     <org>.seed.sqlite      the seeded state, what `reset()` goes back to
     token.key              the token-signing key: bearer tokens outlive a restart
     settings.json          emulator clock offset, change-tracking switches (/_admin)
+    orgs.json              organisations created through /_admin/orgs (extra_orgs.py)
     emulator.lock          flock held by the running emulator: one per DIR
 
 A DIR without `emulator.json` is new: the organisations are seeded in memory (as without
