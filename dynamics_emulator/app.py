@@ -30,6 +30,8 @@ from dynamics_emulator.protection import Limits, ServiceProtection
 from dynamics_emulator.seed import NTLM_USERS, build_apps, build_orgs, populate
 from dynamics_emulator.server_time import Ledger, Profile, metering
 from dynamics_emulator.server_time import profile as server_time_profile
+from dynamics_emulator.soap import endpoint as soap_endpoint
+from dynamics_emulator.soap.execute_multiple import Gate
 from dynamics_emulator.web_servers import LoadBalancer
 
 Hook = Callable[[Request, Org, str], Response | None]
@@ -63,6 +65,7 @@ class Emulator:
         self.before_hooks: list[Hook] = [self._count]
         self.protection = ServiceProtection(self.clock, limits)
         self.faults = Faults(fault_seed)
+        self.execute_multiple_gate = Gate()  # ExecuteMultiple's own concurrency limit
         self.fault_seed = fault_seed
         # Cost model and capacity (server_time.py, web_servers.py); reset_settings restores.
         self.server_time = server_time_profile(server_time)
@@ -103,6 +106,7 @@ class Emulator:
         """Limits, faults, capacity and change-tracking switches back to their start values."""
         self.protection.reset()
         self.faults.reset(self.fault_seed)
+        self.execute_multiple_gate.reset()
         self.reset_capacity()
         for org in self.orgs.values():
             org.change_retention_days = self.change_retention_days
@@ -138,7 +142,7 @@ class Emulator:
             return url_too_long()  # refused in front of everything (docs §URL length)
         injected, req.delay_ms = self.faults.check(req)
         if injected is not None:
-            return injected
+            return soap_endpoint.adapt_injected(req, injected)
         if head in self.tokens.tenants:
             if req.delay_ms:
                 time.sleep(req.delay_ms / 1000)
@@ -166,6 +170,8 @@ class Emulator:
 
     def _on_web_server(self, req: Request, org: Org, parts: list[str],
                        server: int) -> Response:
+        if soap_endpoint.is_service(parts):  # the Organization Service (soap/endpoint.py)
+            return soap_endpoint.serve(self, req, org, parts, server)
         user_id, denied = self._authenticate(req, org)
         if denied is not None:
             return denied
@@ -179,7 +185,14 @@ class Emulator:
             raise DataverseError(404, "0x8006088a",
                                  f"Resource not found for the segment '{version}'.")
         path = "/".join(parts[3:])
-        route = webapi.route_name(path)
+        return self.metered(req, org, server, user_id, webapi.route_name(path), version,
+                            lambda make_ctx: webapi.dispatch(make_ctx(), path))
+
+    def metered(self, req: Request, org: Org, server: int, user_id: str, route: str,
+                version: str, work: Callable[[Callable[[], Ctx]], Response],
+                refused_as: Callable[[Response], Response] | None = None) -> Response:
+        """Accounting, service protection and server time around one authenticated request
+        (Web API and Organization Service alike); `refused_as` reshapes a 429."""
         for hook in self.before_hooks:
             early = hook(req, org, route)
             if early is not None:
@@ -189,7 +202,7 @@ class Emulator:
         refused = self.protection.enter(user_key)
         if refused is not None:
             refused.headers.set("x-ms-dop-hint", str(self.dop_hint))
-            return refused
+            return refused_as(refused) if refused_as else refused
         cost = self.server_time
         start = time.perf_counter()
         with metering() as counts:
@@ -197,8 +210,8 @@ class Emulator:
                 # An injected slow response stays inside the accounted (concurrent) time.
                 if req.delay_ms:
                     time.sleep(req.delay_ms / 1000)
-                ctx = Ctx(org, load_caller(org, user_id), req, version, self.clock)
-                resp = webapi.dispatch(ctx, path)
+                resp = work(lambda: Ctx(org, load_caller(org, user_id), req, version,
+                                        self.clock))
             finally:
                 # The modelled server time, as latency in this thread (parallel requests
                 # overlap) and as execution time (server_time.py); failed requests pay
@@ -219,6 +232,9 @@ class Emulator:
             resp.headers.set("x-ms-ratelimit-burst-remaining-xrm-requests", str(burst))
             resp.headers.set("x-ms-ratelimit-time-remaining-xrm-requests", f"{seconds:,.2f}")
         return resp
+
+    def authenticate(self, req: Request, org: Org) -> tuple[str | None, Response | None]:
+        return self._authenticate(req, org)
 
     def _authenticate(self, req: Request, org: Org) -> tuple[str | None, Response | None]:
         """The caller's systemuserid, or the challenge to send back."""

@@ -54,6 +54,9 @@ def build_orgs() -> list[Org]:
             domain=NTLM_DOMAIN),
         Org("legacy2015", "legacy", "7.1.0.2014", (), stable_id("org", "legacy2015"),
             domain=NTLM_DOMAIN),
+        # CRM 2013 SP1: the Organization Service only (docs/organization-service.md).
+        Org("legacy2013", "legacy", "6.1.0.581", (), stable_id("org", "legacy2013"),
+            domain=NTLM_DOMAIN),
     ]
 
 
