@@ -136,6 +136,8 @@ def read_value(el: ET.Element) -> Any:
         raise _bad(f"The value '{text}' is not a valid {kind}.") from None
     if kind == "guid":
         return guid(text)
+    if kind == "EntityFilters":  # a flags enum of the Metadata namespace, sent as its names
+        return text
     if kind == "EntityReference":
         return read_reference(el)
     if kind == "OptionSetValue":
