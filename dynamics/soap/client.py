@@ -57,7 +57,7 @@ class OrganizationServiceClient(SoapWrites):
         self.transport = Transport(connection, clock=clock, request_log=request_log, rng=rng,
                                    before_send=before_send)
         executor = self.transport.parallel
-        executor.degree = min(executor.degree, EXECUTE_MULTIPLE_CONCURRENCY)
+        executor.maximum = min(executor.maximum, EXECUTE_MULTIPLE_CONCURRENCY)
         self.service = OrganizationService(self.transport)
         self.messages = Messages(self.service, connection.api_url)
         self.simulate = simulate_writes

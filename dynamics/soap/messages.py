@@ -108,7 +108,9 @@ class Messages:
             if not 0 <= index < len(messages):
                 continue
             message = messages[index]
-            if item.Fault is not None:
+            # zeep (non-strict) reads `<Fault i:nil="true"/>` as an empty fault.
+            if item.Fault is not None and (item.Fault.ErrorCode is not None
+                                           or item.Fault.Message):
                 error = error_from_fault(fault_code(item.Fault), item.Fault.Message,
                                          f"POST {message.name} {message.entity_set}")
                 out[index] = self._failed(message, error)

@@ -41,6 +41,8 @@ def _labels(element: Any) -> dict[int, str]:
 
 
 def _elements(value: Any) -> list[Any]:
+    if hasattr(value, "_value_1"):  # a type declared with xs:any content
+        value = value._value_1
     if isinstance(value, list):
         return [v for v in value if isinstance(v, etree._Element)]
     return [value] if isinstance(value, etree._Element) else []

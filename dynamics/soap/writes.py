@@ -37,7 +37,7 @@ class SoapWrites:
 
     def create(self, entity_set: str, data: dict[str, Any], id: str | None = None) -> str:
         table = table_of_set(entity_set)
-        message = self.messages.create(table, entity_set, data, self._types(table), id)
+        message = self.messages.create(table, entity_set, data, self._types_of(table), id)
         if not self._simulated("create", message, data):
             try:
                 self.messages.send(message)
@@ -49,7 +49,7 @@ class SoapWrites:
     def update(self, entity_set: str, id: str, data: dict[str, Any],
                if_match: str | None = "*") -> None:
         table = table_of_set(entity_set)
-        message = self.messages.update(table, entity_set, id, data, self._types(table))
+        message = self.messages.update(table, entity_set, id, data, self._types_of(table))
         if not self._simulated("update", message, data):
             self.messages.send(message)  # Update never creates: a deleted row is a 404
 
@@ -95,7 +95,7 @@ class SoapWrites:
     def create_multiple(self, entity_set: str, table: str, records: Sequence[dict[str, Any]],
                         *, primary_key: str | None = None) -> list[OperationResult]:
         key = primary_key or f"{table}id"
-        types = self._types(table)
+        types = self._types_of(table)
         messages = [self.messages.create(table, entity_set, r, types,
                                          str(r.get(key) or uuid.uuid4())) for r in records]
         return self._parallel(messages, f"ExecuteMultiple {table}", "create")
@@ -105,7 +105,7 @@ class SoapWrites:
         key = primary_key or f"{table}id"
         if any(key not in r for r in records):
             raise ValueError(f"every record needs its primary key {key!r}")
-        types = self._types(table)
+        types = self._types_of(table)
         messages = [self.messages.update(table, entity_set, str(r[key]), r, types)
                     for r in records]
         return self._parallel(messages, f"ExecuteMultiple {table}", "update")
@@ -116,7 +116,7 @@ class SoapWrites:
         key = primary_key or f"{table}id"
         if any(key not in r for r in records):
             raise ValueError(f"every record needs {key!r} (no alternate keys before 7.1)")
-        types = self._types(table)
+        types = self._types_of(table)
         updates = [self.messages.update(table, entity_set, str(r[key]), r, types)
                    for r in records]
         creates = [self.messages.create(table, entity_set, r, types, str(r[key]))
@@ -128,7 +128,7 @@ class SoapWrites:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _types(self, table: str) -> dict[str, str]:
+    def _types_of(self, table: str) -> dict[str, str]:
         return self.attribute_types(table)
 
     def _parallel(self, messages: list[Message], label: str,
