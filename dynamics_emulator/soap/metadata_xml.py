@@ -36,6 +36,8 @@ def _member(key: str, value: Any, in_label: bool = False) -> str:
         if key == "LocalizedLabels":
             items = "".join(f"<a:LocalizedLabel>{_fields(v, True)}</a:LocalizedLabel>"
                             for v in value)
+        elif key == "Options":
+            items = "".join(f"<g:OptionMetadata>{_fields(v)}</g:OptionMetadata>" for v in value)
         else:
             items = "".join(f"<f:string>{esc(v)}</f:string>" for v in value)
         return f"<{tag}>{items}</{tag}>"
@@ -59,6 +61,10 @@ def entity(ent: Entity, with_attributes: bool) -> str:
         items = []
         for attr in ent.attrs.values():
             md = metadata.attribute_md(ent, attr)
+            if attr.options or attr.kind == "Boolean":
+                # RetrieveEntity returns a choice column's options with it (the Web API
+                # needs a cast and $expand for them).
+                md["OptionSet"] = metadata.option_set(ent, attr)
             kind = str(md.get("@odata.type", "")).rsplit(".", 1)[-1] or "AttributeMetadata"
             items.append(f'<g:AttributeMetadata i:type="g:{kind}">{_fields(md)}'
                          f"</g:AttributeMetadata>")
