@@ -17,7 +17,7 @@ from dynamics.connection import Connection, Deployment
 from dynamics.errors import NotFound, UnsupportedVersion
 from dynamics.transport import BeforeSend
 
-# Newest first: on-premise 9.0/9.1 and CRM 2016 8.0–8.2 (docs/organization-service.md §Versions).
+# Newest first: on-premise 9.0/9.1 and CRM 2016 8.0–8.2 (docs/crm-protocols.md §Versions).
 WEB_API_VERSIONS = ("v9.2", "v9.1", "v9.0", "v8.2", "v8.1", "v8.0")
 
 

@@ -64,6 +64,13 @@ class Query:
     primary_key: str = ""
 
 
+def column(name: str) -> str:
+    """The Web API's lookup value property `_x_value` is the column `x`."""
+    if name.startswith("_") and name.endswith("_value"):
+        return name[1:-len("_value")]
+    return name
+
+
 def _tokens(text: str) -> list[tuple[str, str]]:
     out, pos = [], 0
     while pos < len(text):
@@ -124,20 +131,21 @@ class _Parser:
             return inner
         if kind == "in":
             attribute, values = json.loads(text)
-            return Condition(attribute, "in", [str(v) for v in values])
+            return Condition(column(attribute), "in", [str(v) for v in values])
         if kind != "word" or "/" in text:
             raise UnsupportedQuery(f"unsupported filter term {text!r}")
         op = self.take()[1]
         if op not in _OPS:
             raise UnsupportedQuery(f"unsupported operator {op!r}")
         vkind, value = self.take()
+        name = column(text)
         if vkind == "str":
-            return Condition(text, op, [value[1:-1].replace("''", "'")])
+            return Condition(name, op, [value[1:-1].replace("''", "'")])
         if value == "null":
             if op not in ("eq", "ne"):
                 raise UnsupportedQuery("null compares with eq or ne only")
-            return Condition(text, "null" if op == "eq" else "not-null")
-        return Condition(text, op, [value])
+            return Condition(name, "null" if op == "eq" else "not-null")
+        return Condition(name, op, [value])
 
 
 def _as_filter(node: Condition | Filter) -> Filter:
@@ -159,7 +167,7 @@ def parse_orderby(text: str | None) -> list[tuple[str, bool]]:
     for part in (text or "").split(","):
         words = part.split()
         if words:
-            orders.append((words[0], len(words) > 1 and words[1].lower() == "desc"))
+            orders.append((column(words[0]), len(words) > 1 and words[1].lower() == "desc"))
     return orders
 
 
@@ -177,7 +185,7 @@ def build_query(path: str, *, select: Sequence[str] | None, filter: str | None,
         table, through = table_of_set(path), None
     else:
         raise UnsupportedQuery(f"unsupported query path {path!r}")
-    return Query(table, list(select) if select else None, parse_filter(filter),
+    return Query(table, [column(c) for c in select] if select else None, parse_filter(filter),
                  parse_orderby(orderby), top, through,
                  primary_key="activityid" if table == "campaignactivity" else f"{table}id")
 

@@ -20,7 +20,7 @@ from dynamics.soap.values import Guid, ValueWriter
 
 MAX_EXECUTE_MULTIPLE = 1000
 # CRM 2013/2015 run at most two ExecuteMultiple requests of one organisation at a time
-# (docs/organization-service.md §ExecuteMultiple); the parallel executor stays below.
+# (docs/crm-protocols.md §ExecuteMultiple); the parallel executor stays below.
 EXECUTE_MULTIPLE_CONCURRENCY = 2
 
 

@@ -25,9 +25,9 @@ from syncjobs.models import JobStatus, SyncIssue
 from syncjobs.models.sync import IssueState
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn, at_boundary
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn, at_boundary
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 ACT_COLUMNS = ["activityid", "subject", "mwx_takenoveron", "mwx_mailworxcampaignid",
                "mwx_distributionrequested"]
 

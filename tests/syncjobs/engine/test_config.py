@@ -18,9 +18,9 @@ from syncjobs.engine.start import SyncRefused, start_sync
 from syncjobs.models import JobStatus, LinkState, RecordLink, SyncCursor, SyncStatus
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin, configure_tenant_for_emulator
-from tests.syncjobs.engine.conftest import MapFn, SyncFn, at_boundary
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, MapFn, SyncFn, at_boundary
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def linked(client: DataverseClient, group: SubscriberGroup, sync: SyncFn, email: str,

@@ -19,9 +19,9 @@ from dynamics import DataverseClient
 from syncjobs.models import JobRun, JobStatus, RecordLink, SyncCursor, SyncIssue, SyncStatus
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 STEP_KEYS = ("pull", "match", "push")

@@ -13,10 +13,10 @@ from audience.models import Subscriber, SubscriberGroup
 from dynamics import DataverseClient, fetchxml
 from syncjobs.models import CrmList, JobStatus, ListLink, ListLinkState, SyncIssue
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn
 from tests.syncjobs.engine.list_helpers import group_emails, make_list, record
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 MEMBER_WRITES = ("AddListMembersList", "AddMemberList", "RemoveMemberList", "$batch",
                  "listmember")

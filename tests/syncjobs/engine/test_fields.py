@@ -26,9 +26,9 @@ from orgsettings.models import OrgSettings
 from syncjobs.models import JobStatus, LinkOrigin, LinkState, RecordLink
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import MapFn, SyncFn, records_by_email
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, MapFn, SyncFn, records_by_email
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def text_field(tenant: Tenant, key: str, ftype: str = FieldType.TEXT,

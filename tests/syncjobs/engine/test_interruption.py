@@ -25,7 +25,7 @@ from syncjobs.engine.start import start_sync
 from syncjobs.models import JobRun, JobStatus, LinkState, RecordLink
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn, records_by_email
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn, records_by_email
 from tests.worker_fixtures import WITH_TEST_BODIES, worker_env
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -59,7 +59,7 @@ def assert_end_state(tenant: Tenant, client: DataverseClient) -> None:
     assert current_values([dup.pk])[dup.pk]["last_name"] == "Licate"  # merged, values kept
 
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 @pytest.mark.parametrize("step,nth", [(None, 0), ("pull", 1), ("match", 1), ("match", 2),

@@ -12,9 +12,9 @@ from dynamics import DataverseClient
 from syncjobs.engine.issues import retry_issue
 from syncjobs.models import IssueState, JobStatus, LinkState, RecordLink, SyncIssue, SyncStatus
 from tenants.models import Tenant
-from tests.syncjobs.engine.conftest import SyncFn, records_by_email
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn, records_by_email
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def test_n3_one_bad_record_is_explained_the_others_sync_and_retries_are_bounded(

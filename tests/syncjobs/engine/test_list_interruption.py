@@ -14,7 +14,7 @@ from dynamics import DataverseClient
 from syncjobs.engine import lists_members
 from syncjobs.models import JobStatus, ListLink, ListLinkState
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn
 from tests.syncjobs.engine.list_helpers import (
     add_to_list,
     crm_list,
@@ -27,7 +27,7 @@ from tests.syncjobs.engine.list_helpers import (
     s6_group,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def changed_on_both_sides(dv: DataverseClient, sync: SyncFn) -> tuple[str, dict[str, str]]:

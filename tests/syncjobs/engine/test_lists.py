@@ -21,7 +21,7 @@ from syncjobs.models import (
     SyncIssue,
 )
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn
 from tests.syncjobs.engine.list_helpers import (
     add_to_list,
     crm_list,
@@ -34,7 +34,7 @@ from tests.syncjobs.engine.list_helpers import (
     s6_group,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def linked_group(list_id: str) -> SubscriberGroup:

@@ -20,6 +20,7 @@ from syncjobs.models import JobStatus
 from syncjobs.models.sync import ReactionExport, ReactionExportState
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS
 from tests.syncjobs.engine.reaction_helpers import (
     REACTION_TEAM,
     activities,
@@ -31,7 +32,7 @@ from tests.syncjobs.engine.reaction_helpers import (
     reaction,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def scenario(tenant: Tenant, unit: BusinessUnit, client: DataverseClient) -> list[Campaign]:

@@ -20,6 +20,7 @@ from syncjobs.models import JobStatus, SyncCursor, SyncIssue
 from syncjobs.models.sync import ReactionExport, ReactionExportState
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin, configure_tenant_for_emulator
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS
 from tests.syncjobs.engine.reaction_helpers import (
     REACTION_TEAM,
     activities,
@@ -34,7 +35,7 @@ from tests.syncjobs.engine.reaction_helpers import (
     writes,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def test_S4_activity_regards_the_record_is_on_the_campaign_and_owned_by_the_reaction_owner(
