@@ -179,14 +179,24 @@ class OrganizationServiceClient(SoapWrites):
         query = build_query(entity_set, select=select, filter=filter, orderby=orderby, top=top)
         size = min(page_size or PAGE_SIZE, PAGE_SIZE)
         page, cookie = 1, None
+        names = list(select or ()) or self._all_columns(query.table)
         while True:
             xml = fetch_xml(query, page=page, count=size, cookie=cookie)
             collection = self._retrieve(xml, query.table)
             entities = getattr(collection.Entities, "Entity", None) or []
-            yield {"value": [row(e) for e in entities]}
+            rows = [row(e) for e in entities]
+            for r in rows:  # the Web API names every selected column, null or not
+                for name in names:
+                    r.setdefault(name, None)
+            yield {"value": rows}
             if top is not None or not collection.MoreRecords:
                 return
             page, cookie = page + 1, collection.PagingCookie
+
+    def _all_columns(self, table: str) -> list[str]:
+        """Every column of `table` as the Web API names it (lookups as `_x_value`)."""
+        return [f"_{name}_value" if kind in ("Lookup", "Customer", "Owner") else name
+                for name, kind in self.attribute_types(table).items()]
 
     def _retrieve(self, xml: str, table: str) -> Any:
         t = self.service.types

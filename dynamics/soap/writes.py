@@ -68,6 +68,13 @@ class SoapWrites:
             raise result.error
         return id.lower()
 
+    def delete(self, entity_set: str, id: str, if_match: str | None = None) -> None:
+        table = table_of_set(entity_set)
+        message = Message("Delete", {"Target": self.messages.writer.reference(table, id)},
+                          BatchOperation("DELETE", f"{entity_set}({id})"), entity_set, id)
+        if not self._simulated("delete", message, {}):
+            self.messages.send(message)
+
     def set_state(self, entity_set: str, id: str, statecode: int, statuscode: int) -> None:
         message = self.messages.set_state(table_of_set(entity_set), entity_set, id, statecode,
                                           statuscode)
