@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 import threading
 import warnings
-from collections.abc import Sequence
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import requests
 from urllib3.exceptions import InsecureRequestWarning
 
+from dynamics import fetchxml
 from dynamics.accounting import RequestLog
 from dynamics.auth import translate_network_error
 from dynamics.changes import ChangesApi
@@ -155,6 +157,10 @@ class DataverseClient(JourneysConsentApi, ChangesApi, MetadataApi, SecurityApi):
         if isinstance(body, dict) and all(c in body for c in columns):
             return body
         return self.get(entity_set, id, select=list(columns))
+
+    def fetch_pages(self, entity_set: str, fetch: ET.Element) -> Iterator[list[dict[str, Any]]]:
+        """The rows of a FetchXML query, a page at a time (dynamics/fetchxml.py)."""
+        return fetchxml.fetch_pages(self.transport, entity_set, fetch)
 
     def probe(self) -> ProbeResult:
         """Unauthenticated GET of the Web API root (see `probe_url`)."""

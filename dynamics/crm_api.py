@@ -9,6 +9,7 @@ Web API's shape from both.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, Protocol
@@ -70,6 +71,8 @@ class CrmApi(Protocol):
                   max_values: int | None = None) -> Iterator[dict[str, Any]]: ...
     def lookup_in_many(self, lookups: Sequence[InLookup],
                        max_values: int | None = None) -> list[list[dict[str, Any]]]: ...
+    def fetch_pages(self, entity_set: str,
+                    fetch: ET.Element) -> Iterator[list[dict[str, Any]]]: ...
     def change_pages(self, entity_set: str, select: Sequence[str],
                      delta_link: str | None = None,
                      page_size: int | None = None) -> Iterator[ChangeSet]: ...

@@ -258,7 +258,8 @@ def populate(org: Org, mode: str) -> None:
         seed_journeys(b)
     if mode == "demo":
         seed_data.demo(b, 100 if org.kind == "online" else 15)
-    elif mode.startswith("bench:") and org.kind == "online":
+    elif mode.startswith("bench:") and (org.kind == "online" or org.name == "legacy2015"):
+        # legacy2015 too: bench/sync_bench.py --org legacy2015 (the SOAP client).
         seed_data.bench(b, int(mode.split(":", 1)[1]))
     elif mode not in ("empty",) and not mode.startswith("bench:"):
         raise ValueError(f"unknown seed {mode!r}: use demo, empty or bench:N")

@@ -13,6 +13,7 @@ import random
 import re
 import threading
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
@@ -192,6 +193,23 @@ class OrganizationServiceClient(SoapWrites):
             if top is not None or not collection.MoreRecords:
                 return
             page, cookie = page + 1, collection.PagingCookie
+
+    def fetch_pages(self, entity_set: str, fetch: ET.Element) -> Iterator[list[dict[str, Any]]]:
+        """A FetchXML query's rows a page at a time, paged with the answer's cookie."""
+        table = table_of_set(entity_set)
+        page = 1
+        while True:
+            fetch.set("page", str(page))
+            collection = self._retrieve(ET.tostring(fetch, "unicode"), table)
+            entities = getattr(collection.Entities, "Entity", None) or []
+            yield [row(e) for e in entities]
+            if not entities or not collection.MoreRecords:
+                return
+            page += 1
+            if collection.PagingCookie:
+                fetch.set("paging-cookie", str(collection.PagingCookie))
+            else:
+                fetch.attrib.pop("paging-cookie", None)
 
     def _all_columns(self, table: str) -> list[str]:
         """Every column of `table` as the Web API names it (lookups as `_x_value`)."""

@@ -120,10 +120,14 @@ class ValueWriter:
 
 
 def _lookup_name(nav: str, target: str | None = None) -> str:
-    """`parentcustomerid_account` → `parentcustomerid` (a customer lookup's navigation
-    property names its target; the attribute does not)."""
-    if target and nav.endswith(f"_{target}"):
-        return nav[:-len(target) - 1]
+    """`parentcustomerid_account` → `parentcustomerid`,
+    `regardingobjectid_campaign_campaignactivity` → `regardingobjectid`: the navigation
+    property of a lookup with several targets names the target (and, for activities'
+    regarding, the source table); the attribute does not."""
+    if target:
+        match = re.match(rf"^(.+?)_{re.escape(target)}(_[a-z]+)?$", nav)
+        if match:
+            return match.group(1)
     return nav
 
 

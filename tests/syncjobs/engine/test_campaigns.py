@@ -203,7 +203,7 @@ def test_S3_a_dynamic_list_gives_the_records_its_query_finds(
 @pytest.mark.parametrize("intruder", ["another worker", "a user's edit"])
 def test_S3_activity_changed_between_discovery_and_take_over(
         tenant: Tenant, sync: SyncFn, crm_user: Crm, newsletter: Activity,
-        crm_admin: EmulatorAdmin, monkeypatch: pytest.MonkeyPatch, intruder: str) -> None:
+        crm_admin: EmulatorAdmin, monkeypatch: pytest.MonkeyPatch, intruder: str, crm_org: str) -> None:
     real = DataverseClient.update
 
     def meanwhile(self: DataverseClient, entity_set: str, id: str, data: dict[str, Any],
@@ -211,7 +211,7 @@ def test_S3_activity_changed_between_discovery_and_take_over(
         if entity_set == "campaignactivities" and "mwx_takenoveron" in data:
             monkeypatch.setattr(DataverseClient, "update", real)
             # The row's ETag changes before our PATCH arrives.
-            crm_admin.patch("contoso", "campaignactivities", id, (
+            crm_admin.patch(crm_org, "campaignactivities", id, (
                 {"mwx_takenoveron": "2025-04-01T10:00:00Z", "mwx_mailworxcampaignid": "w2-77"}
                 if intruder == "another worker" else {"subject": "Newsletter April"}))
         real(self, entity_set, id, data, if_match)

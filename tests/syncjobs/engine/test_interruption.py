@@ -185,12 +185,12 @@ def test_n1_pull_interrupted_between_batches_resumes_without_losing_changes(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
         crm_client: DataverseClient, crm_admin: EmulatorAdmin,
         interrupt: Callable[[str, int], None], monkeypatch: pytest.MonkeyPatch,
-        tracking: bool) -> None:
+        tracking: bool, crm_org: str) -> None:
     from syncjobs.engine.steps import pull
 
     if not tracking:
         crm_admin.session.post(f"{crm_admin.base}/tracking", json={
-            "org": "contoso", "entity": "contact", "enabled": False},
+            "org": crm_org, "entity": "contact", "enabled": False},
             timeout=10).raise_for_status()
     subs = scenario(group)
     assert sync().status == JobStatus.SUCCEEDED
@@ -198,7 +198,7 @@ def test_n1_pull_interrupted_between_batches_resumes_without_losing_changes(
     for sub in subs:
         link = RecordLink.objects.filter(subscriber=sub, state=LinkState.ACTIVE).first()
         if link is not None:
-            crm_admin.patch("contoso", "contacts", str(link.crm_id),
+            crm_admin.patch(crm_org, "contacts", str(link.crm_id),
                             {"firstname": f"CRM-{sub.pk}"})
     monkeypatch.setattr(pull, "BATCH", 2)
     interrupt("pull", 3)  # after the second batch of changes was applied
