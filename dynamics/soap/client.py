@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from dynamics.accounting import RequestLog
+from dynamics.batch import OperationResult
 from dynamics.bulk import InLookup
 from dynamics.capabilities import Capabilities, parse_version
 from dynamics.changes import ChangeSet
@@ -26,7 +27,7 @@ from dynamics.client import ProbeResult, probe_url
 from dynamics.clock import Clock
 from dynamics.connection import Connection
 from dynamics.errors import ChangeTrackingNotEnabled, NotFound, UnexpectedAnswer
-from dynamics.journeys import JourneysConsent
+from dynamics.journeys import ConsentRow, ConsentWrite, JourneysConsent
 from dynamics.metadata import AttributeInfo
 from dynamics.parallel import ParallelExecutor
 from dynamics.security import Principal, Privilege, WhoAmI
@@ -279,4 +280,15 @@ class OrganizationServiceClient(SoapWrites):
     # -- Customer Insights – Journeys: never on CRM 2013/2015 --------------------------------
 
     def journeys_consent(self) -> JourneysConsent | None:
-        return None
+        return None  # so the engine never asks for the rest
+
+    def consent_rows(self, purpose_id: str,
+                     addresses: Iterable[str]) -> dict[str, list[ConsentRow]]:
+        return {}
+
+    def consent_changes(self, purpose_id: str, since: str) -> Iterator[ConsentRow]:
+        return iter(())
+
+    def write_consent(self, purpose_id: str, writes: Sequence[ConsentWrite],
+                      existing: dict[str, list[ConsentRow]]) -> list[OperationResult]:
+        raise ChangeTrackingNotEnabled("CRM 2013 and 2015 have no Customer Insights – Journeys.")

@@ -228,8 +228,9 @@ def fetch_xml(query: Query, *, page: int | None = None, count: int | None = None
         _filter_xml(entity, query.filter)
     if query.through:
         intersect, source_col, target_col, source_id = query.through
-        link = ET.SubElement(entity, "link-entity", name=intersect, to=query.primary_key,
-                             intersect="true", visible="false", **{"from": target_col})
+        link = ET.SubElement(entity, "link-entity", {
+            "name": intersect, "from": target_col, "to": query.primary_key,
+            "intersect": "true", "visible": "false"})
         ET.SubElement(ET.SubElement(link, "filter", type="and"), "condition",
                       attribute=source_col, operator="eq", value=source_id)
     return ET.tostring(fetch, encoding="unicode")

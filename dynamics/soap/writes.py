@@ -20,6 +20,7 @@ from dynamics.simulate import SimulatedWrite
 from dynamics.soap.messages import Message, Messages, upsert_in_two
 from dynamics.soap.values import table_of_set
 
+_ALT_KEY = re.compile(r"^[A-Za-z_]+\((\w+)='((?:[^']|'')*)'\)$")
 _LIST_OP = re.compile(r"^lists\(([0-9a-fA-F-]{36})\)/(?:Microsoft\.Dynamics\.CRM\.(\w+)|"
                       r"list\w+_association\(([0-9a-fA-F-]{36})\)/\$ref)$")
 
@@ -59,7 +60,7 @@ class SoapWrites:
         self.update(entity_set, id, data)
         if self.simulate:
             return None
-        return self.get(entity_set, id, select=list(columns))  # type: ignore[attr-defined, no-any-return]
+        return self.get(entity_set, id, select=list(columns))  # type: ignore[attr-defined]
 
     def upsert(self, entity_set: str, id: str, data: dict[str, Any]) -> str | None:
         result = self.upsert_multiple(entity_set, table_of_set(entity_set),
@@ -121,8 +122,9 @@ class SoapWrites:
                         *, primary_key: str | None = None,
                         chunk_size: int = BULK_CHUNK) -> list[OperationResult]:
         key = primary_key or f"{table}id"
-        if any(key not in r for r in records):
-            raise ValueError(f"every record needs {key!r} (no alternate keys before 7.1)")
+        if any(key not in r and "@odata.id" not in r for r in records):
+            raise ValueError(f"every record needs {key!r} or '@odata.id'")
+        records = self._by_alternate_key(entity_set, table, records, key)
         types = self._types_of(table)
         updates = [self.messages.update(table, entity_set, str(r[key]), r, types)
                    for r in records]
@@ -134,6 +136,31 @@ class SoapWrites:
                              updates, creates)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _by_alternate_key(self, entity_set: str, table: str,
+                          records: Sequence[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+        """Records named by an alternate key (`set(column='value')`, as the Web API's
+        upsert takes them) get the id of the row holding that value, or a new one: CRM
+        2013 and 2015 (before 7.1) have no alternate keys, so the key column is looked up
+        first. One run per tenant writes at a time, so no second writer races it."""
+        keyed = [(i, _ALT_KEY.match(str(r["@odata.id"]))) for i, r in enumerate(records)
+                 if key not in r and "@odata.id" in r]
+        out = [dict(r) for r in records]
+        columns = {m.group(1) for _i, m in keyed if m}
+        if any(m is None for _i, m in keyed) or len(columns) > 1:
+            raise ValueError("alternate keys must name one column: set(column='value')")
+        if not keyed:
+            return out
+        column = columns.pop()
+        values = [m.group(2).replace("''", "'") for _i, m in keyed if m]
+        found = {str(row.get(column)): str(row[key]) for row in self.lookup_in(  # type: ignore[attr-defined]
+            entity_set, column, values, [key, column])}
+        for (i, _m), value in zip(keyed, values, strict=True):
+            record = out[i]
+            del record["@odata.id"]
+            record[column] = value
+            record[key] = found.get(value) or str(uuid.uuid4())
+        return out
 
     def _types_of(self, table: str) -> dict[str, str]:
         return self.attribute_types(table)

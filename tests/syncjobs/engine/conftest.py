@@ -22,6 +22,7 @@ from audience.models import Campaign, SubscriberField, SubscriberGroup
 from audience.services import ensure_standard_fields
 from businessunits.models import BusinessUnit
 from businessunits.services import create_unit
+from dynamics import DataverseClient
 from dynamics.crm_api import CrmApi
 from dynamics_emulator.server import EmulatorServer
 from fieldmapping.catalogue import CatalogueData, load_catalogue
@@ -66,6 +67,14 @@ def crm_org(request: pytest.FixtureRequest) -> str:
         if os.environ.get("MWX_INTEGRATION"):  # scripts/test_stages.py, PostgreSQL stage
             pytest.skip("the SOAP organisation runs in the unit stage only")
     return name
+
+
+@pytest.fixture
+def client_class(crm_org: str) -> type:
+    """The client class the engine uses for ``crm_org`` (for tests that patch it)."""
+    from dynamics.soap.client import OrganizationServiceClient
+
+    return OrganizationServiceClient if crm_org == SOAP_ORG else DataverseClient
 
 
 def emulator_catalogue(client: CrmApi, org: str = "contoso") -> CatalogueData:

@@ -113,6 +113,7 @@ def test_without_change_tracking_pull_falls_back_to_modifiedon(
     assert SyncCursor.objects.get(name="pull:contact").watermark is not None
 
 
+@pytest.mark.webapi_only  # the CRM-side merge/qualify is set up through the Web API
 def test_reconcile_finds_deleted_and_merged_records(
         tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
         crm_admin: EmulatorAdmin, names: None, crm_org: str) -> None:

@@ -81,17 +81,17 @@ def test_n1_interrupted_at_a_step_boundary_resumes_to_the_same_end_state(
 
 def test_n1_a_crash_after_the_crm_created_records_makes_no_duplicates(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
-        crm_client: DataverseClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        crm_client: DataverseClient, monkeypatch: pytest.MonkeyPatch, client_class: Any) -> None:
     scenario(group)
-    real = DataverseClient.create_multiple
+    real = client_class.create_multiple
 
     def create_then_crash(self: DataverseClient, *args: Any, **kwargs: Any) -> Any:
         real(self, *args, **kwargs)  # the CRM made them; the answer never arrives
         raise ConnectionResetError("worker lost its connection")
-    monkeypatch.setattr(DataverseClient, "create_multiple", create_then_crash)
+    monkeypatch.setattr(client_class, "create_multiple", create_then_crash)
     assert sync().status == JobStatus.FAILED
     assert RecordLink.objects.filter(state=LinkState.PENDING).count() == len(NEW) + 1
-    monkeypatch.setattr(DataverseClient, "create_multiple", real)
+    monkeypatch.setattr(client_class, "create_multiple", real)
     run = sync()
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert_end_state(tenant, crm_client)
@@ -212,7 +212,7 @@ def test_n1_pull_interrupted_between_batches_resumes_without_losing_changes(
 
 def test_n1_records_created_before_a_crash_are_read_back_like_the_others(
         tenant: Tenant, group: SubscriberGroup, names: None, map_field: Any, sync: SyncFn,
-        crm_client: DataverseClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        crm_client: DataverseClient, monkeypatch: pytest.MonkeyPatch, client_class: Any) -> None:
     """The CRM made a batch, the answer was lost, and the resumed run's pull took its change
     token before push re-landed the batch: those records must still get the first read that
     every record this sync creates gets (its CRM-only fields come over), as uninterrupted."""
@@ -224,7 +224,7 @@ def test_n1_records_created_before_a_crash_are_read_back_like_the_others(
     add_members(group, [s.pk for s in subs])
     monkeypatch.setattr(push, "PUSH_BATCH", 2)
     monkeypatch.setattr(push, "BULK_CHUNK", 0, raising=False)
-    real = DataverseClient.create_multiple
+    real = client_class.create_multiple
     calls = []
 
     def second_batch_crashes(self: DataverseClient, *args: Any, **kwargs: Any) -> Any:
@@ -233,9 +233,9 @@ def test_n1_records_created_before_a_crash_are_read_back_like_the_others(
         if len(calls) == 2:
             raise ConnectionResetError("worker lost its connection")
         return result
-    monkeypatch.setattr(DataverseClient, "create_multiple", second_batch_crashes)
+    monkeypatch.setattr(client_class, "create_multiple", second_batch_crashes)
     assert sync().status == JobStatus.FAILED
-    monkeypatch.setattr(DataverseClient, "create_multiple", real)
+    monkeypatch.setattr(client_class, "create_multiple", real)
     assert sync().status == JobStatus.SUCCEEDED
     # No parent account in the CRM: the CRM-only company comes over empty for everyone.
     assert {current_values([s.pk])[s.pk].get("company", "") for s in subs} == {""}

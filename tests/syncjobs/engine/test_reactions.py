@@ -117,19 +117,19 @@ def test_S4_exactly_once_across_two_runs(
 
 def test_S4_exactly_once_across_a_crash_between_the_crm_write_and_the_cursor_update(
         tenant: Tenant, campaign: Campaign, crm_client: DataverseClient, no_dispatch: list[int],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, client_class: Any) -> None:
     subs = [linked_subscriber(tenant, crm_client, f"c{i}@crash.example") for i in range(3)]
     react(tenant, [reaction(campaign, s, "open") for s in subs])
-    real = DataverseClient.upsert_multiple
+    real = client_class.upsert_multiple
 
     def write_then_crash(self: DataverseClient, *args: Any, **kwargs: Any) -> Any:
         real(self, *args, **kwargs)  # the CRM wrote the activities; the answer is lost
         raise ConnectionResetError("worker lost its connection")
-    monkeypatch.setattr(DataverseClient, "upsert_multiple", write_then_crash)
+    monkeypatch.setattr(client_class, "upsert_multiple", write_then_crash)
     assert export(tenant).status == JobStatus.FAILED
     assert not ReactionExport.objects.exists()  # nothing recorded, the cursor did not move
     assert SyncCursor.objects.get(tenant=tenant, name="reactions").watermark is None
-    monkeypatch.setattr(DataverseClient, "upsert_multiple", real)
+    monkeypatch.setattr(client_class, "upsert_multiple", real)
     react(tenant, [reaction(campaign, subs[0], "open"), reaction(campaign, subs[1], "click")])
     run = export(tenant)
     assert run.status == JobStatus.SUCCEEDED, run.error
@@ -217,7 +217,7 @@ def test_S4_a_refused_activity_is_an_issue_and_the_others_are_written(
 
 def test_S4_a_retry_after_a_lost_answer_needs_no_assign_privilege(
         tenant: Tenant, campaign: Campaign, crm_client: DataverseClient, crm: Any,
-        no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+        no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch, client_class: Any) -> None:
     # The connector signs in with the "mailworx User" role: no assign on activities.
     configure_tenant_for_emulator(tenant, crm, client_id=credentials.LIMITED_CLIENT_ID,
                                   client_secret=credentials.LIMITED_CLIENT_SECRET)
@@ -225,14 +225,14 @@ def test_S4_a_retry_after_a_lost_answer_needs_no_assign_privilege(
                                                      sync_started_at=timezone.now())
     sub = linked_subscriber(tenant, crm_client, "limited@s4.example")
     react(tenant, [reaction(campaign, sub, "open")])
-    real = DataverseClient.upsert_multiple
+    real = client_class.upsert_multiple
 
     def write_then_crash(self: DataverseClient, *args: Any, **kwargs: Any) -> Any:
         real(self, *args, **kwargs)
         raise ConnectionResetError("worker lost its connection")
-    monkeypatch.setattr(DataverseClient, "upsert_multiple", write_then_crash)
+    monkeypatch.setattr(client_class, "upsert_multiple", write_then_crash)
     assert export(tenant).status == JobStatus.FAILED
-    monkeypatch.setattr(DataverseClient, "upsert_multiple", real)
+    monkeypatch.setattr(client_class, "upsert_multiple", real)
     react(tenant, [reaction(campaign, sub, "click")])
     run = export(tenant)
     assert run.status == JobStatus.SUCCEEDED, run.error
