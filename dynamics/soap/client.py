@@ -39,7 +39,7 @@ from dynamics.soap.messages import (
 )
 from dynamics.soap.metadata import attributes_of, role_privileges
 from dynamics.soap.service import OrganizationService
-from dynamics.soap.values import row, table_of_set
+from dynamics.soap.values import primary_key_of, row, table_of_set
 from dynamics.soap.writes import SoapWrites
 from dynamics.transport import BeforeSend, Transport
 
@@ -66,6 +66,7 @@ class OrganizationServiceClient(SoapWrites):
         self.simulated_writes: list[SimulatedWrite] = []
         self._capabilities: Capabilities | None = None
         self._types: dict[str, dict[str, str]] = {}
+        self._date_only: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     # -- the client's own state ------------------------------------------------------------
@@ -156,10 +157,14 @@ class OrganizationServiceClient(SoapWrites):
         """{column: AttributeType}, read once per table: writes need each value's type."""
         if table not in self._types:
             try:
-                self._types[table] = {a.logical_name: a.attribute_type
-                                      for a in self.entity_attributes(table)}
+                attributes = self.entity_attributes(table)
             except NotFound:
-                self._types[table] = {}
+                attributes = []
+            self._types[table] = {a.logical_name: a.attribute_type for a in attributes}
+            # The Web API reads a date-only column as `YYYY-MM-DD`; SOAP as a dateTime.
+            self._date_only[table] = {a.logical_name for a in attributes
+                                      if "DateOnly" in (a.date_time_format or "",
+                                                        a.date_time_behavior or "")}
         return self._types[table]
 
     def supports_bulk(self, table: str) -> bool:
@@ -187,9 +192,14 @@ class OrganizationServiceClient(SoapWrites):
             collection = self._retrieve(xml, query.table)
             entities = getattr(collection.Entities, "Entity", None) or []
             rows = [row(e) for e in entities]
+            self.attribute_types(query.table)
+            date_only = self._date_only.get(query.table, set())
             for r in rows:  # the Web API names every selected column, null or not
                 for name in names:
                     r.setdefault(name, None)
+                for name in date_only:
+                    if isinstance(r.get(name), str):
+                        r[name] = r[name][:10]
             yield {"value": rows}
             if top is not None or not collection.MoreRecords:
                 return
@@ -238,8 +248,7 @@ class OrganizationServiceClient(SoapWrites):
 
     def get(self, entity_set: str, id: str, select: Sequence[str] | None = None,
             expand: str | None = None) -> dict[str, Any]:
-        pk = "activityid" if entity_set == "campaignactivities" else \
-            f"{table_of_set(entity_set)}id"
+        pk = primary_key_of(table_of_set(entity_set))
         found = next(iter(self.query(entity_set, select=select, filter=f"{pk} eq {id}",
                                      top=1)), None)
         if found is None:

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from dynamics.soap.values import table_of_set
+from dynamics.soap.values import primary_key_of, table_of_set
 
 
 class UnsupportedQuery(ValueError):
@@ -187,7 +187,7 @@ def build_query(path: str, *, select: Sequence[str] | None, filter: str | None,
         raise UnsupportedQuery(f"unsupported query path {path!r}")
     return Query(table, [column(c) for c in select] if select else None, parse_filter(filter),
                  parse_orderby(orderby), top, through,
-                 primary_key="activityid" if table == "campaignactivity" else f"{table}id")
+                 primary_key=primary_key_of(table))
 
 
 def _filter_xml(parent: ET.Element, node: Filter) -> None:

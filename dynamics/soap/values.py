@@ -30,6 +30,15 @@ _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:
 OPTION_TYPES = frozenset({"Picklist", "State", "Status"})
 
 
+# Activity tables share the primary key `activityid` (the Web API names their records by it).
+ACTIVITY_TABLES = frozenset({"campaignactivity", "mwx_emailreaction", "task", "email",
+                             "phonecall", "appointment", "letter", "fax"})
+
+
+def primary_key_of(table: str) -> str:
+    return "activityid" if table in ACTIVITY_TABLES else f"{table}id"
+
+
 def table_of_set(entity_set: str) -> str:
     if entity_set in _SETS:
         return _SETS[entity_set]
@@ -125,7 +134,7 @@ def _lookup_name(nav: str, target: str | None = None) -> str:
     property of a lookup with several targets names the target (and, for activities'
     regarding, the source table); the attribute does not."""
     if target:
-        match = re.match(rf"^(.+?)_{re.escape(target)}(_[a-z]+)?$", nav)
+        match = re.match(rf"^(.+?)_{re.escape(target)}(_[a-z0-9_]+)?$", nav)
         if match:
             return match.group(1)
     return nav

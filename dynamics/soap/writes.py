@@ -18,7 +18,7 @@ from dynamics.bulk import BULK_CHUNK, MIN_PARALLEL_CHUNK
 from dynamics.errors import DuplicateRecord
 from dynamics.simulate import SimulatedWrite
 from dynamics.soap.messages import Message, Messages, upsert_in_two
-from dynamics.soap.values import table_of_set
+from dynamics.soap.values import primary_key_of, table_of_set
 
 _ALT_KEY = re.compile(r"^[A-Za-z_]+\((\w+)='((?:[^']|'')*)'\)$")
 _LIST_OP = re.compile(r"^lists\(([0-9a-fA-F-]{36})\)/(?:Microsoft\.Dynamics\.CRM\.(\w+)|"
@@ -121,7 +121,7 @@ class SoapWrites:
     def upsert_multiple(self, entity_set: str, table: str, records: Sequence[dict[str, Any]],
                         *, primary_key: str | None = None,
                         chunk_size: int = BULK_CHUNK) -> list[OperationResult]:
-        key = primary_key or f"{table}id"
+        key = primary_key or primary_key_of(table)
         if any(key not in r and "@odata.id" not in r for r in records):
             raise ValueError(f"every record needs {key!r} or '@odata.id'")
         records = self._by_alternate_key(entity_set, table, records, key)

@@ -111,6 +111,7 @@ def test_n1_crm_failures_inside_push_fail_the_run_and_the_next_run_completes(
     assert_end_state(tenant, crm_client)
 
 
+@pytest.mark.webapi_only  # Web API fault paths / request counts
 def test_n2_throttling_is_honoured_and_counted(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
         crm_client: DataverseClient, crm_admin: EmulatorAdmin) -> None:
@@ -163,6 +164,7 @@ def test_n1_a_killed_worker_is_resumed_by_the_reaper_without_duplicates(
     assert_end_state(tenant, crm_client)
 
 
+@pytest.mark.webapi_only  # Web API fault paths / request counts
 def test_n2_service_protection_limits_are_survived_and_reported(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
         crm_client: DataverseClient, crm_admin: EmulatorAdmin) -> None:
