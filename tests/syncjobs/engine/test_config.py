@@ -51,7 +51,7 @@ def test_s14_pointing_a_linked_tenant_at_another_organisation_needs_a_reset(
     with pytest.raises(SettingsError, match="reset of the links"):
         configure_tenant_for_emulator(tenant, crm, org="fabrikam")
     assert OrgSettings.objects.get(tenant=tenant).organisation_name == crm_org
-    configure_tenant_for_emulator(tenant, crm)  # the same organisation: fine
+    configure_tenant_for_emulator(tenant, crm, org=crm_org)  # the same organisation: fine
     counts = reset_links(tenant)
     assert counts["links"] == 1 and counts["cursors"] >= 1
     assert not SyncCursor.objects.filter(tenant=tenant).exists()

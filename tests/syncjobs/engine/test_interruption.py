@@ -97,6 +97,7 @@ def test_n1_a_crash_after_the_crm_created_records_makes_no_duplicates(
     assert_end_state(tenant, crm_client)
 
 
+@pytest.mark.webapi_only  # faults injected on Web API paths
 def test_n1_crm_failures_inside_push_fail_the_run_and_the_next_run_completes(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
         crm_client: DataverseClient, crm_admin: EmulatorAdmin) -> None:
@@ -130,6 +131,7 @@ def test_n2_throttling_is_honoured_and_counted(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.webapi_only  # faults injected on Web API paths
 def test_n1_a_killed_worker_is_resumed_by_the_reaper_without_duplicates(
         tenant: Tenant, group: SubscriberGroup, names: None, crm_client: DataverseClient,
         crm_admin: EmulatorAdmin, no_dispatch: list[int]) -> None:
