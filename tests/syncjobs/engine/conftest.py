@@ -244,8 +244,17 @@ def crm_dump(admin: EmulatorAdmin, entity_set: str, flt: str,
 # -- reaction export (S4) ---------------------------------------------------------------
 
 @pytest.fixture
-def reaction_unit(unit: BusinessUnit) -> BusinessUnit:
-    unit.owner_id, unit.owner_type = uuid.UUID(REACTION_TEAM), "team"
+def reaction_team(crm_org: str) -> str:
+    """A real team of the test's organisation ("Marketing DACH"; REACTION_TEAM on contoso)."""
+    from dynamics_emulator.orgs import stable_id
+
+    return REACTION_TEAM if crm_org == "contoso" else stable_id(crm_org, "team",
+                                                                 "Marketing DACH")
+
+
+@pytest.fixture
+def reaction_unit(unit: BusinessUnit, reaction_team: str) -> BusinessUnit:
+    unit.owner_id, unit.owner_type = uuid.UUID(reaction_team), "team"
     unit.save()
     return unit
 

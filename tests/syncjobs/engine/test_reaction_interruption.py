@@ -32,7 +32,7 @@ from tests.syncjobs.engine.reaction_helpers import (
     reaction,
 )
 
-pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
+pytestmark = [pytest.mark.django_db]
 
 
 def scenario(tenant: Tenant, unit: BusinessUnit, client: DataverseClient) -> list[Campaign]:
