@@ -20,7 +20,6 @@ from syncjobs.models import JobStatus
 from syncjobs.models.sync import ReactionExport, ReactionExportState
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS
 from tests.syncjobs.engine.reaction_helpers import (
     REACTION_TEAM,
     activities,
