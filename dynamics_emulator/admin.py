@@ -49,6 +49,8 @@ def describe(emu: Emulator, origin: str) -> dict[str, Any]:
         if org.api_versions:
             version = "v9.2" if org.kind == "online" else org.api_versions[-1]
             info["web_api"] = f"{origin}/{org.name}/api/data/{version}/"
+        # The Organization Service (SOAP), docs/organization-service.md.
+        info["organization_service"] = f"{origin}/{org.name}/XRMServices/2011/Organization.svc/web"
         if org.kind == "online":
             info["auth"] = {"type": "client_credentials", "tenant_id": TENANT_ID,
                             "authority": f"{origin}/{TENANT_ID}",

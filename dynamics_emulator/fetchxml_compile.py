@@ -16,6 +16,7 @@ from dynamics_emulator.http_types import DataverseError
 from dynamics_emulator.orgs import Ctx
 from dynamics_emulator.query import MAX_PAGE
 from dynamics_emulator.schema.model import Attr, Entity
+from dynamics_emulator.schema.security import intersect_entity
 
 _COMPARE = {"eq": "=", "ne": "<>", "neq": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _LIKE = {"like": ("", "", False), "not-like": ("", "", True),
@@ -139,8 +140,10 @@ class Compiler:
         self.fetch = fetch
         self._next = 0
 
-    def entity(self, name: str | None) -> Entity:
+    def entity(self, name: str | None, link: bool = False) -> Entity:
         ent = self.ctx.org.schema.by_name.get(name or "")
+        if ent is None and link and (inter := intersect_entity(name or "")) is not None:
+            return inter  # N:N intersect (systemuserroles, …): readable with its parent
         if ent is None:
             raise unknown_entity(name or "")
         self.ctx.require("Read", ent)
@@ -217,7 +220,7 @@ class Compiler:
         node.columns.append(col)
 
     def link(self, q: Query, parent: Node, el: ET.Element) -> None:
-        ent = self.entity(el.get("name"))
+        ent = self.entity(el.get("name"), link=True)
         link_type = el.get("link-type") or "inner"
         if link_type not in _LINK_JOIN and link_type not in _LINK_SEMI:
             raise invalid_fetch(f"The link-type '{link_type}' is not valid.")

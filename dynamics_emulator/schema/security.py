@@ -25,6 +25,18 @@ INTERSECTS = {
 }
 
 
+def intersect_entity(name: str) -> Entity | None:
+    """An intersect table as FetchXML/QueryExpression link-entities name it
+    (`<link-entity name="systemuserroles" …>`): its two id columns, read-only."""
+    cols = INTERSECTS.get(name)
+    if cols is None:
+        return None
+    ent = Entity(name, name, cols[0], cols[0], 0, name, name, name)
+    for col in cols:
+        ent.attrs[col] = a(col, "Uniqueidentifier", col, col, create=False, update=False)
+    return ent
+
+
 def system_user() -> Entity:
     attrs = [
         s("firstname", 64, "First Name", "Vorname"),

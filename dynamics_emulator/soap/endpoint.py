@@ -68,7 +68,10 @@ def serve(host: Host, req: Request, org: Org, parts: list[str], server: int) -> 
         resp = Response(status=404, body=_NOT_FOUND)
         resp.headers.set("Content-Type", "text/html")
         return resp
-    user_id, denied = host.authenticate(req, org)
+    try:
+        user_id, denied = host.authenticate(req, org)
+    except DataverseError as err:  # authenticated, but no user of this organisation
+        return fault_response(SoapFault.of(err))
     if denied is not None:
         return denied
     assert user_id is not None
@@ -77,6 +80,10 @@ def serve(host: Host, req: Request, org: Org, parts: list[str], server: int) -> 
         resp.headers.set("Content-Type", "text/html")
         resp.headers.set("Allow", "POST")
         return resp
+    ctype = req.headers.get("Content-Type") or ""
+    if not ctype.lower().startswith("text/xml"):
+        # /web is a SOAP 1.1 (basicHttpBinding) endpoint: WCF answers other types with 415.
+        return wrong_content_type(ctype, "text/xml; charset=utf-8")
     try:
         call = envelope.parse(req.body, req.headers.get("SOAPAction"))
     except SoapFault as fault:

@@ -111,10 +111,12 @@ def security_fault() -> Response:
     return resp
 
 
-def wrong_content_type(ctype: str) -> Response:
-    """The main endpoint speaks SOAP 1.2 (wsHttpBinding): a SOAP 1.1 post gets WCF's 415."""
+def wrong_content_type(ctype: str, expected: str = "application/soap+xml; charset=utf-8"
+                       ) -> Response:
+    """WCF's 415 for a message of the other SOAP version: the main endpoint speaks SOAP 1.2
+    (wsHttpBinding), `/web` SOAP 1.1 (basicHttpBinding)."""
     resp = Response(status=415, body=b"")
     resp.headers.set("Content-Type", "text/html")
     resp.body = (f"Cannot process the message because the content type '{ctype}' was not the "
-                 f"expected type 'application/soap+xml; charset=utf-8'.").encode()
+                 f"expected type '{expected}'.").encode()
     return resp

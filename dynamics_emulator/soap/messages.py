@@ -50,7 +50,7 @@ Handler = Callable[[Ctx, dict[str, Any]], dict[str, Any]]
 # Core messages live in the xrm contracts namespace, the others in the crm one.
 XRM_MESSAGES = frozenset({"Create", "Retrieve", "Update", "Delete", "RetrieveMultiple",
                           "Associate", "Disassociate", "ExecuteMultiple", "RetrieveEntity",
-                          "RetrieveAllEntities"})
+                          "RetrieveAllEntities", "RetrieveEntityChanges"})
 
 
 def read_request(el: ET.Element) -> Request:
@@ -222,6 +222,17 @@ def retrieve_all_entities(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {"EntityMetadata": Raw("g:ArrayOfEntityMetadata", items)}
 
 
+def retrieve_entity_changes(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    """CRM 2016 has the message; the emulator's 8.x tables have no change tracking
+    (docs/organization-service.md §Queries). CRM 2013/2015 lack it (not registered)."""
+    if int(ctx.org.version.split(".")[0]) < 8:
+        raise DataverseError(400, "0x80040227",
+                             "The request RetrieveEntityChanges has not been registered.")
+    ent = entity_of(ctx, str(params.get("EntityName") or ""))
+    raise DataverseError(400, "0x80072491",
+                         f"Entity {ent.name} isn't enabled for change tracking.")
+
+
 HANDLERS: dict[str, Handler] = {
     "Create": create, "Retrieve": retrieve, "Update": update, "Delete": delete,
     "RetrieveMultiple": retrieve_multiple_message,
@@ -231,6 +242,7 @@ HANDLERS: dict[str, Handler] = {
     "AddListMembersList": add_list_members, "AddMemberList": add_member,
     "RemoveMemberList": remove_member, "RetrieveUserPrivileges": user_privileges,
     "RetrieveEntity": retrieve_entity, "RetrieveAllEntities": retrieve_all_entities,
+    "RetrieveEntityChanges": retrieve_entity_changes,
 }
 
 

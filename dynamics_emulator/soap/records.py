@@ -80,9 +80,10 @@ def typed_value(attr: Attr, value: Any, row: dict[str, Any] | None = None) -> An
 
 
 def row_entity(ent: Entity, row: dict[str, Any], columns: list[str] | None) -> EntityData:
-    """A stored row as an `Entity`: non-null readable columns (all, or the ColumnSet's)."""
+    """A stored row as an `Entity`: non-null readable columns (all, or the ColumnSet's, to
+    which the platform adds the primary key)."""
     attrs = [a for a in ent.attrs.values() if a.read] if columns is None else \
-        [column(ent, c) for c in columns]
+        [column(ent, c) for c in dict.fromkeys([*columns, ent.primary_id])]
     data = EntityData(ent.name, str(row[ent.primary_id]))
     for attr in attrs:
         value = typed_value(attr, row.get(attr.name), row)

@@ -36,12 +36,16 @@ def ntlm_session(server: EmulatorServer, user: tuple[str, str] = ADMIN) -> reque
 
 
 def envelope(body: str) -> str:
-    return (f'<s:Envelope xmlns:s="{S}"><s:Body>{body}</s:Body></s:Envelope>')
+    return f'<s:Envelope xmlns:s="{S}"><s:Body>{body}</s:Body></s:Envelope>'
 
 
 def post(http: requests.Session, url: str, operation: str, body: str) -> requests.Response:
-    return http.post(url, data=envelope(body).encode("utf-8"), timeout=30, headers={
-        "Content-Type": "text/xml; charset=utf-8", "SOAPAction": ACTION + operation})
+    return http.post(
+        url,
+        data=envelope(body).encode("utf-8"),
+        timeout=30,
+        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": ACTION + operation},
+    )
 
 
 def value(kind: str, text: str, prefix: str = "d", ns: str = XS) -> str:
@@ -50,43 +54,53 @@ def value(kind: str, text: str, prefix: str = "d", ns: str = XS) -> str:
 
 
 def pair(key: str, val: str) -> str:
-    return f"<a:KeyValuePairOfstringanyType><c:key>{key}</c:key>{val}</a:KeyValuePairOfstringanyType>"
+    return (
+        f"<a:KeyValuePairOfstringanyType><c:key>{key}</c:key>{val}</a:KeyValuePairOfstringanyType>"
+    )
 
 
 def entity_ref(logical_name: str, ident: str) -> str:
-    return (f'<c:value i:type="a:EntityReference"><a:Id>{ident}</a:Id>'
-            f'<a:LogicalName>{logical_name}</a:LogicalName><a:Name i:nil="true"/></c:value>')
+    return (
+        f'<c:value i:type="a:EntityReference"><a:Id>{ident}</a:Id>'
+        f'<a:LogicalName>{logical_name}</a:LogicalName><a:Name i:nil="true"/></c:value>'
+    )
 
 
-def entity(logical_name: str, attrs: str, ident: str = "00000000-0000-0000-0000-000000000000"
-           ) -> str:
-    return (f'<a:Attributes xmlns:c="{C}">{attrs}</a:Attributes><a:EntityState i:nil="true"/>'
-            f'<a:FormattedValues xmlns:c="{C}"/><a:Id>{ident}</a:Id>'
-            f"<a:LogicalName>{logical_name}</a:LogicalName><a:RelatedEntities xmlns:c=\"{C}\"/>")
+def entity(
+    logical_name: str, attrs: str, ident: str = "00000000-0000-0000-0000-000000000000"
+) -> str:
+    return (
+        f'<a:Attributes xmlns:c="{C}">{attrs}</a:Attributes><a:EntityState i:nil="true"/>'
+        f'<a:FormattedValues xmlns:c="{C}"/><a:Id>{ident}</a:Id>'
+        f'<a:LogicalName>{logical_name}</a:LogicalName><a:RelatedEntities xmlns:c="{C}"/>'
+    )
 
 
 def create_body(logical_name: str, attrs: str, ident: str | None = None) -> str:
     inner = entity(logical_name, attrs, ident) if ident else entity(logical_name, attrs)
-    return (f'<Create xmlns="{SVC}"><entity xmlns:a="{A}" xmlns:i="{I}">{inner}</entity>'
-            f"</Create>")
+    return f'<Create xmlns="{SVC}"><entity xmlns:a="{A}" xmlns:i="{I}">{inner}</entity></Create>'
 
 
 def execute_body(request_type: str, name: str, params: str, ns: str = B) -> str:
-    return (f'<Execute xmlns="{SVC}"><request i:type="b:{request_type}" xmlns:a="{A}" '
-            f'xmlns:b="{ns}" xmlns:i="{I}" xmlns:c="{C}"><a:Parameters>{params}</a:Parameters>'
-            f'<a:RequestId i:nil="true"/><a:RequestName>{name}</a:RequestName></request>'
-            f"</Execute>")
+    return (
+        f'<Execute xmlns="{SVC}"><request i:type="b:{request_type}" xmlns:a="{A}" '
+        f'xmlns:b="{ns}" xmlns:i="{I}" xmlns:c="{C}"><a:Parameters>{params}</a:Parameters>'
+        f'<a:RequestId i:nil="true"/><a:RequestName>{name}</a:RequestName></request>'
+        f"</Execute>"
+    )
 
 
 def request_item(request_type: str, name: str, params: str, ns: str = A) -> str:
     """An `OrganizationRequest` inside ExecuteMultiple's `Requests`."""
-    return (f'<a:OrganizationRequest i:type="x:{request_type}" xmlns:x="{ns}"><a:Parameters>'
-            f'{params}</a:Parameters><a:RequestId i:nil="true"/><a:RequestName>{name}'
-            f"</a:RequestName></a:OrganizationRequest>")
+    return (
+        f'<a:OrganizationRequest i:type="x:{request_type}" xmlns:x="{ns}"><a:Parameters>'
+        f'{params}</a:Parameters><a:RequestId i:nil="true"/><a:RequestName>{name}'
+        f"</a:RequestName></a:OrganizationRequest>"
+    )
 
 
 def parse(resp: requests.Response) -> ET.Element:
-    return ET.fromstring(resp.content)  # noqa: S314 - the emulator's own answer
+    return ET.fromstring(resp.content)
 
 
 def find(el: ET.Element, path: str) -> ET.Element:
@@ -110,8 +124,9 @@ def results(resp: requests.Response) -> dict[str, ET.Element]:
 
 
 def attributes(entity_el: ET.Element) -> dict[str, ET.Element]:
-    return {find(p, "c:key").text or "": find(p, "c:value")
-            for p in find(entity_el, "a:Attributes")}
+    return {
+        find(p, "c:key").text or "": find(p, "c:value") for p in find(entity_el, "a:Attributes")
+    }
 
 
 def type_of(el: ET.Element) -> str:
