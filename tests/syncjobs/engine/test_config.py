@@ -113,6 +113,22 @@ def test_without_change_tracking_pull_falls_back_to_modifiedon(
     assert SyncCursor.objects.get(name="pull:contact").watermark is not None
 
 
+def test_reconcile_finds_a_deleted_record(
+        tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_admin: EmulatorAdmin, names: None, crm_org: str) -> None:
+    """What a `modifiedon` watermark cannot see (CRM 2013/2015): reconcile finds it."""
+    _a, gone = linked(crm_client, group, sync, "rec-deleted@example.org")
+    _b, kept = linked(crm_client, group, sync, "rec-kept@example.org")
+    crm_admin.session.delete(f"{crm_admin.base}/{crm_org}/contacts/{gone.crm_id}",
+                             timeout=10).raise_for_status()
+    run = sync("reconcile")
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    gone.refresh_from_db()
+    kept.refresh_from_db()
+    assert (gone.state, kept.state) == (LinkState.CRM_DELETED, LinkState.ACTIVE)
+    assert run.counters["reconcile"]["unlinked_deleted"] == 1
+
+
 @pytest.mark.webapi_only  # the CRM-side merge/qualify is set up through the Web API
 def test_reconcile_finds_deleted_and_merged_records(
         tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
