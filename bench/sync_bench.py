@@ -1,7 +1,9 @@
 """Sync engine benchmark: initial sync, incremental sync and reaction export at scale.
 
 Run: ``.venv/bin/python bench/sync_bench.py [--subscribers 100000] [--profile DIR] [--keep]
-[--server-time default [--app-users 1 3] [--baseline none]]``.
+[--server-time default [--app-users 1 3] [--baseline none]] [--org legacy2015]``;
+``--org legacy2015`` syncs with CRM 2015 through the Organization Service (SOAP) instead of
+the Web API.
 
 * The Dataverse emulator runs in another process (``--seed bench:N/2``: N/2 contacts, N/10
   accounts, N/10 leads), throttling on, as a real organisation would answer.
@@ -217,6 +219,8 @@ def main() -> None:
                         help="measure the initial sync only (no incremental or reaction phase)")
     parser.add_argument("--profile", metavar="DIR", help="write a cProfile file per phase")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--org", choices=("contoso", "legacy2015"), default="contoso",
+                        help="legacy2015: CRM 2015 through the Organization Service (SOAP)")
     parser.add_argument("--server-time", choices=["off", "default", "fast"], default="off",
                         help="the emulator's server-time profile; other than off: only the "
                              "initial sync, parallel against its lower bound, then the same "
@@ -247,6 +251,7 @@ def main() -> None:
             database_url = f"sqlite:///{state}/bench.sqlite3"
         t0 = time.perf_counter()
         emu = Emulator(state, n // 2, extra=["--server-time", args.server_time])
+        emu.org = args.org
         stack.callback(emu.stop)
         if not args.keep:
             stack.callback(shutil.rmtree, state, ignore_errors=True)

@@ -31,6 +31,7 @@ class Emulator:
         self.state, self.contacts, self.data_dir = state, contacts, data_dir
         self.extra = list(extra or [])
         self.restarts = 0
+        self.org = "contoso"  # the organisation counted and dumped (--org in sync_bench.py)
         self._start()
 
     def _start(self) -> None:
@@ -95,7 +96,7 @@ class Emulator:
 
     def dump(self, entity_set: str, flt: str = "") -> list[dict[str, Any]]:
         params = {"$filter": flt} if flt else {}
-        resp = self.session.get(f"{self.base}/_admin/contoso/{entity_set}", params=params,
+        resp = self.session.get(f"{self.base}/_admin/{self.org}/{entity_set}", params=params,
                                 timeout=600)
         resp.raise_for_status()
         return list(resp.json()["value"])

@@ -16,9 +16,9 @@ SEED_TIME = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # older than the CRM's seede
 
 
 def seed_tenant(emu: Emulator, name: str = "Bench", slug: str = "bench",
-                org: str = "contoso") -> Any:
-    """The tenant wired to the emulator's organisation ``org`` (one per tenant in the
-    fairness bench, as for real customers)."""
+                org: str | None = None) -> Any:
+    """The tenant wired to the emulator's organisation ``org`` (default: the bench's
+    ``emu.org``; one per tenant in the fairness bench, as for real customers)."""
     from django.utils import timezone
 
     from audience.groups import create_group, save_sync_setting
@@ -35,14 +35,23 @@ def seed_tenant(emu: Emulator, name: str = "Bench", slug: str = "bench",
     from tenants.models import Tenant
 
     tenant = Tenant.objects.create(name=name, slug=slug)
-    save_org_settings([tenant], {
-        "crm_url": f"{emu.base}/{org}", "deployment": Deployment.ONLINE,
-        "authority_url": emu.base, "ca_bundle": Path(emu.ca).read_text(),
-        "reaction_mode": ReactionMode.ABSOLUTE, "directory_tenant_id": credentials.TENANT_ID,
-        "client_id": credentials.CLIENT_ID}, {"client_secret": credentials.CLIENT_SECRET},
-        user=None)
-    OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now(),
-                                                     sync_started_at=timezone.now())
+    org = org or emu.org
+    common = {"crm_url": f"{emu.base}/{org}", "authority_url": emu.base,
+              "ca_bundle": Path(emu.ca).read_text(), "reaction_mode": ReactionMode.ABSOLUTE}
+    if not org.startswith("legacy"):
+        save_org_settings([tenant], {
+            **common, "deployment": Deployment.ONLINE,
+            "directory_tenant_id": credentials.TENANT_ID, "client_id": credentials.CLIENT_ID},
+            {"client_secret": credentials.CLIENT_SECRET}, user=None)
+    else:  # an on-premise organisation (legacy2015: the Organization Service, NTLM)
+        domain, user, password = credentials.NTLM_USERS[0]
+        save_org_settings([tenant], {**common, "deployment": Deployment.ON_PREMISE,
+                                     "onprem_username": f"{domain}\\{user}"},
+                          {"onprem_password": password}, user=None)
+    # As the integration check would have found (orgsettings/checks.py).
+    OrgSettings.objects.filter(tenant=tenant).update(
+        check_passed_at=timezone.now(), sync_started_at=timezone.now(),
+        crm_protocol="soap" if org.startswith("legacy") else "webapi")
     fields = {f.key: f for f in ensure_standard_fields(tenant)}
     with client_for(tenant) as client:
         load_catalogue(tenant, {"entities": {

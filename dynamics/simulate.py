@@ -46,7 +46,8 @@ class SimulatedWritesTransport(Transport):
     def request(self, method: str, path: str, *, params: Mapping[str, str | int] | None = None,
                 json_body: Any = None, data: bytes | None = None,
                 headers: Mapping[str, str] | None = None, operations: int = 1,
-                accept_multipart_error: bool = False) -> requests.Response:
+                accept_multipart_error: bool = False, accept_soap_fault: bool = False,
+                label: str | None = None) -> requests.Response:
         if method.upper() == "GET":
             return super().request(method, path, params=params, json_body=json_body, data=data,
                                    headers=headers, operations=operations,

@@ -169,17 +169,22 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         operations: int = 1,
         accept_multipart_error: bool = False,
+        accept_soap_fault: bool = False,
+        label: str | None = None,
     ) -> requests.Response:
         """Send one logical call (retrying as the policy says) and return a 2xx/3xx answer.
 
         Errors are raised as named exceptions; `accept_multipart_error` lets `$batch` read
-        the per-operation failure that Dataverse sends with a non-2xx outer status.
+        the per-operation failure that Dataverse sends with a non-2xx outer status;
+        `accept_soap_fault` lets the Organization Service client read a SOAP fault (HTTP 500
+        with an XML body), and `label` names the table for the accounting where the URL
+        cannot (every SOAP call goes to the same address).
         """
         url = self.url(path)
         query = build_query(params)
         if query:
             url = f"{url}{'&' if '?' in url else '?'}{query}"
-        entity_set = entity_set_of(urlsplit(url).path)
+        entity_set = label or entity_set_of(urlsplit(url).path)
         what = f"{method} {entity_set}"
         hdrs = dict(headers or {})
         if method == "GET":
@@ -212,9 +217,10 @@ class Transport:
             else:
                 status = resp.status_code
                 self._observe(resp)
+                content_type = resp.headers.get("Content-Type", "")
                 ok = status < 400 or (
-                    accept_multipart_error and
-                    resp.headers.get("Content-Type", "").startswith("multipart/"))
+                    accept_multipart_error and content_type.startswith("multipart/")) or (
+                    accept_soap_fault and status == 500 and "xml" in content_type)
                 if 300 <= status < 400 and status != 304:
                     # Never followed: a redirect could lead to another address (SPEC N8).
                     error = RedirectNotFollowed(status=status, request=what)

@@ -49,6 +49,9 @@ def build_orgs() -> list[Org]:
             tenant_id=TENANT_ID, journeys=True),
         Org("fabrikam", "onprem", "8.2.2.112", ("v8.0", "v8.1", "v8.2"),
             stable_id("org", "fabrikam"), domain=NTLM_DOMAIN),
+        # CRM 2016 RTM: the Web API exists, but only as v8.0 (version detection).
+        Org("crm80", "onprem", "8.0.1.79", ("v8.0",), stable_id("org", "crm80"),
+            domain=NTLM_DOMAIN),
         Org("legacy2015", "legacy", "7.1.0.2014", (), stable_id("org", "legacy2015"),
             domain=NTLM_DOMAIN),
         # CRM 2013 SP1: the Organization Service only (docs/organization-service.md).
@@ -255,7 +258,8 @@ def populate(org: Org, mode: str) -> None:
         seed_journeys(b)
     if mode == "demo":
         seed_data.demo(b, 100 if org.kind == "online" else 15)
-    elif mode.startswith("bench:") and org.kind == "online":
+    elif mode.startswith("bench:") and (org.kind == "online" or org.name == "legacy2015"):
+        # legacy2015 too: bench/sync_bench.py --org legacy2015 (the SOAP client).
         seed_data.bench(b, int(mode.split(":", 1)[1]))
     elif mode not in ("empty",) and not mode.startswith("bench:"):
         raise ValueError(f"unknown seed {mode!r}: use demo, empty or bench:N")

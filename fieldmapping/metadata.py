@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynamics import AttributeInfo, DataverseClient
+from dynamics import AttributeInfo
+from dynamics.crm_api import CrmApi
 from dynamics.errors import NotFound, PrivilegeError
 from fieldmapping.catalogue import (
     AttributeData,
@@ -64,7 +65,7 @@ def lookup_targets(attributes: list[AttributeInfo]) -> set[str]:
             for target in a.targets}
 
 
-def pull_catalogue(client: DataverseClient, ctx: JobContext,
+def pull_catalogue(client: CrmApi, ctx: JobContext,
                    unread: list[str] | None = None) -> CatalogueData:
     """Read contact, account, lead and their lookup targets; report progress per table.
     Lookup targets that cannot be read are appended to ``unread``."""

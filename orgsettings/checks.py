@@ -33,7 +33,9 @@ from urllib.parse import urlsplit
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from dynamics import DataverseClient
+from dynamics.connection import Deployment
+from dynamics.crm_api import CrmApi, open_client
+from dynamics.detect import Detected, detect, with_api_version
 from dynamics.errors import (
     AuthenticationFailed,
     DynamicsError,
@@ -88,10 +90,12 @@ class StepResult:
 
 
 class _Check:
-    def __init__(self, ctx: JobContext, client: DataverseClient,
+    def __init__(self, ctx: JobContext, client: CrmApi,
                  app_users: list[tuple[AdditionalAppUser, bool]]) -> None:
         self.ctx = ctx
         self.client = client
+        self.detected: Detected | None = None
+        self.own_client: CrmApi | None = None  # the client detection chose, if another
         self.steps = {key: StepResult(key, title) for key, title in STEPS}
         # A step per additional application user (orgsettings/check_app_users.py).
         self.app_users = app_users
@@ -179,8 +183,25 @@ class _Check:
                 "Use https:// for a CRM reachable outside a protected network."))
         return True
 
+    def detect(self) -> None:
+        """On-premise: the highest Web API version the server offers, or the Organization
+        Service on CRM 2013/2015; the client for it replaces the configured one."""
+        connection = self.connection
+        configured = connection.api_url.rstrip("/").rsplit("/", 1)[-1]
+        if connection.deployment != Deployment.ON_PREMISE:
+            self.detected = Detected("webapi", configured, "")
+            return
+        before_send = self.client.transport.before_send
+        found = self.detected = detect(connection, before_send=before_send)
+        if found.protocol == "soap" or found.api_version != configured:
+            chosen = with_api_version(connection, found.api_version) if found.api_version \
+                else connection
+            self.own_client = self.client = open_client(chosen, found.protocol,
+                                                        before_send=before_send)
+
     def auth(self) -> bool:
         try:
+            self.detect()
             who = self.client.who_am_i()
         except DynamicsError as exc:
             nobody = _nobody_answered(exc)
@@ -210,8 +231,8 @@ class _Check:
             if isinstance(exc, NotFound):
                 self.set("auth", OK, stored_text("The server accepted the credentials."))
                 message = stored_text(
-                    "The CRM has no Web API at this address. CRM 2013 and 2015 have no Web "
-                    "API; the connector needs Dynamics CRM 2016 (8.x) or later.")
+                    "Neither the Web API nor the Organization Service (SOAP) answers at this "
+                    "address. Check the organisation name in the CRM URL.")
                 self.set("whoami", FAILED, message)
                 self.set("version", FAILED, message)
                 return False
@@ -245,7 +266,20 @@ class _Check:
         except UnsupportedVersion as exc:
             self.set("version", FAILED, describe(exc))
             return False
-        self.set("version", OK, stored_text("Version %(version)s.", version=caps.version))
+        if self.client.protocol == "soap":
+            if caps.major < 6:
+                self.set("version", FAILED, stored_text(
+                    "The CRM reports version %(version)s. The connector needs Dynamics CRM "
+                    "2013 (6.x) or later.", version=caps.version))
+                return False
+            self.set("version", OK, stored_text(
+                "Version %(version)s, through the Organization Service (SOAP): CRM 2013 and "
+                "2015 have no Web API.", version=caps.version))
+        else:
+            api = self.client.transport.connection.api_url.rstrip("/").rsplit("/", 1)[-1]
+            self.set("version", OK, stored_text(
+                "Version %(version)s, through the Web API (%(api)s).", version=caps.version,
+                api=api))
         return True
 
     # -- what the connector needs --------------------------------------------------------
@@ -316,6 +350,11 @@ class _Check:
                 "Both roles exist; the connector's user has %(list)s.", list=", ".join(mine)))
 
     def change_tracking(self) -> None:
+        if self.client.protocol == "soap":
+            self.set("change_tracking", WARNING, stored_text(
+                "CRM 2013 and 2015 on-premise have no change tracking: syncs read changes by "
+                "modification date, and deletions are found by the periodic reconcile run."))
+            return
         off = [t for t in solution.TRACKED_TABLES if not self.client.change_tracking_enabled(t)]
         if off:
             self.set("change_tracking", WARNING, stored_text(
@@ -330,7 +369,11 @@ class _Check:
 
     def bulk(self) -> None:
         supported = [t for t in solution.BULK_TABLES if self.client.supports_bulk(t)]
-        if supported:
+        if self.client.protocol == "soap":
+            self.set("bulk", OK, stored_text(
+                "No bulk messages on this CRM: writes are grouped in ExecuteMultiple "
+                "requests instead."))
+        elif supported:
             self.set("bulk", OK, stored_text(
                 "Bulk messages (CreateMultiple/UpdateMultiple) for %(list)s.",
                 list=", ".join(supported)))
@@ -348,7 +391,15 @@ def run_integration_check(ctx: JobContext) -> dict[str, Any]:
     with client_for(ctx.tenant) as client:  # NotConfigured explains itself
         check = _Check(ctx, client, to_check(org) if org is not None else [])
         check.publish()
-        passed = check.run()
+        try:
+            passed = check.run()
+        finally:
+            if check.own_client is not None:
+                check.own_client.close()
+    if check.detected is not None:
+        # Syncs use what was found (orgsettings/connection.py).
+        OrgSettings.objects.filter(tenant=ctx.tenant).update(
+            crm_protocol=check.detected.protocol, crm_api_version=check.detected.api_version)
     record_check(check.app_users_passed)
     _record_outcome(ctx, passed)
     ctx.log(stored_text("Integration check passed.") if passed

@@ -1,4 +1,4 @@
-"""Build a Dataverse client from a tenant's organisation settings.
+"""Build the CRM client (Web API or Organization Service) from a tenant's organisation settings.
 
 Only job bodies call this (docs/architecture.md: never a CRM call inside a web request).
 """
@@ -10,9 +10,11 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from dynamics import AppUser, Connection, DataverseClient
+from dynamics import AppUser, Connection
 from dynamics import Deployment as ClientDeployment
 from dynamics.clock import Clock
+from dynamics.crm_api import CrmApi, open_client
+from dynamics.detect import with_api_version
 from orgsettings.app_users import usable_app_users
 from orgsettings.destinations import connection_options
 from orgsettings.models import Deployment, OrgSettings
@@ -53,17 +55,23 @@ def connection_for(org: OrgSettings) -> Connection:
                                    for u in usable_app_users(org)),
             **common,
         )
-    return Connection(
+    connection = Connection(
         deployment=ClientDeployment.ON_PREMISE, username=org.onprem_username,
         password=org.onprem_password, **common,
     )
+    # The highest Web API version the last integration check found (CRM 2016 8.0 and 8.1
+    # have no v8.2).
+    if org.crm_api_version:
+        connection = with_api_version(connection, org.crm_api_version)
+    return connection
 
 
 def client_for(tenant: Tenant, *, clock: Clock | None = None,
-               simulate_writes: bool = False) -> DataverseClient:
+               simulate_writes: bool = False) -> CrmApi:
     """``simulate_writes``: a dry run's client, which reads the CRM but never writes to it."""
     org = OrgSettings.objects.filter(tenant=tenant).first()
     if org is None:
         raise NotConfigured(_("Save the organisation settings first."))
-    return DataverseClient(connection_for(org), clock=clock, simulate_writes=simulate_writes,
-                           before_send=TransactionGuard())
+    # The protocol the last integration check detected: SOAP for CRM 2013 and 2015.
+    return open_client(connection_for(org), org.crm_protocol, clock=clock,
+                       simulate_writes=simulate_writes, before_send=TransactionGuard())

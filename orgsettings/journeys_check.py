@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from dynamics import DataverseClient
+from dynamics.crm_api import CrmApi
 from dynamics.journeys import CONSENT_TABLE
 from mailworx_crm.texts import StoredText, stored_text
 
@@ -20,7 +20,7 @@ PRIVILEGES = (*(f"prv{verb}{CONSENT_TABLE}" for verb in ("Create", "Read", "Writ
               "prvReadmsdynmkt_purpose", "prvAppendTomsdynmkt_purpose")
 
 
-def journeys_consent_check(client: DataverseClient, held: Collection[str] | None
+def journeys_consent_check(client: CrmApi, held: Collection[str] | None
                            ) -> tuple[str, StoredText, StoredText | str]:
     """Status, message and hint; ``held``: the user's privileges, None when unknown."""
     found = client.journeys_consent()

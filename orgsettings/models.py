@@ -57,6 +57,12 @@ class OrgSettings(models.Model):
     onprem_password = EncryptedTextField(_("password"), blank=True)
     authority_url = models.URLField(_("sign-in authority"), default=DEFAULT_AUTHORITY)
     ca_bundle = models.TextField(_("CA certificates (PEM)"), blank=True)
+    # What the integration check detected (dynamics/detect.py): the Web API at its highest
+    # version the server offers, or the Organization Service (SOAP) on CRM 2013 and 2015.
+    crm_protocol = models.CharField(_("CRM protocol"), max_length=10, default="webapi",
+                                    editable=False)
+    crm_api_version = models.CharField(_("Web API version"), max_length=10, blank=True,
+                                       editable=False)
 
     # Activities (C4, C5).
     export_opens = models.BooleanField(_("export opens"), default=True)

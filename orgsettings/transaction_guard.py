@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from dynamics import DataverseClient
+from dynamics.crm_api import CrmApi
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class TransactionGuard:
 
 
 @contextmanager
-def crm_calls_allowed(client: DataverseClient, reason: str) -> Iterator[None]:
+def crm_calls_allowed(client: CrmApi, reason: str) -> Iterator[None]:
     """``TransactionGuard.allow_within`` for the guard of ``client`` (if it has one)."""
     guard = client.transport.before_send
     if isinstance(guard, TransactionGuard):

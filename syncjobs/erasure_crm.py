@@ -24,7 +24,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from dynamics import DataverseClient
+from dynamics.crm_api import CrmApi
 from dynamics.errors import NotFound, PermanentError
 from mailworx_crm.crm_errors import describe
 from mailworx_crm.entity_types import entity_set, primary_key
@@ -56,7 +56,7 @@ def run_erasure_propagation(ctx: JobContext) -> dict[str, Any]:
     return {"propagations": len(seen)}
 
 
-def _propagate(ctx: JobContext, client: DataverseClient, prop: ErasurePropagation) -> None:
+def _propagate(ctx: JobContext, client: CrmApi, prop: ErasurePropagation) -> None:
     prop.attempts += 1
     prop.run_id = ctx.run_id
     try:
@@ -96,7 +96,7 @@ def _save(
     prop.save(update_fields=["state", "outcome", "attempts", "run", "finished_at"])
 
 
-def _send(client: DataverseClient, prop: ErasurePropagation) -> StoredText:
+def _send(client: CrmApi, prop: ErasurePropagation) -> StoredText:
     entity, record_id = prop.entity_type, str(prop.crm_id)
     row = _read(client, entity, record_id)
     changes: dict[str, Any] = {"donotbulkemail": True}
@@ -120,7 +120,7 @@ def _send(client: DataverseClient, prop: ErasurePropagation) -> StoredText:
     return stored_text("“Do not allow bulk email” set and the erasure noted in the description.")
 
 
-def _read(client: DataverseClient, entity: str, record_id: str) -> dict[str, Any]:
+def _read(client: CrmApi, entity: str, record_id: str) -> dict[str, Any]:
     pk = primary_key(entity)
     prefer = ['odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"']
     for page in client.query_pages(
@@ -152,7 +152,7 @@ def _with_note(description: str, prop: ErasurePropagation) -> str:
     return f"{kept}\n\n{note}".strip()
 
 
-def _owner_task(client: DataverseClient, prop: ErasurePropagation, row: dict[str, Any]) -> None:
+def _owner_task(client: CrmApi, prop: ErasurePropagation, row: dict[str, Any]) -> None:
     entity = prop.entity_type
     task: dict[str, Any] = {
         "subject": gettext("Personal data erased in mailworx: review this record"),

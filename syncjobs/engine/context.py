@@ -12,7 +12,7 @@ from django.utils.functional import Promise
 from audience.groups import effective_business_unit
 from audience.models import GroupSyncSetting, SubscriberField
 from businessunits.models import BusinessUnit
-from dynamics import DataverseClient
+from dynamics.crm_api import CrmApi
 from mailworx_crm.texts import Deferred, deferred, render
 from mailworx_crm.texts import deferred as _
 from orgsettings.models import OrgSettings
@@ -30,7 +30,7 @@ class SyncPaused(JobCancelled):
 
 
 class Sync:
-    def __init__(self, ctx: JobContext, client: DataverseClient) -> None:
+    def __init__(self, ctx: JobContext, client: CrmApi) -> None:
         self.ctx = ctx
         self.tenant = ctx.tenant
         self.client = client

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audience.models import Subscriber, SubscriberValue
-from dynamics import DataverseClient
+from dynamics.crm_api import CrmApi
 from dynamics.simulate import SimulatedWrite
 from mailworx_crm.texts import StoredText, render
 from mailworx_crm.texts import deferred as _
@@ -57,7 +57,7 @@ class _HeldBack(JobContext):
         self.result.update(values)
 
 
-def run_dry(ctx: JobContext, client: DataverseClient, plan: Plan) -> dict[str, Any]:
+def run_dry(ctx: JobContext, client: CrmApi, plan: Plan) -> dict[str, Any]:
     """Run ``plan`` without writing; returns the report stored as the run's ``dry_run``."""
     ctx.log(_("Dry run: the CRM is read but never written, and nothing is saved in mailworx. "
               "The figures say what a real sync would do now."))

@@ -21,7 +21,7 @@ from typing import Any
 
 from audience.models import FieldType, SubscriberField
 from audience.subscribers import SubscriberError, clean_value
-from dynamics import DataverseClient
+from dynamics.crm_api import CrmApi
 from fieldmapping.models import AttributeType, Direction, FieldMapping
 from mailworx_crm.email_address import same_address
 from mailworx_crm.entity_types import entity_set, primary_key
@@ -139,7 +139,7 @@ def same(mf: MappedField, a: str | None, b: str | None) -> bool:
     return False
 
 
-def related_values(client: DataverseClient, rows: Sequence[dict[str, Any]],
+def related_values(client: CrmApi, rows: Sequence[dict[str, Any]],
                    mapped: Iterable[MappedField]) -> dict[tuple[str, str], Any]:
     """Values of lookup paths: ``{(row id of the related record, column): value}``.
 

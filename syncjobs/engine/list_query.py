@@ -40,7 +40,7 @@ def query_member_pages(sync: Sync, list_name: str, query: str, entity: str,
     except fetchxml.InvalidFetch as exc:
         raise QueryRefused(_unusable(exc, list_name, entity), _hint()) from None
     try:
-        for page in fetchxml.fetch_pages(sync.client.transport, entity_set(entity), fetch):
+        for page in sync.client.fetch_pages(entity_set(entity), fetch):
             yield [_complete(row, columns) for row in page]
     except PermanentError as exc:
         if not refused_by_crm(exc):

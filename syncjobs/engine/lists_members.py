@@ -460,19 +460,9 @@ def patch_list(sync: Sync, list_id: str, body: dict[str, Any]) -> tuple[int | No
     """PATCH a list; returns its new ``(versionnumber, membercount)`` — from the answer where
     the CRM can return the row, else one read; ``(None, None)`` in a dry run (its writes,
     and a list it would create, never reach the CRM)."""
-    headers = {"If-Match": "*"}
-    representation = sync.client.capabilities.return_representation
-    if representation:
-        headers["Prefer"] = "return=representation"
-    columns = "versionnumber,membercount"
-    resp = sync.client.transport.request(
-        "PATCH", record_path("lists", list_id), json_body=body, headers=headers,
-        params={"$select": columns} if representation else None)
-    if sync.dry_run:
+    data = sync.client.update_and_read("lists", list_id, body, ["versionnumber", "membercount"])
+    if data is None:
         return None, None
-    data = resp.json() if representation and resp.content else None
-    if not isinstance(data, dict) or data.get("versionnumber") is None:
-        data = sync.client.get("lists", list_id, select=columns.split(","))
     version, count = data.get("versionnumber"), data.get("membercount")
     return (int(version) if version is not None else None,
             int(count) if count is not None else None)

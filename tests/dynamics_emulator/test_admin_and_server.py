@@ -54,7 +54,8 @@ def test_admin_reset_counters_dump_and_clock(emulator: EmulatorServer, api: requ
                        headers={"Prefer": "return=representation"}, timeout=10).json()
     assert created["createdon"] > time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     orgs = admin.get(root + "/orgs", timeout=10).json()["orgs"]
-    assert [o["name"] for o in orgs] == ["contoso", "fabrikam", "legacy2015", "legacy2013"]
+    assert [o["name"] for o in orgs] == ["contoso", "fabrikam", "crm80", "legacy2015",
+                                            "legacy2013"]
 
 
 def test_concurrent_requests_are_served(emulator: EmulatorServer, base: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from dynamics_emulator import credentials
 from dynamics_emulator.server import EmulatorServer
@@ -88,7 +89,7 @@ def test_on_premise_ntlm_passes_with_warnings_for_tracking(tenant: Tenant, crm: 
     configure_tenant_for_emulator(tenant, crm, org="fabrikam")
     run = run_check(tenant)
     result = steps(run)
-    assert result["version"]["message"].startswith("Version 8.2")
+    assert result["version"]["message"] == "Version 8.2.2.112, through the Web API (v8.2)."
     assert result["change_tracking"]["status"] == "warning"
     assert "$batch" in result["bulk"]["message"]
     assert result["journeys"]["status"] == "ok"
@@ -110,11 +111,48 @@ def test_a_user_without_the_roles_fails_at_privileges(tenant: Tenant, crm: Emula
     assert "privileges" in run.error
 
 
-def test_crm_2015_is_reported_as_unsupported(tenant: Tenant, crm: EmulatorServer) -> None:
+@pytest.mark.parametrize(("org", "version"), [("legacy2013", "6.1"), ("legacy2015", "7.1")])
+def test_crm_2013_and_2015_pass_through_the_organization_service(
+        tenant: Tenant, crm: EmulatorServer, org: str, version: str) -> None:
+    """No Web API there: the check detects the version, chooses SOAP and says so; syncs
+    then use the Organization Service."""
+    configure_tenant_for_emulator(tenant, crm, org=org)
+    run = run_check(tenant)
+    result = steps(run)
+    assert run.status == JobStatus.SUCCEEDED, (run.error, result)
+    assert result["version"]["message"].startswith(f"Version {version}")
+    assert "Organization Service (SOAP)" in result["version"]["message"]
+    assert result["change_tracking"]["status"] == "warning"
+    assert "modification date" in result["change_tracking"]["message"]
+    assert "ExecuteMultiple" in result["bulk"]["message"]
+    settings = OrgSettings.objects.get(tenant=tenant)
+    assert (settings.crm_protocol, settings.crm_api_version) == ("soap", "")
+    with client_for(tenant) as client:
+        assert client.protocol == "soap"
+        assert client.who_am_i().user_id
+
+
+def test_crm_2016_rtm_is_found_at_its_highest_web_api_version(tenant: Tenant,
+                                                              crm: EmulatorServer) -> None:
+    """8.0 has no v8.2, the version the settings assume on-premise: the check finds v8.0."""
+    configure_tenant_for_emulator(tenant, crm, org="crm80")
+    run = run_check(tenant)
+    result = steps(run)
+    assert run.status == JobStatus.SUCCEEDED, (run.error, result)
+    assert result["version"]["message"] == "Version 8.0.1.79, through the Web API (v8.0)."
+    settings = OrgSettings.objects.get(tenant=tenant)
+    assert (settings.crm_protocol, settings.crm_api_version) == ("webapi", "v8.0")
+    with client_for(tenant) as client:
+        assert client.transport.connection.api_url.endswith("/api/data/v8.0/")
+
+
+def test_the_protocol_is_named_in_german(tenant: Tenant, crm: EmulatorServer) -> None:
     configure_tenant_for_emulator(tenant, crm, org="legacy2015")
-    result = steps(run_check(tenant))
-    assert result["version"]["status"] == "failed"
-    assert "CRM 2013 and 2015" in result["version"]["message"]
+    run = run_check(tenant)
+    with translation.override("de"):
+        message = render(next(s for s in run.result["steps"] if s["key"] == "version")["message"])
+    assert message.startswith("Version 7.1") and "Organization Service (SOAP)" in message
+    assert message.startswith("Version 7.1.0.2014, über den Organization Service (SOAP)")
 
 
 def test_an_unreachable_crm_fails_at_the_first_step(tenant: Tenant, crm: EmulatorServer) -> None:

@@ -1,8 +1,14 @@
 """Fixtures for sync engine tests: a tenant wired to the emulator's ``contoso`` org, with
-the real attribute catalogue, a default business unit, mappings and a synced group."""
+the real attribute catalogue, a default business unit, mappings and a synced group.
+
+Scenario modules run once more against ``legacy2015`` — CRM 2015, reached through the
+Organization Service (SOAP) — with ``pytestmark = ON_BOTH_PROTOCOLS``: the fixture
+``crm_org`` names the organisation, and ``webapi_only`` skips the SOAP run of a test about
+a Web API detail (request counts, change tracking)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +23,7 @@ from audience.services import ensure_standard_fields
 from businessunits.models import BusinessUnit
 from businessunits.services import create_unit
 from dynamics import DataverseClient
+from dynamics.crm_api import CrmApi
 from dynamics_emulator.server import EmulatorServer
 from fieldmapping.catalogue import CatalogueData, load_catalogue
 from fieldmapping.metadata import attribute_data
@@ -37,50 +44,85 @@ from tests.crm_fixtures import (  # noqa: F401
 from tests.syncjobs.engine.reaction_helpers import REACTION_TEAM
 
 _CATALOGUE: dict[str, CatalogueData] = {}
+SOAP_ORG = "legacy2015"
+# The engine's scenarios on a Web API and on an Organization Service organisation (unit
+# stage only: the PostgreSQL stage runs the Web API one).
+ON_BOTH_PROTOCOLS = pytest.mark.both_protocols
 
 
-def emulator_catalogue(client: DataverseClient) -> CatalogueData:
-    """The contoso catalogue as the attribute pull would load it (read once per session)."""
-    if "contoso" not in _CATALOGUE:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of a ``both_protocols`` module that use the CRM run once per organisation."""
+    if "crm_org" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+            "both_protocols"):
+        metafunc.parametrize("crm_org", ["contoso", SOAP_ORG], indirect=True)
+
+
+@pytest.fixture
+def crm_org(request: pytest.FixtureRequest) -> str:
+    """The emulator organisation of the test: ``contoso`` unless parametrised."""
+    name = str(getattr(request, "param", "contoso"))
+    if name != "contoso":
+        if request.node.get_closest_marker("webapi_only"):
+            pytest.skip("about a Web API detail")
+        if os.environ.get("MWX_INTEGRATION"):  # scripts/test_stages.py, PostgreSQL stage
+            pytest.skip("the SOAP organisation runs in the unit stage only")
+    return name
+
+
+@pytest.fixture
+def client_class(crm_org: str) -> type:
+    """The client class the engine uses for ``crm_org`` (for tests that patch it)."""
+    from dynamics.soap.client import OrganizationServiceClient
+
+    return OrganizationServiceClient if crm_org == SOAP_ORG else DataverseClient
+
+
+def emulator_catalogue(client: CrmApi, org: str = "contoso") -> CatalogueData:
+    """The organisation's catalogue as the attribute pull would load it (read once per
+    session)."""
+    if org not in _CATALOGUE:
         entities: dict[str, Any] = {}
         for name in ("contact", "account", "lead"):
             entities[name] = {"attributes": [attribute_data(a)
                                              for a in client.entity_attributes(name)]}
-        _CATALOGUE["contoso"] = {"entities": entities}
-    return _CATALOGUE["contoso"]
+        _CATALOGUE[org] = {"entities": entities}
+    return _CATALOGUE[org]
 
 
-def unmark_seed_lists(server: EmulatorServer) -> None:
+def unmark_seed_lists(server: EmulatorServer, org: str = "contoso") -> None:
     """The demo seed marks four lists for sync; every run's lists step would import their
     175 members. Tests of other steps start without them; list tests mark what they need."""
     admin = EmulatorAdmin(server)
-    for row in crm_dump(admin, "lists", "mwx_syncwithmailworx eq true"):
-        admin.patch("contoso", "lists", row["listid"], {"mwx_syncwithmailworx": False})
+    for row in crm_dump(admin, "lists", "mwx_syncwithmailworx eq true", org):
+        admin.patch(org, "lists", row["listid"], {"mwx_syncwithmailworx": False})
 
 
-def quiet_seed_campaigns(admin: EmulatorAdmin) -> None:
+def quiet_seed_campaigns(admin: EmulatorAdmin, org: str = "contoso") -> None:
     """The demo seed has a campaign activity waiting for mailworx (S3); every incremental
     run would take it over. Tests that are not about campaigns start without it."""
     from syncjobs.engine.steps.campaigns import DISTRIBUTED
 
-    for row in crm_dump(admin, "campaignactivities", DISTRIBUTED):
-        admin.patch("contoso", "campaignactivities", row["activityid"],
+    for row in crm_dump(admin, "campaignactivities", DISTRIBUTED, org):
+        admin.patch(org, "campaignactivities", row["activityid"],
                     {"mwx_distributionrequested": False})
 
 
 @pytest.fixture
-def org(tenant: Tenant, crm: EmulatorServer) -> OrgSettings:
-    unmark_seed_lists(crm)
-    quiet_seed_campaigns(EmulatorAdmin(crm))
-    settings = configure_tenant_for_emulator(tenant, crm)
+def org(tenant: Tenant, crm: EmulatorServer, crm_org: str) -> OrgSettings:
+    unmark_seed_lists(crm, crm_org)
+    quiet_seed_campaigns(EmulatorAdmin(crm), crm_org)
+    settings = configure_tenant_for_emulator(tenant, crm, org=crm_org)
+    # As the integration check would have found (orgsettings/checks.py).
+    protocol = "soap" if crm.emulator.orgs[crm_org].kind == "legacy" else "webapi"
     OrgSettings.objects.filter(pk=settings.pk).update(check_passed_at=timezone.now(),
-                                                      sync_started_at=timezone.now())
+                                                      sync_started_at=timezone.now(),
+                                                      crm_protocol=protocol)
     settings.refresh_from_db()
     return settings
 
 
 @pytest.fixture
-def crm_client(tenant: Tenant, org: OrgSettings) -> Iterator[DataverseClient]:
+def crm_client(tenant: Tenant, org: OrgSettings) -> Iterator[CrmApi]:
     with client_for(tenant) as client:
         yield client
 
@@ -91,9 +133,9 @@ def fields(tenant: Tenant) -> dict[str, SubscriberField]:
 
 
 @pytest.fixture
-def unit(tenant: Tenant, org: OrgSettings, crm_client: DataverseClient,
+def unit(tenant: Tenant, org: OrgSettings, crm_client: CrmApi,
          fields: dict[str, SubscriberField]) -> BusinessUnit:
-    load_catalogue(tenant, emulator_catalogue(crm_client))
+    load_catalogue(tenant, emulator_catalogue(crm_client, org.organisation_name))
     return create_unit(tenant, name="Sales", owner_id="00000000-0000-0000-0000-000000000001",
                        owner_name="Sales", owner_type="team", is_default=True)
 
@@ -103,7 +145,7 @@ MapFn = Callable[..., FieldMapping]
 
 @pytest.fixture
 def dv(tenant: Tenant, unit: BusinessUnit, names: None,
-       crm_client: DataverseClient) -> DataverseClient:
+       crm_client: CrmApi) -> CrmApi:
     """The CRM client of a tenant with a default unit and name mappings (lists tests)."""
     return crm_client
 
@@ -181,7 +223,7 @@ def at_boundary(monkeypatch: pytest.MonkeyPatch, hook: Callable[[str], None]) ->
     monkeypatch.setattr(Sync, "checkpoint", checkpoint_then_hook)
 
 
-def records_by_email(client: DataverseClient, email: str) -> dict[str, list[dict[str, Any]]]:
+def records_by_email(client: CrmApi, email: str) -> dict[str, list[dict[str, Any]]]:
     """CRM records carrying ``email`` in emailaddress1, per table (for duplicate checks)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for entity, entity_set in (("contact", "contacts"), ("account", "accounts"),
@@ -190,8 +232,9 @@ def records_by_email(client: DataverseClient, email: str) -> dict[str, list[dict
     return out
 
 
-def crm_dump(admin: EmulatorAdmin, entity_set: str, flt: str) -> list[dict[str, Any]]:
-    response = admin.session.get(f"{admin.base}/contoso/{entity_set}",
+def crm_dump(admin: EmulatorAdmin, entity_set: str, flt: str,
+             org: str = "contoso") -> list[dict[str, Any]]:
+    response = admin.session.get(f"{admin.base}/{org}/{entity_set}",
                                  params={"$filter": flt}, timeout=10)
     response.raise_for_status()
     data = response.json()
@@ -201,14 +244,23 @@ def crm_dump(admin: EmulatorAdmin, entity_set: str, flt: str) -> list[dict[str, 
 # -- reaction export (S4) ---------------------------------------------------------------
 
 @pytest.fixture
-def reaction_unit(unit: BusinessUnit) -> BusinessUnit:
-    unit.owner_id, unit.owner_type = uuid.UUID(REACTION_TEAM), "team"
+def reaction_team(crm_org: str) -> str:
+    """A real team of the test's organisation ("Marketing DACH"; REACTION_TEAM on contoso)."""
+    from dynamics_emulator.orgs import stable_id
+
+    return REACTION_TEAM if crm_org == "contoso" else stable_id(crm_org, "team",
+                                                                 "Marketing DACH")
+
+
+@pytest.fixture
+def reaction_unit(unit: BusinessUnit, reaction_team: str) -> BusinessUnit:
+    unit.owner_id, unit.owner_type = uuid.UUID(reaction_team), "team"
     unit.save()
     return unit
 
 
 @pytest.fixture
-def crm_campaign(crm_client: DataverseClient) -> tuple[str, str]:
+def crm_campaign(crm_client: CrmApi) -> tuple[str, str]:
     """A campaign with a campaign activity in the CRM, as S3 would have taken it over."""
     campaign_id, activity_id = str(uuid.uuid4()), str(uuid.uuid4())
     crm_client.create("campaigns", {"name": "Spring"}, id=campaign_id)

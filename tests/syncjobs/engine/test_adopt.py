@@ -17,8 +17,9 @@ from syncjobs.engine.context import Sync
 from syncjobs.models import JobKind, JobRun, JobStatus, LinkOrigin, LinkState, RecordLink
 from syncjobs.runner import JobContext
 from tenants.models import Tenant
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
 from tests.syncjobs.engine.conftest import SyncFn, at_boundary
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db]
 ACT_COLUMNS = ["activityid", "subject", "mwx_takenoveron", "mwx_mailworxcampaignid",
                "mwx_distributionrequested"]
 
@@ -203,19 +203,20 @@ def test_S3_a_dynamic_list_gives_the_records_its_query_finds(
 @pytest.mark.parametrize("intruder", ["another worker", "a user's edit"])
 def test_S3_activity_changed_between_discovery_and_take_over(
         tenant: Tenant, sync: SyncFn, crm_user: Crm, newsletter: Activity,
-        crm_admin: EmulatorAdmin, monkeypatch: pytest.MonkeyPatch, intruder: str) -> None:
-    real = DataverseClient.update
+        crm_admin: EmulatorAdmin, monkeypatch: pytest.MonkeyPatch, intruder: str,
+        crm_org: str, client_class: Any) -> None:
+    real = client_class.update
 
     def meanwhile(self: DataverseClient, entity_set: str, id: str, data: dict[str, Any],
                   if_match: str | None = "*") -> None:
         if entity_set == "campaignactivities" and "mwx_takenoveron" in data:
-            monkeypatch.setattr(DataverseClient, "update", real)
+            monkeypatch.setattr(client_class, "update", real)
             # The row's ETag changes before our PATCH arrives.
-            crm_admin.patch("contoso", "campaignactivities", id, (
+            crm_admin.patch(crm_org, "campaignactivities", id, (
                 {"mwx_takenoveron": "2025-04-01T10:00:00Z", "mwx_mailworxcampaignid": "w2-77"}
                 if intruder == "another worker" else {"subject": "Newsletter April"}))
         real(self, entity_set, id, data, if_match)
-    monkeypatch.setattr(DataverseClient, "update", meanwhile)
+    monkeypatch.setattr(client_class, "update", meanwhile)
 
     run = sync("campaigns")
     assert run.status == JobStatus.SUCCEEDED, run.error
@@ -301,20 +302,20 @@ def test_n1_interrupted_before_the_take_over_leaves_the_campaign_recorded_first(
 
 def test_n1_a_crash_right_after_the_take_over_patch_takes_nothing_twice(
         tenant: Tenant, sync: SyncFn, crm_user: Crm, newsletter: Activity,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    real = DataverseClient.update
+        monkeypatch: pytest.MonkeyPatch, client_class: Any) -> None:
+    real = client_class.update
 
     def patch_then_crash(self: DataverseClient, entity_set: str, *args: Any,
                          **kwargs: Any) -> None:
         real(self, entity_set, *args, **kwargs)  # the CRM took it; the answer never arrives
         if entity_set == "campaignactivities":
             raise ConnectionResetError("worker lost its connection")
-    monkeypatch.setattr(DataverseClient, "update", patch_then_crash)
+    monkeypatch.setattr(client_class, "update", patch_then_crash)
     assert sync("campaigns").status == JobStatus.FAILED
     waiting = Campaign.objects.get(tenant=tenant)
     assert waiting.crm_taken_over_at is None
     assert crm_user.read(newsletter.id)["mwx_mailworxcampaignid"] == str(waiting.pk)
-    monkeypatch.setattr(DataverseClient, "update", real)
+    monkeypatch.setattr(client_class, "update", real)
     run = sync("campaigns")
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert run.counters["campaigns"]["taken_over"] == 1

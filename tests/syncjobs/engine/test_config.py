@@ -18,9 +18,9 @@ from syncjobs.engine.start import SyncRefused, start_sync
 from syncjobs.models import JobStatus, LinkState, RecordLink, SyncCursor, SyncStatus
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin, configure_tenant_for_emulator
-from tests.syncjobs.engine.conftest import MapFn, SyncFn, at_boundary
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, MapFn, SyncFn, at_boundary
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def linked(client: DataverseClient, group: SubscriberGroup, sync: SyncFn, email: str,
@@ -46,12 +46,12 @@ def test_s14_a_new_mapping_is_backfilled_into_linked_records(
 
 def test_s14_pointing_a_linked_tenant_at_another_organisation_needs_a_reset(
         tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm: EmulatorServer) -> None:
+        crm: EmulatorServer, crm_org: str) -> None:
     linked(crm_client, group, sync, "s14@example.org")
     with pytest.raises(SettingsError, match="reset of the links"):
         configure_tenant_for_emulator(tenant, crm, org="fabrikam")
-    assert OrgSettings.objects.get(tenant=tenant).organisation_name == "contoso"
-    configure_tenant_for_emulator(tenant, crm)  # the same organisation: fine
+    assert OrgSettings.objects.get(tenant=tenant).organisation_name == crm_org
+    configure_tenant_for_emulator(tenant, crm, org=crm_org)  # the same organisation: fine
     counts = reset_links(tenant)
     assert counts["links"] == 1 and counts["cursors"] >= 1
     assert not SyncCursor.objects.filter(tenant=tenant).exists()
@@ -102,10 +102,10 @@ def tracking_off(admin: EmulatorAdmin, entity: str) -> None:
 
 def test_without_change_tracking_pull_falls_back_to_modifiedon(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, names: None) -> None:
+        crm_admin: EmulatorAdmin, names: None, crm_org: str) -> None:
     tracking_off(crm_admin, "contact")
     sub, link = linked(crm_client, group, sync, "watermark@example.org", firstname="Wil")
-    crm_admin.patch("contoso", "contacts", str(link.crm_id), {"firstname": "Wilma"})
+    crm_admin.patch(crm_org, "contacts", str(link.crm_id), {"firstname": "Wilma"})
     run = sync()
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert current_values([sub.pk])[sub.pk]["first_name"] == "Wilma"
@@ -113,14 +113,31 @@ def test_without_change_tracking_pull_falls_back_to_modifiedon(
     assert SyncCursor.objects.get(name="pull:contact").watermark is not None
 
 
+def test_reconcile_finds_a_deleted_record(
+        tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_admin: EmulatorAdmin, names: None, crm_org: str) -> None:
+    """What a `modifiedon` watermark cannot see (CRM 2013/2015): reconcile finds it."""
+    _a, gone = linked(crm_client, group, sync, "rec-deleted@example.org")
+    _b, kept = linked(crm_client, group, sync, "rec-kept@example.org")
+    crm_admin.session.delete(f"{crm_admin.base}/{crm_org}/contacts/{gone.crm_id}",
+                             timeout=10).raise_for_status()
+    run = sync("reconcile")
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    gone.refresh_from_db()
+    kept.refresh_from_db()
+    assert (gone.state, kept.state) == (LinkState.CRM_DELETED, LinkState.ACTIVE)
+    assert run.counters["reconcile"]["unlinked_deleted"] == 1
+
+
+@pytest.mark.webapi_only  # the CRM-side merge/qualify is set up through the Web API
 def test_reconcile_finds_deleted_and_merged_records(
         tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, names: None) -> None:
+        crm_admin: EmulatorAdmin, names: None, crm_org: str) -> None:
     tracking_off(crm_admin, "contact")
     _a, gone = linked(crm_client, group, sync, "rec-gone@example.org")
     b, merged = linked(crm_client, group, sync, "rec-merged@example.org")
     master = crm_client.create("contacts", {"lastname": "M", "emailaddress1": "m@example.org"})
-    crm_admin.session.delete(f"{crm_admin.base}/contoso/contacts/{gone.crm_id}",
+    crm_admin.session.delete(f"{crm_admin.base}/{crm_org}/contacts/{gone.crm_id}",
                              timeout=10).raise_for_status()
     crm_client.call_action("Merge", {
         "Target": {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": master},

@@ -19,19 +19,23 @@ from dynamics import DataverseClient
 from syncjobs.models import JobRun, JobStatus, RecordLink, SyncCursor, SyncIssue, SyncStatus
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
+# Organization Service messages that write (every SOAP call is a POST).
+SOAP_READS = ("RetrieveMultiple", "Retrieve)", "RetrieveEntity", "RetrieveVersion", "WhoAmI",
+              "RetrieveUserPrivileges")
 STEP_KEYS = ("pull", "match", "push")
 
 
 def crm_writes(admin: EmulatorAdmin) -> int:
-    """Web API writes the emulator answered (sign-in requests are not writes)."""
+    """Writes the emulator answered (sign-in requests and SOAP reads are not writes)."""
     return sum(n for key, n in admin.counters().items()
                if len(key.split()) >= 3 and key.split()[1] in WRITE_METHODS
-               and "token" not in key and "oauth" not in key)
+               and "token" not in key and "oauth" not in key
+               and not any(f"Execute({read}" in key for read in SOAP_READS))
 
 
 def database_state(tenant: Tenant) -> dict[str, Any]:
@@ -58,7 +62,8 @@ def step_counters(run: JobRun) -> dict[str, Any]:
 
 @pytest.fixture
 def scene(tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
-          crm_client: DataverseClient, crm_admin: EmulatorAdmin) -> dict[str, Any]:
+          crm_client: DataverseClient, crm_admin: EmulatorAdmin,
+          crm_org: str) -> dict[str, Any]:
     """A synced group after one real run, then changes on both sides and new members."""
     linked = create_subscriber(tenant, {"email": "linked@dry.example", "first_name": "Lina",
                                         "last_name": "Linked"})
@@ -67,7 +72,7 @@ def scene(tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
     assert sync().status == JobStatus.SUCCEEDED
     pulled_id = str(RecordLink.objects.get(subscriber=pulled).crm_id)
     update_subscriber(linked, {"first_name": "Lena"})                 # push: one update
-    crm_admin.patch("contoso", "contacts", pulled_id, {"lastname": "Pulled-CRM"})  # pull
+    crm_admin.patch(crm_org, "contacts", pulled_id, {"lastname": "Pulled-CRM"})  # pull
     existing = crm_client.create("contacts", {"lastname": "Existing",
                                               "emailaddress1": "existing@dry.example"})
     new = [create_subscriber(tenant, {"email": f"new{i}@dry.example", "last_name": f"N{i}"})

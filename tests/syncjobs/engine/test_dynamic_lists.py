@@ -13,10 +13,10 @@ from audience.models import Subscriber, SubscriberGroup
 from dynamics import DataverseClient, fetchxml
 from syncjobs.models import CrmList, JobStatus, ListLink, ListLinkState, SyncIssue
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn
 from tests.syncjobs.engine.list_helpers import group_emails, make_list, record
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 MEMBER_WRITES = ("AddListMembersList", "AddMemberList", "RemoveMemberList", "$batch",
                  "listmember")
@@ -58,6 +58,7 @@ def member_writes(requests: dict[str, int]) -> dict[str, int]:
     return {k: n for k, n in requests.items() if any(w in k for w in MEMBER_WRITES)}
 
 
+@pytest.mark.webapi_only  # Web API request counts
 def test_S1_a_marked_dynamic_list_becomes_a_group_of_its_query_results_read_page_by_page(
         dv: DataverseClient, sync: SyncFn, crm_admin: EmulatorAdmin,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,6 +84,7 @@ def test_S1_a_marked_dynamic_list_becomes_a_group_of_its_query_results_read_page
     assert sub.values.filter(field__key="last_name", value="g0").exists()
 
 
+@pytest.mark.webapi_only  # Web API request counts
 def test_S1_records_that_start_or_stop_matching_join_or_leave_the_group_and_nothing_is_written_when_nothing_changed(  # noqa: E501
         dv: DataverseClient, sync: SyncFn, crm_admin: EmulatorAdmin) -> None:
     stays = in_city(dv, "stays@dyn.example", "Alphaville")

@@ -26,9 +26,9 @@ from orgsettings.models import OrgSettings
 from syncjobs.models import JobStatus, LinkOrigin, LinkState, RecordLink
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import MapFn, SyncFn, records_by_email
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, MapFn, SyncFn, records_by_email
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def text_field(tenant: Tenant, key: str, ftype: str = FieldType.TEXT,
@@ -69,11 +69,11 @@ def job(tenant: Tenant, map_field: MapFn, names: None) -> SubscriberField:
 
 def test_s11_field_by_field_newer_side_wins_and_one_sided_changes_carry_over(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, job: SubscriberField) -> None:
+        crm_admin: EmulatorAdmin, job: SubscriberField, crm_org: str) -> None:
     sub, link = linked_contact(crm_client, group, sync, "s11@example.org",
                                {"firstname": "Anna", "lastname": "Alt", "jobtitle": "Clerk"})
     assert values(sub)["first_name"] == "Anna"  # empty mailworx side took the CRM's values
-    crm_admin.patch("contoso", "contacts", str(link.crm_id),
+    crm_admin.patch(crm_org, "contacts", str(link.crm_id),
                     {"firstname": "Anne-CRM", "lastname": "Neu-CRM", "jobtitle": "Manager"})
     crm_time = timezone.now()
     # first name: changed on both sides, the CRM later → the CRM's value wins
@@ -100,18 +100,18 @@ def test_s11_field_by_field_newer_side_wins_and_one_sided_changes_carry_over(
 
 def test_s11_a_field_changed_on_the_mailworx_side_only_goes_to_the_crm(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        job: SubscriberField, monkeypatch: pytest.MonkeyPatch) -> None:
+        job: SubscriberField, monkeypatch: pytest.MonkeyPatch, client_class: Any) -> None:
     sub, link = linked_contact(crm_client, group, sync, "mwx-only@example.org",
                                {"jobtitle": "Clerk"})
     update_subscriber(sub, {"job": "Boss"})
     sent: list[dict[str, Any]] = []
-    real = DataverseClient.update_multiple
+    real = client_class.update_multiple
 
     def spy(self: DataverseClient, entity_set: str, table: str,
             records: list[dict[str, Any]], **kwargs: Any) -> Any:
         sent.extend(records)
         return real(self, entity_set, table, records, **kwargs)
-    monkeypatch.setattr(DataverseClient, "update_multiple", spy)
+    monkeypatch.setattr(client_class, "update_multiple", spy)
     run = sync()
     assert run.counters["push"]["updated"] == 1
     assert contact(crm_client, link, "jobtitle")["jobtitle"] == "Boss"
@@ -120,12 +120,12 @@ def test_s11_a_field_changed_on_the_mailworx_side_only_goes_to_the_crm(
 
 def test_c13_unmapped_fields_are_never_touched(
         tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, names: None) -> None:
+        crm_admin: EmulatorAdmin, names: None, crm_org: str) -> None:
     text_field(tenant, "notes")
     sub, link = linked_contact(crm_client, group, sync, "c13@example.org",
                                {"firstname": "Carla"}, notes="keep me")
     stamp = SubscriberValue.objects.get(subscriber=sub, field__key="notes").modified_at
-    crm_admin.patch("contoso", "contacts", str(link.crm_id),
+    crm_admin.patch(crm_org, "contacts", str(link.crm_id),
                     {"firstname": None, "jobtitle": "whatever"})
     sync()
     assert values(sub)["notes"] == "keep me"
@@ -135,11 +135,11 @@ def test_c13_unmapped_fields_are_never_touched(
 
 def test_c6_bidirectional_off_group_records_do_not_flow_back(
         tenant: Tenant, group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, org: OrgSettings, job: SubscriberField) -> None:
+        crm_admin: EmulatorAdmin, org: OrgSettings, job: SubscriberField, crm_org: str) -> None:
     sub, link = linked_contact(crm_client, group, sync, "c6@example.org",
                                {"jobtitle": "Clerk"}, job="Clerk")
     OrgSettings.objects.filter(pk=org.pk).update(bidirectional_sync=False)
-    crm_admin.patch("contoso", "contacts", str(link.crm_id), {"jobtitle": "CRM-Change"})
+    crm_admin.patch(crm_org, "contacts", str(link.crm_id), {"jobtitle": "CRM-Change"})
     run = sync()
     assert values(sub)["job"] == "Clerk"
     assert run.counters["pull"]["skipped"]["bidirectional sync off"] == 1
@@ -148,21 +148,21 @@ def test_c6_bidirectional_off_group_records_do_not_flow_back(
     assert contact(crm_client, link, "jobtitle")["jobtitle"] == "MWX-Change"
     # a subscriber that came from a CRM marketing list always receives CRM changes
     RecordLink.objects.filter(pk=link.pk).update(origin=LinkOrigin.CRM_LIST)
-    crm_admin.patch("contoso", "contacts", str(link.crm_id), {"jobtitle": "List-Change"})
+    crm_admin.patch(crm_org, "contacts", str(link.crm_id), {"jobtitle": "List-Change"})
     sync()
     assert values(sub)["job"] == "List-Change"
 
 
 def test_lookup_mappings_flow_from_the_crm_only(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, map_field: MapFn) -> None:
+        crm_admin: EmulatorAdmin, map_field: MapFn, crm_org: str) -> None:
     map_field("contact", "parentcustomerid", "company", related="account.name")
     account = crm_client.create("accounts", {"name": "Lookup AG"})
     sub, link = linked_contact(crm_client, group, sync, "lookup@example.org",
                                {"parentcustomerid_account@odata.bind": f"/accounts({account})"})
     assert values(sub)["company"] == "Lookup AG"
-    crm_admin.patch("contoso", "accounts", account, {"name": "Lookup AG (renamed)"})
-    crm_admin.patch("contoso", "contacts", str(link.crm_id), {"jobtitle": "touch"})
+    crm_admin.patch(crm_org, "accounts", account, {"name": "Lookup AG (renamed)"})
+    crm_admin.patch(crm_org, "contacts", str(link.crm_id), {"jobtitle": "touch"})
     sync()
     assert values(sub)["company"] == "Lookup AG (renamed)"
     update_subscriber(sub, {"company": "Changed in mailworx"})
@@ -195,7 +195,7 @@ def test_option_sets_language_and_date_only_values(
 
 def test_s13_unsubscribes_are_written_back_and_opt_outs_never_reactivated(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, names: None) -> None:
+        crm_admin: EmulatorAdmin, names: None, crm_org: str) -> None:
     sub, link = linked_contact(crm_client, group, sync, "s13@example.org", {})
     unsubscribe(sub)
     run = sync()
@@ -205,7 +205,7 @@ def test_s13_unsubscribes_are_written_back_and_opt_outs_never_reactivated(
                                          {"donotbulkemail": True})
     opted_out.refresh_from_db()
     assert opted_out.status == SubscriberStatus.UNSUBSCRIBED
-    crm_admin.patch("contoso", "contacts", str(out_link.crm_id), {"donotbulkemail": False})
+    crm_admin.patch(crm_org, "contacts", str(out_link.crm_id), {"donotbulkemail": False})
     sync()
     opted_out.refresh_from_db()
     # Never made active again by the CRM alone (N6): it awaits a confirmed opt-in, and the
@@ -215,9 +215,10 @@ def test_s13_unsubscribes_are_written_back_and_opt_outs_never_reactivated(
     assert contact(crm_client, out_link, "donotbulkemail")["donotbulkemail"] is False
 
 
+@pytest.mark.webapi_only  # the CRM-side merge/qualify is set up through the Web API
 def test_s2_a_lead_that_gets_qualified_no_longer_comes_over(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, names: None) -> None:
+        crm_admin: EmulatorAdmin, names: None, crm_org: str) -> None:
     lead = crm_client.create("leads", {"lastname": "Lead", "subject": "x",
                                        "emailaddress1": "s2@example.org"})
     sub = create_subscriber(group.tenant, {"email": "s2@example.org"})
@@ -227,17 +228,18 @@ def test_s2_a_lead_that_gets_qualified_no_longer_comes_over(
     crm_client.call_action(f"leads({lead})/Microsoft.Dynamics.CRM.QualifyLead",
                            {"CreateAccount": False, "CreateContact": False,
                             "CreateOpportunity": False, "Status": 3})
-    crm_admin.patch("contoso", "leads", lead, {"lastname": "After qualification"})
+    crm_admin.patch(crm_org, "leads", lead, {"lastname": "After qualification"})
     run = sync()
     assert values(sub)["last_name"] == "Lead"
     assert run.counters["pull"]["skipped"]["qualified lead"] >= 1
 
 
+@pytest.mark.webapi_only  # change tracking reports deletions; on SOAP reconcile finds them
 def test_deleted_records_are_unlinked_and_never_recreated(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, names: None) -> None:
+        crm_admin: EmulatorAdmin, names: None, crm_org: str) -> None:
     sub, link = linked_contact(crm_client, group, sync, "gone@example.org", {})
-    crm_admin.session.delete(f"{crm_admin.base}/contoso/contacts/{link.crm_id}",
+    crm_admin.session.delete(f"{crm_admin.base}/{crm_org}/contacts/{link.crm_id}",
                              timeout=10).raise_for_status()
     sync()
     link.refresh_from_db()
@@ -247,6 +249,7 @@ def test_deleted_records_are_unlinked_and_never_recreated(
     assert Subscriber.objects.get(pk=sub.pk).merged_into_id is None
 
 
+@pytest.mark.webapi_only  # the CRM-side merge/qualify is set up through the Web API
 def test_merged_records_are_followed_to_the_master(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
         names: None) -> None:
@@ -269,7 +272,7 @@ def test_merged_records_are_followed_to_the_master(
 
 def test_s13_the_link_remembers_the_bulk_email_flag_and_writes_it_once(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, names: None) -> None:
+        crm_admin: EmulatorAdmin, names: None, crm_org: str) -> None:
     sub, link = linked_contact(crm_client, group, sync, "flag@example.org", {})
     assert link.bulk_email_blocked is False
     unsubscribe(sub)
@@ -281,7 +284,7 @@ def test_s13_the_link_remembers_the_bulk_email_flag_and_writes_it_once(
     assert "unsubscribes_written" not in again.counters.get("push", {})
     # Cleared in the CRM: the pull learns it; the subscriber awaits a confirmed opt-in
     # (N6) and push leaves the CRM user's change alone.
-    crm_admin.patch("contoso", "contacts", str(link.crm_id), {"donotbulkemail": False})
+    crm_admin.patch(crm_org, "contacts", str(link.crm_id), {"donotbulkemail": False})
     cleared = sync()
     assert "unsubscribes_written" not in cleared.counters.get("push", {})
     assert cleared.counters["pull"]["awaiting_confirmation"] == 1
@@ -293,7 +296,7 @@ def test_s13_the_link_remembers_the_bulk_email_flag_and_writes_it_once(
 
 def test_a_renamed_related_record_reaches_the_subscribers_whose_lookup_points_at_it(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, map_field: MapFn) -> None:
+        crm_admin: EmulatorAdmin, map_field: MapFn, crm_org: str) -> None:
     """No change on the contact itself: the account's rename alone must come over (the
     company would otherwise depend on when the contact happened to be read last)."""
     map_field("contact", "parentcustomerid", "company", related="account.name")
@@ -304,7 +307,7 @@ def test_a_renamed_related_record_reaches_the_subscribers_whose_lookup_points_at
     add_members(group, [other.pk])
     assert sync().status == JobStatus.SUCCEEDED
     assert values(sub)["company"] == "Parent GmbH"
-    crm_admin.patch("contoso", "accounts", account, {"name": "Parent GmbH & Co. KG"})
+    crm_admin.patch(crm_org, "accounts", account, {"name": "Parent GmbH & Co. KG"})
     run = sync()
     assert run.status == JobStatus.SUCCEEDED
     assert values(sub)["company"] == "Parent GmbH & Co. KG"

@@ -25,7 +25,7 @@ from syncjobs.engine.start import start_sync
 from syncjobs.models import JobRun, JobStatus, LinkState, RecordLink
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn, records_by_email
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn, records_by_email
 from tests.worker_fixtures import WITH_TEST_BODIES, worker_env
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -59,7 +59,7 @@ def assert_end_state(tenant: Tenant, client: DataverseClient) -> None:
     assert current_values([dup.pk])[dup.pk]["last_name"] == "Licate"  # merged, values kept
 
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 @pytest.mark.parametrize("step,nth", [(None, 0), ("pull", 1), ("match", 1), ("match", 2),
@@ -81,22 +81,23 @@ def test_n1_interrupted_at_a_step_boundary_resumes_to_the_same_end_state(
 
 def test_n1_a_crash_after_the_crm_created_records_makes_no_duplicates(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
-        crm_client: DataverseClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        crm_client: DataverseClient, monkeypatch: pytest.MonkeyPatch, client_class: Any) -> None:
     scenario(group)
-    real = DataverseClient.create_multiple
+    real = client_class.create_multiple
 
     def create_then_crash(self: DataverseClient, *args: Any, **kwargs: Any) -> Any:
         real(self, *args, **kwargs)  # the CRM made them; the answer never arrives
         raise ConnectionResetError("worker lost its connection")
-    monkeypatch.setattr(DataverseClient, "create_multiple", create_then_crash)
+    monkeypatch.setattr(client_class, "create_multiple", create_then_crash)
     assert sync().status == JobStatus.FAILED
     assert RecordLink.objects.filter(state=LinkState.PENDING).count() == len(NEW) + 1
-    monkeypatch.setattr(DataverseClient, "create_multiple", real)
+    monkeypatch.setattr(client_class, "create_multiple", real)
     run = sync()
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert_end_state(tenant, crm_client)
 
 
+@pytest.mark.webapi_only  # faults injected on Web API paths
 def test_n1_crm_failures_inside_push_fail_the_run_and_the_next_run_completes(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
         crm_client: DataverseClient, crm_admin: EmulatorAdmin) -> None:
@@ -111,6 +112,7 @@ def test_n1_crm_failures_inside_push_fail_the_run_and_the_next_run_completes(
     assert_end_state(tenant, crm_client)
 
 
+@pytest.mark.webapi_only  # Web API fault paths / request counts
 def test_n2_throttling_is_honoured_and_counted(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
         crm_client: DataverseClient, crm_admin: EmulatorAdmin) -> None:
@@ -129,6 +131,7 @@ def test_n2_throttling_is_honoured_and_counted(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.webapi_only  # faults injected on Web API paths
 def test_n1_a_killed_worker_is_resumed_by_the_reaper_without_duplicates(
         tenant: Tenant, group: SubscriberGroup, names: None, crm_client: DataverseClient,
         crm_admin: EmulatorAdmin, no_dispatch: list[int]) -> None:
@@ -163,6 +166,7 @@ def test_n1_a_killed_worker_is_resumed_by_the_reaper_without_duplicates(
     assert_end_state(tenant, crm_client)
 
 
+@pytest.mark.webapi_only  # Web API fault paths / request counts
 def test_n2_service_protection_limits_are_survived_and_reported(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
         crm_client: DataverseClient, crm_admin: EmulatorAdmin) -> None:
@@ -185,12 +189,12 @@ def test_n1_pull_interrupted_between_batches_resumes_without_losing_changes(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
         crm_client: DataverseClient, crm_admin: EmulatorAdmin,
         interrupt: Callable[[str, int], None], monkeypatch: pytest.MonkeyPatch,
-        tracking: bool) -> None:
+        tracking: bool, crm_org: str) -> None:
     from syncjobs.engine.steps import pull
 
     if not tracking:
         crm_admin.session.post(f"{crm_admin.base}/tracking", json={
-            "org": "contoso", "entity": "contact", "enabled": False},
+            "org": crm_org, "entity": "contact", "enabled": False},
             timeout=10).raise_for_status()
     subs = scenario(group)
     assert sync().status == JobStatus.SUCCEEDED
@@ -198,7 +202,7 @@ def test_n1_pull_interrupted_between_batches_resumes_without_losing_changes(
     for sub in subs:
         link = RecordLink.objects.filter(subscriber=sub, state=LinkState.ACTIVE).first()
         if link is not None:
-            crm_admin.patch("contoso", "contacts", str(link.crm_id),
+            crm_admin.patch(crm_org, "contacts", str(link.crm_id),
                             {"firstname": f"CRM-{sub.pk}"})
     monkeypatch.setattr(pull, "BATCH", 2)
     interrupt("pull", 3)  # after the second batch of changes was applied
@@ -212,7 +216,7 @@ def test_n1_pull_interrupted_between_batches_resumes_without_losing_changes(
 
 def test_n1_records_created_before_a_crash_are_read_back_like_the_others(
         tenant: Tenant, group: SubscriberGroup, names: None, map_field: Any, sync: SyncFn,
-        crm_client: DataverseClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        crm_client: DataverseClient, monkeypatch: pytest.MonkeyPatch, client_class: Any) -> None:
     """The CRM made a batch, the answer was lost, and the resumed run's pull took its change
     token before push re-landed the batch: those records must still get the first read that
     every record this sync creates gets (its CRM-only fields come over), as uninterrupted."""
@@ -224,7 +228,7 @@ def test_n1_records_created_before_a_crash_are_read_back_like_the_others(
     add_members(group, [s.pk for s in subs])
     monkeypatch.setattr(push, "PUSH_BATCH", 2)
     monkeypatch.setattr(push, "BULK_CHUNK", 0, raising=False)
-    real = DataverseClient.create_multiple
+    real = client_class.create_multiple
     calls = []
 
     def second_batch_crashes(self: DataverseClient, *args: Any, **kwargs: Any) -> Any:
@@ -233,9 +237,9 @@ def test_n1_records_created_before_a_crash_are_read_back_like_the_others(
         if len(calls) == 2:
             raise ConnectionResetError("worker lost its connection")
         return result
-    monkeypatch.setattr(DataverseClient, "create_multiple", second_batch_crashes)
+    monkeypatch.setattr(client_class, "create_multiple", second_batch_crashes)
     assert sync().status == JobStatus.FAILED
-    monkeypatch.setattr(DataverseClient, "create_multiple", real)
+    monkeypatch.setattr(client_class, "create_multiple", real)
     assert sync().status == JobStatus.SUCCEEDED
     # No parent account in the CRM: the CRM-only company comes over empty for everyone.
     assert {current_values([s.pk])[s.pk].get("company", "") for s in subs} == {""}

@@ -12,9 +12,9 @@ from dynamics import DataverseClient
 from syncjobs.engine.issues import retry_issue
 from syncjobs.models import IssueState, JobStatus, LinkState, RecordLink, SyncIssue, SyncStatus
 from tenants.models import Tenant
-from tests.syncjobs.engine.conftest import SyncFn, records_by_email
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn, records_by_email
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def test_n3_one_bad_record_is_explained_the_others_sync_and_retries_are_bounded(
@@ -49,6 +49,7 @@ def test_n3_one_bad_record_is_explained_the_others_sync_and_retries_are_bounded(
     assert len(records_by_email(crm_client, "bad@issues.example")["contact"]) == 1
 
 
+@pytest.mark.webapi_only  # Web API fault paths / request counts
 def test_n2_a_run_without_changes_costs_a_request_per_tracked_table(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn) -> None:
     subs = [create_subscriber(tenant, {"email": f"n2-{i}@budget.example"}) for i in range(12)]

@@ -10,10 +10,10 @@ import pytest
 from dynamics import DataverseClient
 from syncjobs.engine import lists_members
 from syncjobs.models import JobStatus, ListLink, ListLinkState
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn
 from tests.syncjobs.engine.list_helpers import add_to_list, group_emails, make_list, record
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def test_S10_a_crm_add_during_adoption_is_taken_by_a_later_run(

@@ -21,7 +21,7 @@ from syncjobs.models import (
     SyncIssue,
 )
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn
 from tests.syncjobs.engine.list_helpers import (
     add_to_list,
     crm_list,
@@ -34,7 +34,7 @@ from tests.syncjobs.engine.list_helpers import (
     s6_group,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def linked_group(list_id: str) -> SubscriberGroup:
@@ -157,18 +157,19 @@ def test_S6_no_duplicate_list_after_a_crash_right_after_the_create(
         dv: DataverseClient, group: SubscriberGroup, sync: SyncFn,
         monkeypatch: pytest.MonkeyPatch) -> None:
     s6_group(group, dv)
-    original = DataverseClient.create
+    client_class: Any = type(dv)  # the Web API or the Organization Service client
+    original = client_class.create
 
-    def create_then_crash(self: DataverseClient, entity_set: str, data: dict[str, Any],
+    def create_then_crash(self: Any, entity_set: str, data: dict[str, Any],
                           id: str | None = None) -> str:
         made = original(self, entity_set, data, id)
         if entity_set == "lists":
             raise RuntimeError("worker killed after the CRM created the list")
         return made
-    monkeypatch.setattr(DataverseClient, "create", create_then_crash)
+    monkeypatch.setattr(client_class, "create", create_then_crash)
     assert sync().status == JobStatus.FAILED
     assert len(lists_named(dv, "Newsletter – contact")) == 1
-    monkeypatch.setattr(DataverseClient, "create", original)
+    monkeypatch.setattr(client_class, "create", original)
     assert sync().status == JobStatus.SUCCEEDED
     assert len(lists_named(dv, "Newsletter – contact")) == 1
     assert len(lists_named(dv, "Newsletter – lead")) == 1
@@ -250,18 +251,18 @@ def test_S10_members_of_the_wrong_type_or_without_link_are_skipped_with_a_reason
 
 
 def test_N3_a_locked_list_becomes_an_issue_an_admin_understands(
-        dv: DataverseClient, sync: SyncFn, crm_admin: EmulatorAdmin) -> None:
+        dv: DataverseClient, sync: SyncFn, crm_admin: EmulatorAdmin, crm_org: str) -> None:
     list_id = make_list(dv, "Locked one", [record(dv, "a@lock.example")])
     other = make_list(dv, "Other one", [record(dv, "b@lock.example")])
     sync("lists")
-    crm_admin.patch("contoso", "lists", list_id, {"lockstatus": True})
+    crm_admin.patch(crm_org, "lists", list_id, {"lockstatus": True})
     group = linked_group(list_id)
     add_members(group, [Subscriber.objects.get(email_normalised="b@lock.example").pk])
     run = sync("lists")
     assert run.status == JobStatus.SUCCEEDED, run.error
     issue = SyncIssue.objects.get(crm_id=list_id)
     assert "locked" in issue.reason and "Unlock" in issue.hint
-    crm_admin.patch("contoso", "lists", list_id, {"lockstatus": False})
+    crm_admin.patch(crm_org, "lists", list_id, {"lockstatus": False})
     sync("lists")
     issue.refresh_from_db()
     assert issue.state == "resolved"
@@ -271,6 +272,7 @@ def test_N3_a_locked_list_becomes_an_issue_an_admin_understands(
 # -- N2 ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.webapi_only  # Web API request counts / fault paths
 def test_N2_a_second_run_without_change_reads_no_list_members(
         dv: DataverseClient, group: SubscriberGroup, sync: SyncFn,
         crm_admin: EmulatorAdmin) -> None:
@@ -293,6 +295,7 @@ def test_N2_a_second_run_without_change_reads_no_list_members(
     assert member_reads({k: n - before.get(k, 0) for k, n in after.items()}) == 1
 
 
+@pytest.mark.webapi_only  # Web API request counts / fault paths
 def test_N3_a_refused_list_create_is_an_issue_and_the_run_goes_on(
         dv: DataverseClient, group: SubscriberGroup, sync: SyncFn,
         crm_admin: EmulatorAdmin) -> None:

@@ -16,9 +16,9 @@ from orgsettings.models import OrgSettings
 from syncjobs.models import JobStatus, LinkState, RecordLink, SyncIssue
 from syncjobs.models.sync import SyncCursor
 from tenants.models import Tenant
-from tests.syncjobs.engine.conftest import SyncFn, records_by_email
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn, records_by_email
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def subscribe(group: SubscriberGroup, email: str, **values: Any) -> Subscriber:
@@ -97,6 +97,7 @@ def test_s5_mode_create_never_links_an_existing_record(
     assert len(records_by_email(crm_client, email)["contact"]) == 1
 
 
+@pytest.mark.webapi_only  # owners by e-mail address: an Online organisation
 def test_s5_new_records_get_the_groups_entity_type_and_owner(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient) -> None:
     save_sync_setting(group, entity_type="lead", future_owner="anna.berger@contoso.example")
@@ -109,6 +110,7 @@ def test_s5_new_records_get_the_groups_entity_type_and_owner(
     assert lead["_ownerid_value"] == anna["systemuserid"]
 
 
+@pytest.mark.webapi_only  # owners by e-mail address: an Online organisation
 def test_s5_an_unknown_owner_is_explained_and_nothing_created(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient) -> None:
     save_sync_setting(group, future_owner="ghost@contoso.example")

@@ -13,11 +13,11 @@ from dynamics import DataverseClient
 from syncjobs.engine.steps.backfill import backfill_pending
 from syncjobs.models import JobStatus, SyncStatus
 from tenants.models import Tenant
-from tests.syncjobs.engine.conftest import MapFn, SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, MapFn, SyncFn
 from tests.syncjobs.engine.list_helpers import make_list, record
 from tests.syncjobs.engine.test_config import linked
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def test_s14_the_first_sync_after_a_new_mapping_backfills_first(

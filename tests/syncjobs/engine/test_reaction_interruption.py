@@ -31,7 +31,7 @@ from tests.syncjobs.engine.reaction_helpers import (
     reaction,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db]
 
 
 def scenario(tenant: Tenant, unit: BusinessUnit, client: DataverseClient) -> list[Campaign]:
@@ -95,16 +95,16 @@ def test_n1_reaction_export_interrupted_between_batches_ends_as_an_uninterrupted
 
 def test_n1_a_crash_after_the_crm_created_the_campaign_makes_no_second_campaign(
         tenant: Tenant, unit: BusinessUnit, crm_client: DataverseClient,
-        no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+        no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch, client_class: Any) -> None:
     campaigns = scenario(tenant, unit, crm_client)
-    real = DataverseClient.create_multiple
+    real = client_class.create_multiple
 
     def create_then_crash(self: DataverseClient, *args: Any, **kwargs: Any) -> Any:
         real(self, *args, **kwargs)
         raise ConnectionResetError("worker lost its connection")
-    monkeypatch.setattr(DataverseClient, "create_multiple", create_then_crash)
+    monkeypatch.setattr(client_class, "create_multiple", create_then_crash)
     assert export(tenant).status == JobStatus.FAILED
-    monkeypatch.setattr(DataverseClient, "create_multiple", real)
+    monkeypatch.setattr(client_class, "create_multiple", real)
     run = export(tenant)
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert_end_state(tenant, crm_client, campaigns)

@@ -20,8 +20,8 @@ from syncjobs.models import JobStatus, SyncCursor, SyncIssue
 from syncjobs.models.sync import ReactionExport, ReactionExportState
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin, configure_tenant_for_emulator
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS
 from tests.syncjobs.engine.reaction_helpers import (
-    REACTION_TEAM,
     activities,
     crm_counts,
     crm_record,
@@ -34,12 +34,12 @@ from tests.syncjobs.engine.reaction_helpers import (
     writes,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def test_S4_activity_regards_the_record_is_on_the_campaign_and_owned_by_the_reaction_owner(
         tenant: Tenant, campaign: Campaign, crm_client: DataverseClient, no_dispatch: list[int],
-        crm_campaign: tuple[str, str]) -> None:
+        crm_campaign: tuple[str, str], reaction_team: str) -> None:
     subs = {entity: linked_subscriber(tenant, crm_client, f"{entity}@s4.example", entity)
             for entity in ("contact", "account", "lead")}
     react(tenant, [
@@ -63,7 +63,7 @@ def test_S4_activity_regards_the_record_is_on_the_campaign_and_owned_by_the_reac
         crm_id = str(sub.crm_links.get().crm_id)
         assert row["_regardingobjectid_value"] == crm_id
         assert row["_mwx_campaignactivityid_value"] == crm_campaign[1]
-        assert row["_ownerid_value"] == REACTION_TEAM
+        assert row["_ownerid_value"] == reaction_team
         assert (row["statecode"], row["statuscode"]) == (1, 2)  # Completed
         assert row["mwx_emailaddress"] == f"{entity}@s4.example"
         # … and on the record.
@@ -82,7 +82,7 @@ def test_S4_activity_regards_the_record_is_on_the_campaign_and_owned_by_the_reac
 
 def test_S4_a_campaign_without_a_crm_campaign_gets_one_first(
         tenant: Tenant, reaction_unit: BusinessUnit, crm_client: DataverseClient,
-        no_dispatch: list[int], crm_admin: EmulatorAdmin) -> None:
+        no_dispatch: list[int], crm_admin: EmulatorAdmin, reaction_team: str) -> None:
     campaign = create_campaign(tenant, "Summer offers", recipients=2)
     sub = linked_subscriber(tenant, crm_client, "summer@s4.example")
     react(tenant, [reaction(campaign, sub, "open")])
@@ -91,7 +91,7 @@ def test_S4_a_campaign_without_a_crm_campaign_gets_one_first(
     assert campaign.crm_campaign_id is not None
     row = crm_client.get("campaigns", str(campaign.crm_campaign_id))
     assert row["name"] == "Summer offers"
-    assert row["_ownerid_value"] == REACTION_TEAM
+    assert row["_ownerid_value"] == reaction_team
     assert row["mwx_opens"] == 1
     assert list(activities(crm_client, f"_mwx_campaignid_value eq {campaign.crm_campaign_id}"))
     react(tenant, [reaction(campaign, sub, "click")])
@@ -116,19 +116,19 @@ def test_S4_exactly_once_across_two_runs(
 
 def test_S4_exactly_once_across_a_crash_between_the_crm_write_and_the_cursor_update(
         tenant: Tenant, campaign: Campaign, crm_client: DataverseClient, no_dispatch: list[int],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, client_class: Any) -> None:
     subs = [linked_subscriber(tenant, crm_client, f"c{i}@crash.example") for i in range(3)]
     react(tenant, [reaction(campaign, s, "open") for s in subs])
-    real = DataverseClient.upsert_multiple
+    real = client_class.upsert_multiple
 
     def write_then_crash(self: DataverseClient, *args: Any, **kwargs: Any) -> Any:
         real(self, *args, **kwargs)  # the CRM wrote the activities; the answer is lost
         raise ConnectionResetError("worker lost its connection")
-    monkeypatch.setattr(DataverseClient, "upsert_multiple", write_then_crash)
+    monkeypatch.setattr(client_class, "upsert_multiple", write_then_crash)
     assert export(tenant).status == JobStatus.FAILED
     assert not ReactionExport.objects.exists()  # nothing recorded, the cursor did not move
     assert SyncCursor.objects.get(tenant=tenant, name="reactions").watermark is None
-    monkeypatch.setattr(DataverseClient, "upsert_multiple", real)
+    monkeypatch.setattr(client_class, "upsert_multiple", real)
     react(tenant, [reaction(campaign, subs[0], "open"), reaction(campaign, subs[1], "click")])
     run = export(tenant)
     assert run.status == JobStatus.SUCCEEDED, run.error
@@ -214,9 +214,11 @@ def test_S4_a_refused_activity_is_an_issue_and_the_others_are_written(
     assert ReactionExport.objects.get(subscriber=gone).state == ReactionExportState.PENDING
 
 
+@pytest.mark.webapi_only  # signs in as a limited Online application user
 def test_S4_a_retry_after_a_lost_answer_needs_no_assign_privilege(
         tenant: Tenant, campaign: Campaign, crm_client: DataverseClient, crm: Any,
-        no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+        no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch, client_class: Any,
+        reaction_team: str) -> None:
     # The connector signs in with the "mailworx User" role: no assign on activities.
     configure_tenant_for_emulator(tenant, crm, client_id=credentials.LIMITED_CLIENT_ID,
                                   client_secret=credentials.LIMITED_CLIENT_SECRET)
@@ -224,20 +226,20 @@ def test_S4_a_retry_after_a_lost_answer_needs_no_assign_privilege(
                                                      sync_started_at=timezone.now())
     sub = linked_subscriber(tenant, crm_client, "limited@s4.example")
     react(tenant, [reaction(campaign, sub, "open")])
-    real = DataverseClient.upsert_multiple
+    real = client_class.upsert_multiple
 
     def write_then_crash(self: DataverseClient, *args: Any, **kwargs: Any) -> Any:
         real(self, *args, **kwargs)
         raise ConnectionResetError("worker lost its connection")
-    monkeypatch.setattr(DataverseClient, "upsert_multiple", write_then_crash)
+    monkeypatch.setattr(client_class, "upsert_multiple", write_then_crash)
     assert export(tenant).status == JobStatus.FAILED
-    monkeypatch.setattr(DataverseClient, "upsert_multiple", real)
+    monkeypatch.setattr(client_class, "upsert_multiple", real)
     react(tenant, [reaction(campaign, sub, "click")])
     run = export(tenant)
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert not SyncIssue.objects.exists()
     row = activities(crm_client)[f"{campaign.pk}-{sub.pk}"]
-    assert (row["mwx_opens"], row["mwx_clicks"], row["_ownerid_value"]) == (1, 1, REACTION_TEAM)
+    assert (row["mwx_opens"], row["mwx_clicks"], row["_ownerid_value"]) == (1, 1, reaction_team)
 
 
 def test_N1_reactions_of_a_subscriber_waiting_for_a_retry_are_not_lost(
