@@ -1,0 +1,56 @@
+"""Per-field provenance: which side last set a mapped field, in which run, by which S11 rule.
+
+Kept on the link as ``field_sources = {key: [side, run id, rule]}`` and written with
+``synced_values`` in the statement the engine issues anyway, so the hot path gains no
+query. Pure functions: they build the new mapping from the one the link was read with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from syncjobs.engine.conflicts import Rule, Side
+
+Sources = dict[str, list[Any]]
+
+
+def record_sources(
+    old: Mapping[str, Any] | None, run_id: int | None, winners: Mapping[str, tuple[Side, Rule]]
+) -> Sources:
+    """The fields S11 just decided, on top of what was recorded before.
+
+    A field the mailworx side won is recorded now too: push sends it later in the same
+    run and keeps the rule (``pushed_sources``).
+    """
+    out: Sources = dict(old or {})
+    for key, (side, rule) in winners.items():
+        out[key] = [str(side), run_id, str(rule)]
+    return out
+
+
+def pushed_sources(
+    old: Mapping[str, Any] | None, run_id: int | None, keys: Iterable[str], *, created: bool = False
+) -> Sources:
+    """The fields push wrote to the CRM from the subscriber.
+
+    The rule is the one pull recorded in this run when there was one (a conflict decided
+    for mailworx); otherwise the subscriber's value changed since the last sync and the
+    CRM's did not (or the record was just created from it).
+    """
+    out: Sources = dict(old or {})
+    for key in keys:
+        before = out.get(key)
+        if created:
+            rule = str(Rule.CREATED)
+        elif (
+            isinstance(before, list)
+            and len(before) == 3
+            and before[0] == Side.MAILWORX
+            and before[1] == run_id
+        ):
+            rule = str(before[2])
+        else:
+            rule = str(Rule.CHANGED_ONE_SIDE)
+        out[key] = [str(Side.MAILWORX), run_id, rule]
+    return out
