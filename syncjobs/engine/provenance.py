@@ -7,7 +7,7 @@ query. Pure functions: they build the new mapping from the one the link was read
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from syncjobs.engine.conflicts import Rule, Side
@@ -25,32 +25,45 @@ def record_sources(
     """
     out: Sources = dict(old or {})
     for key, (side, rule) in winners.items():
-        out[key] = [str(side), run_id, str(rule)]
+        out[key] = [side.value, run_id, rule.value]
     return out
 
 
 def pushed_sources(
-    old: Mapping[str, Any] | None, run_id: int | None, keys: Iterable[str], *, created: bool = False
-) -> Sources:
-    """The fields push wrote to the CRM from the subscriber.
+    old: Mapping[str, Any] | None,
+    run_id: int | None,
+    keys: Collection[str],
+    *,
+    created: bool = False,
+) -> Mapping[str, Any]:
+    """The fields push wrote to the CRM from the subscriber (``old`` itself when none).
 
     The rule is the one pull recorded in this run when there was one (a conflict decided
     for mailworx); otherwise the subscriber's value changed since the last sync and the
     CRM's did not (or the record was just created from it).
     """
+    if not keys:
+        return old or {}
     out: Sources = dict(old or {})
     for key in keys:
         before = out.get(key)
         if created:
-            rule = str(Rule.CREATED)
+            rule = _CREATED
         elif (
             isinstance(before, list)
             and len(before) == 3
-            and before[0] == Side.MAILWORX
+            and before[0] == _MAILWORX
             and before[1] == run_id
         ):
             rule = str(before[2])
         else:
-            rule = str(Rule.CHANGED_ONE_SIDE)
-        out[key] = [str(Side.MAILWORX), run_id, rule]
+            rule = _ONE_SIDE
+        out[key] = [_MAILWORX, run_id, rule]
     return out
+
+
+_MAILWORX, _CREATED, _ONE_SIDE = (
+    Side.MAILWORX.value,
+    Rule.CREATED.value,
+    Rule.CHANGED_ONE_SIDE.value,
+)
