@@ -95,10 +95,9 @@ def linked_records(subscriber: Subscriber) -> list[LinkedRecord]:
             if link.state != LinkState.PENDING
             else "",
         )
-        for key, source in sorted(
-            (link.field_sources or {}).items(), key=lambda kv: labels.get(kv[0], kv[0])
+        for key, (side, run_id, rule) in sorted(
+            field_sources(link).items(), key=lambda kv: labels.get(kv[0], kv[0])
         ):
-            side, run_id, rule = _parts(source)
             record.fields.append(
                 FieldSource(
                     key,
@@ -115,11 +114,14 @@ def linked_records(subscriber: Subscriber) -> list[LinkedRecord]:
     return out
 
 
-def _parts(source: Any) -> tuple[str, int | None, str]:
-    if isinstance(source, list | tuple) and len(source) == 3:
-        run_id = source[1] if isinstance(source[1], int) else None
-        return str(source[0]), run_id, str(source[2])
-    return "", None, ""
+def field_sources(link: RecordLink) -> dict[str, tuple[str, int | None, str]]:
+    """The link's provenance as ``{key: (side, run id, rule)}``; malformed entries left out."""
+    out: dict[str, tuple[str, int | None, str]] = {}
+    for key, source in (link.field_sources or {}).items():
+        if isinstance(source, list | tuple) and len(source) == 3:
+            run_id = source[1] if isinstance(source[1], int) else None
+            out[key] = (str(source[0]), run_id, str(source[2]))
+    return out
 
 
 def sync_history(subscriber: Subscriber, records: list[LinkedRecord]) -> list[JobRun]:
