@@ -31,7 +31,7 @@ from fieldmapping.catalogue import load_catalogue
 from fieldmapping.models import AttributeType, CrmAttribute
 from fieldmapping.services import MappingInput, prefill_options, save_mapping
 from syncjobs import runner
-from syncjobs.models import JobRun, JobStatus, SyncIssue
+from syncjobs.models import JobRun, JobStatus, RecordLink, SyncIssue
 from syncjobs.models.lists import CrmList
 from tenants.models import Tenant
 from tests.conftest import PASSWORD
@@ -125,6 +125,10 @@ def build_scene(tenant: Tenant) -> Scene:
         heartbeat_at=timezone.now())
     issue = SyncIssue.objects.create(tenant=tenant, step="push", subscriber=subscribers[0],
                                      entity_type="contact", reason="The CRM refused the name.")
+    # The subscriber's page shows its CRM record, field provenance and sync history.
+    RecordLink.objects.create(tenant=tenant, subscriber=subscribers[0], entity_type="contact",
+                              crm_id=uuid.uuid4(), synced_values={"first_name": "Reader 0"},
+                              field_sources={"first_name": ["mailworx", run.pk, "one_side"]})
     return Scene(unit=unit, mapping=mapping.pk, subscriber=subscribers[0].pk, group=group.pk,
                  campaign=campaign.pk, run=run.pk, issue=issue.pk)
 
@@ -139,6 +143,7 @@ def main_pages(slug: str, scene: Scene) -> list[str]:
         f"{t}/business-units/{scene.unit.pk}/mappings/contact/new/",
         f"{t}/mappings/{scene.mapping}/", f"{t}/fields/",
         f"{t}/subscribers/", f"{t}/subscribers/{scene.subscriber}/",
+        f"{t}/subscribers/{scene.subscriber}/edit/",
         f"{t}/groups/", f"{t}/groups/{scene.group}/",
         f"{t}/campaigns/", f"{t}/campaigns/{scene.campaign}/", f"{t}/crm-lists/",
         f"{t}/jobs/", f"{t}/jobs/{scene.run}/",
