@@ -137,3 +137,13 @@ def test_the_issue_page_shows_its_attempts_across_retries_and_the_edit_link(
     assert f"/main.aspx?etn=contact&amp;id={CRM_ID}" in html  # the same link as the page's
     assert edit not in member_client.get(url).content.decode()  # members cannot edit
     assert SyncIssue.objects.get(pk=issue.pk).attempts == 1
+
+
+def test_the_records_read_in_the_admins_language(
+        member_client: Client, tenant: Tenant, sub: Subscriber,
+        linked: tuple[RecordLink, JobRun]) -> None:
+    html = member_client.get(reverse("audience_data:subscriber", kwargs={
+        "tenant": tenant.slug, "pk": sub.pk}), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "CRM-Datensätze" in html and "Synchronisationsverlauf" in html
+    assert "Seit der letzten Synchronisation nur auf dieser Seite geändert." in html
+    assert "Auf beiden Seiten geändert: Die Änderung auf dieser Seite war die neuere." in html
