@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audience.models import Subscriber, SubscriberField
 from syncjobs.engine.conflicts import Rule, Side
+from syncjobs.engine.provenance import PENDING
 from syncjobs.models import JobRun, LinkState, RecordLink, SyncIssue, SyncIssueAttempt
 from syncjobs.record_names import record_url, table_label, tenant_crm_url
 
@@ -50,6 +51,15 @@ class FieldSource:
     run_id: int | None
     rule: str
     rule_label: str
+    pending: bool  # decided for mailworx, not yet confirmed by the CRM
+
+
+@dataclass(frozen=True)
+class Source:
+    side: str
+    run_id: int | None
+    rule: str
+    pending: bool
 
 
 @dataclass
@@ -95,7 +105,7 @@ def linked_records(subscriber: Subscriber) -> list[LinkedRecord]:
             if link.state != LinkState.PENDING
             else "",
         )
-        for key, (side, run_id, rule) in sorted(
+        for key, src in sorted(
             field_sources(link).items(), key=lambda kv: labels.get(kv[0], kv[0])
         ):
             record.fields.append(
@@ -103,24 +113,27 @@ def linked_records(subscriber: Subscriber) -> list[LinkedRecord]:
                     key,
                     labels.get(key, key),
                     str(link.synced_values.get(key, "")),
-                    side,
-                    str(SIDE_LABELS.get(side, side)),
-                    run_id,
-                    rule,
-                    str(RULE_LABELS.get(rule, rule)),
+                    src.side,
+                    str(SIDE_LABELS.get(src.side, src.side)),
+                    src.run_id,
+                    src.rule,
+                    str(RULE_LABELS.get(src.rule, src.rule)),
+                    src.pending,
                 )
             )
         out.append(record)
     return out
 
 
-def field_sources(link: RecordLink) -> dict[str, tuple[str, int | None, str]]:
-    """The link's provenance as ``{key: (side, run id, rule)}``; malformed entries left out."""
-    out: dict[str, tuple[str, int | None, str]] = {}
+def field_sources(link: RecordLink) -> dict[str, Source]:
+    """The link's provenance per field key (syncjobs/engine/provenance.py); malformed
+    entries left out."""
+    out: dict[str, Source] = {}
     for key, source in (link.field_sources or {}).items():
-        if isinstance(source, list | tuple) and len(source) == 3:
+        if isinstance(source, list | tuple) and len(source) in (3, 4):
             run_id = source[1] if isinstance(source[1], int) else None
-            out[key] = (str(source[0]), run_id, str(source[2]))
+            pending = len(source) == 4 and source[3] == PENDING
+            out[key] = Source(str(source[0]), run_id, str(source[2]), pending)
     return out
 
 

@@ -28,7 +28,8 @@ class ValuesField(serializers.DictField):
 @extend_schema_field({"type": "object", "additionalProperties": {
     "type": "object", "properties": {"side": {"type": "string", "enum": ["crm", "mailworx"]},
                                      "run": {"type": "integer", "nullable": True},
-                                     "rule": {"type": "string"}}}})
+                                     "rule": {"type": "string"},
+                                     "pending": {"type": "boolean"}}}})
 class FieldSourcesField(serializers.SerializerMethodField):
     """Per mapped field key: which side last set it, in which run, by which S11 rule."""
 
@@ -52,7 +53,7 @@ class CrmLinkSerializer(serializers.ModelSerializer):
     field_sources = FieldSourcesField(help_text=_(
         "Why each mapped field has its value: the side that last set it (crm or mailworx), "
         "the run and the rule (one_side, newer, tie, new_empty, backfill, one_way, "
-        "created)."))
+        "created); pending: decided for mailworx, not yet written to the CRM."))
     last_synced_at = serializers.DateTimeField(source="updated_at", help_text=_(
         "When a sync last wrote or confirmed this link."))
 
@@ -70,8 +71,9 @@ class CrmLinkSerializer(serializers.ModelSerializer):
         return record_name(link.entity_type, link.synced_values)
 
     def get_field_sources(self, link: RecordLink) -> dict[str, dict[str, Any]]:
-        return {key: {"side": side, "run": run, "rule": rule}
-                for key, (side, run, rule) in field_sources(link).items()}
+        return {key: {"side": src.side, "run": src.run_id, "rule": src.rule,
+                      "pending": src.pending}
+                for key, src in field_sources(link).items()}
 
     def get_record_url(self, link: RecordLink) -> str:
         # One look-up of the tenant's CRM URL per answer, not one per link.

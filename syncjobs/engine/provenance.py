@@ -2,7 +2,10 @@
 
 Kept on the link as ``field_sources = {key: [side, run id, rule]}`` and written with
 ``synced_values`` in the statement the engine issues anyway, so the hot path gains no
-query. Pure functions: they build the new mapping from the one the link was read with.
+query. A field the mailworx side won but the CRM has not confirmed yet carries a fourth
+element, ``"pending"``: push drops it once the CRM took the value, so a refused write
+(a sync issue) never reads as if mailworx had set the CRM's value. Pure functions: they
+build the new mapping from the one the link was read with.
 """
 
 from __future__ import annotations
@@ -14,18 +17,28 @@ from syncjobs.engine.conflicts import Rule, Side
 
 Sources = dict[str, list[Any]]
 
+PENDING = "pending"
+_MAILWORX, _CREATED, _ONE_SIDE = (
+    Side.MAILWORX.value,
+    Rule.CREATED.value,
+    Rule.CHANGED_ONE_SIDE.value,
+)
+
 
 def record_sources(
     old: Mapping[str, Any] | None, run_id: int | None, winners: Mapping[str, tuple[Side, Rule]]
 ) -> Sources:
     """The fields S11 just decided, on top of what was recorded before.
 
-    A field the mailworx side won is recorded now too: push sends it later in the same
-    run and keeps the rule (``pushed_sources``).
+    A field the mailworx side won is recorded as pending: push sends it later and keeps
+    the rule (``pushed_sources``).
     """
     out: Sources = dict(old or {})
     for key, (side, rule) in winners.items():
-        out[key] = [side.value, run_id, rule.value]
+        if side is Side.MAILWORX:
+            out[key] = [_MAILWORX, run_id, rule.value, PENDING]
+        else:
+            out[key] = [side.value, run_id, rule.value]
     return out
 
 
@@ -38,9 +51,9 @@ def pushed_sources(
 ) -> Mapping[str, Any]:
     """The fields push wrote to the CRM from the subscriber (``old`` itself when none).
 
-    The rule is the one pull recorded in this run when there was one (a conflict decided
-    for mailworx); otherwise the subscriber's value changed since the last sync and the
-    CRM's did not (or the record was just created from it).
+    The rule is the one pull recorded when it decided the field for mailworx (still
+    pending, or in this run); otherwise the subscriber's value changed since the last sync
+    and the CRM's did not (or the record was just created from it).
     """
     if not keys:
         return old or {}
@@ -51,19 +64,12 @@ def pushed_sources(
             rule = _CREATED
         elif (
             isinstance(before, list)
-            and len(before) == 3
+            and len(before) >= 3
             and before[0] == _MAILWORX
-            and before[1] == run_id
+            and (before[-1] == PENDING or before[1] == run_id)
         ):
             rule = str(before[2])
         else:
             rule = _ONE_SIDE
         out[key] = [_MAILWORX, run_id, rule]
     return out
-
-
-_MAILWORX, _CREATED, _ONE_SIDE = (
-    Side.MAILWORX.value,
-    Rule.CREATED.value,
-    Rule.CHANGED_ONE_SIDE.value,
-)

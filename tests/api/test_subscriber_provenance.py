@@ -26,8 +26,11 @@ def test_links_name_the_record_and_the_fields_provenance(
     RecordLink.objects.create(
         tenant=tenant, subscriber=sub, entity_type="account", crm_id=uuid.uuid4(),
         synced_values={"company": "Acme GmbH", "first_name": "Anna"},
-        field_sources={"company": ["crm", run.pk, "newer"], "bad": "not a source"})
+        field_sources={"company": ["crm", run.pk, "newer"], "bad": "not a source",
+                       "first_name": ["mailworx", run.pk, "one_side", "pending"]})
     [shown] = member_api.get(f"{URL}{sub.pk}/").json()["crm_links"]
     assert shown["name"] == "Acme GmbH"  # an account is named by its company
-    assert shown["field_sources"] == {"company": {"side": "crm", "run": run.pk, "rule": "newer"}}
+    assert shown["field_sources"] == {
+        "company": {"side": "crm", "run": run.pk, "rule": "newer", "pending": False},
+        "first_name": {"side": "mailworx", "run": run.pk, "rule": "one_side", "pending": True}}
     assert outsider_api.get(f"{URL}{sub.pk}/").status_code == 404

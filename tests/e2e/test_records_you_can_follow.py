@@ -70,6 +70,11 @@ def test_follow_an_issue_to_the_subscriber_correct_it_and_retry(
     record = page.locator(".crm-link[data-entity=contact]")
     assert record.locator(".crm-state").inner_text() == "Linked"
     assert record.locator("a.open-in-dynamics").get_attribute("href") == expected
+    # Why: mailworx's first name won, but the CRM has not taken it (yet).
+    refused = record.locator(".field-sources tr[data-field=first_name]")
+    assert refused.get_attribute("data-side") == "mailworx"
+    assert refused.get_attribute("data-pending") == "true"
+    assert "not yet in the CRM" in refused.inner_text()
 
     # Correct the value in the edit form; a bad value first is explained, nothing saved.
     page.click("a.edit-subscriber")
@@ -104,5 +109,6 @@ def test_follow_an_issue_to_the_subscriber_correct_it_and_retry(
     page.goto(f"{live_server.url}/t/acme/subscribers/{bad.pk}/")
     row = page.locator(".field-sources tr[data-field=first_name]")
     assert row.get_attribute("data-side") == "mailworx"
+    assert row.get_attribute("data-pending") is None
     assert f"#{retry.pk}" in row.inner_text()
     assert page.locator(f".sync-history tr[data-run='{retry.pk}']").count() == 1

@@ -85,6 +85,27 @@ def test_a_record_created_from_the_subscriber_names_the_create(
     assert link.field_sources["first_name"] == ["mailworx", run.pk, "created"]
 
 
+def test_a_value_the_crm_refused_stays_pending_until_it_is_written(
+        tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
+        crm_client: DataverseClient) -> None:
+    # Linked to an existing record without a first name: mailworx's (too long) one wins,
+    # and the CRM refuses it.
+    crm_client.create("contacts", {"emailaddress1": "refused@example.org", "lastname": "R"})
+    sub = create_subscriber(tenant, {"email": "refused@example.org", "first_name": "X" * 80})
+    add_members(group, [sub.pk])
+    first = sync()
+    link = RecordLink.objects.get(subscriber=sub)
+    assert link.field_sources["first_name"] == ["mailworx", first.pk, "new_empty", "pending"]
+    assert "first_name" not in link.synced_values
+    update_subscriber(sub, {"first_name": "Fine"})
+    retry_issue(SyncIssue.objects.get(subscriber=sub))
+    second = sync()
+    link.refresh_from_db()
+    # Written in the later run; the rule that decided it is kept.
+    assert link.field_sources["first_name"] == ["mailworx", second.pk, "new_empty"]
+    assert link.synced_values["first_name"] == "Fine"
+
+
 def test_an_issue_keeps_its_attempts_across_two_retries(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn) -> None:
     bad = create_subscriber(tenant, {"email": "history@issues.example", "first_name": "X" * 80})
