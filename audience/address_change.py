@@ -5,8 +5,27 @@ from __future__ import annotations
 
 from audience.consent import SUPPRESSES
 from audience.models import ConsentState, Subscriber, SuppressionReason
-from audience.suppression import lift, suppress_id, suppression_of_id
-from mailworx_crm.email_address import normalise_email
+from audience.suppression import lift, suppress_id, suppressed_message, suppression_of_id
+from mailworx_crm.email_address import normalise_email, same_address
+
+
+def refused_address(subscriber: Subscriber, new_email: str) -> str:
+    """Why a person may not give ``subscriber`` the address ``new_email``, or "".
+
+    An address on the suppression list for the person's own reasons (opted out, bounced,
+    erased …) stays out (N6): giving it to a subscriber who may receive mail would bring it
+    back without a confirmed opt-in. An address only *superseded* by an earlier change is
+    fine (``follow_address_change`` lifts that entry), and so is any address for a
+    subscriber whose own permission suppresses it anyway.
+    """
+    if same_address(subscriber.email, new_email):
+        return ""
+    entry = suppression_of_id(subscriber.tenant_id, new_email)
+    if entry is None or entry.reason == SuppressionReason.SUPERSEDED:
+        return ""
+    if ConsentState(subscriber.consent) in SUPPRESSES:
+        return ""
+    return suppressed_message(new_email, SuppressionReason(entry.reason))
 
 
 def follow_address_change(subscriber: Subscriber, old_email: str) -> None:

@@ -22,6 +22,8 @@ data_urlpatterns = [
     path("t/<slug:tenant>/subscribers/export.csv", subscribers.subscriber_export,
          name="subscribers_export"),
     path("t/<slug:tenant>/subscribers/<int:pk>/", subscribers.subscriber_detail, name="subscriber"),
+    path("t/<slug:tenant>/subscribers/<int:pk>/edit/", subscribers.subscriber_edit,
+         name="subscriber_edit"),
     path("t/<slug:tenant>/subscribers/<int:pk>/unsubscribe/", subscribers.subscriber_unsubscribe,
          name="subscriber_unsubscribe"),
     path("t/<slug:tenant>/groups/", groups.group_list, name="groups"),

@@ -56,11 +56,17 @@ def update_rows(model: type[models.Model], names: Sequence[str],
 
 def _prepared(fields: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
     cache: list[dict[Any, Any]] = [{} for _f in fields]
+    adapt = connection.ops.adapt_json_value
+    is_json = [isinstance(f, models.JSONField) for f in fields]
     params = []
     for row in rows:
         out = []
-        for field, known, value in zip(fields, cache, row, strict=True):
-            if isinstance(value, dict | list):  # JSON: not hashable, rarely repeated
+        for field, known, value, json in zip(fields, cache, row, is_json, strict=True):
+            if json and isinstance(value, dict | list):
+                # What JSONField.get_db_prep_save ends in for a dict or list, without its
+                # layers (they handle NULL and expressions): links carry two JSON columns.
+                out.append(adapt(value, field.encoder))
+            elif isinstance(value, dict | list):  # not hashable, rarely repeated
                 out.append(field.get_db_prep_save(value, connection))
             else:
                 if value not in known:

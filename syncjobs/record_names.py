@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from django.core.exceptions import ValidationError
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from mailworx_crm.entity_types import EntityType
+from orgsettings.crm_url import parse_crm_url
 from orgsettings.models import OrgSettings
 from syncjobs.models import RecordLink, SyncIssue
 from syncjobs.models.lists import CrmList, ListLink
@@ -44,15 +46,30 @@ def crm_record(issue: SyncIssue) -> CrmRecord | None:
 
 
 def record_url(tenant_id: int, table: str, crm_id: str, *, crm_url: str | None = None) -> str:
-    """Dynamics' own address of a record (main.aspx with etn, id and pagetype).
+    """Dynamics' own address of a record: ``<organisation URL>/main.aspx?etn=<table>&id=<id>
+    &pagetype=entityrecord`` — the one place that builds it (issues, subscriber pages, API).
+
+    The organisation URL is the CRM URL as parsed for the connection (C3): Online
+    ``https://contoso.crm4.dynamics.com``; on-premise it carries the organisation as its
+    path (``https://crm.example.com/contoso``), and main.aspx lives below it.
     ``crm_url``: the tenant's CRM URL when the caller has read it already (lists)."""
     if crm_url is None:
         crm_url = tenant_crm_url(tenant_id)
-    base = crm_url.rstrip("/")
+    base = organisation_url(crm_url)
     if not base or not table:
         return ""
     query = urlencode({"etn": table, "id": crm_id, "pagetype": "entityrecord"})
     return f"{base}/main.aspx?{query}"
+
+
+def organisation_url(crm_url: str) -> str:
+    """The normalised organisation URL (no trailing slash); as typed if it cannot be read."""
+    if not crm_url.strip():
+        return ""
+    try:
+        return parse_crm_url(crm_url).base_url
+    except ValidationError:
+        return crm_url.strip().rstrip("/")
 
 
 def tenant_crm_url(tenant_id: int) -> str:

@@ -2,7 +2,8 @@
 history is kept only as long as the tenant configured (``OrgSettings``), then deleted by
 the hourly housekeeping task (``syncjobs.tasks.privacy_housekeeping``).
 
-- Run log lines and sync issues older than ``log_retention_days`` are deleted, and the
+- Run log lines, sync issues and the entries of an issue's history older than
+  ``log_retention_days`` are deleted, and the
   results of such old runs that carry samples of subscribers (dry runs) are emptied. The
   run rows themselves (kind, status, counters) hold no personal data and stay.
 - Consent history entries that happened more than ``consent_history_retention_days`` ago
@@ -24,7 +25,14 @@ from audience.models import ConsentEvent
 from orgsettings.models import OrgSettings
 from syncjobs.engine.issues import refresh_open_count
 from syncjobs.erasure import queue_propagation
-from syncjobs.models import ErasurePropagation, JobLogLine, JobRun, PropagationState, SyncIssue
+from syncjobs.models import (
+    ErasurePropagation,
+    JobLogLine,
+    JobRun,
+    PropagationState,
+    SyncIssue,
+    SyncIssueAttempt,
+)
 from tenants.models import Tenant
 
 DEFAULT_LOG_DAYS = 90
@@ -41,6 +49,8 @@ def purge_personal_data(tenant: Tenant, *, now: dt.datetime | None = None) -> di
     cutoff = now - dt.timedelta(days=max(1, log_days))
     lines, _n = JobLogLine.objects.filter(run__tenant=tenant, at__lt=cutoff).delete()
     issues, _n = SyncIssue.objects.filter(tenant=tenant, last_seen__lt=cutoff).delete()
+    # A long-lived issue's old attempts go too (their reasons may name the person).
+    attempts, _n = SyncIssueAttempt.objects.filter(issue__tenant=tenant, at__lt=cutoff).delete()
     results = JobRun.objects.filter(
         tenant=tenant, finished_at__lt=cutoff, result__icontains="sample"
     ).update(result={})
@@ -60,6 +70,7 @@ def purge_personal_data(tenant: Tenant, *, now: dt.datetime | None = None) -> di
     return {
         "log_lines": lines,
         "sync_issues": issues,
+        "issue_attempts": attempts,
         "run_results": results,
         "consent_events": history,
     }

@@ -122,8 +122,9 @@ def retry_issues(tenant: Tenant, issues: Sequence[SyncIssue], *, user: Any = Non
     """Give the records another try and queue the sync that makes it: a subscriber sync
     when it is one subscriber's issue (and ``one_subscriber``), an incremental sync
     otherwise."""
+    by = getattr(user, "username", "") or ""
     for issue in issues:
-        retry_issue(issue)
+        retry_issue(issue, by=by)
     refresh_open_count(tenant)
     if not issues:
         return RetryOutcome(0, None, None)
@@ -149,9 +150,9 @@ def retry_all(tenant: Tenant, *, user: Any = None, trigger: str = Trigger.MANUAL
                         one_subscriber=False)
 
 
-def ignore(issue: SyncIssue) -> None:
+def ignore(issue: SyncIssue, *, user: Any = None) -> None:
     """Stop listing the record as open; a later successful sync still resolves it."""
-    ignore_issue(issue)
+    ignore_issue(issue, by=getattr(user, "username", "") or "")
     refresh_open_count(issue.tenant)
 
 

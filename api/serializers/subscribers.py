@@ -13,6 +13,7 @@ from mailworx_crm.entity_types import EntityType
 from syncjobs.models import RecordLink
 from syncjobs.models.sync import LinkOrigin, LinkState
 from syncjobs.record_names import record_url, table_label, tenant_crm_url
+from syncjobs.subscriber_records import field_sources, record_name
 
 VALUES_HELP = _("Field values by the field's internal name (see subscriber-fields), e.g. "
                 "{\"email\": \"anna@example.com\", \"first_name\": \"Anna\"}. Values are "
@@ -22,6 +23,15 @@ VALUES_HELP = _("Field values by the field's internal name (see subscriber-field
 @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
 class ValuesField(serializers.DictField):
     """``{field key: value}``; the service validates keys and values."""
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {
+    "type": "object", "properties": {"side": {"type": "string", "enum": ["crm", "mailworx"]},
+                                     "run": {"type": "integer", "nullable": True},
+                                     "rule": {"type": "string"},
+                                     "pending": {"type": "boolean"}}}})
+class FieldSourcesField(serializers.SerializerMethodField):
+    """Per mapped field key: which side last set it, in which run, by which S11 rule."""
 
 
 class CrmLinkSerializer(serializers.ModelSerializer):
@@ -38,17 +48,32 @@ class CrmLinkSerializer(serializers.ModelSerializer):
         "The record was active (statecode 0) when last seen."))
     record_url = serializers.SerializerMethodField(help_text=_(
         "Opens the record in Dynamics; empty while the tenant has no CRM URL."))
+    name = serializers.SerializerMethodField(help_text=_(
+        "The record's name as last synced (its name fields); empty when none is mapped."))
+    field_sources = FieldSourcesField(help_text=_(
+        "Why each mapped field has its value: the side that last set it (crm or mailworx), "
+        "the run and the rule (one_side, newer, tie, new_empty, backfill, one_way, "
+        "created); pending: decided for mailworx, not yet written to the CRM."))
     last_synced_at = serializers.DateTimeField(source="updated_at", help_text=_(
         "When a sync last wrote or confirmed this link."))
 
     class Meta:
         model = RecordLink
         fields = ["table", "table_label", "record_id", "state", "origin", "crm_active",
-                  "record_url", "crm_modifiedon", "last_synced_at", "created_at"]
+                  "record_url", "name", "field_sources", "crm_modifiedon", "last_synced_at",
+                  "created_at"]
         read_only_fields = fields
 
     def get_table_label(self, link: RecordLink) -> str:
         return table_label(link.entity_type)
+
+    def get_name(self, link: RecordLink) -> str:
+        return record_name(link.entity_type, link.synced_values)
+
+    def get_field_sources(self, link: RecordLink) -> dict[str, dict[str, Any]]:
+        return {key: {"side": src.side, "run": src.run_id, "rule": src.rule,
+                      "pending": src.pending}
+                for key, src in field_sources(link).items()}
 
     def get_record_url(self, link: RecordLink) -> str:
         # One look-up of the tenant's CRM URL per answer, not one per link.

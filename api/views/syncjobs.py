@@ -166,6 +166,6 @@ class IssueViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
     @action(detail=True, methods=["post"])
     def ignore(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         issue = self.get_object()
-        services.ignore(issue)
+        services.ignore(issue, user=request.user)
         return Response(SyncIssueSerializer(
             get_object_or_404(services.issues_for(self.tenant, "all"), pk=issue.pk)).data)

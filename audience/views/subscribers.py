@@ -1,8 +1,9 @@
-"""Subscriber pages: the list, one subscriber, unsubscribe, CSV export."""
+"""Subscriber pages: the list, one subscriber, editing it, unsubscribe, CSV export."""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from audience import csv_io
 from audience.consent import Who, history
+from audience.forms.subscribers import SubscriberForm
 from audience.models import (
     ConsentState,
     GroupMembership,
@@ -19,7 +21,13 @@ from audience.models import (
     SubscriberStatus,
     SubscriberValue,
 )
-from audience.subscribers import tenant_fields, unsubscribe
+from audience.subscribers import (
+    SubscriberError,
+    current_values,
+    tenant_fields,
+    unsubscribe,
+    update_subscriber,
+)
 from audience.views.listing import (
     NAME_KEYS,
     csv_response,
@@ -75,6 +83,31 @@ def subscriber_detail(request: HttpRequest, access: TenantAccess, pk: int) -> Ht
         "consent_events": history(sub)[:200],
         "merged_from": sub.merged_from.all().only("pk", "email"),
     })
+
+
+@tenant_view(write=True)
+def subscriber_edit(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
+    """Correct a subscriber's values (administrators): all checked first, then written in
+    one transaction, so a refused value leaves everything as it was."""
+    sub = access.get(Subscriber.objects.live(), pk=pk)
+    fields = tenant_fields(access.tenant)
+    values = current_values([sub.pk]).get(sub.pk, {})
+    form = SubscriberForm(sub, fields, values, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                changed = update_subscriber(sub, form.values())
+        except SubscriberError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if changed:
+                messages.success(request, _("The subscriber was saved; the next sync takes "
+                                            "the changes to the CRM."))
+            else:
+                messages.info(request, _("Nothing was changed."))
+            return redirect("audience_data:subscriber", tenant=access.tenant.slug, pk=sub.pk)
+    return render(request, "audience_data/subscriber_edit.html", {
+        "access": access, "subscriber": sub, "form": form})
 
 
 @require_POST

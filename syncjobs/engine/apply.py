@@ -17,11 +17,12 @@ from django.utils.translation import gettext_noop
 from audience.bulk_updates import update_subscribers
 from audience.models import Subscriber, SubscriberValue
 from audience.subscribers import SubscriberError, update_subscriber
-from syncjobs.engine.conflicts import Side, decide
+from syncjobs.engine.conflicts import Rule, Side, decide, explain
 from syncjobs.engine.consent import crm_consent
 from syncjobs.engine.context import Sync, parse_time
 from syncjobs.engine.entities import SUBSCRIBER_ID, names_subscriber
 from syncjobs.engine.fields import UNMAPPED, MappedField, crm_value
+from syncjobs.engine.provenance import record_sources
 from syncjobs.models.sync import RecordLink
 
 SubValues = dict[str, tuple[str, dt.datetime | None]]
@@ -34,6 +35,8 @@ class Resolution:
     synced: dict[str, Any] = field(default_factory=dict)
     needs_push: bool = False
     not_copyable: int = 0
+    # The fields S11 gave to one side, and the rule that did (the fields' provenance).
+    winners: dict[str, tuple[Side, Rule]] = field(default_factory=dict)
 
 
 def subscriber_values(subscriber_ids: Iterable[int], *,
@@ -74,12 +77,15 @@ def resolve(mapped: list[MappedField], row: dict[str, Any], related: dict[Any, A
             elif mf.two_way and (sv != "" if mf.key not in synced else sv != synced[mf.key]):
                 res.needs_push = True
             continue
-        side = decide(mf, sub_value=sv, sub_modified=smod, crm_value=cv,
-                      crm_modified=crm_modified, synced=synced,
-                      prefer_crm_when_new=prefer_crm_when_new)
+        side, rule = explain(mf, sub_value=sv, sub_modified=smod, crm_value=cv,
+                             crm_modified=crm_modified, synced=synced,
+                             prefer_crm_when_new=prefer_crm_when_new)
         if side is Side.SAME:
             res.synced[mf.key] = sv
-        elif side is Side.CRM:
+            continue
+        assert rule is not None
+        res.winners[mf.key] = (side, rule)
+        if side is Side.CRM:
             res.to_subscriber[mf.key] = cv
             res.synced[mf.key] = cv
         else:
@@ -173,6 +179,8 @@ def _finish(sync: Sync, step: str, link: RecordLink, subscriber: Subscriber,
         link.subscriber_id_written = names_subscriber(row, subscriber.pk)
         link.needs_push = link.needs_push or not link.subscriber_id_written
     link.synced_values = res.synced
+    if res.winners:
+        link.field_sources = record_sources(link.field_sources, sync.ctx.run_id, res.winners)
     link.needs_push = link.needs_push or res.needs_push
     link.crm_active = True
     link.crm_modifiedon = parse_time(row.get("modifiedon"))

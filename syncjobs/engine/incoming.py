@@ -203,7 +203,8 @@ def follow_merge(sync: Sync, step: str, link: RecordLink, master: str) -> None:
     RecordLink.objects.create(
         tenant=sync.tenant, subscriber_id=link.subscriber_id, entity_type=link.entity_type,
         crm_id=master, origin=link.origin, group_id=link.group_id,
-        synced_values=link.synced_values, needs_push=True)  # push names the subscriber
+        synced_values=link.synced_values, field_sources=link.field_sources,
+        needs_push=True)  # push names the subscriber
     sync.log(_("CRM %(entity)s %(old)s was merged into %(master)s; the link follows it.")
              % {"entity": link.entity_type, "old": old_id, "master": master})
     sync.count(step, "relinked")

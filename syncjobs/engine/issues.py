@@ -2,7 +2,10 @@
 
 One open issue per (subscriber or CRM record, step); a repeat raises ``attempts``. After
 ``SYNC_ISSUE_MAX_ATTEMPTS`` the record is skipped by later runs until a person retries it
-(``retry_issue``); a later success resolves the issue.
+(``retry_issue``); a later success resolves the issue. Every attempt, retry, ignore and
+resolution is kept as a ``SyncIssueAttempt``, so the history survives the retries that
+restart ``attempts``. Only failures and resolutions of open issues write one: a clean sync
+writes none.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from dynamics.errors import (
     RetriesExhausted,
 )
 from mailworx_crm.texts import StoredText, as_column
-from syncjobs.models.sync import IssueState, SyncIssue, SyncStatus
+from syncjobs.models.sync import (
+    AttemptOutcome,
+    IssueState,
+    SyncIssue,
+    SyncIssueAttempt,
+    SyncStatus,
+)
 from tenants.models import Tenant
 
 OPEN_STATES = [IssueState.OPEN, IssueState.RETRYING]
@@ -55,17 +64,28 @@ def record_issue(tenant: Tenant, *, step: str, reason: StoredText | str,
             code=code, run_id=run_id, last_seen=timezone.now(), entity_type=entity_type,
             crm_id=crm_uuid)
         existing.refresh_from_db()
-        return existing
-    return SyncIssue.objects.create(
-        tenant=tenant, step=step, subscriber_id=subscriber_id, entity_type=entity_type,
-        crm_id=crm_uuid, code=code, reason=reason, hint=hint, run_id=run_id)
+        issue = existing
+    else:
+        issue = SyncIssue.objects.create(
+            tenant=tenant, step=step, subscriber_id=subscriber_id, entity_type=entity_type,
+            crm_id=crm_uuid, code=code, reason=reason, hint=hint, run_id=run_id)
+    SyncIssueAttempt.objects.create(issue=issue, run_id=run_id, outcome=AttemptOutcome.FAILED,
+                                    reason=reason)
+    return issue
 
 
-def resolve_issues(tenant: Tenant, step: str, subscriber_ids: Iterable[int]) -> None:
+def resolve_issues(tenant: Tenant, step: str, subscriber_ids: Iterable[int], *,
+                   run_id: int | None = None) -> None:
     ids = list(subscriber_ids)
-    if ids:
-        SyncIssue.objects.filter(tenant=tenant, step=step, subscriber_id__in=ids,
-                                 state__in=OPEN_STATES).update(state=IssueState.RESOLVED)
+    if not ids:
+        return
+    pks = list(SyncIssue.objects.filter(tenant=tenant, step=step, subscriber_id__in=ids,
+                                        state__in=OPEN_STATES).values_list("pk", flat=True))
+    if pks:
+        SyncIssue.objects.filter(pk__in=pks).update(state=IssueState.RESOLVED)
+        SyncIssueAttempt.objects.bulk_create([
+            SyncIssueAttempt(issue_id=pk, run_id=run_id, outcome=AttemptOutcome.RESOLVED)
+            for pk in pks])
 
 
 def blocked_subscribers(tenant: Tenant, step: str) -> set[int]:
@@ -75,13 +95,17 @@ def blocked_subscribers(tenant: Tenant, step: str) -> set[int]:
         subscriber__isnull=False).values_list("subscriber_id", flat=True))
 
 
-def retry_issue(issue: SyncIssue) -> None:
-    """A person asks for another try: the next run picks the record up again."""
+def retry_issue(issue: SyncIssue, *, by: str = "") -> None:
+    """A person asks for another try: the next run picks the record up again (the count
+    that blocks the record restarts; the history keeps the earlier attempts)."""
     SyncIssue.objects.filter(pk=issue.pk).update(state=IssueState.RETRYING, attempts=0)
+    SyncIssueAttempt.objects.create(issue=issue, outcome=AttemptOutcome.RETRY_REQUESTED,
+                                    by=by[:150])
 
 
-def ignore_issue(issue: SyncIssue) -> None:
+def ignore_issue(issue: SyncIssue, *, by: str = "") -> None:
     SyncIssue.objects.filter(pk=issue.pk).update(state=IssueState.IGNORED)
+    SyncIssueAttempt.objects.create(issue=issue, outcome=AttemptOutcome.IGNORED, by=by[:150])
 
 
 def refresh_open_count(tenant: Tenant) -> int:

@@ -20,8 +20,9 @@ from mailworx_crm.bulk_sql import insert_rows, update_rows
 from syncjobs.models.sync import RecordLink
 
 # What apply and push change on a link.
-APPLIED_FIELDS = ("synced_values", "bulk_email_blocked", "subscriber_id_written", "needs_push",
-                  "crm_active", "crm_modifiedon", "crm_versionnumber")
+APPLIED_FIELDS = ("synced_values", "field_sources", "bulk_email_blocked",
+                  "subscriber_id_written", "needs_push", "crm_active", "crm_modifiedon",
+                  "crm_versionnumber")
 
 
 def save_links(links: Sequence[RecordLink], fields: Sequence[str]) -> None:

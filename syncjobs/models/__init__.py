@@ -11,6 +11,7 @@ from syncjobs.models.lists import (
 )
 from syncjobs.models.privacy import ErasurePropagation, PropagationState
 from syncjobs.models.sync import (
+    AttemptOutcome,
     CampaignExport,
     IssueState,
     LinkOrigin,
@@ -20,13 +21,14 @@ from syncjobs.models.sync import (
     RecordLink,
     SyncCursor,
     SyncIssue,
+    SyncIssueAttempt,
     SyncStatus,
 )
 
 __all__ = [
-    "CampaignExport", "CrmList", "ErasurePropagation", "Incident", "IncidentKind",
-    "IssueState", "JobKind", "JobLogLine", "JobRun", "JobStatus", "LinkOrigin", "LinkState",
-    "ListLink", "ListLinkState",
-    "ListMemberSnapshot", "PropagationState", "ReactionExport", "ReactionExportState",
-    "RecordLink", "SyncCursor", "SyncIssue", "SyncStatus", "Trigger",
+    "AttemptOutcome", "CampaignExport", "CrmList", "ErasurePropagation", "Incident",
+    "IncidentKind", "IssueState", "JobKind", "JobLogLine", "JobRun", "JobStatus", "LinkOrigin",
+    "LinkState", "ListLink", "ListLinkState", "ListMemberSnapshot", "PropagationState",
+    "ReactionExport", "ReactionExportState", "RecordLink", "SyncCursor", "SyncIssue",
+    "SyncIssueAttempt", "SyncStatus", "Trigger",
 ]

@@ -54,6 +54,10 @@ class RecordLink(models.Model):
     state = models.CharField(max_length=20, choices=LinkState.choices, default=LinkState.ACTIVE)
     crm_active = models.BooleanField(default=True)  # statecode 0 when last seen
     synced_values = models.JSONField(default=dict, blank=True)
+    # Per mapped field: which side last set the value, in which run, by which S11 rule —
+    # ``{key: [side, run id, rule]}`` (syncjobs/engine/provenance.py). Written in the same
+    # statement as ``synced_values``, so recording it costs the sync no query.
+    field_sources = models.JSONField(default=dict, blank=True)
     # The CRM record's "do not allow bulk email" as last synced, read or written (S13): an
     # unsubscribe already written back is not sent again, and a flag cleared in the CRM
     # while the subscriber stays unsubscribed is set again by push.
@@ -152,6 +156,33 @@ class SyncIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step}: {self.reason[:60]}"
+
+
+class AttemptOutcome(models.TextChoices):
+    FAILED = "failed", _("Failed")
+    RETRY_REQUESTED = "retry", _("Retry requested")
+    IGNORED = "ignored", _("Ignored")
+    RESOLVED = "resolved", _("Synced")
+
+
+class SyncIssueAttempt(models.Model):
+    """One entry of an issue's history: each failed attempt, each retry a person asked
+    for and the outcome, kept across retries (``SyncIssue.attempts`` restarts at a retry)."""
+
+    issue = models.ForeignKey(SyncIssue, on_delete=models.CASCADE, related_name="history")
+    run = models.ForeignKey("syncjobs.JobRun", null=True, blank=True,
+                            on_delete=models.SET_NULL, related_name="+")
+    outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices)
+    reason = StoredTextField(_("reason"), blank=True)
+    # Who asked for a retry or ignored the issue; empty for the sync's own attempts.
+    by = models.CharField(max_length=150, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.issue_id}: {self.outcome}"
 
 
 class SyncStatus(models.Model):

@@ -21,6 +21,7 @@ from syncjobs.starting import next_url
 from tenants.access import TenantAccess, tenant_view
 
 PAGE_SIZE = 50
+HISTORY_SIZE = 100  # an issue's attempts shown, newest first
 
 
 def _filters() -> list[tuple[str, str]]:
@@ -50,7 +51,8 @@ def issue_list(request: HttpRequest, access: TenantAccess) -> HttpResponse:
 def issue_detail(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
     issue = access.get(SyncIssue.objects.select_related("subscriber", "run__tenant"), pk=pk)
     return render(request, "syncjobs/issue_detail.html", {
-        "access": access, "issue": issue, "record": crm_record(issue)})
+        "access": access, "issue": issue, "record": crm_record(issue),
+        "history": issue.history.select_related("run__tenant")[:HISTORY_SIZE]})
 
 
 def _report(request: HttpRequest, outcome: services.RetryOutcome) -> None:
@@ -86,7 +88,7 @@ def issue_retry_all(request: HttpRequest, access: TenantAccess) -> HttpResponse:
 @tenant_view(write=True)
 def issue_ignore(request: HttpRequest, access: TenantAccess, pk: int) -> HttpResponse:
     issue = access.get(SyncIssue.objects.select_related("tenant"), pk=pk)
-    services.ignore(issue)
+    services.ignore(issue, user=request.user)
     messages.info(request, _("The issue is ignored: it is no longer listed as open. A later "
                              "successful sync of the record resolves it."))
     return redirect(_list_url(access))

@@ -32,7 +32,7 @@ from fieldmapping.models import AttributeType, CrmAttribute
 from fieldmapping.services import MappingInput, prefill_options, save_mapping
 from syncjobs import runner
 from syncjobs.alerts.incidents import open_incident
-from syncjobs.models import JobRun, JobStatus, SyncIssue
+from syncjobs.models import JobRun, JobStatus, RecordLink, SyncIssue
 from syncjobs.models.alerts import IncidentKind
 from syncjobs.models.lists import CrmList
 from tenants.models import Tenant
@@ -130,6 +130,10 @@ def build_scene(tenant: Tenant) -> Scene:
                                      entity_type="contact", reason="The CRM refused the name.")
     make_ready(tenant)  # syncing started: the tenant's home is its sync health page
     open_incident(tenant, IncidentKind.SYNC_BEHIND, "behind")  # the alert list is not empty
+    # The subscriber's page shows its CRM record, field provenance and sync history.
+    RecordLink.objects.create(tenant=tenant, subscriber=subscribers[0], entity_type="contact",
+                              crm_id=uuid.uuid4(), synced_values={"first_name": "Reader 0"},
+                              field_sources={"first_name": ["mailworx", run.pk, "one_side"]})
     return Scene(unit=unit, mapping=mapping.pk, subscriber=subscribers[0].pk, group=group.pk,
                  campaign=campaign.pk, run=run.pk, issue=issue.pk)
 
@@ -144,6 +148,7 @@ def main_pages(slug: str, scene: Scene) -> list[str]:
         f"{t}/business-units/{scene.unit.pk}/mappings/contact/new/",
         f"{t}/mappings/{scene.mapping}/", f"{t}/fields/",
         f"{t}/subscribers/", f"{t}/subscribers/{scene.subscriber}/",
+        f"{t}/subscribers/{scene.subscriber}/edit/",
         f"{t}/groups/", f"{t}/groups/{scene.group}/",
         f"{t}/campaigns/", f"{t}/campaigns/{scene.campaign}/", f"{t}/crm-lists/",
         f"{t}/health/", f"{t}/alerts/", f"{t}/jobs/", f"{t}/jobs/{scene.run}/",

@@ -22,6 +22,7 @@ from syncjobs.models import (
     JobLogLine,
     JobRun,
     SyncIssue,
+    SyncIssueAttempt,
     SyncStatus,
 )
 from tenants.models import Tenant
@@ -69,6 +70,11 @@ def aged(tenant: Tenant, other_tenant: Tenant) -> Subscriber:
     for age in (40, 1):
         issue = SyncIssue.objects.create(tenant=tenant, step="push", reason=f"issue {age}")
         SyncIssue.objects.filter(pk=issue.pk).update(last_seen=days_ago(age))
+    # The recent issue's history: an old attempt goes, a recent one stays.
+    for age in (40, 1):
+        attempt = SyncIssueAttempt.objects.create(issue=issue, outcome="failed",
+                                                  reason=f"attempt {age}")
+        SyncIssueAttempt.objects.filter(pk=attempt.pk).update(at=days_ago(age))
     # Another tenant keeps its own (default) retention: its 40-day-old line stays.
     save_settings(other_tenant)
     foreign = JobRun.objects.create(tenant=other_tenant, kind=JobKind.SYNC, status="succeeded")
@@ -102,6 +108,7 @@ def test_the_beat_task_purges_old_personal_data_and_keeps_recent(
     tasks.privacy_housekeeping()
     assert sorted(JobLogLine.objects.values_list("message", flat=True)) == ["foreign 40", "line 1"]
     assert list(SyncIssue.objects.values_list("reason", flat=True)) == ["issue 1"]
+    assert list(SyncIssueAttempt.objects.values_list("reason", flat=True)) == ["attempt 1"]
     assert SyncStatus.objects.get(tenant=tenant).open_issues == 1
     results = dict(JobRun.objects.filter(tenant=tenant).values_list("finished_at", "result"))
     assert sorted(map(str, results.values())) == ["{'sample': ['b@x.org']}", "{}"]

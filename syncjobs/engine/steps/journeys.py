@@ -246,7 +246,7 @@ def _write(sync: Sync, journeys: JourneysConsent,
                          hint=_("The consent is recorded in Customer Insights – Journeys "
                                 "with the next sync; check the connector's rights on the "
                                 "contact point consent table."))
-    resolve_issues(sync.tenant, STEP, written)
+    resolve_issues(sync.tenant, STEP, written, run_id=sync.ctx.run_id)
     return failed
 
 

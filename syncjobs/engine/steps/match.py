@@ -281,7 +281,8 @@ def _match_batch(sync: Sync, setting: GroupSyncSetting, ids: list[int],
                 merge_subscribers(d.sub, other.subscriber)
                 sync.count(STEP, "merged")
         resolve_issues(sync.tenant, STEP, [link.subscriber_id for link in new_links
-                                           if link.subscriber_id in open_issues])
+                                           if link.subscriber_id in open_issues],
+                       run_id=sync.ctx.run_id)
 
 
 def _reactivate(sync: Sync, sub: Subscriber, entity: str, crm_id: str) -> bool:

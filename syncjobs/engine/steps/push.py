@@ -34,6 +34,7 @@ from syncjobs.engine.entities import SUBSCRIBER_ID
 from syncjobs.engine.fields import same, to_crm
 from syncjobs.engine.issues import OPEN_STATES, blocked_subscribers, record_issue, resolve_issues
 from syncjobs.engine.linkstore import save_link_rows
+from syncjobs.engine.provenance import pushed_sources
 from syncjobs.engine.steps.pull import prime_change_tracking
 from syncjobs.models.sync import LinkState, RecordLink, SyncCursor, SyncIssue
 
@@ -88,10 +89,11 @@ class _Link(NamedTuple):
     synced_values: dict[str, Any]
     email: str
     consent: str  # the subscriber's permission (audience ConsentState)
+    field_sources: dict[str, Any]  # provenance (syncjobs/engine/provenance.py)
 
 
 _LINK_COLUMNS = ("pk", "crm_id", "entity_type", "group_id", "subscriber_id", "create_owner",
-                 "synced_values", "subscriber__email", "subscriber__consent")
+                 "synced_values", "subscriber__email", "subscriber__consent", "field_sources")
 
 
 def _load(ids: list[int]) -> list[_Link]:
@@ -121,17 +123,20 @@ def _creates(sync: Sync, pending: QuerySet[RecordLink]) -> None:
                                                            strict=True):
                     # Also when an earlier attempt already created it (N1, above).
                     if result.ok:
-                        done.append([LinkState.ACTIVE, synced,
+                        sources = pushed_sources(link.field_sources, sync.ctx.run_id, synced,
+                                                 created=True)
+                        done.append([LinkState.ACTIVE, synced, sources,
                                      bool(payload.get("donotbulkemail")), True, False, link.pk])
                         sync.count(STEP, "created")
                     else:
                         _failed(sync, link, result)
-                save_link_rows(["state", "synced_values", "bulk_email_blocked",
+                save_link_rows(["state", "synced_values", "field_sources", "bulk_email_blocked",
                                 "subscriber_id_written", "needs_push"], done)
                 created = {row[-1] for row in done}
                 resolve_issues(sync.tenant, STEP, [
                     link.subscriber_id for link in batch
-                    if link.pk in created and link.subscriber_id in open_issues])
+                    if link.pk in created and link.subscriber_id in open_issues],
+                    run_id=sync.ctx.run_id)
             sync.checkpoint(STEP, len(batch))
 
 
@@ -216,7 +221,7 @@ def _open_issues(sync: Sync) -> set[int]:
 # What the update diff reads of a link, as a tuple (no model instances).
 _DIFF_TUPLE = ("pk", "crm_active", "needs_push", "synced_values", "bulk_email_blocked",
                "subscriber_id_written", "group_id", "subscriber_id", "subscriber__consent",
-               "crm_id")
+               "crm_id", "field_sources")
 
 
 def _update_batch(sync: Sync, entity: str, ids: list[int],
@@ -228,7 +233,7 @@ def _update_batch(sync: Sync, entity: str, ids: list[int],
     todo: list[tuple[_Link, dict[str, Any], dict[str, Any], bool, bool]] = []
     cleared: list[list[Any]] = []
     for (pk, crm_active, needs_push, synced, blocked, id_written, group_id, subscriber_id,
-         status, crm_id) in rows:
+         status, crm_id, sources) in rows:
         if not crm_active:
             sync.skip(STEP, gettext_noop("deactivated in the CRM"))
             continue
@@ -239,7 +244,8 @@ def _update_batch(sync: Sync, entity: str, ids: list[int],
             record[SUBSCRIBER_ID] = str(subscriber_id)
         if record:
             record[primary_key(entity)] = str(crm_id)
-            link = _Link(pk, crm_id, entity, group_id, subscriber_id, None, synced, "", status)
+            link = _Link(pk, crm_id, entity, group_id, subscriber_id, None, synced, "", status,
+                         sources)
             todo.append((link, record, sent, blocked, id_written))
         elif needs_push:
             cleared.append([False, pk])
@@ -265,20 +271,22 @@ def _update_batch(sync: Sync, entity: str, ids: list[int],
                 if SUBSCRIBER_ID in record:
                     id_written = True
                     sync.count(STEP, "subscriber_ids_written")
-                done.append([{**link.synced_values, **sent}, blocked, id_written, False,
-                             link.pk])
+                done.append([{**link.synced_values, **sent},
+                             pushed_sources(link.field_sources, sync.ctx.run_id, sent),
+                             blocked, id_written, False, link.pk])
             elif result.status == 404:
                 deleted.append([LinkState.CRM_DELETED, link.pk])
                 sync.count(STEP, "unlinked_deleted")
             else:
                 _failed(sync, link, result)
         save_link_rows(["state"], deleted)
-        save_link_rows(["synced_values", "bulk_email_blocked", "subscriber_id_written",
-                        "needs_push"], done)
+        save_link_rows(["synced_values", "field_sources", "bulk_email_blocked",
+                        "subscriber_id_written", "needs_push"], done)
         updated = {row[-1] for row in done}
         resolve_issues(sync.tenant, STEP, [
             link.subscriber_id for link, *_rest in todo
-            if link.pk in updated and link.subscriber_id in open_issues])
+            if link.pk in updated and link.subscriber_id in open_issues],
+            run_id=sync.ctx.run_id)
 
 
 def _diff(sync: Sync, entity: str, group_id: int | None, synced: dict[str, Any],

@@ -306,7 +306,8 @@ def _save(sync: Sync, plan: _Batch, results: list[OperationResult],
               if p in exports and exports[p].state == ReactionExportState.PENDING]
     if forget:
         ReactionExport.objects.filter(pk__in=forget).delete()
-    resolve_issues(sync.tenant, STEP, ok_subscribers - failed_subscribers)
+    resolve_issues(sync.tenant, STEP, ok_subscribers - failed_subscribers,
+                   run_id=sync.ctx.run_id)
     mark_figures_due(sync, plan.changed)
 
 
