@@ -22,6 +22,7 @@ from tests.conftest import PASSWORD
 from tests.e2e.test_sync_now import wait_for_run
 from tests.syncjobs.engine.conftest import (  # noqa: F401  (fixtures)
     crm_client,
+    crm_org,
     fields,
     group,
     map_field,
@@ -56,8 +57,11 @@ def test_follow_an_issue_to_the_subscriber_correct_it_and_retry(
     page.wait_for_selector(".job-progress[data-status=succeeded]", timeout=90_000)
     assert "1 record could not sync" in page.inner_text(".sync-result")
 
-    # The issues list → the issue → the subscriber.
-    page.click("nav.tenant-nav >> text=Sync issues")
+    # The health page → its failing records → the issue → the subscriber.
+    page.click("nav.tenant-nav >> text=Sync health")
+    assert page.inner_text("#records-failing") == "1"
+    assert page.locator("#health-issues table.issue-groups tbody tr").count() == 1
+    page.click("#records-failing a")
     page.locator("tr[data-state=open]", has_text=EMAIL).locator("td.reason a").click()
     assert page.inner_text(".issue-state") == "Open"
     issue_url = page.url
@@ -106,6 +110,10 @@ def test_follow_an_issue_to_the_subscriber_correct_it_and_retry(
     # The issues list no longer counts it; the subscriber's page says why the name changed.
     page.click("nav.tenant-nav >> text=Sync issues")
     assert page.locator("tr[data-state=open]", has_text=EMAIL).count() == 0
+    # The health page has caught up: nothing failing, no open issue group.
+    page.click("nav.tenant-nav >> text=Sync health")
+    assert page.inner_text("#records-failing") == "0"
+    assert page.locator("#no-open-issues").count() == 1
     page.goto(f"{live_server.url}/t/acme/subscribers/{bad.pk}/")
     row = page.locator(".field-sources tr[data-field=first_name]")
     assert row.get_attribute("data-side") == "mailworx"

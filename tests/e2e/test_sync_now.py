@@ -19,6 +19,7 @@ from tenants.models import Tenant
 from tests.conftest import PASSWORD
 from tests.syncjobs.engine.conftest import (  # noqa: F401  (fixtures)
     crm_client,
+    crm_org,
     fields,
     group,
     map_field,
