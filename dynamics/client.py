@@ -36,8 +36,9 @@ class ProbeResult:
     status: int
     dataverse: bool  # the answer is a Dataverse Web API's (see looks_like_dataverse)
     certificate_trusted: bool  # False: only an unverified TLS handshake got this answer
-    # The sign-in schemes a 401 offered, lower case ("bearer", "ntlm", "negotiate"): they
-    # tell an Online (Entra ID token) CRM from an on-premise one (Windows sign-in).
+    # The sign-in schemes a 401 offered, lower case ("bearer", "ntlm", "negotiate"; "adfs"
+    # beside "bearer" when AD FS issues the token): they tell an Online (Entra ID token)
+    # CRM from an on-premise one (Windows sign-in, or claims through AD FS).
     challenges: frozenset[str] = frozenset()
 
 
@@ -46,7 +47,12 @@ def challenge_schemes(resp: requests.Response) -> frozenset[str]:
     if resp.status_code != 401:
         return frozenset()
     challenge = resp.headers.get("WWW-Authenticate", "").lower()
-    return frozenset(s for s in ("bearer", "ntlm", "negotiate") if s in challenge)
+    schemes = {s for s in ("bearer", "ntlm", "negotiate") if s in challenge}
+    if "bearer" in schemes and "/adfs/" in challenge:
+        # The token comes from AD FS (its endpoints live under /adfs/): an on-premise
+        # deployment with claims-based authentication (IFD), not Dynamics 365 Online.
+        schemes.add("adfs")
+    return frozenset(schemes)
 
 
 def looks_like_dataverse(resp: requests.Response) -> bool:

@@ -232,6 +232,8 @@ class Transport:
                     error = error_from_response(status, resp.content,
                                                 retry_after=resp.headers.get("Retry-After"),
                                                 request=what)
+                    if status == 401 and not isinstance(lane.auth, BearerToken):
+                        error = windows_sign_in_refused(resp, error)
             self._record(method, entity_set, status, started, operations, attempt, waited,
                          throttled=isinstance(error, Throttled), lane=lane)
             log.info("CRM %s -> %s (%s)", what, status, type(error).__name__)
@@ -297,3 +299,21 @@ def parse_json(resp: requests.Response, what: str) -> Any:
     except ValueError:
         raise UnexpectedAnswer("The CRM sent an answer that is not JSON.",
                             status=resp.status_code, request=what, key="not_json") from None
+
+
+def windows_sign_in_refused(resp: requests.Response, error: DynamicsError) -> DynamicsError:
+    """A 401 to a Windows (NTLM) sign-in whose challenge offers neither NTLM nor Negotiate:
+    the server accepts only claims-based sign-in (AD FS / OAuth, an IFD deployment), which
+    the connector does not use on-premise — say so instead of "wrong password"
+    (docs/organization-service.md §Authentication)."""
+    offered = resp.headers.get("WWW-Authenticate", "").lower()
+    if "ntlm" in offered or "negotiate" in offered:
+        return error
+    return AuthenticationFailed(
+        "The CRM server does not offer Windows sign-in (NTLM) at this address; it asks for "
+        "claims-based sign-in (AD FS / OAuth, as internet-facing deployments are set up). The "
+        "connector signs in to on-premise CRM with a Windows account only, so this deployment "
+        "cannot be connected as it is set up. Ask the CRM administrator whether an address "
+        "with Windows authentication exists for the organisation.",
+        key="windows_sign_in_not_offered", status=401,
+        request=error.request)

@@ -257,6 +257,8 @@ class Emulator:
                 raise DataverseError(403, "0x80072560",
                                      "The user is not a member of the organization.")
             return str(user), None
+        if org.claims_only:
+            return None, ntlm.claims_challenge(f"adfs.{org.domain or 'example'}.example".lower())
         principal, challenge = ntlm.authenticate(req)
         if challenge is not None:
             return None, challenge

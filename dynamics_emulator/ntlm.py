@@ -35,6 +35,12 @@ def challenge(extra: str | None = None) -> Response:
     return resp
 
 
+def claims_challenge(adfs_host: str) -> Response:
+    """What a claims/IFD deployment answers: a bearer challenge naming its AD FS, never
+    Windows sign-in."""
+    return challenge(f"Bearer authorization_uri=https://{adfs_host}/adfs/oauth2/authorize")
+
+
 def authenticate(req: Request) -> tuple[str | None, Response | None]:
     """(DOMAIN\\user, None) when the connection is authenticated, else (None, 401 response)."""
     conn: dict[str, Any] = req.connection if req.connection is not None else {}

@@ -40,6 +40,9 @@ class Org:
     collation: str = DEFAULT_COLLATION
     # Customer Insights – Journeys installed: the consent tables exist (schema/journeys.py).
     journeys: bool = False
+    # On-premise with claims-based authentication / IFD only: Windows sign-in is not
+    # offered, the server asks for a bearer token from AD FS (docs/organization-service.md).
+    claims_only: bool = False
 
     def __post_init__(self) -> None:
         self.schema = build_schema(change_tracking=self.kind == "online",

@@ -57,6 +57,9 @@ def build_orgs() -> list[Org]:
         # CRM 2013 SP1: the Organization Service only (docs/organization-service.md).
         Org("legacy2013", "legacy", "6.1.0.581", (), stable_id("org", "legacy2013"),
             domain=NTLM_DOMAIN),
+        # CRM 2015 set up for claims-based authentication / IFD only (no Windows sign-in).
+        Org("legacyifd", "legacy", "7.1.0.2014", (), stable_id("org", "legacyifd"),
+            domain=NTLM_DOMAIN, claims_only=True),
     ]
 
 

@@ -75,6 +75,12 @@ SENTENCES: dict[str, str] = {
     "sign_in_rejected": gettext_noop(
         "The CRM did not accept the sign-in (HTTP 401). Check the user name and password, or "
         "the app registration's client id and secret and its application user in the CRM."),
+    "windows_sign_in_not_offered": gettext_noop(
+        "The CRM server does not offer Windows sign-in (NTLM) at this address; it asks for "
+        "claims-based sign-in (AD FS / OAuth, as internet-facing deployments are set up). The "
+        "connector signs in to on-premise CRM with a Windows account only, so this deployment "
+        "cannot be connected as it is set up. Ask the CRM administrator whether an address "
+        "with Windows authentication exists for the organisation."),
     "certificate": gettext_noop(
         "The CRM's certificate is not trusted. Add its CA to the connection's CA bundle."),
     "redirect": gettext_noop(

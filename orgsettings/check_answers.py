@@ -65,6 +65,15 @@ def deployment_mismatch(deployment: str, challenges: frozenset[str]) -> Explaine
             "This CRM asks for Windows sign-in (NTLM): it is an on-premise CRM, but "
             "“Online” is chosen."), stored_text(
             "Choose “On-premise” as the deployment and enter a CRM user's name and password."))
+    if deployment == "on_premise" and not windows and "adfs" in challenges:
+        return (stored_text(
+            "This on-premise CRM accepts only claims-based sign-in through AD FS (an "
+            "internet-facing deployment), not Windows sign-in (NTLM). The connector signs in "
+            "to on-premise CRM with a Windows account only, so it cannot connect to this "
+            "deployment as it is set up."), stored_text(
+            "Ask the CRM administrator whether the organisation has an address with Windows "
+            "authentication; docs/organization-service.md §Authentication lists what each "
+            "deployment accepts."))
     if deployment == "on_premise" and not windows:
         return (stored_text(
             "This CRM asks for a Microsoft Entra ID token, not for Windows sign-in: it is "

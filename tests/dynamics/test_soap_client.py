@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dynamics.detect import Detected, detect
-from dynamics.errors import ChangeTrackingNotEnabled, NotFound
+from dynamics.errors import AuthenticationFailed, ChangeTrackingNotEnabled, NotFound
 from dynamics.soap.client import OrganizationServiceClient
 from tests.dynamics.conftest import onprem_connection
 
@@ -87,3 +87,14 @@ def test_detection_finds_the_protocol_and_the_highest_web_api_version(
     found: Detected = detect(legacy(server, creds, org))
     assert (found.protocol, found.api_version) == expected[:2]
     assert found.version.startswith(expected[2])
+
+
+def test_a_deployment_without_windows_sign_in_is_named_not_a_wrong_password(
+        server: Any, creds: Any) -> None:
+    """Past the check's probe (a client built from saved settings), a 401 to NTLM that
+    offers only a bearer token from AD FS says so, instead of "check the password"."""
+    with OrganizationServiceClient(legacy(server, creds, org="legacyifd")) as client, \
+            pytest.raises(AuthenticationFailed) as refused:
+        client.who_am_i()
+    assert refused.value.key == "windows_sign_in_not_offered"
+    assert "claims-based sign-in" in str(refused.value)

@@ -55,7 +55,7 @@ def test_admin_reset_counters_dump_and_clock(emulator: EmulatorServer, api: requ
     assert created["createdon"] > time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     orgs = admin.get(root + "/orgs", timeout=10).json()["orgs"]
     assert [o["name"] for o in orgs] == ["contoso", "fabrikam", "crm80", "legacy2015",
-                                            "legacy2013"]
+                                            "legacy2013", "legacyifd"]
 
 
 def test_concurrent_requests_are_served(emulator: EmulatorServer, base: str) -> None:

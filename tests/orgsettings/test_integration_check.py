@@ -132,6 +132,22 @@ def test_crm_2013_and_2015_pass_through_the_organization_service(
         assert client.who_am_i().user_id
 
 
+def test_a_deployment_without_windows_sign_in_is_named_not_a_wrong_password(
+        tenant: Tenant, crm: EmulatorServer) -> None:
+    """CRM 2013/2015 set up for claims/IFD answers Windows sign-in with a bearer challenge
+    only: the connector (NTLM on-premise) cannot connect, and the check says why."""
+    configure_tenant_for_emulator(tenant, crm, org="legacyifd")
+    run = run_check(tenant)
+    result = steps(run)
+    assert run.status == JobStatus.FAILED
+    assert result["reach"]["status"] == "failed", result
+    assert "only claims-based sign-in through AD FS" in result["reach"]["message"]
+    assert "Online" not in result["reach"]["message"]  # not taken for Dynamics 365 Online
+    with translation.override("de"):
+        german = render(next(s for s in run.result["steps"] if s["key"] == "reach")["message"])
+    assert "AD FS" in german and "Windows-Anmeldung" in german, german
+
+
 def test_crm_2016_rtm_is_found_at_its_highest_web_api_version(tenant: Tenant,
                                                               crm: EmulatorServer) -> None:
     """8.0 has no v8.2, the version the settings assume on-premise: the check finds v8.0."""
