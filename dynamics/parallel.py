@@ -183,6 +183,8 @@ class ParallelExecutor:
         if not count:
             return max(1, most)
         degree = self.degree
+        if degree == 1 and count >= most:
+            return max(1, most)  # one at a time: full requests, the fewest of them
         # Whole rounds of ``degree`` requests of about equal size: a load just over one
         # round of full requests would otherwise leave one request running alone at the
         # end, as long as a full round. Costs at most ``degree`` more requests per call.

@@ -98,6 +98,9 @@ def blocked_subscribers(tenant: Tenant, step: str) -> set[int]:
 def retry_issue(issue: SyncIssue, *, by: str = "") -> None:
     """A person asks for another try: the next run picks the record up again (the count
     that blocks the record restarts; the history keeps the earlier attempts)."""
+    waiting = SyncIssue.objects.filter(pk=issue.pk, state=IssueState.RETRYING, attempts=0)
+    if waiting.exists():
+        return  # a retry is already waiting for the next run: asking again is no new attempt
     SyncIssue.objects.filter(pk=issue.pk).update(state=IssueState.RETRYING, attempts=0)
     SyncIssueAttempt.objects.create(issue=issue, outcome=AttemptOutcome.RETRY_REQUESTED,
                                     by=by[:150])

@@ -87,7 +87,7 @@ def test_bad_input_is_explained_and_nothing_is_saved(
     assert response.status_code == 200
     html = response.content.decode()
     assert "“a dozen” is not a valid Number for field score." in html
-    assert "is not a valid Date for field birthday." in html
+    assert "is not a valid Date only for field birthday." in html
     sub.refresh_from_db()
     assert sub.email == "anna@example.com"
     assert values(sub)["first_name"] == "X" * 80 and values(sub)["score"] == "1"

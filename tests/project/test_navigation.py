@@ -128,7 +128,7 @@ def test_every_link_marks_its_own_page_as_current(owner_client: Client, tenant: 
     make_ready(tenant)  # syncing started: the sync health page shows (else: the checklist)
     sections = tenant_sections(tenant.slug, "")
     hrefs = [item.url for group in sections for item in group.items]
-    assert len(hrefs) == 15 == len(set(hrefs))
+    assert len(hrefs) == 16 == len(set(hrefs))
     for group in sections:
         for item in group.items:
             if not item.url.startswith(f"/t/{tenant.slug}/"):

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db
 
 # The engine's fixtures (a tenant wired to the emulator), shared with this package's tests.
 org, crm_client, fields, unit = engine.org, engine.crm_client, engine.fields, engine.unit
-map_field, names, sync = engine.map_field, engine.names, engine.sync
-__all__ = ["crm_client", "fields", "map_field", "names", "org", "sync", "unit"]
+map_field, names, sync, crm_org = engine.map_field, engine.names, engine.sync, engine.crm_org
+__all__ = ["crm_client", "crm_org", "fields", "map_field", "names", "org", "sync", "unit"]
 
 
 @pytest.fixture
