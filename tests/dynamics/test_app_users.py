@@ -63,14 +63,18 @@ def test_each_lane_renews_its_own_token_after_a_401(
         crm.who_am_i()
         crm.create_multiple("contacts", "contact", _contacts(60))
         lanes = crm.transport.lanes.lanes
-        assert [lane.auth.acquisitions for lane in lanes] == [1, 1, 1]  # type: ignore[attr-defined]
+        # Each lane signs in at its first request (which lanes the three parallel requests
+        # land on depends on thread timing: a lane that finished early may take another).
+        before = [lane.auth.acquisitions for lane in lanes]  # type: ignore[attr-defined]
+        assert max(before) == 1 and sum(before) >= 2
         admin.set_clock(3700)  # every token the emulator issued has expired
         results = crm.create_multiple("contacts", "contact", _contacts(60))
         assert all(r.ok for r in results)
         renewed = [lane.auth.acquisitions for lane in lanes]  # type: ignore[attr-defined]
         assert crm.transport.lanes.failures == {}
     # Only the lanes that met a 401 fetched a new token, each its own, once.
-    assert set(renewed) <= {1, 2} and renewed.count(2) >= 1
+    assert all(after - first <= 1 for first, after in zip(before, renewed, strict=True))
+    assert any(first == 1 and after == 2 for first, after in zip(before, renewed, strict=True))
     # Requests in flight on one lane may all meet the expired token; it is renewed once.
     assert sum(1 for r in crm.log.records if r.status == 401) >= renewed.count(2)
 
