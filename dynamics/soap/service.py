@@ -38,7 +38,7 @@ _label: contextvars.ContextVar[tuple[str, int]] = contextvars.ContextVar(
 
 # SDK error codes (Int32) → the HTTP status the Web API answers them with, so that
 # `error_from_response` names them as it does for the Web API client.
-_STATUS_BY_CODE = {"0x80040217": 404, "0x80040220": 403, "0x80072560": 403,
+_STATUS_BY_CODE = {"0x80040217": 404, "0x80040220": 403, "0x80072560": 403, "0x80042f09": 403,
                    "0x80040237": 412, "0x80060892": 412, "0x80040333": 412, "0x80060882": 412,
                    "0x80072322": 429, "0x80072321": 429, "0x80072326": 429,
                    "0x80072327": 429}
