@@ -236,6 +236,37 @@ def test_S3_activity_changed_between_discovery_and_take_over(
     assert sync("campaigns").counters["campaigns"]["discovered"] == 0
 
 
+@pytest.mark.parametrize("crm_org", ["legacy2013"], indirect=True)
+@pytest.mark.parametrize("later_writer", [False, True])
+def test_S3_a_crm_without_row_versions_takes_over_and_the_last_writer_wins(
+        tenant: Tenant, sync: SyncFn, crm_user: Crm, newsletter: Activity,
+        crm_admin: EmulatorAdmin, monkeypatch: pytest.MonkeyPatch, client_class: Any,
+        crm_org: str, later_writer: bool) -> None:
+    # CRM 2013 has no RowVersion: its rows carry no ETag, and no write can be exclusive.
+    assert "@odata.etag" not in crm_user.read(newsletter.id)
+    real = client_class.update
+
+    def another_worker_after_us(self: DataverseClient, entity_set: str, id: str,
+                                data: dict[str, Any], if_match: str | None = "*") -> None:
+        real(self, entity_set, id, data, if_match)
+        if entity_set == "campaignactivities" and later_writer:
+            monkeypatch.setattr(client_class, "update", real)
+            crm_admin.patch(crm_org, "campaignactivities", id, {
+                "mwx_takenoveron": "2025-04-01T10:00:00Z", "mwx_mailworxcampaignid": "w2-77"})
+    monkeypatch.setattr(client_class, "update", another_worker_after_us)
+
+    run = sync("campaigns")
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    if later_writer:  # its take-over stands; ours is withdrawn
+        assert crm_user.read(newsletter.id)["mwx_mailworxcampaignid"] == "w2-77"
+        assert not Campaign.objects.filter(tenant=tenant).exists()
+        assert any("someone else" in r for r in run.counters["campaigns"]["skipped"])
+    else:
+        assert run.counters["campaigns"]["taken_over"] == 1
+        assert_taken_over(tenant, crm_user, newsletter)
+    assert sync("campaigns").counters["campaigns"]["discovered"] == 0
+
+
 @pytest.mark.parametrize("lists", ["none", "dynamic with a broken query", "empty or unusable"])
 def test_S3_activity_without_usable_lists_is_an_issue_and_taken_over_once_fixed(
         tenant: Tenant, sync: SyncFn, crm_user: Crm, unit: BusinessUnit, names: None,
