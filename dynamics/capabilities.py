@@ -28,6 +28,13 @@ class Capabilities:
         return (self.major, self.minor) >= (8, 2)
 
     @property
+    def row_versions(self) -> bool:
+        """Optimistic concurrency — a row's version as its ETag, an update only while the row
+        still has it — came with CRM 2015 Update 1 (7.1): every Web API version has it,
+        CRM 2013 and 2015 RTM (Organization Service only) do not."""
+        return (self.major, self.minor) >= (7, 1)
+
+    @property
     def bulk_messages(self) -> bool:
         """Bulk messages exist only from 9.x (online 2023+); never on 8.x."""
         return self.major >= 9

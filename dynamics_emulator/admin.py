@@ -11,6 +11,10 @@ GET    /_admin/<org>/<set>[?$filter=…]        dump records (all columns, Web A
 POST   /_admin/<org>/<set>                    create as the org's admin user
 PATCH  /_admin/<org>/<set>/<id>               change as a CRM user would (later modifiedon)
 DELETE /_admin/<org>/<set>/<id>
+POST   /_admin/<org>/<set>/<id>/<relationship>  {"id": "<related id>"}
+                                              associate records (N:N), as a CRM user would
+POST   /_admin/<org>/actions/<Name>  {…}      a CRM user's command (DistributeCampaignActivity)
+                                              on any organisation, Web API or SOAP only
 Change tracking, service protection and fault injection: see admin_control.py.
 """
 
@@ -20,11 +24,12 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from dynamics_emulator import admin_control, extra_orgs, reads, writes
+from dynamics_emulator import actions, admin_control, extra_orgs, reads, webapi, writes
 from dynamics_emulator.clock import fmt_dt, parse_dt
 from dynamics_emulator.http_types import DataverseError, Request, Response, not_found
 from dynamics_emulator.orgs import Ctx, Org, load_caller, stable_id
 from dynamics_emulator.query import parse_options
+from dynamics_emulator.schema.model import Entity
 from dynamics_emulator.seed import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -116,6 +121,12 @@ def handle(emu: Emulator, req: Request, parts: list[str]) -> Response:
 
 
 def _records(emu: Emulator, org: Org, req: Request, parts: list[str]) -> Response:
+    if parts[0] == "actions" and len(parts) == 2 and req.method == "POST":
+        with org.store.transaction():
+            answer = actions.unbound(_system_ctx(emu, org, req), parts[1])
+        if answer is None:
+            return Response.json({"error": f"unknown action {parts[1]}"}, 404, odata=False)
+        return answer
     ent = org.schema.by_set_name(parts[0])
     if ent is None:
         return Response.json({"error": f"unknown entity set {parts[0]}"}, 404, odata=False)
@@ -130,11 +141,15 @@ def _records(emu: Emulator, org: Org, req: Request, parts: list[str]) -> Respons
     if len(parts) == 1 and req.method == "POST":
         created = writes.create(ctx, ent, req.json())
         return Response.json({"id": created[ent.primary_id]}, 201, odata=False)
-    if len(parts) != 2:
+    if len(parts) not in (2, 3):
         return Response.json({"error": "unknown admin route"}, 404, odata=False)
     row: dict[str, Any] | None = org.store.get(ent, parts[1].lower())
     if row is None:
         raise not_found(ent.name, parts[1])
+    if len(parts) == 3 and req.method == "POST":
+        return _associate(ctx, ent, row, parts[2], str((req.json() or {}).get("id") or ""))
+    if len(parts) == 3:
+        return Response.json({"error": "method not allowed"}, 405, odata=False)
     if req.method == "PATCH":
         fresh: dict[str, Any] | None = writes.update(ctx, ent, row, req.json() or {})
         assert fresh is not None
@@ -149,6 +164,21 @@ def _records(emu: Emulator, org: Org, req: Request, parts: list[str]) -> Respons
         writes.delete(ctx, ent, row)
         return Response.empty(204)
     return Response.json({"error": "method not allowed"}, 405, odata=False)
+
+
+def _associate(ctx: Ctx, ent: Entity, row: dict[str, Any], relationship: str,
+               other_id: str) -> Response:
+    """What the Web API's `POST …/<relationship>/$ref` and SOAP's Associate do."""
+    rel = ent.many.get(relationship)
+    if rel is None:
+        return Response.json({"error": f"unknown relationship {relationship}"}, 404,
+                             odata=False)
+    other = ctx.org.schema.entity(rel.other)
+    if ctx.org.store.get(other, other_id.lower()) is None:
+        raise not_found(other.name, other_id)
+    with ctx.org.store.transaction():
+        webapi._associate(ctx, ent, row, relationship, other, other_id.lower())
+    return Response.empty(204)
 
 
 def dumps(data: Any) -> str:

@@ -99,6 +99,18 @@ class EmulatorAdmin:
         self.session.patch(f"{self.base}/{org}/{entity_set}/{record_id}", json=body,
                            timeout=10).raise_for_status()
 
+    def associate(self, org: str, entity_set: str, record_id: str, relationship: str,
+                  related_id: str) -> None:
+        """Relate two records (N:N) as a CRM user would, on any organisation."""
+        self.session.post(f"{self.base}/{org}/{entity_set}/{record_id}/{relationship}",
+                          json={"id": related_id}, timeout=10).raise_for_status()
+
+    def action(self, org: str, name: str, body: dict[str, Any]) -> Any:
+        """A CRM user's command (e.g. DistributeCampaignActivity) on any organisation."""
+        response = self.session.post(f"{self.base}/{org}/actions/{name}", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
 
 @pytest.fixture
 def crm_admin(crm: EmulatorServer) -> EmulatorAdmin:

@@ -13,10 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from zeep import xsd
+
 from dynamics.batch import BatchOperation, OperationResult
 from dynamics.errors import DuplicateRecord, DynamicsError, NotFound
 from dynamics.soap.service import OrganizationService, error_from_fault, fault_code, results_of
 from dynamics.soap.values import Guid, ValueWriter
+
+NS_CONTRACTS_71 = "http://schemas.microsoft.com/xrm/7.1/Contracts"
 
 MAX_EXECUTE_MULTIPLE = 1000
 # CRM 2013/2015 run at most two ExecuteMultiple requests of one organisation at a time
@@ -52,10 +56,17 @@ class Messages:
                        BatchOperation("POST", entity_set, data), entity_set, record_id)
 
     def update(self, table: str, entity_set: str, record_id: str, data: dict[str, Any],
-               types: dict[str, str]) -> Message:
+               types: dict[str, str], row_version: str | None = None) -> Message:
+        """Update; with `row_version` only if the row still has it (7.1 and later:
+        ConcurrencyBehavior IfRowVersionMatches, a changed row fails with 0x80060882)."""
         body = {k: v for k, v in data.items() if k != f"{table}id"}
         entity = self.writer.entity(table, body, types, record_id)
-        return Message("Update", {"Target": entity},
+        params: dict[str, Any] = {"Target": entity}
+        if row_version is not None:
+            entity.RowVersion = row_version
+            behaviour = self.service.zeep.get_type(f"{{{NS_CONTRACTS_71}}}ConcurrencyBehavior")
+            params["ConcurrencyBehavior"] = xsd.AnyObject(behaviour, "IfRowVersionMatches")
+        return Message("Update", params,
                        BatchOperation("PATCH", f"{entity_set}({record_id})", data), entity_set,
                        record_id.lower())
 

@@ -31,6 +31,8 @@ BINDING = "{http://schemas.microsoft.com/xrm/2011/Contracts/Services}" \
 # Unknown elements (newer servers add some, e.g. KeyAttributes in 7.1) are skipped.
 SETTINGS = zeep.Settings(strict=False, xsd_ignore_sequence_order=True)
 
+UNREADABLE = "The CRM's Organization Service sent an answer the connector cannot read."
+
 # What the current call is about ("RetrieveMultiple contact"), for the request accounting:
 # every SOAP call goes to the same address, so the URL cannot tell.
 _label: contextvars.ContextVar[tuple[str, int]] = contextvars.ContextVar(
@@ -38,8 +40,8 @@ _label: contextvars.ContextVar[tuple[str, int]] = contextvars.ContextVar(
 
 # SDK error codes (Int32) → the HTTP status the Web API answers them with, so that
 # `error_from_response` names them as it does for the Web API client.
-_STATUS_BY_CODE = {"0x80040217": 404, "0x80040220": 403, "0x80072560": 403,
-                   "0x80040237": 412, "0x80060892": 412, "0x80040333": 412,
+_STATUS_BY_CODE = {"0x80040217": 404, "0x80040220": 403, "0x80072560": 403, "0x80042f09": 403,
+                   "0x80040237": 412, "0x80060892": 412, "0x80040333": 412, "0x80060882": 412,
                    "0x80072322": 429, "0x80072321": 429, "0x80072326": 429,
                    "0x80072327": 429}
 
@@ -55,9 +57,15 @@ class ZeepTransport(zeep.Transport):
              headers: Mapping[str, str]) -> requests.Response:
         label, operations = _label.get()
         data = message.encode("utf-8") if isinstance(message, str) else message
-        return self.product.request("POST", address, data=data, headers=dict(headers),
+        resp = self.product.request("POST", address, data=data, headers=dict(headers),
                                     operations=operations, accept_soap_fault=True,
                                     label=label)
+        if "xml" not in resp.headers.get("Content-Type", "").lower() or not resp.content:
+            # A proxy's page or anything else where the envelope should be: zeep would
+            # fail on it without a readable reason.
+            raise UnexpectedAnswer(UNREADABLE, status=resp.status_code, request=f"POST {label}",
+                                   key="unexpected_answer")
+        return resp
 
 
 def fault_code(fault: Any) -> str | None:
@@ -126,9 +134,8 @@ class OrganizationService:
             code, message = _fault_detail(exc)
             raise error_from_fault(code, message, f"POST {label}") from None
         except (zeep.exceptions.Error, etree.XMLSyntaxError, ValueError) as exc:
-            raise UnexpectedAnswer("The CRM's Organization Service sent an answer the "
-                                   "connector cannot read.", request=f"POST {label}",
-                                   key="bad_soap_answer") from exc
+            raise UnexpectedAnswer(UNREADABLE, request=f"POST {label}",
+                                   key="unexpected_answer") from exc
         finally:
             _label.reset(token)
 

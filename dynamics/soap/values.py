@@ -198,6 +198,9 @@ def row(entity: Any) -> dict[str, Any]:
             out[key] = plain(value)
     if entity.Id and f"{table}id" not in out:
         out[f"{table}id"] = str(entity.Id).lower()
+    version = getattr(entity, "RowVersion", None)
+    if version:  # 7.1 and later: the Web API's ETag of the same row
+        out["@odata.etag"] = f'W/"{version}"'
     formatted = getattr(entity.FormattedValues, "KeyValuePairOfstringstring", None) or []
     for pair in formatted:
         key = str(pair.key)

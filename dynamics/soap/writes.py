@@ -25,6 +25,15 @@ _LIST_OP = re.compile(r"^lists\(([0-9a-fA-F-]{36})\)/(?:Microsoft\.Dynamics\.CRM
                       r"list\w+_association\(([0-9a-fA-F-]{36})\)/\$ref)$")
 
 
+def row_version_of(if_match: str | None) -> str | None:
+    """The RowVersion an `If-Match` ETag names (`W/"123"` → `123`); None for none or `*`
+    (Update never creates, so `*` needs no condition). Rows carry `@odata.etag` only from
+    CRM 2015 Update 1 (7.1) on, which also knows ConcurrencyBehavior (values.row)."""
+    if not if_match or if_match == "*":
+        return None
+    return if_match.removeprefix("W/").strip('"')
+
+
 class SoapWrites:
     """Mixed into OrganizationServiceClient (which provides these attributes)."""
 
@@ -50,7 +59,8 @@ class SoapWrites:
     def update(self, entity_set: str, id: str, data: dict[str, Any],
                if_match: str | None = "*") -> None:
         table = table_of_set(entity_set)
-        message = self.messages.update(table, entity_set, id, data, self._types_of(table))
+        message = self.messages.update(table, entity_set, id, data, self._types_of(table),
+                                       row_version=row_version_of(if_match))
         if not self._simulated("update", message, data):
             self.messages.send(message)  # Update never creates: a deleted row is a 404
 

@@ -66,6 +66,8 @@ class EntityData:
     id: str | None
     attributes: dict[str, Any] = field(default_factory=dict)
     formatted: dict[str, str] = field(default_factory=dict)
+    # 7.1 and later: the row's version (`versionnumber`), for optimistic concurrency.
+    row_version: str | None = None
 
 
 @dataclass
@@ -179,7 +181,7 @@ def read_entity(el: ET.Element) -> EntityData:
     if ident == "00000000-0000-0000-0000-000000000000":
         ident = None  # the SDK sends an empty Guid for "let the server choose"
     return EntityData(text_of(el, "LogicalName") or "", ident,
-                      read_pairs(child(el, "Attributes")))
+                      read_pairs(child(el, "Attributes")), row_version=text_of(el, "RowVersion"))
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -263,7 +265,9 @@ def entity_xml(ent: EntityData) -> str:
     ident = ent.id or "00000000-0000-0000-0000-000000000000"
     return (f"{pairs_xml('a:Attributes', ent.attributes)}<a:EntityState i:nil=\"true\"/>"
             f"<a:FormattedValues>{formatted}</a:FormattedValues><a:Id>{ident}</a:Id>"
-            f"<a:LogicalName>{esc(ent.logical_name)}</a:LogicalName><a:RelatedEntities/>")
+            f"<a:LogicalName>{esc(ent.logical_name)}</a:LogicalName><a:RelatedEntities/>"
+            + (f"<a:RowVersion>{esc(ent.row_version)}</a:RowVersion>"
+               if ent.row_version is not None else ""))
 
 
 def collection_xml(col: Collection) -> str:

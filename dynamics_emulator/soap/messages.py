@@ -29,7 +29,13 @@ from dynamics_emulator.soap.contracts import (
     type_name,
 )
 from dynamics_emulator.soap.query import retrieve_multiple
-from dynamics_emulator.soap.records import INVALID_ARGUMENT, entity_of, row_entity, web_body
+from dynamics_emulator.soap.records import (
+    INVALID_ARGUMENT,
+    entity_of,
+    has_row_version,
+    row_entity,
+    web_body,
+)
 
 
 @dataclass
@@ -90,7 +96,8 @@ def retrieve(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     row = ctx.org.store.get(ent, target.id)
     if row is None:
         raise not_found(ent.name, target.id)
-    return {"Entity": row_entity(ent, row, columns_of(params.get("ColumnSet")))}
+    return {"Entity": row_entity(ent, row, columns_of(params.get("ColumnSet")),
+                                 row_version=has_row_version(ctx))}
 
 
 def update(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
@@ -100,10 +107,33 @@ def update(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     row = ctx.org.store.get(ent, key) if key else None
     if row is None:
         raise not_found(ent.name, key)
+    _check_row_version(ctx, params, target, row)
     body = web_body(ctx, ent, target)
     body.pop(ent.primary_id, None)
     writes.update(ctx, ent, row, body)
     return {}
+
+
+def _check_row_version(ctx: Ctx, params: dict[str, Any], target: EntityData,
+                       row: dict[str, Any]) -> None:
+    """UpdateRequest.ConcurrencyBehavior (7.1 and later): IfRowVersionMatches applies the
+    update only while the row has the Target's RowVersion; without one it fails at once."""
+    behaviour = params.get("ConcurrencyBehavior")
+    if behaviour is None:
+        return
+    if not has_row_version(ctx):  # CRM 2013 / 2015 RTM: the 7.1 contract type is unknown
+        raise DataverseError(400, INVALID_ARGUMENT,
+                             "The request Update has no parameter ConcurrencyBehavior.")
+    name = behaviour.text if isinstance(behaviour, ET.Element) else str(behaviour)
+    if (name or "").strip() != "IfRowVersionMatches":
+        return
+    if not target.row_version:
+        raise DataverseError(400, "0x80060883", "The RowVersion property must be provided "
+                                                "when the value of ConcurrencyBehavior is "
+                                                "IfVersionMatches.")
+    if target.row_version != str(row["versionnumber"]):
+        raise DataverseError(412, "0x80060882", "The version of the existing record doesn't "
+                                                "match the RowVersion property provided.")
 
 
 def delete(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:

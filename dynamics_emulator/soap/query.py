@@ -33,7 +33,7 @@ from dynamics_emulator.soap.contracts import (
     text_of,
     type_name,
 )
-from dynamics_emulator.soap.records import entity_of, row_entity, typed_value
+from dynamics_emulator.soap.records import entity_of, has_row_version, row_entity, typed_value
 
 # ConditionOperator names → FetchXML operators.
 OPERATORS = {
@@ -198,7 +198,8 @@ def run_fetch(ctx: Ctx, fetch: ET.Element) -> Collection:
     # Compiled again for the node layout (table aliases and column names are deterministic).
     q = Compiler(ctx, fetch).compile()
     select_list(q)
-    entities = [_entity(q, row) for row in result.rows]
+    versions = has_row_version(ctx)
+    entities = [_entity(q, row, versions) for row in result.rows]
     cookie = None
     if result.more and result.cookie_ok and result.rows:
         pk = ent.primary_id
@@ -214,7 +215,7 @@ def _sub_row(node: Node, row: dict[str, Any]) -> dict[str, Any]:
     return {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)}
 
 
-def _entity(q: Query, row: dict[str, Any]) -> EntityData:
+def _entity(q: Query, row: dict[str, Any], versions: bool) -> EntityData:
     root = q.root
     if q.aggregate:
         data = EntityData(root.ent.name, None)
@@ -235,7 +236,7 @@ def _entity(q: Query, row: dict[str, Any]) -> EntityData:
         [c.attr.name for c in root.columns]
     if q.distinct and root.ent.primary_id not in own:
         own = {**own, root.ent.primary_id: None}
-    data = row_entity(root.ent, own, columns)
+    data = row_entity(root.ent, own, columns, row_version=versions and not q.distinct)
     if q.distinct and own.get(root.ent.primary_id) is None:
         data.id = None
     for col in root.columns:

@@ -79,12 +79,23 @@ def typed_value(attr: Attr, value: Any, row: dict[str, Any] | None = None) -> An
     return str(value)
 
 
-def row_entity(ent: Entity, row: dict[str, Any], columns: list[str] | None) -> EntityData:
+def has_row_version(ctx: Ctx) -> bool:
+    """Optimistic concurrency (Entity.RowVersion, UpdateRequest.ConcurrencyBehavior) came
+    with CRM 2015 Update 1 (7.1); CRM 2013 and 2015 RTM have neither."""
+    major, minor, *_rest = (int(p) for p in ctx.org.version.split("."))
+    return (major, minor) >= (7, 1)
+
+
+def row_entity(ent: Entity, row: dict[str, Any], columns: list[str] | None, *,
+               row_version: bool = False) -> EntityData:
     """A stored row as an `Entity`: non-null readable columns (all, or the ColumnSet's, to
-    which the platform adds the primary key)."""
+    which the platform adds the primary key), and its RowVersion where the server has
+    one (`has_row_version`)."""
     attrs = [a for a in ent.attrs.values() if a.read] if columns is None else \
         [column(ent, c) for c in dict.fromkeys([*columns, ent.primary_id])]
     data = EntityData(ent.name, str(row[ent.primary_id]))
+    if row_version and row.get("versionnumber") is not None:
+        data.row_version = str(row["versionnumber"])
     for attr in attrs:
         value = typed_value(attr, row.get(attr.name), row)
         if value is not None:

@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 
 from dynamics.detect import Detected, detect
-from dynamics.errors import AuthenticationFailed, ChangeTrackingNotEnabled, NotFound
+from dynamics.errors import (
+    AuthenticationFailed,
+    ChangeTrackingNotEnabled,
+    NotFound,
+    PreconditionFailed,
+)
 from dynamics.soap.client import OrganizationServiceClient
 from tests.dynamics.conftest import onprem_connection
 
@@ -66,6 +71,28 @@ def test_writes_are_typed_and_a_retried_create_never_duplicates(
     assert isinstance(results[1].error, NotFound)  # an update never creates
     with pytest.raises(NotFound):
         soap.update("contacts", str(uuid.uuid4()), {"lastname": "x"})
+
+
+def test_an_update_with_the_rows_etag_applies_only_while_the_row_is_unchanged(
+        soap: OrganizationServiceClient, server: Any, creds: Any) -> None:
+    """7.1: RowVersion is the row's ETag; If-Match becomes IfRowVersionMatches (S3's
+    exclusive take-over). CRM 2013 has no RowVersion, so its rows carry no ETag."""
+    record_id = soap.create("contacts", {"lastname": "Etag"})
+    read = soap.get("contacts", record_id, select=["lastname"])
+    etag = read["@odata.etag"]
+    assert etag.startswith('W/"') and etag == next(iter(soap.query(
+        "contacts", select=["lastname"], filter=f"contactid eq {record_id}")))["@odata.etag"]
+    soap.update("contacts", record_id, {"lastname": "First"}, if_match=etag)
+    with pytest.raises(PreconditionFailed):  # the row moved on since it was read
+        soap.update("contacts", record_id, {"lastname": "Second"}, if_match=etag)
+    fresh = soap.get("contacts", record_id, select=["lastname"])
+    assert fresh["lastname"] == "First" and fresh["@odata.etag"] != etag
+    soap.update("contacts", record_id, {"lastname": "Third"}, if_match=fresh["@odata.etag"])
+    soap.update("contacts", record_id, {"lastname": "Fourth"})  # no condition: "*"
+    assert soap.get("contacts", record_id, select=["lastname"])["lastname"] == "Fourth"
+    with OrganizationServiceClient(legacy(server, creds, "legacy2013")) as old:
+        assert "@odata.etag" not in next(iter(old.query("contacts", select=["lastname"],
+                                                        top=1)))
 
 
 def test_metadata_roles_and_privileges(soap: OrganizationServiceClient) -> None:

@@ -10,7 +10,9 @@ Per activity, in an order that never loses one and never takes one twice (N1):
 3. take the activity over in the CRM: PATCH ``mwx_takenoveron`` + ``mwx_mailworxcampaignid``
    with ``If-Match`` on the row's ETag. A 412 means the row changed: it is read again —
    taken over by us (an earlier attempt's answer was lost) → go on; by someone else → our
-   campaign and group are removed; still waiting (a user edited the row) → try again;
+   campaign and group are removed; still waiting (a user edited the row) → try again.
+   A CRM without row versions (CRM 2013, 2015 before Update 1) takes the PATCH
+   unconditionally; the row read back afterwards decides the same way;
 4. confirm locally (``crm_taken_over_at``), resolve the activity's issues and mark the CRM
    events about it processed.
 
@@ -152,19 +154,23 @@ def _claim(sync: Sync, campaign: Campaign, row: dict[str, Any]) -> None:
             return
         # Without the row's version the take-over would not be exclusive: read it first.
         etag = row.get("@odata.etag")
-        if etag:
+        if etag or not sync.client.capabilities.row_versions:
             try:
                 sync.client.update(ACTIVITIES, aid, {
                     "mwx_takenoveron": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "mwx_mailworxcampaignid": str(campaign.pk)}, if_match=str(etag))
+                    "mwx_mailworxcampaignid": str(campaign.pk)}, if_match=str(etag or "*"))
             except PreconditionFailed:
                 pass  # the row changed since it was read: read it again and decide anew
             except NotFound:
                 _withdraw(sync, campaign, SKIP_DELETED)
                 return
             else:
-                _confirm(sync, campaign)
-                return
+                if etag:
+                    _confirm(sync, campaign)
+                    return
+                # A CRM without row versions (2013, 2015 before Update 1) cannot make the
+                # write exclusive: the row read back decides — the last writer's take-over
+                # stands, and an earlier one sees "taken" and withdraws.
         try:
             row = sync.client.get(ACTIVITIES, aid, select=ACTIVITY_COLUMNS)
         except NotFound:

@@ -38,3 +38,27 @@ def test_a_broken_answer_fails_the_run_with_a_readable_reason(
         assert "Traceback" not in text and "<html" not in text and "<title" not in text
     crm_admin.session.post(f"{crm_admin.base}/faults/reset", timeout=10).raise_for_status()
     assert sync().status == JobStatus.SUCCEEDED  # and the next run is fine again
+
+
+@pytest.mark.parametrize("crm_org", ["legacy2015"], indirect=True)
+@pytest.mark.parametrize(("kind", "status", "says"), [
+    ("html", 200, "cannot read"),  # a proxy's page where the SOAP envelope should be
+    ("html", 500, "internal error"),  # not a SOAP fault: no XML
+    ("truncated", 200, "cannot read"),
+])
+def test_a_broken_answer_of_the_organization_service_fails_the_run_readably(
+        tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
+        crm_admin: EmulatorAdmin, crm_org: str, kind: str, status: int, says: str) -> None:
+    add_members(group, [create_subscriber(tenant, {"email": "broken@example.org"}).pk])
+    assert sync().status == JobStatus.SUCCEEDED
+    crm_admin.session.post(f"{crm_admin.base}/faults", json={"fail_next": [
+        {"method": "POST", "path": r"Organization\.svc/web", "count": 20, "status": status,
+         "body": kind}]}, timeout=10).raise_for_status()
+    run = sync()
+    assert run.status == JobStatus.FAILED
+    assert says in run.error, run.error
+    for text in (run.error, SyncStatus.objects.get(tenant=tenant).last_error,
+                 *run.log_lines.values_list("message", flat=True)):
+        assert "Traceback" not in text and "<html" not in text and "<title" not in text
+    crm_admin.session.post(f"{crm_admin.base}/faults/reset", timeout=10).raise_for_status()
+    assert sync().status == JobStatus.SUCCEEDED  # and the next run is fine again

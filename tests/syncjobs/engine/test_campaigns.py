@@ -18,6 +18,7 @@ from businessunits.services import create_unit
 from crmevents.models import CrmEvent, CrmEventKind
 from crmevents.services import record_event
 from dynamics import DataverseClient
+from dynamics.crm_api import CrmApi
 from syncjobs import runner
 from syncjobs.engine.start import start_sync
 from syncjobs.engine.steps.campaigns import DISTRIBUTED, MAILWORX_CHANNEL
@@ -25,9 +26,9 @@ from syncjobs.models import JobStatus, SyncIssue
 from syncjobs.models.sync import IssueState
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn, at_boundary
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn, at_boundary
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 ACT_COLUMNS = ["activityid", "subject", "mwx_takenoveron", "mwx_mailworxcampaignid",
                "mwx_distributionrequested"]
 
@@ -40,10 +41,13 @@ class Activity:
 
 
 class Crm:
-    """What a CRM user does: records, marketing lists, campaigns and their activities."""
+    """What a CRM user does: records, marketing lists, campaigns and their activities —
+    through the connector's client where it can, and through the emulator's admin routes
+    for what only a CRM user does (associating lists, the "Distribute" command), so the
+    same set-up works on a Web API and on an Organization Service organisation."""
 
-    def __init__(self, client: DataverseClient) -> None:
-        self.client = client
+    def __init__(self, client: CrmApi, admin: EmulatorAdmin, org: str) -> None:
+        self.client, self.admin, self.org = client, admin, org
         self.n = 0
 
     def contact(self, email: str, **extra: Any) -> str:
@@ -79,25 +83,26 @@ class Crm:
             "subject": subject, "channeltypecode": channel,
             "regardingobjectid_campaign_campaignactivity@odata.bind": f"/campaigns({parent})"})
         for list_id in lists:
-            self.client.transport.request(
-                "POST", f"campaignactivities({aid})/campaignactivitylist_association/$ref",
-                json_body={"@odata.id": f"{self.client.transport.connection.api_url}"
-                                        f"lists({list_id})"})
+            self.add_list(aid, list_id)
         if distribute:
             self.distribute(aid)
         return Activity(aid, parent)
 
+    def add_list(self, aid: str, list_id: str) -> None:
+        self.admin.associate(self.org, "campaignactivities", aid,
+                             "campaignactivitylist_association", list_id)
+
     def distribute(self, aid: str) -> None:
         """The standard "Distribute Campaign Activity" command (docs/crm-solution.md §2)."""
-        self.client.call_action("DistributeCampaignActivity", {"CampaignActivityId": aid})
+        self.admin.action(self.org, "DistributeCampaignActivity", {"CampaignActivityId": aid})
 
     def read(self, aid: str) -> dict[str, Any]:
         return self.client.get("campaignactivities", aid, ACT_COLUMNS)
 
 
 @pytest.fixture
-def crm_user(crm_client: DataverseClient) -> Crm:
-    return Crm(crm_client)
+def crm_user(crm_client: CrmApi, crm_admin: EmulatorAdmin, crm_org: str) -> Crm:
+    return Crm(crm_client, crm_admin, crm_org)
 
 
 @pytest.fixture
@@ -231,6 +236,37 @@ def test_S3_activity_changed_between_discovery_and_take_over(
     assert sync("campaigns").counters["campaigns"]["discovered"] == 0
 
 
+@pytest.mark.parametrize("crm_org", ["legacy2013"], indirect=True)
+@pytest.mark.parametrize("later_writer", [False, True])
+def test_S3_a_crm_without_row_versions_takes_over_and_the_last_writer_wins(
+        tenant: Tenant, sync: SyncFn, crm_user: Crm, newsletter: Activity,
+        crm_admin: EmulatorAdmin, monkeypatch: pytest.MonkeyPatch, client_class: Any,
+        crm_org: str, later_writer: bool) -> None:
+    # CRM 2013 has no RowVersion: its rows carry no ETag, and no write can be exclusive.
+    assert "@odata.etag" not in crm_user.read(newsletter.id)
+    real = client_class.update
+
+    def another_worker_after_us(self: DataverseClient, entity_set: str, id: str,
+                                data: dict[str, Any], if_match: str | None = "*") -> None:
+        real(self, entity_set, id, data, if_match)
+        if entity_set == "campaignactivities" and later_writer:
+            monkeypatch.setattr(client_class, "update", real)
+            crm_admin.patch(crm_org, "campaignactivities", id, {
+                "mwx_takenoveron": "2025-04-01T10:00:00Z", "mwx_mailworxcampaignid": "w2-77"})
+    monkeypatch.setattr(client_class, "update", another_worker_after_us)
+
+    run = sync("campaigns")
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    if later_writer:  # its take-over stands; ours is withdrawn
+        assert crm_user.read(newsletter.id)["mwx_mailworxcampaignid"] == "w2-77"
+        assert not Campaign.objects.filter(tenant=tenant).exists()
+        assert any("someone else" in r for r in run.counters["campaigns"]["skipped"])
+    else:
+        assert run.counters["campaigns"]["taken_over"] == 1
+        assert_taken_over(tenant, crm_user, newsletter)
+    assert sync("campaigns").counters["campaigns"]["discovered"] == 0
+
+
 @pytest.mark.parametrize("lists", ["none", "dynamic with a broken query", "empty or unusable"])
 def test_S3_activity_without_usable_lists_is_an_issue_and_taken_over_once_fixed(
         tenant: Tenant, sync: SyncFn, crm_user: Crm, unit: BusinessUnit, names: None,
@@ -260,10 +296,7 @@ def test_S3_activity_without_usable_lists_is_an_issue_and_taken_over_once_fixed(
             '<fetch><entity name="contact"><filter><condition attribute="emailaddress1" '
             'operator="eq" value="nobody@campaign.example"/></filter></entity></fetch>')})
     fixed = crm_user.static_list("contact", [crm_user.contact("fixed@campaign.example")])
-    crm_user.client.transport.request(
-        "POST", f"campaignactivities({activity.id})/campaignactivitylist_association/$ref",
-        json_body={"@odata.id": f"{crm_user.client.transport.connection.api_url}"
-                                f"lists({fixed})"})
+    crm_user.add_list(activity.id, fixed)
     assert sync("campaigns").status == JobStatus.SUCCEEDED
     activity.emails = {"fixed@campaign.example"}
     assert_taken_over(tenant, crm_user, activity)

@@ -30,12 +30,12 @@ from syncjobs.models import JobStatus
 from tenants.models import Tenant
 from tests.api.conftest import token_client
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn
 from tests.syncjobs.engine.list_helpers import make_list, record
 from tests.syncjobs.engine.test_campaigns import Crm
 from tests.syncjobs.engine.test_fields import linked_contact
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 OUT = "out@consent.example"
 
 
@@ -123,11 +123,12 @@ def test_a_crm_side_re_opt_in_leads_to_awaiting_confirmation_not_to_mail(
     sync: SyncFn,
     crm_admin: EmulatorAdmin,
     owner: AbstractUser,
+    crm_org: str,
 ) -> None:
     sub, link = linked_contact(dv, group, sync, "back@consent.example", {"donotbulkemail": True})
     sub.refresh_from_db()
     assert sub.consent == ConsentState.OPTED_OUT
-    crm_admin.patch("contoso", "contacts", str(link.crm_id), {"donotbulkemail": False})
+    crm_admin.patch(crm_org, "contacts", str(link.crm_id), {"donotbulkemail": False})
     run = sync()
     assert run.counters["pull"]["awaiting_confirmation"] == 1
     sub.refresh_from_db()
@@ -172,6 +173,7 @@ def test_with_crm_resubscription_allowed_the_crm_re_subscribes_and_the_choice_is
     crm_admin: EmulatorAdmin,
     owner: AbstractUser,
     owner_client: Client,
+    crm_org: str,
 ) -> None:
     sub, link = linked_contact(dv, group, sync, "allowed@consent.example", {"donotbulkemail": True})
     api = token_client(owner)
@@ -183,7 +185,7 @@ def test_with_crm_resubscription_allowed_the_crm_re_subscribes_and_the_choice_is
         reverse("orgsettings:history", kwargs={"tenant": group.tenant.slug})
     ).content.decode()
     assert "re-subscribe when the CRM allows bulk email again" in audit
-    crm_admin.patch("contoso", "contacts", str(link.crm_id), {"donotbulkemail": False})
+    crm_admin.patch(crm_org, "contacts", str(link.crm_id), {"donotbulkemail": False})
     run = sync()
     assert run.counters["pull"]["resubscribed"] == 1
     sub.refresh_from_db()
@@ -197,8 +199,10 @@ def test_a_campaign_activity_does_not_bring_back_an_erased_address(
     crm_client: DataverseClient,
     unit: BusinessUnit,
     names: None,
+    crm_admin: EmulatorAdmin,
+    crm_org: str,
 ) -> None:
-    crm_user = Crm(crm_client)
+    crm_user = Crm(crm_client, crm_admin, crm_org)
     suppress(tenant, "erased@campaign.example", SuppressionReason.ERASED)
     members = [
         crm_user.contact("erased@campaign.example"),

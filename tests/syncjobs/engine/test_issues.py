@@ -49,7 +49,7 @@ def test_n3_one_bad_record_is_explained_the_others_sync_and_retries_are_bounded(
     assert len(records_by_email(crm_client, "bad@issues.example")["contact"]) == 1
 
 
-@pytest.mark.webapi_only  # Web API fault paths / request counts
+@pytest.mark.webapi_only  # Web API request counts: change tracking's delta and Journeys
 def test_n2_a_run_without_changes_costs_a_request_per_tracked_table(
         tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn) -> None:
     subs = [create_subscriber(tenant, {"email": f"n2-{i}@budget.example"}) for i in range(12)]

@@ -272,7 +272,7 @@ def test_N3_a_locked_list_becomes_an_issue_an_admin_understands(
 # -- N2 ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.webapi_only  # Web API request counts / fault paths
+@pytest.mark.webapi_only  # Web API request counts (and change tracking's quiet delta)
 def test_N2_a_second_run_without_change_reads_no_list_members(
         dv: DataverseClient, group: SubscriberGroup, sync: SyncFn,
         crm_admin: EmulatorAdmin) -> None:
@@ -295,7 +295,8 @@ def test_N2_a_second_run_without_change_reads_no_list_members(
     assert member_reads({k: n - before.get(k, 0) for k, n in after.items()}) == 1
 
 
-@pytest.mark.webapi_only  # Web API request counts / fault paths
+@pytest.mark.webapi_only  # a fault on the Web API's list path: SOAP's one service cannot
+# single out the list write
 def test_N3_a_refused_list_create_is_an_issue_and_the_run_goes_on(
         dv: DataverseClient, group: SubscriberGroup, sync: SyncFn,
         crm_admin: EmulatorAdmin) -> None:

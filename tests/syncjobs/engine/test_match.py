@@ -97,28 +97,36 @@ def test_s5_mode_create_never_links_an_existing_record(
     assert len(records_by_email(crm_client, email)["contact"]) == 1
 
 
-@pytest.mark.webapi_only  # owners by e-mail address: an Online organisation
+# A future owner as a person writes it: an e-mail address Online, DOMAIN\\user on-premise.
+OWNERS = {"contoso": ("anna.berger@contoso.example", "internalemailaddress",
+                      "ghost@contoso.example"),
+          "legacy2015": ("FABRIKAM\\reader", "domainname", "FABRIKAM\\ghost")}
+
+
 def test_s5_new_records_get_the_groups_entity_type_and_owner(
-        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient) -> None:
-    save_sync_setting(group, entity_type="lead", future_owner="anna.berger@contoso.example")
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_org: str) -> None:
+    owner, column, _ghost = OWNERS[crm_org]
+    save_sync_setting(group, entity_type="lead", future_owner=owner)
     sub = subscribe(group, "lead.me@example.org")
     assert sync().status == JobStatus.SUCCEEDED
     link = RecordLink.objects.get(subscriber=sub)
     assert link.entity_type == "lead"
     lead = crm_client.get("leads", str(link.crm_id), select=["_ownerid_value"])
-    anna = first(crm_client, "systemusers", "internalemailaddress eq 'anna.berger@contoso.example'")
-    assert lead["_ownerid_value"] == anna["systemuserid"]
+    user = first(crm_client, "systemusers", f"{column} eq '{owner}'")
+    assert lead["_ownerid_value"] == user["systemuserid"]
 
 
-@pytest.mark.webapi_only  # owners by e-mail address: an Online organisation
 def test_s5_an_unknown_owner_is_explained_and_nothing_created(
-        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient) -> None:
-    save_sync_setting(group, future_owner="ghost@contoso.example")
+        group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
+        crm_org: str) -> None:
+    ghost = OWNERS[crm_org][2]
+    save_sync_setting(group, future_owner=ghost)
     sub = subscribe(group, "owned@example.org")
     run = sync()
     assert run.status == JobStatus.SUCCEEDED
     issue = SyncIssue.objects.get(subscriber=sub)
-    assert "ghost@contoso.example" in issue.reason and "not found" in issue.reason
+    assert ghost in issue.reason and "not found" in issue.reason
     assert "Traceback" not in issue.reason
     assert records_by_email(crm_client, "owned@example.org")["contact"] == []
 

@@ -17,10 +17,10 @@ from syncjobs.engine.issues import retry_issue
 from syncjobs.models import AttemptOutcome, IssueState, JobStatus, RecordLink, SyncIssue
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
-from tests.syncjobs.engine.conftest import MapFn, SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, MapFn, SyncFn
 from tests.syncjobs.engine.test_fields import linked_contact, text_field
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 @pytest.fixture
@@ -32,13 +32,13 @@ def job(tenant: Tenant, map_field: MapFn, names: None) -> SubscriberField:
 
 def test_a_crm_side_change_is_recorded_as_the_crms_with_run_and_rule(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, job: SubscriberField) -> None:
+        crm_admin: EmulatorAdmin, job: SubscriberField, crm_org: str) -> None:
     _sub, link = linked_contact(crm_client, group, sync, "crm-side@example.org",
                                {"firstname": "Anna", "jobtitle": "Clerk"})
     first_run = link.field_sources["job"][1]
     # Linking took the CRM's values over an empty mailworx side.
     assert link.field_sources["job"] == ["crm", first_run, "new_empty"]
-    crm_admin.patch("contoso", "contacts", str(link.crm_id), {"jobtitle": "Manager"})
+    crm_admin.patch(crm_org, "contacts", str(link.crm_id), {"jobtitle": "Manager"})
     run = sync()
     assert run.status == JobStatus.SUCCEEDED, run.error
     link.refresh_from_db()
@@ -61,10 +61,10 @@ def test_a_mailworx_side_change_is_recorded_when_push_sends_it(
 
 def test_a_conflict_records_the_newer_side_and_the_rule_that_chose_it(
         group: SubscriberGroup, sync: SyncFn, crm_client: DataverseClient,
-        crm_admin: EmulatorAdmin, job: SubscriberField) -> None:
+        crm_admin: EmulatorAdmin, job: SubscriberField, crm_org: str) -> None:
     sub, link = linked_contact(crm_client, group, sync, "both@example.org",
                                {"firstname": "Anna", "lastname": "Alt"})
-    crm_admin.patch("contoso", "contacts", str(link.crm_id),
+    crm_admin.patch(crm_org, "contacts", str(link.crm_id),
                     {"firstname": "Anne-CRM", "lastname": "Neu-CRM"})
     now = timezone.now()
     update_subscriber(sub, {"first_name": "Anna-MWX"}, now=now - dt.timedelta(hours=1))

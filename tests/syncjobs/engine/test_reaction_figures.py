@@ -17,6 +17,7 @@ from syncjobs.models import JobStatus
 from syncjobs.models.sync import CampaignExport
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS
 from tests.syncjobs.engine.reaction_helpers import (  # noqa: F401  (fixtures)
     REACTION_TEAM,
     activities,
@@ -31,7 +32,7 @@ from tests.syncjobs.engine.reaction_helpers import (  # noqa: F401  (fixtures)
     writes,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def test_C4_kinds_switched_off_are_not_written(
@@ -127,6 +128,7 @@ def test_start_reaction_export_is_gated_like_a_sync(tenant: Tenant, campaign: Ca
     assert not CampaignExport.objects.exists()
 
 
+@pytest.mark.webapi_only  # the Web API's UpsertMultiple requests (SOAP: ExecuteMultiple)
 def test_N2_one_upsert_multiple_carries_up_to_a_thousand_activities(
         crm_client: DataverseClient, crm_admin: EmulatorAdmin) -> None:
     targets = [{"@odata.id": f"mwx_emailreactions(mwx_reactionkey='n2/{i}')",

@@ -20,8 +20,8 @@ from syncjobs.models import JobStatus
 from syncjobs.models.sync import ReactionExport, ReactionExportState
 from tenants.models import Tenant
 from tests.crm_fixtures import EmulatorAdmin
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, at_boundary
 from tests.syncjobs.engine.reaction_helpers import (
-    REACTION_TEAM,
     activities,
     crm_counts,
     expected_counts,
@@ -31,11 +31,12 @@ from tests.syncjobs.engine.reaction_helpers import (
     reaction,
 )
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
-def scenario(tenant: Tenant, unit: BusinessUnit, client: DataverseClient) -> list[Campaign]:
-    unit.owner_id, unit.owner_type = uuid.UUID(REACTION_TEAM), "team"
+def scenario(tenant: Tenant, unit: BusinessUnit, client: DataverseClient,
+             team: str) -> list[Campaign]:
+    unit.owner_id, unit.owner_type = uuid.UUID(team), "team"
     unit.save()
     known = create_campaign(tenant, "Known", recipients=10)
     known.crm_campaign_id = uuid.uuid4()
@@ -76,9 +77,9 @@ def _unlinked(tenant: Tenant) -> int:
 @pytest.mark.parametrize("nth", [None, 1, 2, 3, 5])
 def test_n1_reaction_export_interrupted_between_batches_ends_as_an_uninterrupted_run(
         tenant: Tenant, unit: BusinessUnit, crm_client: DataverseClient,
-        no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch,
+        no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch, reaction_team: str,
         interrupt: Callable[[str, int], None], nth: int | None) -> None:
-    campaigns = scenario(tenant, unit, crm_client)
+    campaigns = scenario(tenant, unit, crm_client, reaction_team)
     # 12 pairs: six batches, seven boundaries; each batch's two activities go as two parallel
     # UpsertMultiple requests of one target.
     monkeypatch.setattr(reactions, "BATCH", 1)
@@ -95,8 +96,9 @@ def test_n1_reaction_export_interrupted_between_batches_ends_as_an_uninterrupted
 
 def test_n1_a_crash_after_the_crm_created_the_campaign_makes_no_second_campaign(
         tenant: Tenant, unit: BusinessUnit, crm_client: DataverseClient,
-        no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch, client_class: Any) -> None:
-    campaigns = scenario(tenant, unit, crm_client)
+        no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch, client_class: Any,
+        reaction_team: str) -> None:
+    campaigns = scenario(tenant, unit, crm_client, reaction_team)
     real = client_class.create_multiple
 
     def create_then_crash(self: DataverseClient, *args: Any, **kwargs: Any) -> Any:
@@ -112,12 +114,26 @@ def test_n1_a_crash_after_the_crm_created_the_campaign_makes_no_second_campaign(
 
 def test_n1_crm_failures_fail_the_run_and_the_next_run_completes(
         tenant: Tenant, unit: BusinessUnit, crm_client: DataverseClient,
-        no_dispatch: list[int], crm_admin: EmulatorAdmin) -> None:
-    campaigns = scenario(tenant, unit, crm_client)
-    crm_admin.session.post(f"{crm_admin.base}/faults", json={"enabled": True, "fail_next": [
-        {"method": "POST", "path": "UpsertMultiple|\\$batch", "count": 40, "status": 503,
-         "retry_after": 0}]}, timeout=10).raise_for_status()
-    assert export(tenant).status == JobStatus.FAILED
+        no_dispatch: list[int], crm_admin: EmulatorAdmin, crm_org: str,
+        monkeypatch: pytest.MonkeyPatch, reaction_team: str) -> None:
+    campaigns = scenario(tenant, unit, crm_client, reaction_team)
+    monkeypatch.setattr(reactions, "BATCH", 1)
+    monkeypatch.setattr(reactions, "pairs_per_batch", lambda sync: 2)
+
+    def crm_breaks_down(step: str) -> None:  # after the first batch: every request fails
+        if step == "reactions" and not armed:
+            armed.append(step)
+            crm_admin.session.post(f"{crm_admin.base}/faults", json={
+                "enabled": True, "fail_next": [{"method": "*", "path": f"^/{crm_org}/",
+                                                "count": 40, "status": 503,
+                                                "retry_after": 0}]},
+                timeout=10).raise_for_status()
+    armed: list[str] = []
+    with monkeypatch.context() as patched:
+        at_boundary(patched, crm_breaks_down)
+        failed = export(tenant)
+    assert armed and failed.status == JobStatus.FAILED
+    assert "Traceback" not in failed.error
     crm_admin.session.post(f"{crm_admin.base}/faults/reset", timeout=10).raise_for_status()
     run = export(tenant)
     assert run.status == JobStatus.SUCCEEDED, run.error
@@ -126,8 +142,8 @@ def test_n1_crm_failures_fail_the_run_and_the_next_run_completes(
 
 def test_n1_a_reaction_that_committed_late_is_still_exported(
         tenant: Tenant, unit: BusinessUnit, crm_client: DataverseClient,
-        no_dispatch: list[int]) -> None:
-    campaigns = scenario(tenant, unit, crm_client)
+        no_dispatch: list[int], reaction_team: str) -> None:
+    campaigns = scenario(tenant, unit, crm_client, reaction_team)
     assert export(tenant).status == JobStatus.SUCCEEDED
     sub = linked_subscriber(tenant, crm_client, "late@n1.example")
     react(tenant, [reaction(campaigns[0], sub, "open")])

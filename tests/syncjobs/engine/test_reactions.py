@@ -214,14 +214,17 @@ def test_S4_a_refused_activity_is_an_issue_and_the_others_are_written(
     assert ReactionExport.objects.get(subscriber=gone).state == ReactionExportState.PENDING
 
 
-@pytest.mark.webapi_only  # signs in as a limited Online application user
 def test_S4_a_retry_after_a_lost_answer_needs_no_assign_privilege(
         tenant: Tenant, campaign: Campaign, crm_client: DataverseClient, crm: Any,
         no_dispatch: list[int], monkeypatch: pytest.MonkeyPatch, client_class: Any,
-        reaction_team: str) -> None:
-    # The connector signs in with the "mailworx User" role: no assign on activities.
-    configure_tenant_for_emulator(tenant, crm, client_id=credentials.LIMITED_CLIENT_ID,
-                                  client_secret=credentials.LIMITED_CLIENT_SECRET)
+        reaction_team: str, crm_org: str) -> None:
+    # The connector signs in with the "mailworx User" role: no assign on activities (an
+    # application user Online, the domain's sync account on-premise).
+    domain, user, password = credentials.NTLM_USERS[1]
+    limited = {"client_id": credentials.LIMITED_CLIENT_ID,
+               "client_secret": credentials.LIMITED_CLIENT_SECRET} if crm_org == "contoso" \
+        else {"onprem_username": f"{domain}\\{user}", "onprem_password": password}
+    configure_tenant_for_emulator(tenant, crm, org=crm_org, **limited)
     OrgSettings.objects.filter(tenant=tenant).update(check_passed_at=timezone.now(),
                                                      sync_started_at=timezone.now())
     sub = linked_subscriber(tenant, crm_client, "limited@s4.example")

@@ -25,7 +25,10 @@ from syncjobs.models import JobLogLine, JobRun, JobStatus, SyncIssue
 from tenants.models import Tenant
 from tests.api.conftest import token_client
 from tests.crm_fixtures import configure_tenant_for_emulator
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn
+
+# The sync runs against a Web API and an Organization Service (SOAP) organisation.
+pytestmark = ON_BOTH_PROTOCOLS
 
 WRONG_SECRET = "wrong-but-still-secret-Zq81"
 WRONG_PASSWORD = "wrong-ntlm-password-Kd42"
@@ -38,7 +41,7 @@ def rows_text(model: type[models.Model]) -> str:
 def test_no_secret_in_logs_runs_issues_history_pages_or_api(
         tenant: Tenant, other_tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
         crm: EmulatorServer, owner: Any, owner_client: Client, org: OrgSettings,
-        no_dispatch: list[int], caplog: pytest.LogCaptureFixture) -> None:
+        no_dispatch: list[int], caplog: pytest.LogCaptureFixture, crm_org: str) -> None:
     caplog.set_level(logging.DEBUG)
     issued = prepare_mailworx(tenant, user=owner)
     secrets = [credentials.CLIENT_SECRET, WRONG_SECRET, WRONG_PASSWORD, issued.password,
@@ -49,9 +52,11 @@ def test_no_secret_in_logs_runs_issues_history_pages_or_api(
     assert sync().status == JobStatus.SUCCEEDED
     # Checks that fail at sign-in, with secrets that are wrong but still secrets: Online
     # (client credentials) and on-premise (NTLM).
-    for where, org_name, wrong in ((tenant, "contoso", {"client_secret": WRONG_SECRET}),
-                                   (other_tenant, "fabrikam",
-                                    {"onprem_password": WRONG_PASSWORD})):
+    online, onprem = {"client_secret": WRONG_SECRET}, {"onprem_password": WRONG_PASSWORD}
+    checks = ([(tenant, "contoso", online), (other_tenant, "fabrikam", onprem)]
+              if crm_org == "contoso" else
+              [(tenant, crm_org, onprem), (other_tenant, "contoso", online)])
+    for where, org_name, wrong in checks:
         configure_tenant_for_emulator(where, crm, org=org_name, **wrong)
         check = runner.enqueue(where, "integration_check")
         runner.execute(check.pk)

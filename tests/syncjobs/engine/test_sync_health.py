@@ -17,9 +17,9 @@ from syncjobs.health_charts import records_changed
 from syncjobs.models import JobLogLine, JobStatus, SyncIssue
 from syncjobs.models.jobs import SUCCEEDED_WITH_ISSUES
 from tenants.models import Tenant
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, ON_BOTH_PROTOCOLS]
 
 
 def test_a_sync_that_left_an_issue_is_amber_named_and_counted(

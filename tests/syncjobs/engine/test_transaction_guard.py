@@ -21,7 +21,10 @@ from syncjobs.engine.context import Sync
 from syncjobs.models import JobRun, JobStatus
 from syncjobs.runner import JobContext
 from tenants.models import Tenant
-from tests.syncjobs.engine.conftest import SyncFn
+from tests.syncjobs.engine.conftest import ON_BOTH_PROTOCOLS, SyncFn
+
+# The guard sits in the transport both clients share.
+pytestmark = ON_BOTH_PROTOCOLS
 
 
 def who_am_i_inside_a_transaction(ctx: JobContext) -> dict[str, Any]:
