@@ -19,9 +19,9 @@ the failure is a sync issue of the subscriber.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_noop
 
 from audience.consent import ConsentRefused, Who, record_change
@@ -90,15 +90,13 @@ def _run(sync: Sync) -> None:
         _forget(sync)  # the table or purpose went away: look again next run
         return
     sync.observe(STEP, "rows_read", len(rows))
-    addresses = {normalise_email(r.address) for r in rows if r.address}
+    from_crm = sorted({normalise_email(r.address) for r in rows if r.address} - {""})
     last_link = RecordLink.objects.filter(tenant=sync.tenant).order_by("-pk").values_list(
         "pk", flat=True).first() or 0
-    addresses |= _changed_addresses(sync, write)
-    ordered = sorted(a for a in addresses if a)
-    sync.add_work(len(ordered))
+    changed = _changed_addresses(sync, write)
+    sync.add_work(len(from_crm) + changed.count())
     failed = False
-    for start in range(0, len(ordered), CHUNK):
-        chunk = ordered[start:start + CHUNK]
+    for chunk in _chunks(from_crm, changed):
         failed = _reconcile(sync, journeys, chunk) or failed
         sync.checkpoint(STEP, len(chunk))
     newest = max((t for r in rows if (t := parse_time(r.modified_on))), default=None)
@@ -144,11 +142,24 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _changed_addresses(sync: Sync, cursor: SyncCursor) -> set[str]:
-    """Addresses of linked subscribers that made a consent statement since the cursor, or
-    that were linked since (every linked one the first time). Links come only from sync
-    runs, one at a time per tenant, so their ids need no overlap; consent changes come
-    from anywhere (forms, imports, the API), so they get one."""
+def _chunks(from_crm: list[str], changed: QuerySet[Subscriber, str]) -> Iterator[list[str]]:
+    """The CRM's changed addresses, then mailworx's, CHUNK at a time. Mailworx's are read
+    page by page (keyset on the address): on the first run they are every linked
+    subscriber's, and a million of them held at once cost hundreds of megabytes."""
+    for start in range(0, len(from_crm), CHUNK):
+        yield from_crm[start:start + CHUNK]
+    seen, last = set(from_crm), ""
+    while page := list(changed.filter(email_normalised__gt=last)[:CHUNK]):
+        last = page[-1]
+        if chunk := [a for a in page if a not in seen]:
+            yield chunk
+
+
+def _changed_addresses(sync: Sync, cursor: SyncCursor) -> QuerySet[Subscriber, str]:
+    """Addresses (in order, each once) of linked subscribers that made a consent statement
+    since the cursor, or that were linked since (every linked one the first time). Links
+    come only from sync runs, one at a time per tenant, so their ids need no overlap;
+    consent changes come from anywhere (forms, imports, the API), so they get one."""
     linked = RecordLink.objects.filter(tenant=sync.tenant, state=LinkState.ACTIVE)
     subs = Subscriber.objects.live().filter(tenant=sync.tenant,
                                             pk__in=linked.values("subscriber_id"))
@@ -159,7 +170,8 @@ def _changed_addresses(sync: Sync, cursor: SyncCursor) -> set[str]:
         since_link = int(cursor.last_key) if cursor.last_key.isdigit() else 0
         subs = subs.filter(Q(pk__in=stated.values("subscriber_id"))
                            | Q(pk__in=linked.filter(pk__gt=since_link).values("subscriber_id")))
-    return set(subs.values_list("email_normalised", flat=True))
+    return (subs.exclude(email_normalised="").order_by("email_normalised")
+            .values_list("email_normalised", flat=True).distinct())
 
 
 def _reconcile(sync: Sync, journeys: JourneysConsent, addresses: list[str]) -> bool:
