@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_noop
 
 from audience.consent import ConsentRefused, Who, record_change
@@ -160,16 +160,18 @@ def _changed_addresses(sync: Sync, cursor: SyncCursor) -> QuerySet[Subscriber, s
     since the cursor, or that were linked since (every linked one the first time). Links
     come only from sync runs, one at a time per tenant, so their ids need no overlap;
     consent changes come from anywhere (forms, imports, the API), so they get one."""
-    linked = RecordLink.objects.filter(tenant=sync.tenant, state=LinkState.ACTIVE)
-    subs = Subscriber.objects.live().filter(tenant=sync.tenant,
-                                            pk__in=linked.values("subscriber_id"))
+    # A correlated EXISTS (per subscriber, by the link's subscriber index) rather than
+    # "pk IN (every linked id)": the addresses are read page by page, and the IN list
+    # would be built again for every page — quadratic in the tenant's size.
+    linked = RecordLink.objects.filter(subscriber_id=OuterRef("pk"), state=LinkState.ACTIVE)
+    subs = Subscriber.objects.live().filter(Exists(linked), tenant=sync.tenant)
     if cursor.watermark is not None:
         stated = ConsentEvent.objects.filter(
             tenant=sync.tenant, recorded_at__gte=cursor.watermark - OVERLAP,
             state__in=[ConsentState.OPTED_OUT, *OPTED_IN_STATES])
         since_link = int(cursor.last_key) if cursor.last_key.isdigit() else 0
         subs = subs.filter(Q(pk__in=stated.values("subscriber_id"))
-                           | Q(pk__in=linked.filter(pk__gt=since_link).values("subscriber_id")))
+                           | Q(Exists(linked.filter(pk__gt=since_link))))
     return (subs.exclude(email_normalised="").order_by("email_normalised")
             .values_list("email_normalised", flat=True).distinct())
 
