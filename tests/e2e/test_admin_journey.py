@@ -179,8 +179,15 @@ def add_mapping(j: Journey, attribute: str, field_key: str,
     crm = CrmAttribute.objects.get(tenant=j.tenant, entity="contact", logical_name=attribute)
     target = SubscriberField.objects.get(tenant=j.tenant, key=field_key)
     for select, value in (("#id_subscriber_field", target.pk), ("#id_crm_attribute", crm.pk)):
+        # The option must be there in the element htmx swapped in last: a change on the
+        # element being replaced sends nothing.
+        j.page.wait_for_selector(f"{select} option[value='{value}']", state="attached")
+        j.page.wait_for_selector("#mapping-choices:not(.htmx-swapping):not(.htmx-settling)",
+                                 state="attached")
         with j.page.expect_response(lambda r: "/dynamic/" in r.url):
             j.page.select_option(select, str(value))
+    j.page.wait_for_selector("#mapping-choices:not(.htmx-swapping):not(.htmx-settling)",
+                             state="attached")
     for crm_value, option in (options or {}).items():
         pk = SubscriberFieldOption.objects.get(field=target, value=option).pk
         j.page.select_option(f"#mapping-dynamic select[name=opt_{crm_value}]", str(pk))
