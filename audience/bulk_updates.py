@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audience.address_change import follow_address_change
-from audience.consent import merge_consent
+from audience.consent_merge import merge_consent
 from audience.merge import MergeError
 from audience.models import (
     ConsentEvent,

@@ -17,8 +17,8 @@ Public functions (their names are stable; other modules build on them):
   subscribers (their ``consent`` as created).
 - ``record_many(subscribers, state, source=…, …)`` — one change for many subscribers
   (hard bounces), no re-subscription.
-- ``stricter(a, b)`` — the state a merge keeps (S9, S13); ``merge_consent(survivor,
-  source, at)`` applies it and returns the history entry to save.
+- ``audience.consent_merge``: ``stricter(a, b)`` — the state a merge keeps (S9, S13);
+  ``merge_consent(survivor, source, at)`` applies it and returns the history entry to save.
 - ``history(subscriber)`` — the entries, newest first.
 - ``purge_events(queryset)`` — the only way to delete history entries (erasure, retention).
 - ``audience.address_change.follow_address_change(subscriber, old_email)`` — an address
@@ -70,16 +70,6 @@ from tenants.models import Tenant
 RESTRICTIVE = frozenset(
     {ConsentState.OPTED_OUT, ConsentState.BOUNCED, ConsentState.AWAITING_CONFIRMATION}
 )
-# A merge keeps the higher weight: any restriction beats any permission; among
-# permissions, the better proof.
-_WEIGHT = {
-    ConsentState.UNKNOWN: 0,
-    ConsentState.OPTED_IN: 1,
-    ConsentState.DOUBLE_OPT_IN: 2,
-    ConsentState.AWAITING_CONFIRMATION: 3,
-    ConsentState.BOUNCED: 4,
-    ConsentState.OPTED_OUT: 5,
-}
 SUPPRESSES = {
     ConsentState.OPTED_OUT: SuppressionReason.OPTED_OUT,
     ConsentState.BOUNCED: SuppressionReason.HARD_BOUNCE,
@@ -255,7 +245,7 @@ def guard_change(
 # --- recording ---------------------------------------------------------------------------------
 
 
-def _event(
+def history_entry(
     subscriber: Subscriber,
     state: ConsentState,
     previous: str,
@@ -302,7 +292,7 @@ def record_change(
     at = at or timezone.now()
     new = decision.state
     with transaction.atomic():
-        event = _event(subscriber, new, subscriber.consent, source, detail, who, at)
+        event = history_entry(subscriber, new, subscriber.consent, source, detail, who, at)
         event.save()
         subscriber.consent, subscriber.consent_changed_at = new, at
         subscriber.save(update_fields=["consent", "consent_changed_at", "updated_at"])
@@ -329,7 +319,8 @@ def record_created(
     now = timezone.now()
     per = list(details) if details is not None else [detail] * len(subscribers)
     events = [
-        _event(s, ConsentState(s.consent), "", source, d, who, at or s.consent_changed_at or now)
+        history_entry(s, ConsentState(s.consent), "", source, d, who,
+                      at or s.consent_changed_at or now)
         for s, d in zip(subscribers, per, strict=True)
     ]
     ConsentEvent.objects.bulk_create(events, batch_size=500)
@@ -360,7 +351,8 @@ def record_many(
         return 0
     with transaction.atomic():
         ConsentEvent.objects.bulk_create(
-            [_event(s, state, s.consent, source, detail, who, at) for s in moving], batch_size=500
+            [history_entry(s, state, s.consent, source, detail, who, at) for s in moving],
+            batch_size=500,
         )
         Subscriber.objects.filter(pk__in=[s.pk for s in moving]).update(
             consent=state, consent_changed_at=at, updated_at=at
@@ -370,33 +362,6 @@ def record_many(
             if state in SUPPRESSES:
                 suppress_id(sub.tenant_id, sub.email, SUPPRESSES[state], at)
     return len(moving)
-
-
-def stricter(a: ConsentState | str, b: ConsentState | str) -> ConsentState:
-    """The state a merge of two subscribers keeps (S9): a restriction wins over any
-    permission; between permissions, the better-proven one."""
-    a, b = ConsentState(a), ConsentState(b)
-    return a if _WEIGHT[a] >= _WEIGHT[b] else b
-
-
-def merge_consent(survivor: Subscriber, source: Subscriber, at: dt.datetime) -> ConsentEvent | None:
-    """A merge (S9) gives ``survivor`` the stricter permission of the two, in memory; returns
-    the unsaved history entry (the caller saves both in its transaction), None if unchanged.
-    """
-    state = stricter(source.consent, survivor.consent)
-    if state == survivor.consent:
-        return None
-    event = _event(
-        survivor,
-        state,
-        survivor.consent,
-        ConsentSource.MERGE,
-        {"merged_subscriber_id": source.pk},
-        SYSTEM,
-        at,
-    )
-    survivor.consent, survivor.consent_changed_at = state, source.consent_changed_at or at
-    return event
 
 
 def history(subscriber: Subscriber) -> QuerySet[ConsentEvent]:

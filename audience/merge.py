@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audience.consent import merge_consent
+from audience.consent_merge import merge_consent
 from audience.models import (
     GroupMembership,
     Reaction,

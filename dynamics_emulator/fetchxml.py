@@ -17,13 +17,10 @@ from dynamics_emulator.fetchxml_compile import (
     Compiler,
     Node,
     Query,
-    from_clause,
     invalid_fetch,
-    node_attrs,
-    order_clause,
     parse,
-    select_list,
 )
+from dynamics_emulator.fetchxml_sql import from_clause, node_attrs, order_clause, select_list
 from dynamics_emulator.http_types import DataverseError, Response, bad_request
 from dynamics_emulator.orgs import Ctx
 from dynamics_emulator.query import MAX_PAGE

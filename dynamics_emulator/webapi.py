@@ -16,7 +16,7 @@ from dynamics_emulator import (
     lists,
     metadata,
     reads,
-    sqlquery,
+    sqlquery_route,
     tracking,
     writes,
 )
@@ -132,7 +132,7 @@ def _collection(ctx: Ctx, ent: Entity, segs: list[Segment], path: str) -> Respon
             return fetchxml.collection(ctx, ent, query["fetchXml"])
         if "sql" in query and ctx.org.kind == "online":
             # Online only: on-premise servers have no such option and ignore it.
-            return sqlquery.collection(ctx, ent, query["sql"], path)
+            return sqlquery_route.collection(ctx, ent, query["sql"], path)
         if tracking.wanted(ctx) and ctx.org.kind != "legacy":
             return tracking.collection(ctx, ent, path)
         return reads.collection(ctx, ent, parse_options(ctx.request.query()), path)

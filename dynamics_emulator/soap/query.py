@@ -15,8 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from dynamics_emulator import fetchxml
-from dynamics_emulator.fetchxml_compile import Compiler, Node, Query, invalid_fetch, select_list
+from dynamics_emulator.fetchxml_compile import Compiler, Node, Query, invalid_fetch
 from dynamics_emulator.fetchxml_compile import parse as parse_fetch
+from dynamics_emulator.fetchxml_sql import select_list
 from dynamics_emulator.orgs import Ctx
 from dynamics_emulator.serialize import Annotations
 from dynamics_emulator.soap.contracts import (
