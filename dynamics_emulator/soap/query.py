@@ -163,37 +163,10 @@ def retrieve_multiple(ctx: Ctx, query: ET.Element) -> Collection:
     return run_fetch(ctx, fetch)
 
 
-def _resolve_intersects(ctx: Ctx, entity_el: ET.Element) -> None:
-    """A link-entity to an intersect table that is no entity here (systemuserroles,
-    campaignactivityitem): the platform lets FetchXML link through it; the evaluator only
-    knows entities, so such a link with one `eq` condition becomes an `in` condition on
-    the linked column's ids, read from the intersect table."""
-    from dynamics_emulator.schema.security import INTERSECTS
-
-    for link in list(entity_el.findall("link-entity")):
-        table = link.get("name") or ""
-        if table not in INTERSECTS or table in ctx.org.schema.by_name:
-            continue
-        cond = link.find("filter/condition")
-        if cond is None or cond.get("operator") != "eq":
-            raise invalid_fetch(f"A link to '{table}' needs one 'eq' condition here.")
-        source, target = cond.get("attribute") or "", link.get("from") or ""
-        if {source, target} != set(INTERSECTS[table]):
-            raise invalid_fetch(f"The link to '{table}' names unknown columns.")
-        ids = [r["v"] for r in ctx.org.store.fetch(
-            f'SELECT "{target}" AS v FROM "{table}" WHERE "{source}" = ?',
-            (str(cond.get("value") or "").lower(),))]
-        entity_el.remove(link)
-        flt = ET.SubElement(entity_el, "filter", type="and")
-        inner = ET.SubElement(flt, "condition", attribute=link.get("to") or "", operator="in")
-        for ident in ids or ["00000000-0000-0000-0000-000000000000"]:
-            ET.SubElement(inner, "value").text = ident
-
-
 def run_fetch(ctx: Ctx, fetch: ET.Element) -> Collection:
+    # Links through intersect tables (a user's roles, an activity's lists) are the
+    # compiler's own (fetchxml_compile), as for the Web API's FetchXML.
     entity_el = fetch.find("entity")
-    if entity_el is not None:
-        _resolve_intersects(ctx, entity_el)
     ent = entity_of(ctx, entity_el.get("name") or "" if entity_el is not None else "")
     result = fetchxml.run(ctx, ent, fetch, Annotations(None))
     # Compiled again for the node layout (table aliases and column names are deterministic).
