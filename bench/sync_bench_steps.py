@@ -1,5 +1,5 @@
-"""Per-step figures of one worker for ``sync_bench.py``: CPU seconds and peak RSS of each
-engine step (the change-tracking start inside push reported on its own).
+"""Per-step figures of one worker for ``sync_bench.py``: wall seconds, CPU seconds and peak
+RSS of each engine step (the change-tracking start inside push reported on its own).
 
 The peak of a step: the kernel's high-water mark (``VmHWM``) is reset before the step
 (writing ``5`` to ``/proc/self/clear_refs``) and read after it.
@@ -30,11 +30,12 @@ def _measured(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         # Not Linux or not allowed: the figure is the process's peak so far.
         with contextlib.suppress(OSError):
             Path("/proc/self/clear_refs").write_text("5")
-        cpu = time.process_time()
+        cpu, wall = time.process_time(), time.perf_counter()
         try:
             return fn(*args, **kwargs)
         finally:
-            FIGURES.append({"step": name, "cpu_seconds": round(time.process_time() - cpu, 2),
+            FIGURES.append({"step": name, "wall_seconds": round(time.perf_counter() - wall, 1),
+                            "cpu_seconds": round(time.process_time() - cpu, 2),
                             "peak_rss_mb": round(_vm("VmHWM"))})
     return run
 
@@ -55,7 +56,8 @@ def install() -> None:
 
 
 def summary() -> str:
-    return "; ".join(f"{f['step']} {f['cpu_seconds']:.1f} CPU s, {f['peak_rss_mb']} MB"
+    return "; ".join(f"{f['step']} {f['wall_seconds']:.1f} s, {f['cpu_seconds']:.1f} CPU s, "
+                     f"{f['peak_rss_mb']} MB"
                      for f in FIGURES)
 
 

@@ -21,6 +21,8 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
+from itertools import islice
 from typing import Any
 
 from django.db import transaction
@@ -68,6 +70,7 @@ STEP = "match"
 # Subscribers per match batch: their look-ups over the three tables travel in one $batch
 # request (one round trip) and their links are written in one transaction.
 MATCH_BATCH = 2000
+LOOKUP_WINDOW = 4  # batches whose look-ups may run at once (each holds its rows in memory)
 OVERLAP = dt.timedelta(minutes=5)  # late commits on the mailworx side are still seen
 CURSOR = "match"  # watermark: when every unlinked subscriber was last looked up
 
@@ -117,11 +120,21 @@ def _match_group(sync: Sync, setting: GroupSyncSetting, subscriber_id: int | Non
         subscriber_id=OuterRef("pk"), state__in=HOLDING_STATES))).order_by("pk")
     if fresh is None:
         sync.add_work(unlinked.count())
-    for batch in unlinked_batches(unlinked, blocked, fresh, MATCH_BATCH):
-        if fresh is not None:
-            sync.add_work(len(batch))
-        _match_batch(sync, setting, batch, owners, open_issues)
-        sync.checkpoint(STEP, len(batch))
+    batches = unlinked_batches(unlinked, blocked, fresh, MATCH_BATCH)
+    # The look-ups of a few batches run side by side (their answers do not depend on each
+    # other: one address, one batch); the batches are then decided and written in order.
+    # Reads are server time the bound of a run does not count, so they should overlap.
+    while window := list(islice(batches, max(1, min(LOOKUP_WINDOW, sync.client.parallel.degree)))):
+        emails = [_emails(ids) for ids in window]
+        lookups = [_lookups(sync, addresses) for addresses in emails]
+        answers = sync.client.parallel.run(
+            [partial(sync.client.lookup_in_many, group) for group in lookups])
+        for ids, addresses, rows in zip(window, emails, answers, strict=True):
+            if fresh is not None:
+                sync.add_work(len(ids))
+            _match_batch(sync, setting, ids, set(addresses), _by_address(rows), owners,
+                         open_issues)
+            sync.checkpoint(STEP, len(ids))
 
 
 def unlinked_addresses_known(sync: Sync, addresses: Iterable[str]) -> bool:
@@ -140,13 +153,23 @@ def reset_unmatched(sync: Sync) -> None:
     SyncCursor.objects.filter(tenant=sync.tenant, name=CURSOR).update(watermark=None)
 
 
-def _lookup(sync: Sync, emails: list[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
-    """CRM rows by lower-cased address over the three tables, in one $batch round trip."""
+def _emails(ids: list[int]) -> list[str]:
+    return sorted(set(Subscriber.objects.live().filter(pk__in=ids)
+                      .values_list("email_normalised", flat=True)))
+
+
+def _lookups(sync: Sync, emails: list[str]) -> list[InLookup]:
+    """The look-ups of ``emails`` over the three tables (they travel in one $batch)."""
+    return [InLookup(entity_set(entity), "emailaddress1", emails,
+                     select_columns(entity, sync.all_mappings(entity)))
+            for entity in ENTITY_TYPES]
+
+
+def _by_address(answers: list[list[dict[str, Any]]]
+                ) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """CRM rows by lower-cased address, from the answers of ``_lookups``."""
     found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    lookups = [InLookup(entity_set(entity), "emailaddress1", emails,
-                        select_columns(entity, sync.all_mappings(entity)))
-               for entity in ENTITY_TYPES]
-    for entity, rows in zip(ENTITY_TYPES, sync.client.lookup_in_many(lookups), strict=True):
+    for entity, rows in zip(ENTITY_TYPES, answers, strict=True):
         for row in rows:
             address = normalise_email(str(row.get("emailaddress1") or ""))
             found.setdefault(address, []).append((entity, row))
@@ -211,12 +234,16 @@ def _decide(setting: GroupSyncSetting, subs: list[Subscriber],
     return out
 
 
-def _match_batch(sync: Sync, setting: GroupSyncSetting, ids: list[int],
+def _match_batch(sync: Sync, setting: GroupSyncSetting, ids: list[int], looked_up: set[str],
+                 found: dict[str, list[tuple[str, dict[str, Any]]]],
                  owners: dict[str, str | None], open_issues: set[int]) -> None:
-    """Read (subscribers, CRM look-ups) → decide → CRM writes (reactivations) and the owner
-    look-up → record everything in one short transaction. No CRM request inside it."""
-    subs = list(Subscriber.objects.live().filter(pk__in=ids).order_by("pk"))
-    found = _lookup(sync, [s.email_normalised for s in subs])
+    """Subscribers and the CRM's answer for ``looked_up`` → decide → CRM writes
+    (reactivations) and the owner look-up → record everything in one short transaction.
+    No CRM request inside it."""
+    # A subscriber whose address changed since the look-up waits for the next run: "no
+    # record found" for an address never asked about could create a duplicate.
+    subs = [s for s in Subscriber.objects.live().filter(pk__in=ids).order_by("pk")
+            if s.email_normalised in looked_up]
     crm_ids = [row_id(entity, row) for rows in found.values() for entity, row in rows]
     taken: dict[tuple[str, str], RecordLink] = {}
     for start in range(0, len(crm_ids), 500):
