@@ -21,6 +21,8 @@ import datetime as dt
 import hashlib
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db.models import Max, Min
@@ -28,6 +30,7 @@ from django.db.models import Max, Min
 from dynamics import ChangeSet
 from dynamics.errors import ChangeTrackingNotEnabled, PermanentError
 from dynamics.odata import is_guid
+from dynamics.read_ahead import ReadAhead, read_ahead
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
 from mailworx_crm.texts import deferred as _
 from syncjobs.crm_deletion import revoke_deleted
@@ -44,9 +47,27 @@ CODE_EXPIRED_TOKEN = "0x80044352"
 
 
 def run_pull(sync: Sync) -> None:
-    for entity in tables_to_read(sync):
-        pull_entity(sync, entity)
+    pull_tables(sync, tables_to_read(sync))
     sync.checkpoint(STEP)
+
+
+def pull_tables(sync: Sync, tables: Sequence[str], *, own_writes: bool = False) -> None:
+    """Pull ``tables`` one after the other, their reads started together: each table's
+    pages are a chain of requests, but the chains of several tables may travel side by
+    side, and the next page while this one is written (dynamics/read_ahead.py) — where
+    the client may be used from two threads (its parallel ceiling is above 1)."""
+    plans = [_plan(sync, entity) for entity in tables]
+    together = sync.client.parallel.ceiling > 1
+    readers = [read_ahead(partial(sync.client.change_pages, entity_set(plan.entity),
+                                  plan.cols, plan.delta or None), enabled=together)
+               for plan in plans]
+    try:
+        for plan, pages in zip(plans, readers, strict=True):
+            pull_entity(sync, plan, pages, own_writes=own_writes)
+    finally:
+        for pages in readers:
+            if isinstance(pages, ReadAhead):
+                pages.close()
 
 
 def tables_to_read(sync: Sync) -> list[str]:
@@ -58,16 +79,33 @@ def tables_to_read(sync: Sync) -> list[str]:
     return [entity for entity in ENTITY_TYPES if entity in linked or entity in related]
 
 
-def pull_entity(sync: Sync, entity: str, *, own_writes: bool = False) -> None:
-    """Pull one table; ``own_writes``: the first read right after this run's own writes."""
+@dataclass
+class _Plan:
+    """What one table's read asks for, decided before any request."""
+
+    entity: str
+    cols: list[str]
+    signature: str  # of the columns: a changed $select starts the table afresh
+    cursor: SyncCursor
+    delta: str
+
+
+def _plan(sync: Sync, entity: str) -> _Plan:
     cols = select_columns(entity, sync.all_mappings(entity))
     signature = hashlib.sha256(",".join(cols).encode()).hexdigest()[:40]
     cursor, _new = SyncCursor.objects.get_or_create(tenant=sync.tenant, name=f"pull:{entity}")
-    delta = cursor.delta_link if cursor.signature == signature else None
-    full_read = not delta
+    delta = cursor.delta_link if cursor.signature == signature else ""
+    return _Plan(entity, cols, signature, cursor, delta)
+
+
+def pull_entity(sync: Sync, plan: _Plan, pages: Iterator[ChangeSet], *,
+                own_writes: bool = False) -> None:
+    """Pull one table from ``pages`` (its change pages as ``plan`` asks for them);
+    ``own_writes``: the first read right after this run's own writes."""
+    entity, cols, cursor = plan.entity, plan.cols, plan.cursor
+    full_read = not plan.delta
     try:
         try:
-            pages = sync.client.change_pages(entity_set(entity), cols, delta or None)
             first = next(pages)
         except PermanentError as exc:
             if exc.code != CODE_EXPIRED_TOKEN or isinstance(exc, ChangeTrackingNotEnabled):
@@ -80,7 +118,7 @@ def pull_entity(sync: Sync, entity: str, *, own_writes: bool = False) -> None:
     except ChangeTrackingNotEnabled:
         _pull_by_watermark(sync, entity, cols, cursor)
         return
-    _apply_changes(sync, entity, itertools.chain([first], pages), cursor, signature,
+    _apply_changes(sync, entity, itertools.chain([first], pages), cursor, plan.signature,
                    full_read=full_read, own_writes=own_writes)
 
 
@@ -198,13 +236,11 @@ def prime_change_tracking(sync: Sync) -> None:
     """
     if sync.dry_run:
         return
-    tables = tables_to_read(sync)
-    for entity in ENTITY_TYPES:
-        cursor = SyncCursor.objects.filter(tenant=sync.tenant, name=f"pull:{entity}").first()
-        if cursor is not None and (cursor.delta_link or cursor.watermark):
-            continue
-        if entity in tables:
-            pull_entity(sync, entity, own_writes=True)
+    tracked = set(SyncCursor.objects.filter(
+        tenant=sync.tenant, name__in=[f"pull:{entity}" for entity in ENTITY_TYPES])
+        .exclude(delta_link="", watermark__isnull=True).values_list("name", flat=True))
+    pull_tables(sync, [entity for entity in tables_to_read(sync)
+                       if f"pull:{entity}" not in tracked], own_writes=True)
 
 
 def mark_deleted(sync: Sync, entity: str, removed: Sequence[str]) -> None:

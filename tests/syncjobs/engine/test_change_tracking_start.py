@@ -6,13 +6,16 @@ not applied again (their links learn the version), anything else is applied as u
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
-from audience.groups import add_members
+from audience.groups import add_members, create_group, save_sync_setting
 from audience.models import Subscriber, SubscriberGroup
 from audience.subscribers import create_subscriber, current_values
+from dynamics import ChangeSet, DataverseClient
 from orgsettings.models import OrgSettings
 from syncjobs.models import JobStatus, LinkState, RecordLink
 from tenants.models import Tenant
@@ -52,3 +55,33 @@ def test_own_values_are_not_applied_again_but_a_crm_fallback_comes_over(
     assert again.status == JobStatus.SUCCEEDED, again.error
     assert "records" not in again.counters.get("pull", {})
     assert "updated" not in again.counters.get("push", {})
+
+
+def test_the_tables_change_tracking_starts_travel_side_by_side(
+        tenant: Tenant, group: SubscriberGroup, sync: SyncFn, names: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    companies = create_group(tenant, "Companies")
+    save_sync_setting(companies, entity_type="account", mode="both")
+    subscribe(group, "person@side-by-side.example", first_name="Pia", last_name="Person")
+    subscribe(companies, "office@side-by-side.example", last_name="Office")
+    spans: dict[str, list[float]] = {}
+    original = DataverseClient.change_pages
+
+    def held(self: DataverseClient, entity_set: str, select: Sequence[str],
+             delta_link: str | None = None, page_size: int | None = None
+             ) -> Iterator[ChangeSet]:
+        spans[entity_set] = [time.monotonic()]
+        time.sleep(0.4)  # a slow first page: another table's read may start meanwhile
+        yield from original(self, entity_set, select, delta_link, page_size)
+        spans[entity_set].append(time.monotonic())
+
+    monkeypatch.setattr(DataverseClient, "change_pages", held)
+    run = sync()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert {"contacts", "accounts"} <= set(spans)
+    (c_start, c_end), (a_start, a_end) = spans["contacts"], spans["accounts"]
+    assert c_start < a_end and a_start < c_end, "one table's read waited for the other's"
+    # Both tables are tracked from here: the next run reads only what changed.
+    again = sync()
+    assert again.status == JobStatus.SUCCEEDED, again.error
+    assert again.counters["pull"]["tracked_rows"] == 0

@@ -1,0 +1,95 @@
+"""Read a paged CRM answer ahead of its consumer, in a thread of its own.
+
+A paged read (change tracking, ``@odata.nextLink``) is a chain: each page names the next,
+so one table's pages cannot be asked for side by side. Several tables' chains can, and a
+table's next page can travel while the caller writes the current one to the database.
+``ReadAhead`` iterates a source in a background thread, at most ``depth`` pages ahead of
+the consumer (memory: a few pages, whatever the table's size).
+
+The thread only talks to the CRM: the consumer does every database write, in its own
+thread and transaction. Errors reach the consumer at the position they occurred, so a
+caller handles them as it would without the read-ahead (a first request's error is raised
+by the first ``next()``). Use it only where the client may be used from two threads at
+once: an on-premise server's NTLM handshake cannot (``ParallelExecutor.ceiling`` is 1 there).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+_END = object()
+_POLL_SECONDS = 0.2  # how often a full queue checks whether the consumer gave up
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class ReadAhead(Generic[T]):
+    def __init__(self, source: Callable[[], Iterator[T]], depth: int = 1) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(target=self._fill, args=(source,), daemon=True,
+                                        name="crm-read-ahead")
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fill(self, source: Callable[[], Iterator[T]]) -> None:
+        try:
+            for item in source():
+                if not self._put(item):
+                    return  # the consumer closed: stop reading
+            self._put(_END)
+        except BaseException as exc:  # handed to the consumer as it is
+            self._put(_Failed(exc))
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        item = self._queue.get()
+        if item is _END:
+            self._done = True
+            raise StopIteration
+        if isinstance(item, _Failed):
+            self._done = True
+            raise item.error
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stop reading (pages not consumed are dropped) and wait for the thread."""
+        self._done = True
+        self._stop.set()
+        while True:  # unblock a producer waiting on a full queue
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._thread.join()
+
+
+def read_ahead(source: Callable[[], Iterator[T]], *, enabled: bool,
+               depth: int = 1) -> Iterator[T] | ReadAhead[T]:
+    """``source()`` read ahead in a thread when ``enabled``, else lazily in this thread
+    (the same pages either way)."""
+    return ReadAhead(source, depth) if enabled else _lazy(source)
+
+
+def _lazy(source: Callable[[], Iterator[T]]) -> Iterator[T]:
+    yield from source()
