@@ -11,6 +11,11 @@ thread and transaction. Errors reach the consumer at the position they occurred,
 caller handles them as it would without the read-ahead (a first request's error is raised
 by the first ``next()``). Use it only where the client may be used from two threads at
 once: an on-premise server's NTLM handshake cannot (``ParallelExecutor.ceiling`` is 1 there).
+
+No network wait inside a database transaction: the thread's requests do not hold the
+job's transaction (the job is not waiting for them), so the transaction guard lets them
+through (``reading_ahead``); the job waits for the network only in ``next()``, which calls
+``before_wait`` — the guard — every time, whether the page has arrived or not.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 _END = object()
 _POLL_SECONDS = 0.2  # how often a full queue checks whether the consumer gave up
+_local = threading.local()
+
+
+def reading_ahead() -> bool:
+    """True in a read-ahead thread: its requests run beside the job, not inside it."""
+    return bool(getattr(_local, "reading_ahead", False))
 
 
 class _Failed:
@@ -31,7 +42,9 @@ class _Failed:
 
 
 class ReadAhead(Generic[T]):
-    def __init__(self, source: Callable[[], Iterator[T]], depth: int = 1) -> None:
+    def __init__(self, source: Callable[[], Iterator[T]], depth: int = 1, *,
+                 before_wait: Callable[[str], None] | None = None) -> None:
+        self._before_wait = before_wait
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
         self._done = False
@@ -49,6 +62,7 @@ class ReadAhead(Generic[T]):
         return False
 
     def _fill(self, source: Callable[[], Iterator[T]]) -> None:
+        _local.reading_ahead = True
         try:
             for item in source():
                 if not self._put(item):
@@ -63,6 +77,8 @@ class ReadAhead(Generic[T]):
     def __next__(self) -> T:
         if self._done:
             raise StopIteration
+        if self._before_wait is not None:
+            self._before_wait("GET (a page read ahead)")
         item = self._queue.get()
         if item is _END:
             self._done = True
@@ -84,11 +100,11 @@ class ReadAhead(Generic[T]):
         self._thread.join()
 
 
-def read_ahead(source: Callable[[], Iterator[T]], *, enabled: bool,
-               depth: int = 1) -> Iterator[T] | ReadAhead[T]:
+def read_ahead(source: Callable[[], Iterator[T]], *, enabled: bool, depth: int = 1,
+               before_wait: Callable[[str], None] | None = None) -> Iterator[T] | ReadAhead[T]:
     """``source()`` read ahead in a thread when ``enabled``, else lazily in this thread
     (the same pages either way)."""
-    return ReadAhead(source, depth) if enabled else _lazy(source)
+    return ReadAhead(source, depth, before_wait=before_wait) if enabled else _lazy(source)
 
 
 def _lazy(source: Callable[[], Iterator[T]]) -> Iterator[T]:

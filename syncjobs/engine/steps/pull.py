@@ -59,7 +59,8 @@ def pull_tables(sync: Sync, tables: Sequence[str], *, own_writes: bool = False) 
     plans = [_plan(sync, entity) for entity in tables]
     together = sync.client.parallel.ceiling > 1
     readers = [read_ahead(partial(sync.client.change_pages, entity_set(plan.entity),
-                                  plan.cols, plan.delta or None), enabled=together)
+                                  plan.cols, plan.delta or None), enabled=together,
+                          before_wait=sync.client.transport.before_send)
                for plan in plans]
     try:
         for plan, pages in zip(plans, readers, strict=True):

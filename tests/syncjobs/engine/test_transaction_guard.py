@@ -4,7 +4,8 @@ any job body or engine step that breaks the rule fails, in tests and in the demo
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -13,11 +14,15 @@ from django.db import transaction
 from audience.groups import add_members
 from audience.models import SubscriberGroup
 from audience.subscribers import create_subscriber
+from dynamics import ChangeSet, DataverseClient
+from dynamics.read_ahead import ReadAhead
 from orgsettings.connection import client_for
 from orgsettings.models import OrgSettings
+from orgsettings.transaction_guard import CrmCallInTransaction, TransactionGuard
 from syncjobs import job_bodies, runner
 from syncjobs.engine import run as engine_run
 from syncjobs.engine.context import Sync
+from syncjobs.engine.steps import pull
 from syncjobs.models import JobRun, JobStatus
 from syncjobs.runner import JobContext
 from tenants.models import Tenant
@@ -96,3 +101,44 @@ def test_an_engine_step_run_inside_a_transaction_fails_the_sync(
     run = sync()
     assert run.status == JobStatus.FAILED
     assert "CrmCallInTransaction" in run.error
+
+
+@pytest.mark.webapi_only  # read-ahead needs a client two threads may use; NTLM's is not one
+def test_a_page_read_ahead_while_the_job_records_the_last_one_is_not_a_request_inside_it(
+        tenant: Tenant, group: SubscriberGroup, names: None, sync: SyncFn,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The change-tracking start reads the next page while the job writes this one in a
+    transaction: the job does not wait for that request inside the transaction, so it is
+    allowed; taking the page (``next``) inside one would not be."""
+    add_members(group, [create_subscriber(tenant, {"email": f"ahead{i}@example.org"}).pk
+                        for i in range(6)])
+    original_pages = DataverseClient.change_pages
+
+    def small_pages(self: DataverseClient, entity_set: str, select: Sequence[str],
+                    delta_link: str | None = None, page_size: int | None = None
+                    ) -> Iterator[ChangeSet]:
+        return original_pages(self, entity_set, select, delta_link, 2)
+
+    original_apply = pull.apply_rows
+    applied: list[int] = []
+
+    def slow_transaction(sync: Sync, step: str, entity: str, rows: list[dict[str, Any]],
+                         **kw: Any) -> None:
+        with transaction.atomic():  # long enough for the next page to be read meanwhile
+            if len(applied) < 4:
+                time.sleep(0.3)
+            original_apply(sync, step, entity, rows, **kw)
+        applied.append(len(rows))
+
+    monkeypatch.setattr(DataverseClient, "change_pages", small_pages)
+    monkeypatch.setattr(pull, "BATCH", 1)
+    monkeypatch.setattr(pull, "apply_rows", slow_transaction)
+    run = sync()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert len(applied) >= 3  # several pages, each recorded while the next was read
+
+    pages = ReadAhead(lambda: iter([1, 2]), before_wait=TransactionGuard())
+    assert next(pages) == 1
+    with transaction.atomic(), pytest.raises(CrmCallInTransaction):
+        next(pages)  # waiting for a page inside a transaction is what the guard refuses
+    pages.close()
