@@ -149,10 +149,13 @@ class Subscriber(models.Model):
     consent_changed_at = models.DateTimeField(_("permission changed"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
-    # A merged-away subscriber is a tombstone pointing at the survivor (S9).
+    # A merged-away subscriber is a tombstone pointing at the survivor (S9). Indexed only
+    # where set (Meta): every "live subscribers" query asks for ``IS NULL``, and SQLite's
+    # planner took a full index on it for selective — a walk over every live subscriber of
+    # every tenant — instead of the tenant's address index (mailworx_crm/planner_statistics.py).
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from",
-        verbose_name=_("merged into"),
+        verbose_name=_("merged into"), db_index=False,
     )
 
     objects = SubscriberQuerySet.as_manager()
@@ -162,6 +165,8 @@ class Subscriber(models.Model):
         indexes = [
             models.Index(fields=["tenant", "email_normalised"], name="subscriber_tenant_email"),
             models.Index(fields=["tenant", "updated_at"], name="subscriber_tenant_updated"),
+            models.Index(fields=["merged_into"], name="subscriber_merged_into",
+                         condition=models.Q(merged_into__isnull=False)),
         ]
         verbose_name = _("subscriber")
         verbose_name_plural = _("subscribers")

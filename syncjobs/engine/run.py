@@ -21,6 +21,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from mailworx_crm.planner_statistics import refresh_planner_statistics
 from mailworx_crm.texts import as_column, stored_text
 from mailworx_crm.texts import deferred as _
 from orgsettings.connection import client_for
@@ -94,6 +95,7 @@ def run_sync(ctx: JobContext) -> dict[str, Any]:
         return _dry(ctx, mode, backfill)
     status, _created = SyncStatus.objects.get_or_create(tenant=ctx.tenant)
     status.last_run_id = ctx.run_id
+    refresh_planner_statistics()
     try:
         with client_for(ctx.tenant) as client:
             sync = Sync(ctx, client)
