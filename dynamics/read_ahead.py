@@ -28,6 +28,7 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 _END = object()
 _POLL_SECONDS = 0.2  # how often a full queue checks whether the consumer gave up
+CLOSE_WAIT_SECONDS = 2.0  # how long close() waits for a thread that is not in a request
 _local = threading.local()
 
 
@@ -63,13 +64,23 @@ class ReadAhead(Generic[T]):
 
     def _fill(self, source: Callable[[], Iterator[T]]) -> None:
         _local.reading_ahead = True
+        pages = None
         try:
-            for item in source():
+            pages = source()
+            while not self._stop.is_set():  # no further request once the consumer closed
+                try:
+                    item = next(pages)
+                except StopIteration:
+                    self._put(_END)
+                    return
                 if not self._put(item):
-                    return  # the consumer closed: stop reading
-            self._put(_END)
+                    return
         except BaseException as exc:  # handed to the consumer as it is
             self._put(_Failed(exc))
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
 
     def __iter__(self) -> Iterator[T]:
         return self
@@ -89,7 +100,9 @@ class ReadAhead(Generic[T]):
         return item  # type: ignore[return-value]
 
     def close(self) -> None:
-        """Stop reading (pages not consumed are dropped) and wait for the thread."""
+        """Stop reading (pages not consumed are dropped). Waits briefly for the thread: one
+        inside a request (with its retries, minutes) ends on its own after that request,
+        sends no other, and as a daemon never holds the process."""
         self._done = True
         self._stop.set()
         while True:  # unblock a producer waiting on a full queue
@@ -97,7 +110,7 @@ class ReadAhead(Generic[T]):
                 self._queue.get_nowait()
             except queue.Empty:
                 break
-        self._thread.join()
+        self._thread.join(timeout=CLOSE_WAIT_SECONDS)
 
 
 def read_ahead(source: Callable[[], Iterator[T]], *, enabled: bool, depth: int = 1,

@@ -95,8 +95,8 @@ def run_sync(ctx: JobContext) -> dict[str, Any]:
         return _dry(ctx, mode, backfill)
     status, _created = SyncStatus.objects.get_or_create(tenant=ctx.tenant)
     status.last_run_id = ctx.run_id
-    refresh_planner_statistics()
     try:
+        refresh_planner_statistics()
         with client_for(ctx.tenant) as client:
             sync = Sync(ctx, client)
             if backfill:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from functools import partial
-from itertools import islice
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_noop
@@ -57,7 +55,6 @@ ABSENT = "-"  # the table cursor's signature when the organisation has no Journe
 RECHECK = dt.timedelta(days=1)
 OVERLAP = dt.timedelta(minutes=5)  # late commits and clock skew between the two sides
 CHUNK = 500  # addresses per look-up and bulk write
-READ_WINDOW = 8  # chunks whose consent rows may be read at once
 # The subscriber fields the consent statements read (engine.journeys) and writes name.
 STATEMENT_FIELDS = ("id", "tenant_id", "email", "email_normalised", "consent",
                     "consent_changed_at", "created_at")
@@ -102,16 +99,9 @@ def _run(sync: Sync) -> None:
     changed = _changed_addresses(sync, write)
     sync.add_work(len(from_crm) + changed.count())
     failed = False
-    chunks = _chunks(from_crm, changed)
-    # The look-ups of a few chunks run side by side (a first run reads the consent rows of
-    # every linked subscriber); the chunks are then settled and written in order.
-    while window := list(islice(chunks, max(1, min(READ_WINDOW, sync.client.parallel.degree)))):
-        known = [_known(sync, chunk) for chunk in window]
-        found = sync.client.parallel.run([partial(_rows_for, sync, journeys, addresses)
-                                          for addresses in known])
-        for chunk, addresses, answer in zip(window, known, found, strict=True):
-            failed = _reconcile(sync, journeys, addresses, answer) or failed
-            sync.checkpoint(STEP, len(chunk))
+    for chunk in _chunks(from_crm, changed):
+        failed = _reconcile(sync, journeys, chunk) or failed
+        sync.checkpoint(STEP, len(chunk))
     newest = max((t for r in rows if (t := parse_time(r.modified_on))), default=None)
     read.watermark = max(filter(None, (read.watermark, newest)), default=sync.started)
     read.save()
@@ -189,25 +179,8 @@ def _changed_addresses(sync: Sync, cursor: SyncCursor) -> QuerySet[Subscriber, s
             .values_list("email_normalised", flat=True).distinct())
 
 
-def _known(sync: Sync, addresses: list[str]) -> list[str]:
-    """The addresses some live subscriber has: rows of others (Journeys' own forms, other
-    systems) need nothing, and a chunk without any needs no request."""
-    have = set(Subscriber.objects.live().filter(tenant=sync.tenant,
-                                                email_normalised__in=addresses)
-               .values_list("email_normalised", flat=True))
-    return [a for a in addresses if a in have]
-
-
-def _rows_for(sync: Sync, journeys: JourneysConsent,
-              addresses: list[str]) -> dict[str, list[ConsentRow]]:
-    return sync.client.consent_rows(journeys.purpose_id, addresses) if addresses else {}
-
-
-def _reconcile(sync: Sync, journeys: JourneysConsent, addresses: list[str],
-               found: dict[str, list[ConsentRow]]) -> bool:
-    """Settle one chunk of addresses on the consent rows found for them; True when a write
-    failed. The subscribers are read now, after the look-up, so a statement made while the
-    rows were read is not overwritten by a stale copy."""
+def _reconcile(sync: Sync, journeys: JourneysConsent, addresses: list[str]) -> bool:
+    """Settle one chunk of addresses; True when a write failed."""
     subscribers: dict[str, list[Subscriber]] = {}
     # Only what the statements read: a whole subscriber row per address cost a third of
     # the step (the rare subscriber that changes loads the rest when it is saved).
@@ -215,10 +188,12 @@ def _reconcile(sync: Sync, journeys: JourneysConsent, addresses: list[str],
                 .filter(tenant=sync.tenant, email_normalised__in=addresses)
                 .only(*STATEMENT_FIELDS)):
         subscribers.setdefault(sub.email_normalised, []).append(sub)
+    # Rows of addresses no subscriber has (Journeys' own forms, other systems) need nothing.
     addresses = [a for a in addresses if a in subscribers]
     if not addresses:
         return False
     sources = _latest_sources([s.pk for group in subscribers.values() for s in group])
+    found = sync.client.consent_rows(journeys.purpose_id, addresses)
     rows: dict[str, list[ConsentRow]] = {}
     for found_rows in found.values():
         for row in found_rows:

@@ -58,11 +58,13 @@ def pull_tables(sync: Sync, tables: Sequence[str], *, own_writes: bool = False) 
     the client may be used from two threads (its parallel ceiling is above 1)."""
     plans = [_plan(sync, entity) for entity in tables]
     together = sync.client.parallel.ceiling > 1
-    readers = [read_ahead(partial(sync.client.change_pages, entity_set(plan.entity),
-                                  plan.cols, plan.delta or None), enabled=together,
-                          before_wait=sync.client.transport.before_send)
-               for plan in plans]
+    readers: list[Iterator[ChangeSet]] = []
     try:
+        for plan in plans:
+            readers.append(read_ahead(partial(sync.client.change_pages,
+                                              entity_set(plan.entity), plan.cols,
+                                              plan.delta or None), enabled=together,
+                                      before_wait=sync.client.transport.before_send))
         for plan, pages in zip(plans, readers, strict=True):
             pull_entity(sync, plan, pages, own_writes=own_writes)
     finally:

@@ -4,6 +4,7 @@ any job body or engine step that breaks the rule fails, in tests and in the demo
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -113,10 +114,12 @@ def test_a_page_read_ahead_while_the_job_records_the_last_one_is_not_a_request_i
     add_members(group, [create_subscriber(tenant, {"email": f"ahead{i}@example.org"}).pk
                         for i in range(6)])
     original_pages = DataverseClient.change_pages
+    readers: set[str] = set()
 
     def small_pages(self: DataverseClient, entity_set: str, select: Sequence[str],
                     delta_link: str | None = None, page_size: int | None = None
                     ) -> Iterator[ChangeSet]:
+        readers.add(threading.current_thread().name)
         return original_pages(self, entity_set, select, delta_link, 2)
 
     original_apply = pull.apply_rows
@@ -136,6 +139,7 @@ def test_a_page_read_ahead_while_the_job_records_the_last_one_is_not_a_request_i
     run = sync()
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert len(applied) >= 3  # several pages, each recorded while the next was read
+    assert "crm-read-ahead" in readers  # the pages were read ahead, beside the job
 
     pages = ReadAhead(lambda: iter([1, 2]), before_wait=TransactionGuard())
     assert next(pages) == 1
