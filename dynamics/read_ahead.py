@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Generator, Iterator
+from typing import Generic, Protocol, TypeVar
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 _END = object()
 _POLL_SECONDS = 0.2  # how often a full queue checks whether the consumer gave up
 CLOSE_WAIT_SECONDS = 2.0  # how long close() waits for a thread that is not in a request
@@ -113,12 +114,20 @@ class ReadAhead(Generic[T]):
         self._thread.join(timeout=CLOSE_WAIT_SECONDS)
 
 
+class Pages(Protocol[T_co]):
+    """Pages to iterate, then ``close`` (a ``ReadAhead`` or a generator)."""
+
+    def __iter__(self) -> Iterator[T_co]: ...
+    def __next__(self) -> T_co: ...
+    def close(self) -> None: ...
+
+
 def read_ahead(source: Callable[[], Iterator[T]], *, enabled: bool, depth: int = 1,
-               before_wait: Callable[[str], None] | None = None) -> Iterator[T] | ReadAhead[T]:
+               before_wait: Callable[[str], None] | None = None) -> Pages[T]:
     """``source()`` read ahead in a thread when ``enabled``, else lazily in this thread
     (the same pages either way)."""
     return ReadAhead(source, depth, before_wait=before_wait) if enabled else _lazy(source)
 
 
-def _lazy(source: Callable[[], Iterator[T]]) -> Iterator[T]:
+def _lazy(source: Callable[[], Iterator[T]]) -> Generator[T, None, None]:
     yield from source()

@@ -30,7 +30,7 @@ from django.db.models import Max, Min
 from dynamics import ChangeSet
 from dynamics.errors import ChangeTrackingNotEnabled, PermanentError
 from dynamics.odata import is_guid
-from dynamics.read_ahead import ReadAhead, read_ahead
+from dynamics.read_ahead import Pages, read_ahead
 from mailworx_crm.entity_types import ENTITY_TYPES, entity_set, primary_key
 from mailworx_crm.texts import deferred as _
 from syncjobs.crm_deletion import revoke_deleted
@@ -58,7 +58,7 @@ def pull_tables(sync: Sync, tables: Sequence[str], *, own_writes: bool = False) 
     the client may be used from two threads (its parallel ceiling is above 1)."""
     plans = [_plan(sync, entity) for entity in tables]
     together = sync.client.parallel.ceiling > 1
-    readers: list[Iterator[ChangeSet]] = []
+    readers: list[Pages[ChangeSet]] = []
     try:
         for plan in plans:
             readers.append(read_ahead(partial(sync.client.change_pages,
@@ -69,8 +69,7 @@ def pull_tables(sync: Sync, tables: Sequence[str], *, own_writes: bool = False) 
             pull_entity(sync, plan, pages, own_writes=own_writes)
     finally:
         for pages in readers:
-            if isinstance(pages, ReadAhead):
-                pages.close()
+            pages.close()
 
 
 def tables_to_read(sync: Sync) -> list[str]:
