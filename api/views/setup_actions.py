@@ -45,7 +45,7 @@ from businessunits.models import CrmPrincipal, OwnerType
 from fieldmapping import services as mapping_services
 from fieldmapping.compat import is_mappable
 from fieldmapping.models import AttributeType, CrmAttribute
-from orgsettings import services
+from orgsettings import integration_access, services
 from orgsettings.models import IntegrationAccess, OrgSettings
 from syncjobs import runner
 from syncjobs.models import JobKind, JobRun, Trigger
@@ -76,7 +76,7 @@ class PrepareView(TenantScopedMixin):
                   .filter(tenant=self.tenant).first())
         crm_url = (OrgSettings.objects.filter(tenant=self.tenant)
                    .values_list("web_api_url", flat=True).first() or "")
-        return prepared_state(access, services.webservice_url(), crm_url)
+        return prepared_state(access, integration_access.webservice_url(), crm_url)
 
     @extend_schema(responses={200: PreparedSerializer})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -89,14 +89,14 @@ class PrepareView(TenantScopedMixin):
                                "before the organisation settings are saved, or when mailworx "
                                "is prepared already.")
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return issue(request, self, services.prepare_mailworx, status.HTTP_201_CREATED)
+        return issue(request, self, integration_access.prepare_mailworx, status.HTTP_201_CREATED)
 
 
 def issue(request: Request, view: TenantScopedMixin,
-          issuer: Callable[..., services.IssuedCredentials], code: int) -> Response:
+          issuer: Callable[..., integration_access.IssuedCredentials], code: int) -> Response:
     try:
         issued = issuer(view.tenant, user=request.user)
-    except services.PrepareError as exc:
+    except integration_access.PrepareError as exc:
         return refused(str(exc))
     response = Response(CredentialsSerializer({
         "username": issued.username, "password": issued.password,
@@ -117,7 +117,7 @@ class ReissueView(TenantScopedMixin):
                                "user (shown once); the old ones stop working at once. 409 "
                                "when mailworx is not prepared.")
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return issue(request, self, services.reissue_credentials, status.HTTP_200_OK)
+        return issue(request, self, integration_access.reissue_credentials, status.HTTP_200_OK)
 
 
 class RevokeView(TenantScopedMixin):
@@ -127,7 +127,7 @@ class RevokeView(TenantScopedMixin):
                    description="End the CRM side's access: the integration user, its token "
                                "and the activation key. 409 when mailworx is not prepared.")
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if not services.revoke_integration(self.tenant):
+        if not integration_access.revoke_integration(self.tenant):
             return refused(_("mailworx is not prepared; there is no access to revoke."))
         return Response({"revoked": True, "detail": _(
             "Integration access revoked: the CRM side can no longer call mailworx for this "

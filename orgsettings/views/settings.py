@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from orgsettings import services
+from orgsettings import integration_access, services
 from orgsettings.app_users import app_user_rows
 from orgsettings.audit import describe_page, tenant_history
 from orgsettings.forms import AppUserForm, OrgSettingsForm
@@ -73,17 +73,17 @@ def progress(request: HttpRequest, access: TenantAccess) -> HttpResponse:
 
 
 def _show_credentials(request: HttpRequest, access: TenantAccess,
-                      issued: services.IssuedCredentials) -> HttpResponse:
+                      issued: integration_access.IssuedCredentials) -> HttpResponse:
     response = render(request, "orgsettings/prepared.html", {"access": access, "issued": issued})
     response["Cache-Control"] = "no-store"
     return response
 
 
 def _issue(request: HttpRequest, access: TenantAccess,
-           issue: Callable[..., services.IssuedCredentials]) -> HttpResponse:
+           issue: Callable[..., integration_access.IssuedCredentials]) -> HttpResponse:
     try:
         issued = issue(access.tenant, user=request.user)
-    except services.PrepareError as exc:
+    except integration_access.PrepareError as exc:
         messages.error(request, str(exc))
         return redirect("orgsettings:progress", tenant=access.tenant.slug)
     return _show_credentials(request, access, issued)
@@ -92,19 +92,19 @@ def _issue(request: HttpRequest, access: TenantAccess,
 @tenant_view(write=True)
 @require_POST
 def prepare(request: HttpRequest, access: TenantAccess) -> HttpResponse:
-    return _issue(request, access, services.prepare_mailworx)
+    return _issue(request, access, integration_access.prepare_mailworx)
 
 
 @tenant_view(write=True)
 @require_POST
 def reissue(request: HttpRequest, access: TenantAccess) -> HttpResponse:
-    return _issue(request, access, services.reissue_credentials)
+    return _issue(request, access, integration_access.reissue_credentials)
 
 
 @tenant_view(write=True)
 @require_POST
 def revoke(request: HttpRequest, access: TenantAccess) -> HttpResponse:
-    if services.revoke_integration(access.tenant):
+    if integration_access.revoke_integration(access.tenant):
         messages.success(request, _(
             "Integration access revoked: the CRM side can no longer call mailworx for this "
             "tenant. Prepare mailworx again to give it new credentials."))

@@ -19,7 +19,7 @@ from audience.subscribers import create_subscriber
 from businessunits.models import BusinessUnit
 from fieldmapping.models import FieldMapping
 from fieldmapping.services import MappingInput, save_mapping
-from orgsettings.services import prepare_mailworx
+from orgsettings.integration_access import prepare_mailworx
 from tenants.accounts import issue_token
 from tenants.models import Tenant
 from tests.mapping_fixtures import *  # noqa: F403

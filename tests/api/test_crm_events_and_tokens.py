@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from crmevents.models import CrmEvent
-from orgsettings.services import prepare_mailworx
+from orgsettings.integration_access import prepare_mailworx
 from tenants.models import Tenant
 from tests.api.conftest import Integration
 from tests.mapping_fixtures import save_settings

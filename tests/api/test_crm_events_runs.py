@@ -13,8 +13,8 @@ from audience.services import ensure_standard_fields
 from crmevents.models import CrmEvent
 from dynamics_emulator.server import EmulatorServer
 from orgsettings.connection import client_for
+from orgsettings.integration_access import prepare_mailworx
 from orgsettings.models import OrgSettings
-from orgsettings.services import prepare_mailworx
 from syncjobs import runner
 from syncjobs.engine.start import start_sync
 from syncjobs.models import JobKind, JobRun, JobStatus, Trigger

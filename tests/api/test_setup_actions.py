@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 from businessunits.models import CrmPrincipal
 from dynamics_emulator.server import EmulatorServer
 from fieldmapping.models import CrmAttribute
+from orgsettings.integration_access import prepare_mailworx
 from orgsettings.models import IntegrationAccess
-from orgsettings.services import prepare_mailworx
 from syncjobs import runner
 from syncjobs.models import JobKind, JobRun, JobStatus
 from tenants.models import Tenant

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from audience.services import create_tenant
 from dynamics_emulator.server import EmulatorServer
 from orgsettings.checks import STEPS
-from orgsettings.services import prepare_mailworx
+from orgsettings.integration_access import prepare_mailworx
 from tenants.models import Membership, Role
 from tests.crm_fixtures import configure_tenant_for_emulator
 from tests.worker_fixtures import celery_worker_process  # noqa: F401

@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from orgsettings.integration_access import IssuedCredentials, prepare_mailworx
 from orgsettings.models import IntegrationAccess, OrgSettings
-from orgsettings.services import IssuedCredentials, prepare_mailworx
 from tenants.models import ApiToken, Membership, Role, Tenant
 
 pytestmark = pytest.mark.django_db

@@ -13,10 +13,10 @@ from dynamics_emulator import credentials
 from dynamics_emulator.server import EmulatorServer
 from mailworx_crm.texts import render
 from orgsettings.connection import client_for
+from orgsettings.integration_access import prepare_mailworx
 from orgsettings.journeys_check import journeys_consent_check
 from orgsettings.models import OrgSettings
 from orgsettings.progress import integration_ready, setup_steps
-from orgsettings.services import prepare_mailworx
 from syncjobs import runner
 from syncjobs.models import JobKind, JobRun, JobStatus
 from tenants.models import Tenant

@@ -18,7 +18,7 @@ from crmevents.models import CrmEvent
 from fieldmapping.catalogue import load_catalogue
 from fieldmapping.models import CrmAttribute
 from fieldmapping.services import MappingInput, save_mapping
-from orgsettings import services
+from orgsettings import integration_access, services
 from orgsettings.models import OrgSettings
 from orgsettings.progress import (
     State,
@@ -40,7 +40,7 @@ def checked(tenant: Tenant) -> OrgSettings:
     """Saved settings, mailworx prepared, an integration check passed."""
     org = OrgSettings.objects.filter(tenant=tenant).first() or save_settings(tenant)
     if not mailworx_prepared(tenant):
-        services.prepare_mailworx(tenant, user=None)
+        integration_access.prepare_mailworx(tenant, user=None)
     OrgSettings.objects.filter(pk=org.pk).update(check_passed_at=timezone.now())
     org.refresh_from_db()
     return org

@@ -62,8 +62,9 @@ def test_page_renders_in_each_language(
 
 
 def test_the_integration_user_cannot_log_into_the_ui(client: Client, tenant: Tenant) -> None:
+    from orgsettings.integration_access import prepare_mailworx
     from orgsettings.models import Deployment, ReactionMode
-    from orgsettings.services import prepare_mailworx, save_org_settings
+    from orgsettings.services import save_org_settings
 
     save_org_settings([tenant], {"crm_url": "https://contoso.crm4.dynamics.com",
                                  "deployment": Deployment.ONLINE, "directory_tenant_id": "t",

@@ -23,12 +23,12 @@ from businessunits.services import create_unit
 from fieldmapping.models import CrmAttribute
 from fieldmapping.services import MappingInput, catalogue_loaded, save_mapping
 from mailworx_crm.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_TENANT_SLUG
+from orgsettings.integration_access import prepare_mailworx
 from orgsettings.models import Deployment, OrgSettings, ReactionMode
 from orgsettings.progress import mailworx_prepared
 from orgsettings.services import (
     SETTINGS_FIELDS,
     StartSyncingRefused,
-    prepare_mailworx,
     save_org_settings,
     start_syncing,
 )

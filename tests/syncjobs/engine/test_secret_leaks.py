@@ -18,8 +18,8 @@ from audience.models import SubscriberGroup
 from audience.subscribers import create_subscriber
 from dynamics_emulator import credentials
 from dynamics_emulator.server import EmulatorServer
+from orgsettings.integration_access import prepare_mailworx
 from orgsettings.models import OrgSettings
-from orgsettings.services import prepare_mailworx
 from syncjobs import runner
 from syncjobs.models import JobLogLine, JobRun, JobStatus, SyncIssue
 from tenants.models import Tenant
